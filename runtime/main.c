@@ -1,0 +1,83 @@
+/* cwlua's main(): builds the Lua state, makes the embedded library loadable, and hands the
+ * command line to the Lua bootstrap (scripts/cwlua/boot.lua). Modelled on lua.c: everything
+ * runs inside a protected call, a message handler adds a traceback, one status becomes the
+ * exit code. No protocol logic lives here (design §2). */
+#include "embedded.h"
+#include "runtime.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *progname = "cwlua";
+
+/* Errors that escape the Lua CLI are bugs or setup failures: print them with a traceback
+ * (lua.c msghandler). User-facing errors are caught and reported by cwlua.cli itself. */
+static int msghandler(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+            return 1;
+        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+/* pmain(argc, argv) -> exit status; runs protected so that setup errors are Lua errors. */
+static int pmain(lua_State *L)
+{
+    int argc = (int)lua_tointeger(L, 1);
+    char **argv = (char **)lua_touserdata(L, 2);
+
+    luaL_checkversion(L);
+    luaL_openlibs(L);
+    luaL_requiref(L, "cwlua.core.runtime", luaopen_cwlua_core_runtime, 0);
+    lua_pop(L, 1);
+
+    const cw_embedded *boot = NULL;
+    for (const cw_embedded *e = cw_embedded_scripts; e->name != NULL && boot == NULL; e++) {
+        if (strcmp(e->name, "cwlua.boot") == 0)
+            boot = e;
+    }
+    if (boot == NULL)
+        return luaL_error(L, "the embedded bootstrap cwlua.boot is missing (broken build)");
+    if (luaL_loadbufferx(L, boot->source, boot->len, boot->chunkname, "t") != LUA_OK)
+        return lua_error(L);
+
+    lua_createtable(L, argc, 0); /* [boot, argv] */
+    for (int i = 0; i < argc; i++) {
+        lua_pushstring(L, argv[i]);
+        lua_rawseti(L, -2, i);
+    }
+    lua_call(L, 1, 1); /* [status] */
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    lua_State *L = luaL_newstate();
+    if (L == NULL) {
+        fprintf(stderr, "%s: cannot create Lua state: not enough memory\n", progname);
+        return EXIT_FAILURE;
+    }
+    lua_pushcfunction(L, msghandler);
+    lua_pushcfunction(L, pmain);
+    lua_pushinteger(L, argc);
+    lua_pushlightuserdata(L, argv);
+    int status = lua_pcall(L, 2, 1, 1);
+    int code;
+    if (status != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        fprintf(stderr, "%s: %s\n", progname, msg ? msg : "(error object is not a string)");
+        code = EXIT_FAILURE;
+    } else {
+        code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : EXIT_FAILURE;
+    }
+    lua_close(L);
+    return code;
+}

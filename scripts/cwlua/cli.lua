@@ -1,0 +1,286 @@
+-- cwlua.cli: the command line of design §3 — global options, commands, help, exit codes.
+--
+-- Each command is a module cwlua.cmd.<name> returning
+--   { name, summary, usage, help, options = { option specs }, args_to_script = bool,
+--     run = function(ctx) -> exit status }
+-- ctx = { opts = parsed options, args = positional arguments, first_arg = argv index of
+--         args[1], argv = the whole argv (argv[0] is the program), command = the command
+--         table, cli = this module }.
+-- A command is listed here (and so in --help) only once it works.
+local errors = require "cwlua.errors"
+local path = require "cwlua.path"
+
+local M = {}
+
+M.COMMANDS = { "targets", "run", "help" }
+
+-- Option specs: short, long, key (in ctx.opts), arg (metavariable) or nil for a flag,
+-- multi (repeatable, collected in a list), help.
+M.GLOBAL_OPTIONS = {
+  { short = "d", long = "device", key = "device", arg = "SPEC",
+    help = "board or port: usb, usb:SERIAL, serial:PATH, sim, sim:BOARD\n"
+      .. "(default: $CWLUA_DEVICE, else usb)" },
+  { short = "s", long = "search", key = "search", arg = "DIR", multi = true,
+    help = "look for recipes and cwlua modules in DIR first (repeatable)" },
+  { short = "q", long = "quiet", key = "quiet", help = "print only errors" },
+  { short = "v", long = "verbose", key = "verbose",
+    help = "print more, and a traceback for internal errors" },
+  { long = "json", key = "json", help = "print one JSON object (\"schema\": 1) instead of text" },
+  { short = "h", long = "help", key = "help",
+    help = "show this help; 'cwlua COMMAND --help' for one command" },
+  { long = "version", key = "version",
+    help = "show the versions of cwlua, Lua, libusb and libserialport" },
+}
+
+local EXIT_HELP = [[
+exit status: 0 done; 1 any other failure; 2 usage error or bad input (nothing on the chip
+  was touched); 3 no board, USB or port error; 4 target does not answer; 5 verify mismatch]]
+
+local verbose = false
+
+local function usage_error(fmt, ...)
+  errors.raise("usage", fmt, ...)
+end
+
+local function load_command(name)
+  return require("cwlua.cmd." .. name)
+end
+
+local function find_option(specs, long, short)
+  for _, s in ipairs(specs or {}) do
+    if (long and s.long == long) or (short and s.short == short) then return s end
+  end
+end
+
+local function set_option(opts, spec, value)
+  if spec.multi then
+    opts[spec.key] = opts[spec.key] or {}
+    table.insert(opts[spec.key], value)
+  else
+    opts[spec.key] = value == nil and true or value
+  end
+end
+
+local function option_names(command)
+  local names = {}
+  for _, list in ipairs({ M.GLOBAL_OPTIONS, command and command.options or {} }) do
+    for _, s in ipairs(list) do names[#names + 1] = "--" .. s.long end
+  end
+  return names
+end
+
+local function help_hint(command)
+  return command and ("run 'cwlua " .. command.name .. " --help'") or "run 'cwlua --help'"
+end
+
+--- cli.parse(argv) -> opts, command (or nil), args, first_arg (argv index of args[1])
+-- Global options may stand anywhere before '--'; a command's own options after its name.
+-- For a command with args_to_script, everything after its first argument is passed on as is.
+function M.parse(argv)
+  local opts, args = {}, {}
+  local command, first_arg
+  local i, n = 1, #argv
+  local options_done = false
+  while i <= n do
+    local a = argv[i]
+    if options_done or (command and command.args_to_script and #args >= 1) then
+      first_arg = first_arg or i
+      args[#args + 1] = a
+    elseif a == "--" then
+      options_done = true
+    elseif a:sub(1, 2) == "--" then
+      local name, value = a:match("^%-%-([^=]+)=(.*)$")
+      name = name or a:sub(3)
+      local spec = find_option(command and command.options, name)
+        or find_option(M.GLOBAL_OPTIONS, name)
+      if not spec then
+        local hint = require("cwlua.targets").suggest("--" .. name, option_names(command))
+        usage_error("unknown option '--%s'%s; %s", name,
+          hint and (" (did you mean '" .. hint .. "'?)") or "", help_hint(command))
+      end
+      if spec.arg then
+        if value == nil then
+          i = i + 1
+          value = argv[i]
+          if value == nil then
+            usage_error("option '--%s' needs a value (%s); %s", name, spec.arg, help_hint(command))
+          end
+        end
+      elseif value ~= nil then
+        usage_error("option '--%s' takes no value; %s", name, help_hint(command))
+      end
+      set_option(opts, spec, value)
+    elseif a:sub(1, 1) == "-" and #a > 1 then
+      local j = 2
+      while j <= #a do
+        local c = a:sub(j, j)
+        local spec = find_option(command and command.options, nil, c)
+          or find_option(M.GLOBAL_OPTIONS, nil, c)
+        if not spec then usage_error("unknown option '-%s'; %s", c, help_hint(command)) end
+        if spec.arg then
+          local value = a:sub(j + 1)
+          if value == "" then
+            i = i + 1
+            value = argv[i]
+            if value == nil then
+              usage_error("option '-%s' needs a value (%s); %s", c, spec.arg, help_hint(command))
+            end
+          end
+          set_option(opts, spec, value)
+          break
+        end
+        set_option(opts, spec)
+        j = j + 1
+      end
+    elseif command == nil then
+      local known = false
+      for _, c in ipairs(M.COMMANDS) do known = known or c == a end
+      if not known then
+        local hint = require("cwlua.targets").suggest(a, M.COMMANDS)
+        usage_error("unknown command '%s'%s; run 'cwlua --help' for the list of commands", a,
+          hint and (" (did you mean '" .. hint .. "'?)") or "")
+      end
+      command = load_command(a)
+    else
+      first_arg = first_arg or i
+      args[#args + 1] = a
+    end
+    i = i + 1
+  end
+  return opts, command, args, first_arg
+end
+
+local function format_options(specs, out)
+  for _, s in ipairs(specs) do
+    local left = (s.short and ("-" .. s.short .. ", ") or "    ") .. "--" .. s.long
+      .. (s.arg and (" " .. s.arg) or "")
+    local lines = {}
+    for l in s.help:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    out[#out + 1] = ("  %-22s %s"):format(left, lines[1])
+    for k = 2, #lines do out[#out + 1] = (" "):rep(25) .. lines[k] end
+  end
+end
+
+--- cli.help() -> the text of 'cwlua --help'
+function M.help()
+  local out = {
+    "usage: cwlua [-d SPEC] [options] COMMAND [args]",
+    "",
+    "Program and script microcontroller targets through NewAE ChipWhisperer boards and",
+    "serial adapters, or the built-in simulator.",
+    "",
+    "commands:",
+  }
+  for _, name in ipairs(M.COMMANDS) do
+    local c = load_command(name)
+    out[#out + 1] = ("  %-22s %s"):format(c.synopsis or c.name, c.summary)
+  end
+  out[#out + 1] = ""
+  out[#out + 1] = "options:"
+  format_options(M.GLOBAL_OPTIONS, out)
+  out[#out + 1] = ""
+  out[#out + 1] = "recipes are looked up in -s folders, then $CWLUA_PATH (':'-separated), then"
+  out[#out + 1] = "$XDG_CONFIG_HOME/cwlua/targets, then the built-in ones; see 'cwlua targets'"
+  out[#out + 1] = ""
+  out[#out + 1] = EXIT_HELP
+  return table.concat(out, "\n") .. "\n"
+end
+
+--- cli.command_help(command) -> the text of 'cwlua COMMAND --help'
+function M.command_help(c)
+  local out = { "usage: " .. c.usage, "", c.summary }
+  if c.help then
+    out[#out + 1] = ""
+    out[#out + 1] = c.help
+  end
+  if c.options and #c.options > 0 then
+    out[#out + 1] = ""
+    out[#out + 1] = "options:"
+    format_options(c.options, out)
+  end
+  out[#out + 1] = ""
+  out[#out + 1] = "global options: see 'cwlua --help'"
+  return table.concat(out, "\n") .. "\n"
+end
+
+--- cli.version_info() -> { cwlua=, lua=, lua_linked=, libusb=, libserialport=, ... }
+function M.version_info()
+  local rt = require "cwlua.core.runtime"
+  local sp_pkg, sp_lib = rt.libserialport_version()
+  return {
+    cwlua = rt.version,
+    lua = rt.lua_release:gsub("^Lua ", ""),
+    lua_linked = ("%d.%d"):format(rt.lua_version // 100, rt.lua_version % 100),
+    libusb = rt.libusb_version(),
+    libserialport = sp_pkg,
+    libserialport_abi = sp_lib,
+  }
+end
+
+local function print_version(opts)
+  local v = M.version_info()
+  if opts.json then
+    v.schema = 1
+    io.stdout:write(require("cwlua.json").encode(v), "\n")
+  else
+    io.stdout:write(("cwlua %s\nLua %s (linked library: Lua %s)\nlibusb %s\n"
+      .. "libserialport %s (library ABI %s)\n"):format(v.cwlua, v.lua, v.lua_linked, v.libusb,
+      v.libserialport, v.libserialport_abi))
+  end
+end
+
+local function dispatch(argv)
+  local opts, command, args, first_arg = M.parse(argv)
+  verbose = opts.verbose or false
+  if opts.quiet and opts.verbose then usage_error("-q and -v contradict each other; pick one") end
+  path.set_search(opts.search or {})
+  local devspec = require "cwlua.devspec"
+  if opts.device then
+    devspec.parse(opts.device, "-d")
+  else
+    local env = os.getenv("CWLUA_DEVICE")
+    if env and env ~= "" then
+      devspec.parse(env, "CWLUA_DEVICE")
+      opts.device = env
+    else
+      opts.device = "usb"
+    end
+  end
+  if opts.version then
+    print_version(opts)
+    return 0
+  end
+  if opts.help then
+    io.stdout:write(command and M.command_help(command) or M.help())
+    return 0
+  end
+  if command == nil then
+    usage_error("no command given; run 'cwlua --help' for the list of commands")
+  end
+  return command.run({ opts = opts, args = args, first_arg = first_arg, argv = argv,
+    command = command, cli = M })
+end
+
+--- cli.main(argv) -> exit status. Prints user errors as "cwlua: message" (exit per kind);
+-- anything else is an internal error: exit 1, with a traceback under -v.
+function M.main(argv)
+  local ok, result = xpcall(dispatch, function(e)
+    if errors.is(e) then return e end
+    return { internal = true, message = tostring(e), traceback = debug.traceback(tostring(e), 2) }
+  end, argv)
+  io.stdout:flush()
+  if ok then return math.type(result) == "integer" and result or 0 end
+  if errors.is(result) then
+    io.stderr:write("cwlua: ", result.message, "\n")
+    return result.exit
+  end
+  if verbose then
+    io.stderr:write("cwlua: ", result.traceback, "\n")
+  else
+    io.stderr:write("cwlua: ", result.message, "\n",
+      "cwlua: this is a bug in cwlua or a recipe; rerun with -v for a traceback\n")
+  end
+  return errors.EXIT.failure
+end
+
+return M

@@ -1,0 +1,47 @@
+-- cwlua run SCRIPT [ARGS...]: run a Lua script with the cwlua API loaded, like lua.c runs one.
+local errors = require "cwlua.errors"
+
+local function run(ctx)
+  local script = ctx.args[1]
+  if script == nil then
+    errors.raise("usage", "run needs a SCRIPT; usage: cwlua run SCRIPT [ARGS...]")
+  end
+  -- arg as lua.c's createargtable builds it: the script at 0, its arguments at 1..n, and the
+  -- words before the script (program, options, "run") at negative indices.
+  local argv, pos = ctx.argv, ctx.first_arg
+  local arg = {}
+  for i = 0, #argv do arg[i - pos] = argv[i] end
+  _G.arg = arg
+
+  local chunk, err = loadfile(script ~= "-" and script or nil, "t")
+  if not chunk then
+    if err:find("^cannot open ") then
+      errors.raise("usage", "%s; check the script's path", err)
+    end
+    errors.raise("failure", "%s", err) -- syntax error: "script:line: message"
+  end
+  _G.cw = require "cwlua"
+  local ok, e = xpcall(chunk, function(m)
+    if errors.is(m) then return m end
+    return { message = tostring(m), traceback = debug.traceback(tostring(m), 2) }
+  end, table.unpack(ctx.args, 2))
+  if ok then return 0 end
+  if errors.is(e) then error(e, 0) end
+  if ctx.opts.verbose then errors.raise("failure", "%s", e.traceback) end
+  errors.raise("failure", "%s", e.message)
+end
+
+return {
+  name = "run",
+  synopsis = "run SCRIPT [ARGS]",
+  summary = "run a Lua script with the cwlua API loaded",
+  usage = "cwlua run SCRIPT [ARGS...]",
+  help = [[
+Runs SCRIPT ('-' reads standard input) with the global 'cw' set to the cwlua module and the
+global 'arg' set as the standalone Lua interpreter sets it: arg[0] is the script, arg[1..n] its
+arguments; they are also passed as '...'. Everything after SCRIPT goes to the script.
+A script error prints "script:line: message" (a traceback with -v) and exits 1; a cwlua error
+raised by the script exits with its own status.]],
+  args_to_script = true,
+  run = run,
+}

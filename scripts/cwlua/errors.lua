@@ -1,0 +1,58 @@
+-- cwlua.errors: user-facing failures and the exit codes of design §3.
+--
+-- A recipe step or library function that fails for a reason the user must act on raises an
+-- error object made here; the CLI prints its message as "cwlua: <message>" and exits with its
+-- code. Any other error (a plain string, a bug) exits 1, with a traceback under -v.
+--
+--   errors.raise("input", "%s:%d: bad checksum", path, line)   -- never returns
+--   local ok, e = pcall(f); if errors.is(e, "input") then ... end
+local M = {}
+
+-- Exit status per kind (design §3 "Exit status").
+M.EXIT = {
+  failure = 1,   -- anything else
+  usage = 2,     -- bad command line
+  input = 2,     -- bad input file, image that does not fit, wrong chip, protected chip:
+                 -- nothing on the chip was touched
+  device = 3,    -- no board, USB or port error, board lacks the needed engine
+  target = 4,    -- target does not answer
+  mismatch = 5,  -- verify mismatch
+}
+
+local Error = {}
+Error.__index = Error
+Error.__name = "cwlua.Error"
+function Error.__tostring(e) return e.message end
+
+--- errors.new(kind, message [, fields]) -> error object (not raised)
+function M.new(kind, message, fields)
+  local exit = M.EXIT[kind]
+  if exit == nil then
+    error(("errors.new: unknown kind '%s'"):format(tostring(kind)), 2)
+  end
+  local e = setmetatable({}, Error)
+  if fields then
+    for k, v in pairs(fields) do e[k] = v end
+  end
+  e.kind, e.message, e.exit = kind, message, exit
+  return e
+end
+
+--- errors.raise(kind, fmt, ...) raises errors.new(kind, fmt:format(...))
+function M.raise(kind, fmt, ...)
+  local msg = select("#", ...) > 0 and fmt:format(...) or fmt
+  error(M.new(kind, msg), 0)
+end
+
+--- errors.is(value [, kind]) -> true when value is a cwlua error (of that kind)
+function M.is(value, kind)
+  return getmetatable(value) == Error and (kind == nil or value.kind == kind)
+end
+
+--- errors.exit_code(value) -> the process exit status for an error value
+function M.exit_code(value)
+  if M.is(value) then return value.exit end
+  return M.EXIT.failure
+end
+
+return M

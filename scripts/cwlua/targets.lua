@@ -1,0 +1,218 @@
+-- cwlua.targets: finding, loading and validating target recipes (docs/targets.md).
+--
+-- A recipe is a Lua file that returns a table: metadata plus step functions (style guide
+-- §2.6, an ops table like OpenOCD's flash_driver). It runs in a sandbox: it sees a fixed set
+-- of safe globals and require() for cwlua.* library modules; reading any other global or
+-- assigning a global raises, naming the file and line.
+local errors = require "cwlua.errors"
+local path = require "cwlua.path"
+local runtime = require "cwlua.core.runtime"
+
+local M = {}
+
+M.API = 1 -- the recipe API this cwlua implements; a recipe states the one it was written for
+
+-- The steps a recipe may provide, and the commands each makes available.
+M.STEPS = { "connect", "info", "erase", "program", "verify", "read", "reset", "doctor" }
+local STEP_SET = {}
+for _, s in ipairs(M.STEPS) do STEP_SET[s] = true end
+
+-- Metadata fields (and their Lua types); anything else is an error unless it starts with '_'.
+local FIELDS = {
+  api = "number", name = "string", summary = "string", aliases = "table", part = "string",
+  parts = "table", transports = "table", defaults = "table", rig = "string",
+}
+
+local SAFE_GLOBALS = {
+  "assert", "error", "ipairs", "next", "pairs", "pcall", "select", "tonumber", "tostring",
+  "type", "xpcall", "setmetatable", "getmetatable", "rawequal", "rawget", "rawlen", "rawset",
+  "string", "table", "math", "utf8", "_VERSION",
+}
+local SAFE = {}
+for _, g in ipairs(SAFE_GLOBALS) do SAFE[g] = true end
+
+local function fail(file, fmt, ...)
+  errors.raise("input", "recipe %s: " .. fmt, file, ...)
+end
+
+-- Levenshtein distance, for did-you-mean hints.
+local function distance(a, b)
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+--- targets.suggest(word, candidates) -> the closest candidate within 2 edits, or nil
+function M.suggest(word, candidates)
+  local best, best_d
+  for _, c in ipairs(candidates) do
+    local d = distance(word:lower(), c:lower())
+    if d <= 2 and (best_d == nil or d < best_d) then best, best_d = c, d end
+  end
+  return best
+end
+
+local function recipe_require(name)
+  if type(name) ~= "string" or (name ~= "cwlua" and name:sub(1, 6) ~= "cwlua.") then
+    error(("recipes may only require cwlua library modules, not '%s'"):format(tostring(name)), 2)
+  end
+  if name:sub(1, 11) == "cwlua.core." then
+    error(("recipes may not require C modules ('%s'); use the cwlua.* module that wraps it")
+      :format(name), 2)
+  end
+  return require(name)
+end
+
+local function sandbox()
+  local env = { require = recipe_require }
+  return setmetatable(env, {
+    __index = function(_, k)
+      if SAFE[k] then return _G[k] end
+      error(("undefined global '%s' (recipes see only: %s, require)")
+        :format(tostring(k), table.concat(SAFE_GLOBALS, ", ")), 2)
+    end,
+    __newindex = function(_, k)
+      error(("assignment to global '%s'; declare it local"):format(tostring(k)), 2)
+    end,
+  })
+end
+
+local function check_string_list(file, field, t)
+  for i, v in ipairs(t) do
+    if type(v) ~= "string" then fail(file, "field '%s'[%d] must be a string", field, i) end
+  end
+end
+
+local function validate(file, name, r)
+  if type(r) ~= "table" then
+    fail(file, "returned %s instead of a table; a recipe ends with 'return { api = %d, ... }'",
+      type(r), M.API)
+  end
+  if r.api ~= M.API then
+    fail(file, "field 'api' must be %d (the recipe API of this cwlua), got %s", M.API,
+      tostring(r.api))
+  end
+  if r.name ~= name then
+    fail(file, "field 'name' must be '%s' (the file name), got %s", name,
+      r.name == nil and "nothing" or ("'" .. tostring(r.name) .. "'"))
+  end
+  if type(r.summary) ~= "string" or r.summary == "" then
+    fail(file, "field 'summary' must be a non-empty string")
+  end
+  local known = {}
+  for k in pairs(FIELDS) do known[#known + 1] = k end
+  for _, s in ipairs(M.STEPS) do known[#known + 1] = s end
+  table.sort(known)
+  for k, v in pairs(r) do
+    if type(k) ~= "string" then
+      fail(file, "has a non-string key %s", tostring(k))
+    elseif STEP_SET[k] then
+      if type(v) ~= "function" then fail(file, "step '%s' must be a function", k) end
+    elseif FIELDS[k] then
+      if type(v) ~= FIELDS[k] then fail(file, "field '%s' must be a %s", k, FIELDS[k]) end
+    elseif k:sub(1, 1) ~= "_" then
+      local hint = M.suggest(k, known)
+      fail(file, "unknown field '%s'%s", k, hint and (" (did you mean '" .. hint .. "'?)") or "")
+    end
+  end
+  if r.parts then check_string_list(file, "parts", r.parts) end
+  if r.transports then check_string_list(file, "transports", r.transports) end
+  local parts = {}
+  for _, p in ipairs(r.parts or {}) do parts[p] = true end
+  if r.part and r.parts and not parts[r.part] then
+    fail(file, "reference part '%s' is not in its 'parts' list", r.part)
+  end
+  for alias, part in pairs(r.aliases or {}) do
+    if type(alias) ~= "string" or type(part) ~= "string" then
+      fail(file, "field 'aliases' must map alias names to part names (strings)")
+    end
+    if r.parts and not parts[part] then
+      fail(file, "alias '%s' names part '%s', which is not in its 'parts' list", alias, part)
+    end
+  end
+end
+
+--- targets.load(file [, name]) -> recipe: loads and validates a recipe file.
+-- Raises an "input" error naming the file for any problem.
+function M.load(file, name)
+  name = name or file:match("([^/]+)%.lua$")
+  local chunk, err = loadfile(file, "t", sandbox())
+  if not chunk then fail(file, "%s", err) end
+  local ok, r = pcall(chunk)
+  if not ok then fail(file, "%s", tostring(r)) end
+  validate(file, name, r)
+  return r
+end
+
+--- targets.commands(recipe) -> sorted list of the commands the recipe's steps make available
+function M.commands(recipe)
+  local out = {}
+  for _, s in ipairs(M.STEPS) do
+    if recipe[s] then out[#out + 1] = s end
+  end
+  return out
+end
+
+--- targets.list() -> entries, one per recipe file on the search path, in lookup order:
+-- { name, file, origin, recipe | nil, error | nil, overridden_by | nil }
+-- A recipe that fails to load is listed with its error rather than hiding the others.
+function M.list()
+  local entries, winner = {}, {}
+  for _, d in ipairs(path.dirs()) do
+    local names = runtime.dir(d.dir) or {}
+    for _, fname in ipairs(names) do
+      local name = fname:match("^([%w_%-%.]+)%.lua$")
+      if name then
+        local file = d.dir .. "/" .. fname
+        local e = { name = name, file = file, origin = d.origin }
+        local ok, r = pcall(M.load, file, name)
+        if ok then e.recipe = r else e.error = tostring(r) end
+        if winner[name] then
+          e.overridden_by = winner[name].file
+        else
+          winner[name] = e
+        end
+        entries[#entries + 1] = e
+      end
+    end
+  end
+  return entries
+end
+
+--- targets.resolve(word) -> recipe, part, file, origin
+-- word is a recipe name (first file on the search path wins) or an alias one recipe declares
+-- (case-insensitive, e.g. CW308_STM32F1). part is the alias's part or the reference part.
+function M.resolve(word)
+  local file, origin = path.find_recipe(word)
+  if file then
+    local r = M.load(file, word)
+    return r, r.part, file, origin
+  end
+  local tried = origin
+  local names = {}
+  for _, e in ipairs(M.list()) do
+    if not e.overridden_by and e.recipe then
+      names[#names + 1] = e.name
+      for alias, part in pairs(e.recipe.aliases or {}) do
+        if alias:lower() == word:lower() then return e.recipe, part, e.file, e.origin end
+        names[#names + 1] = alias
+      end
+    end
+  end
+  local hint = M.suggest(word, names)
+  local lines = { ("unknown target '%s'%s"):format(word,
+    hint and (" (did you mean '" .. hint .. "'?)") or "") }
+  for _, f in ipairs(tried) do lines[#lines + 1] = "\tno file '" .. f .. "'" end
+  lines[#lines + 1] = "run 'cwlua targets' to list targets"
+  errors.raise("usage", "%s", table.concat(lines, "\n"))
+end
+
+return M
