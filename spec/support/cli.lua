@@ -1,0 +1,74 @@
+-- spec/support/cli.lua: run the cwlua binary as a user would and capture what it did.
+--   local cli = require "support.cli"
+--   local r = cli.run({ "targets", "--json" }, { CWLUA_PATH = dir })
+--   assert.are.equal(0, r.status); r.stdout; r.stderr
+local M = {}
+
+M.BIN = os.getenv("CWLUA_BIN") or "build/bin/cwlua"
+
+--- cli.quote(s) -> s quoted for /bin/sh
+function M.quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+local function slurp(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+--- cli.tmpdir() -> a fresh empty folder (removed by cli.cleanup())
+local made = {}
+function M.tmpdir()
+  local p = os.tmpname()
+  os.remove(p)
+  assert(os.execute("mkdir -p " .. M.quote(p)))
+  made[#made + 1] = p
+  return p
+end
+
+function M.cleanup()
+  for _, p in ipairs(made) do os.execute("rm -rf " .. M.quote(p)) end
+  made = {}
+end
+
+--- cli.write(path, text): write a file, creating its folder
+function M.write(path, text)
+  local dir = path:match("^(.*)/[^/]*$")
+  if dir then assert(os.execute("mkdir -p " .. M.quote(dir))) end
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+  return path
+end
+
+--- cli.run(args [, env [, stdin]]) -> { status, stdout, stderr }
+-- The environment is hermetic: an empty XDG_CONFIG_HOME, no CWLUA_PATH or CWLUA_DEVICE,
+-- unless env sets them (env values of false unset the variable).
+function M.run(args, env, stdin)
+  local base = { XDG_CONFIG_HOME = M.tmpdir(), CWLUA_PATH = false, CWLUA_DEVICE = false }
+  for k, v in pairs(env or {}) do base[k] = v end
+  local words = { "env" }
+  for k, v in pairs(base) do -- env wants every -u before the first assignment
+    if v == false then words[#words + 1] = "-u " .. k end
+  end
+  for k, v in pairs(base) do
+    if v ~= false then words[#words + 1] = k .. "=" .. M.quote(v) end
+  end
+  words[#words + 1] = M.quote(M.BIN)
+  for _, a in ipairs(args) do words[#words + 1] = M.quote(a) end
+  local dir = M.tmpdir()
+  local cmd = table.concat(words, " ") .. " >" .. dir .. "/out 2>" .. dir .. "/err"
+  if stdin then
+    M.write(dir .. "/in", stdin)
+    cmd = cmd .. " <" .. dir .. "/in"
+  else
+    cmd = cmd .. " </dev/null"
+  end
+  local _, how, code = os.execute(cmd)
+  assert(how == "exit", "cwlua died of signal " .. tostring(code))
+  return { status = code, stdout = slurp(dir .. "/out"), stderr = slurp(dir .. "/err") }
+end
+
+return M

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# tests/install.sh BUILD_DIR: `cmake --install` into a scratch prefix, then check that the
+# installed binary runs, finds its built-in recipes beside it (<prefix>/share/cwlua/targets)
+# even after the whole prefix is moved, and still resolves aliases.
+set -u
+build=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+check() { # check NAME COMMAND...
+    if "${@:2}" >"$tmp/out" 2>&1; then passed=$((passed + 1)); else
+        failed=$((failed + 1)); echo "FAIL: $1"; cat "$tmp/out"; fi
+}
+export XDG_CONFIG_HOME=$tmp/config CWLUA_PATH=
+check "cmake --install" cmake --install "$build" --prefix "$tmp/prefix"
+check "binary installed" test -x "$tmp/prefix/bin/cwlua"
+check "recipes installed" test -f "$tmp/prefix/share/cwlua/targets/stm32f1.lua"
+check "targets from install" bash -c "'$tmp/prefix/bin/cwlua' targets | grep -qF \
+'from: built-in $tmp/prefix/share/cwlua/targets/stm32f1.lua'"
+mv "$tmp/prefix" "$tmp/moved"
+check "targets after moving the prefix" bash -c "'$tmp/moved/bin/cwlua' targets --json | grep -qF \
+'\"path\":\"$tmp/moved/share/cwlua/targets/stm32f1.lua\"'"
+check "version from install" "$tmp/moved/bin/cwlua" --version
+echo "install: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
