@@ -3,6 +3,7 @@
  * runs inside a protected call, a message handler adds a traceback, one status becomes the
  * exit code. No protocol logic lives here (design §2). */
 #include "embedded.h"
+#include "l_util.h"
 #include "runtime.h"
 
 #include <lauxlib.h>
@@ -36,7 +37,12 @@ static int pmain(lua_State *L)
 
     luaL_checkversion(L);
     luaL_openlibs(L);
-    luaL_requiref(L, "cwlua.core.runtime", luaopen_cwlua_core_runtime, 0);
+    /* The C modules, loaded on first require (none is a global; style guide §2.1). */
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE); /* [preload] */
+    lua_pushcfunction(L, luaopen_cwlua_core_runtime);
+    lua_setfield(L, -2, "cwlua.core.runtime");
+    lua_pushcfunction(L, luaopen_cwlua_core_device);
+    lua_setfield(L, -2, "cwlua.core.device");
     lua_pop(L, 1);
 
     const cw_embedded *boot = NULL;

@@ -12,7 +12,7 @@ local path = require "cwlua.path"
 
 local M = {}
 
-M.COMMANDS = { "targets", "run", "help" }
+M.COMMANDS = { "reset", "power", "clock", "list", "targets", "run", "sim", "help" }
 
 -- Option specs: short, long, key (in ctx.opts), arg (metavariable) or nil for a flag,
 -- multi (repeatable, collected in a list), help.
@@ -26,6 +26,17 @@ M.GLOBAL_OPTIONS = {
   { short = "v", long = "verbose", key = "verbose",
     help = "print more, and a traceback for internal errors" },
   { long = "json", key = "json", help = "print one JSON object (\"schema\": 1) instead of text" },
+  { long = "sim-target", key = "sim_target", arg = "PART",
+    help = "simulator: the chip on the board (a part, recipe or alias)" },
+  { long = "sim-state", key = "sim_state", arg = "DIR",
+    help = "simulator: folder for chip memories (default $XDG_STATE_HOME/cwlua/sim)" },
+  { long = "sim-fault", key = "sim_fault", arg = "NAME[=VALUE]", multi = true,
+    help = "simulator: inject a fault (repeatable); 'cwlua sim faults' lists them" },
+  { long = "sim-usb-latency", key = "sim_usb_latency", arg = "MS",
+    help = "simulator: cost of one control transfer (default 0.5)" },
+  { long = "sim-seed", key = "sim_seed", arg = "N", help = "simulator: seed for random faults" },
+  { long = "sim-app", key = "sim_app", arg = "APP",
+    help = "simulator: the flashed application (silent, banner)" },
   { short = "h", long = "help", key = "help",
     help = "show this help; 'cwlua COMMAND --help' for one command" },
   { long = "version", key = "version",
@@ -229,6 +240,24 @@ local function print_version(opts)
   end
 end
 
+--- cli.sim_options(opts) -> the options cwlua.board.open passes to the simulator
+function M.sim_options(opts)
+  local latency, seed
+  if opts.sim_usb_latency then
+    latency = tonumber(opts.sim_usb_latency)
+    if not latency or latency < 0 then
+      usage_error("--sim-usb-latency needs a number of milliseconds, got '%s'",
+        opts.sim_usb_latency)
+    end
+  end
+  if opts.sim_seed then
+    seed = math.tointeger(tonumber(opts.sim_seed))
+    if not seed then usage_error("--sim-seed needs an integer, got '%s'", opts.sim_seed) end
+  end
+  return { target = opts.sim_target, state = opts.sim_state, faults = opts.sim_fault,
+           latency_ms = latency, seed = seed, app = opts.sim_app }
+end
+
 local function dispatch(argv)
   local opts, command, args, first_arg = M.parse(argv)
   verbose = opts.verbose or false
@@ -246,6 +275,9 @@ local function dispatch(argv)
       opts.device = "usb"
     end
   end
+  local board = require "cwlua.board"
+  board.defaults.spec = opts.device
+  board.defaults.sim = M.sim_options(opts)
   if opts.version then
     print_version(opts)
     return 0

@@ -2,9 +2,25 @@
 -- Submodules load on first use: cw.image is require "cwlua.image", and so on.
 local runtime = require "cwlua.core.runtime"
 
-local SUBMODULES = { errors = true, image = true, targets = true, json = true }
+local SUBMODULES = { errors = true, image = true, targets = true, json = true, board = true,
+                     clock = true }
 
 local M = { version = runtime.version }
+
+--- cw.open([spec [, opts]]) -> board | nil, msg, code (see cwlua.board.open). Without spec:
+-- the device given with -d, else $CWLUA_DEVICE, else "usb".
+function M.open(spec, opts)
+  return require("cwlua.board").open(spec, opts)
+end
+
+--- cw.sleep(ms), cw.now() -> seconds: the runtime clock (virtual while a simulator is open)
+function M.sleep(ms) return require("cwlua.clock").sleep(ms) end
+function M.now() return require("cwlua.clock").now() end
+
+--- cw.sim.faults() -> the simulator's faults: { {name, arg, default, summary, live, ...} }
+M.sim = {
+  faults = function() return require("cwlua.core.device").sim_faults() end,
+}
 
 return setmetatable(M, {
   __index = function(t, k)

@@ -1,0 +1,41 @@
+-- cwlua reset [TARGET]: pulse the target's reset line.
+local clock = require "cwlua.clock"
+local cmdutil = require "cwlua.cmdutil"
+local errors = require "cwlua.errors"
+local targets = require "cwlua.targets"
+
+local function run(ctx)
+  if #ctx.args > 1 then errors.raise("usage", "usage: %s", ctx.command.usage) end
+  local pin, part = "nrst", nil
+  if ctx.args[1] then
+    local recipe
+    recipe, part = targets.resolve(ctx.args[1])
+    pin = recipe.defaults and recipe.defaults.reset_pin or pin
+  end
+  local low_ms = cmdutil.ms(ctx.opts.ms or "10", "--ms")
+  local b <close> = cmdutil.open_board(part)
+  local before = cmdutil.check(b:pin(pin))
+  -- low, then high 25 ms so the chip sees a clean edge, then back to what it was: the
+  -- sequence NewAE uses around STM32 bootloader entry (target-protocols §A.2)
+  cmdutil.check(b:pin(pin, "low"))
+  clock.sleep(low_ms)
+  cmdutil.check(b:pin(pin, "high"))
+  clock.sleep(25)
+  cmdutil.check(b:pin(pin, before))
+  if not ctx.opts.quiet and not ctx.opts.json then
+    io.stdout:write(("reset: %s low for %g ms\n"):format(pin, low_ms))
+  end
+  return 0
+end
+
+return {
+  name = "reset",
+  synopsis = "reset [TARGET]",
+  summary = "pulse the target's reset line",
+  usage = "cwlua reset [TARGET] [--ms MS]",
+  help = [[
+Drives the reset line low for MS milliseconds (default 10), high for 25 ms, then puts it back in
+the mode it had. The line is the recipe's reset_pin default when TARGET is given, else nrst.]],
+  options = { { long = "ms", key = "ms", arg = "MS", help = "how long reset is held low" } },
+  run = run,
+}

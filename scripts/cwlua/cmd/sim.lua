@@ -1,0 +1,70 @@
+-- cwlua sim ...: the simulator's own commands (design §5).
+--   sim attach SPEC... [--sim-fault ...] -- COMMAND ARGS...
+-- 'attach' runs the helper program cwlua-sim-attach installed beside cwlua: it needs GLib and
+-- umockdev, which the cwlua binary itself does not link (design §2).
+local errors = require "cwlua.errors"
+local runtime = require "cwlua.core.runtime"
+
+local SUBCOMMANDS = { "attach", "faults" }
+
+local function helper_path()
+  local exe, err = runtime.exe_path()
+  if not exe then errors.raise("failure", "cannot find cwlua's own path: %s", err) end
+  return (exe:match("^(.*)/[^/]*$") or ".") .. "/cwlua-sim-attach"
+end
+
+local function run(ctx)
+  local sub = ctx.args[1]
+  if sub == nil then
+    errors.raise("usage", "sim needs a subcommand: %s; run 'cwlua sim --help'",
+      table.concat(SUBCOMMANDS, ", "))
+  end
+  if sub == "attach" then
+    local helper = helper_path()
+    local argv = { helper }
+    for i = 2, #ctx.args do argv[#argv + 1] = ctx.args[i] end
+    local _, err, code = runtime.exec(helper, argv)
+    if code == "not_found" then
+      errors.raise("device", "%s is missing; it is built with cwlua (tools/simattach) and "
+        .. "installed beside it: reinstall cwlua, or build it with libumockdev-dev installed",
+        helper)
+    end
+    errors.raise("device", "cannot run %s", err)
+  end
+  if sub == "faults" then
+    local list = require("cwlua.core.device").sim_faults()
+    if ctx.opts.json then
+      local json = require "cwlua.json"
+      io.stdout:write(json.encode({ schema = 1, faults = json.array(list) }), "\n")
+      return 0
+    end
+    for _, f in ipairs(list) do
+      local name = f.name .. (f.arg ~= "" and ("=" .. f.arg) or "")
+      io.stdout:write(("%-24s %s%s%s\n"):format(name, f.summary,
+        f.default and (" (default " .. f.default .. ")") or "",
+        f.persistent and " [persistent]" or ""))
+    end
+    return 0
+  end
+  local hint = require("cwlua.targets").suggest(sub, SUBCOMMANDS)
+  errors.raise("usage", "unknown sim subcommand '%s'%s; run 'cwlua sim --help'", sub,
+    hint and (" (did you mean '" .. hint .. "'?)") or "")
+end
+
+return {
+  name = "sim",
+  synopsis = "sim attach|faults ...",
+  summary = "the simulator: attach simulated boards to a program, list faults",
+  usage = "cwlua sim attach SPEC... [--sim-fault NAME[=VALUE]]... -- COMMAND [ARGS...]\n"
+    .. "       cwlua sim faults [--json]",
+  help = [[
+'sim faults' lists the faults --sim-fault can inject (design §5), with their defaults.
+
+'sim attach': SPEC is BOARD[:PART][@SERIAL], BOARD one of cwlite, cw1200, husky, nano;
+give several SPECs for several boards. COMMAND runs with the simulated boards visible to any
+dynamically linked libusb-1.0 program (cwlua itself, pyusb or python-libusb1 scripts, NewAE's
+tools), with the real vendor/product IDs and strings, answered by the simulator. The exit
+status is COMMAND's. 'cwlua sim attach --help' shows all options. See docs/simulator-attach.md.]],
+  args_to_script = true,
+  run = run,
+}

@@ -1,0 +1,132 @@
+-- cwlua reset / power / clock / list / sim faults on the in-process simulator (design §3).
+local cli = require "support.cli"
+
+local function sim(args, env)
+  local a = { "-d", "sim" }
+  for _, x in ipairs(args) do a[#a + 1] = x end
+  return cli.run(a, env or { XDG_STATE_HOME = cli.tmpdir() })
+end
+
+describe("board commands", function()
+  after_each(cli.cleanup)
+
+  describe("clock", function()
+    it("shows the clock a default_setup() board gives its target", function()
+      local r = sim({ "clock" })
+      assert.are.equal(0, r.status, r.stderr)
+      assert.are.equal("7384615 Hz (clkgen on HS2)\n", r.stdout)
+    end)
+    it("sets a frequency and prints the achieved one", function()
+      local r = sim({ "clock", "7.37e6" })
+      assert.are.equal("7384615 Hz (clkgen on HS2)\n", r.stdout)
+      r = sim({ "clock", "8MHz" })
+      assert.are.equal("8000000 Hz (clkgen on HS2)\n", r.stdout)
+      r = sim({ "--json", "clock", "16000000" })
+      assert.are.equal('{"hz":16000000,"schema":1,"source":"clkgen"}\n', r.stdout)
+    end)
+    it("turns the clock off", function()
+      local r = sim({ "clock", "off" })
+      assert.are.equal(0, r.status)
+      assert.are.equal("no clock on HS2 (off)\n", r.stdout)
+    end)
+    it("exits 2 for a frequency that is not one, or out of range", function()
+      local r = sim({ "clock", "fast" })
+      assert.are.equal(2, r.status)
+      assert.are.equal("cwlua: 'fast' is not a frequency; give Hz like 7.37e6, 7370000 or "
+        .. "7.37MHz\n", r.stderr)
+      r = sim({ "clock", "1GHz" })
+      assert.are.equal(2, r.status)
+      assert.matches("^cwlua: cwlite %x+: 1e%+09 Hz is outside what the clock generator can make "
+        .. "%(0%.753 to 200 MHz%)\n$", r.stderr)
+    end)
+    it("exits 3 on a board that cannot set it", function()
+      local r = sim({ "-d", "sim:husky", "clock", "8e6" })
+      assert.are.equal(3, r.status)
+      assert.matches("setting the clock of a CW%-Husky %(CDCI6214 PLL, §4%.9%) is not supported "
+        .. "yet\n$", r.stderr)
+    end)
+  end)
+
+  describe("power", function()
+    it("switches target power", function()
+      assert.are.equal("target power off\n", sim({ "power", "off" }).stdout)
+      assert.are.equal("target power on\n", sim({ "power", "cycle", "--delay-ms", "100" }).stdout)
+      assert.are.equal('{"power":"on","schema":1}\n', sim({ "power", "on", "--json" }).stdout)
+    end)
+    it("exits 2 without a valid action and 3 on a Nano", function()
+      local r = sim({ "power", "up" })
+      assert.are.equal(2, r.status)
+      assert.are.equal("cwlua: power needs one of on, off, cycle; usage: cwlua power "
+        .. "on|off|cycle [--delay-ms MS]\n", r.stderr)
+      r = sim({ "-d", "sim:nano", "power", "on" })
+      assert.are.equal(3, r.status)
+      assert.matches("the CW%-Nano cannot switch target power\n$", r.stderr)
+    end)
+  end)
+
+  describe("reset", function()
+    it("pulses nRST", function()
+      local r = sim({ "reset" })
+      assert.are.equal(0, r.status, r.stderr)
+      assert.are.equal("reset: nrst low for 10 ms\n", r.stdout)
+      r = sim({ "reset", "--ms", "50", "-q" })
+      assert.are.equal(0, r.status, r.stderr)
+      assert.are.equal("", r.stdout)
+    end)
+    it("exits 2 for an unknown target", function()
+      local r = sim({ "reset", "stm32f7" })
+      assert.are.equal(2, r.status)
+      assert.matches("^cwlua: unknown target 'stm32f7'", r.stderr)
+    end)
+  end)
+
+  describe("list", function()
+    it("lists the simulated board with -d sim", function()
+      local r = sim({ "list" })
+      assert.are.equal(0, r.status, r.stderr)
+      assert.matches("^boards:\n  cwlite  %x+  firmware 0%.65%.0  FPGA configured  %(simulated%)\n",
+        r.stdout)
+      r = sim({ "list", "--json" })
+      assert.matches('^{"boards":%[{"backend":"sim","firmware":"0%.65%.0","fpga":"configured",'
+        .. '"kind":"cwlite","product":"ChipWhisperer Lite","serial":"%x+"}%],"ports":%[.*%],'
+        .. '"schema":1}\n$', r.stdout)
+    end)
+  end)
+
+  describe("board errors", function()
+    it("exits 3 naming the cause when the FPGA is unconfigured", function()
+      local r = sim({ "--sim-fault", "fpga-unprogrammed", "clock" })
+      assert.are.equal(3, r.status)
+      assert.matches("its FPGA is not configured", r.stderr)
+    end)
+    it("exits 3 when the board is busy (the state folder is locked)", function()
+      local state = cli.tmpdir()
+      local env = { XDG_STATE_HOME = state }
+      -- hold the lock with a script that waits while a second cwlua tries the board
+      local s = cli.write(cli.tmpdir() .. "/hold.lua",
+        "local b = assert(cw.open())\nio.read('l')\nb:close()\n")
+      local p = io.popen(("env XDG_STATE_HOME=%s %s -d sim run %s"):format(cli.quote(state),
+        cli.quote(cli.BIN), cli.quote(s)), "w")
+      local r
+      for _ = 1, 50 do -- until the holder has the lock
+        r = sim({ "clock" }, env)
+        if r.status == 3 then break end
+        os.execute("sleep 0.05")
+      end
+      p:write("\n")
+      p:close()
+      assert.are.equal(3, r.status)
+      assert.matches("^cwlua: sim: .*", r.stderr)
+    end)
+  end)
+
+  describe("sim faults", function()
+    it("lists the faults with their arguments and defaults", function()
+      local r = cli.run({ "sim", "faults" })
+      assert.are.equal(0, r.status)
+      assert.matches("\nuart%-rx%-open +the target's TX never reaches the board", r.stdout)
+      assert.matches("\nslow%-erase=F +.*%(default 10%)\n", r.stdout)
+      assert.matches("\nread%-protected +.*%[persistent%]\n", r.stdout)
+    end)
+  end)
+end)

@@ -1,0 +1,264 @@
+-- cwlua.board over the in-process simulator: pins, power, clock, serial, snapshot, time.
+local board = require "cwlua.board"
+local clock = require "cwlua.clock"
+local device = require "cwlua.core.device"
+
+describe("cwlua.board", function()
+  describe("open()", function()
+    it("connects: firmware version and FPGA state", function()
+      local b <close> = assert(board.open("sim"))
+      local i = b:info()
+      assert.are.same({ "cwlite", "CW-Lite", "0.65.0", "configured", "sim" },
+        { i.kind, i.name, i.firmware, i.fpga, i.backend })
+    end)
+
+    it("names every simulated board kind", function()
+      for kind, fw in pairs({ cw1200 = "1.62.0", husky = "1.5.0", nano = "0.66.0" }) do
+        local b <close> = assert(board.open("sim:" .. kind))
+        assert.are.equal(kind, b:info().kind)
+        assert.are.equal(fw, b:info().firmware)
+      end
+    end)
+
+    it("refuses a board whose FPGA is not configured, saying what to do", function()
+      local b, msg, code = board.open("sim", { faults = { "fpga-unprogrammed" } })
+      assert.is_nil(b)
+      assert.are.equal("unsupported", code)
+      assert.matches("its FPGA is not configured %(the state after power%-up%); cwlua cannot "
+        .. "load the bitstream yet: connect once with NewAE's cw%.scope%(%)", msg)
+    end)
+
+    it("returns nil, msg, 'unsupported' for USB until the libusb backend exists", function()
+      local b, _, code = board.open("usb")
+      assert.is_nil(b)
+      assert.are.equal("unsupported", code)
+    end)
+
+    it("raises for a malformed spec", function()
+      assert.has_error(function() board.open("bogus") end)
+    end)
+  end)
+
+  describe("pin()", function()
+    it("starts from NewAE's default_setup() routing (§6.1)", function()
+      local b <close> = assert(board.open("sim"))
+      assert.are.same({ "serial_rx", "serial_tx", "high_z", "high_z", "high_z" },
+        { b:pin("tio1"), b:pin("tio2"), b:pin("tio3"), b:pin("tio4"), b:pin("nrst") })
+    end)
+
+    it("drives pins the simulated target then sees", function()
+      local b <close> = assert(board.open("sim"))
+      assert.are.equal("low", b:pin("nrst", "low"))
+      assert.are.equal("low", b:sim_view().pins.nrst)
+      assert.are.equal("high", b:pin("pdic", "high"))
+      assert.are.equal("high", b:sim_view().pins.pdic)
+      assert.are.equal("high_z", b:pin("nrst", "high_z"))
+      assert.are.equal("z", b:sim_view().pins.nrst)
+      assert.are.equal("high", b:pin("tio3", "high"))
+      assert.are.equal("high", b:sim_view().pins.tio3)
+      assert.are.equal("serial_tx", b:pin("tio1", "serial_tx"))
+      assert.are.equal("serial_rx", b:pin("tio1", "default"))
+    end)
+
+    it("raises for an unknown pin or a mode the pin cannot have", function()
+      local b <close> = assert(board.open("sim"))
+      assert.has_error(function() b:pin("tio9", "high") end,
+        "pin: unknown pin 'tio9' (use tio1, tio2, tio3, tio4, nrst, pdic, pdid)")
+      assert.has_error(function() b:pin("tio4", "serial_rx") end,
+        "pin: mode 'serial_rx' is not possible on tio4 (use default, high, high_z, low, "
+        .. "serial_tx)")
+      assert.has_error(function() b:pin("nrst", "serial_tx") end,
+        "pin: mode 'serial_tx' is not possible on nrst (use default, high, high_z, low)")
+    end)
+
+    it("on the Nano sets only tio3, nrst, pdic, pdid and cannot read modes back", function()
+      local b <close> = assert(board.open("sim:nano"))
+      local ok, msg, code = b:pin("nrst")
+      assert.is_nil(ok)
+      assert.are.equal("unsupported", code)
+      assert.matches("the CW%-Nano cannot report pin modes", msg)
+      assert.are.equal("low", b:pin("nrst", "low"))
+      assert.are.equal("low", b:pin("nrst"))
+      ok, msg, code = b:pin("tio1", "high")
+      assert.is_nil(ok)
+      assert.are.equal("unsupported", code)
+      assert.matches("cannot set tio1", msg)
+    end)
+  end)
+
+  describe("level()", function()
+    it("reads TIO levels back on a CW-Lite and refuses nRST", function()
+      local b <close> = assert(board.open("sim"))
+      b:pin("tio3", "high")
+      assert.are.equal(1, b:level("tio3"))
+      b:pin("tio3", "low")
+      assert.are.equal(0, b:level("tio3"))
+      local ok, _, code = b:level("nrst")
+      assert.is_nil(ok)
+      assert.are.equal("unsupported", code)
+    end)
+  end)
+
+  describe("power()", function()
+    it("switches target power and the simulated target sees it", function()
+      local b <close> = assert(board.open("sim"))
+      assert.is_true(b:power())
+      assert.is_false(b:power(false))
+      assert.is_false(b:sim_view().power)
+      assert.is_true(b:power(true))
+      assert.is_true(b:sim_view().power)
+    end)
+  end)
+
+  describe("clock()", function()
+    it("gives 7384615 Hz for 7.37 MHz, as NewAE's search does (§4.8)", function()
+      local b <close> = assert(board.open("sim"))
+      local hz, src = b:clock(7.37e6)
+      assert.are.equal(7384615, math.floor(hz))
+      assert.are.equal("clkgen", src)
+      assert.are.equal(7384615, math.floor(b:sim_view().clock_hz))
+      assert.are.equal(7384615, math.floor(b:clock()))
+    end)
+
+    it("matches the document's M/D examples", function()
+      for _, c in ipairs({ { 10e6, 5, 48 }, { 16e6, 2, 12 }, { 24e6, 2, 8 }, { 4e6, 2, 48 },
+                           { 1e6, 2, 192 }, { 100e6, 25, 24 }, { 7.3728e6, 2, 26 } }) do
+        local mul, div = board.clkgen_search(c[1], 96e6)
+        assert.are.same({ c[2], c[3] }, { mul, div }, tostring(c[1]))
+      end
+    end)
+
+    it("turns HS2 off with false, and the target loses its clock", function()
+      local b <close> = assert(board.open("sim"))
+      assert.are.same({ false, "off" }, { b:clock(false) })
+      assert.are.equal(0, b:sim_view().clock_hz)
+    end)
+
+    it("refuses an out-of-range request with nothing changed", function()
+      local b <close> = assert(board.open("sim"))
+      local hz, msg, code = b:clock(1e9)
+      assert.is_nil(hz)
+      assert.are.equal("invalid", code)
+      assert.matches("1e%+09 Hz is outside what the clock generator can make %(0%.753 to 200 MHz%)",
+        msg)
+      assert.are.equal(7384615, math.floor(b:clock()))
+    end)
+
+    it("raises for a non-number", function()
+      local b <close> = assert(board.open("sim"))
+      assert.has_error(function() b:clock("fast") end,
+        "clock: hz must be a positive number or false")
+    end)
+
+    it("uses the Nano's 240 MHz / div clock (§7.2)", function()
+      local b <close> = assert(board.open("sim:nano"))
+      assert.are.same({ 7.5e6, "pck2" }, { b:clock(8e6) }) -- 240 MHz / 32, the nearest
+    end)
+  end)
+
+  describe("serial()", function()
+    it("round-trips bytes through a loop-back target at 115200 8E1", function()
+      local b <close> = assert(board.open("sim", { target = "loopback" }))
+      local s = assert(b:serial({ baud = 115200, parity = "even" }))
+      assert.are.equal(115108, math.floor(s.actual_baud + 0.5)) -- §5.1 divider: CD 52, FP 1
+      local data = string.rep("\x7F\x00\xFFcwlua", 15)
+      assert.is_true(s:write(data))
+      assert.are.equal(data, s:read(#data, 100))
+      local v = b:sim_view()
+      assert.are.same({ 115108, "even", 8 }, { math.floor(v.uart.baud + 0.5), v.uart.parity,
+        v.uart.bits })
+    end)
+
+    it("returns nil, msg, 'timeout' when nothing arrives, after the timeout in virtual time",
+      function()
+        local b <close> = assert(board.open("sim"))
+        local s = assert(b:serial())
+        local t0 = clock.now_ns()
+        local data, msg, code = s:read(1, 250)
+        assert.is_nil(data)
+        assert.are.equal("timeout", code)
+        assert.are.equal("read: nothing received within 250 ms", msg)
+        assert.is_true(clock.now_ns() - t0 >= 250e6)
+      end)
+
+    it("reads up to a pattern and keeps the rest", function()
+      local b <close> = assert(board.open("sim", { target = "loopback" }))
+      local s = assert(b:serial({ baud = 38400 }))
+      s:write("line one\nline two\n")
+      assert.are.equal("line one\n", s:read_until("\n", 100))
+      assert.are.equal("line two\n", s:read_until("\n", 100))
+    end)
+
+    it("raises on bad settings", function()
+      local b <close> = assert(board.open("sim"))
+      assert.has_error(function() b:serial({ parity = "weird" }) end,
+        "serial: parity must be none, odd, even, mark or space")
+      assert.has_error(function() b:serial({ speed = 9600 }) end,
+        "serial: unknown setting 'speed'")
+    end)
+  end)
+
+  describe("snapshot()", function()
+    it("puts back pins, power, clock and serial settings when closed, also on error", function()
+      local b <close> = assert(board.open("sim", { target = "loopback" }))
+      local ok = pcall(function()
+        local _ <close> = assert(b:snapshot())
+        b:pin("nrst", "low")
+        b:pin("tio1", "high")
+        b:power(false)
+        b:clock(16e6)
+        b:serial({ baud = 115200, parity = "even" })
+        error("recipe failed half-way")
+      end)
+      assert.is_false(ok)
+      local v = b:sim_view()
+      assert.are.same({ "z", true, 7384615 }, { v.pins.nrst, v.power, math.floor(v.clock_hz) })
+      assert.are.equal("serial_rx", b:pin("tio1"))
+      -- the board cannot report its USART settings: NewAE's target default 38400 8N1
+      assert.are.same({ 38400, "none" }, { math.floor(v.uart.baud + 0.5), v.uart.parity })
+    end)
+
+    it("restores the serial settings cwlua itself set earlier", function()
+      local b <close> = assert(board.open("sim"))
+      b:serial({ baud = 57600, parity = "odd" })
+      do
+        local _ <close> = assert(b:snapshot())
+        b:serial({ baud = 115200, parity = "even" })
+      end
+      local u = b:sim_view().uart
+      assert.are.same({ 57623, "odd" }, { math.floor(u.baud + 0.5), u.parity })
+    end)
+
+    it("puts back glitch outputs a notebook left on", function()
+      local b <close> = assert(board.open("sim", { faults = { "glitch-active" } }))
+      local before = b:fpga_read(55, 8):byte(5)
+      assert.are_not.equal(0, before)
+      do
+        local _ <close> = assert(b:snapshot())
+        local io = b:fpga_read(55, 8)
+        b:fpga_write(55, io:sub(1, 4) .. "\0" .. io:sub(6))
+        assert.are.equal(0, b:fpga_read(55, 8):byte(5))
+      end
+      assert.are.equal(before, b:fpga_read(55, 8):byte(5))
+    end)
+  end)
+
+  describe("close()", function()
+    it("is idempotent and a closed board raises on use", function()
+      local b = assert(board.open("sim"))
+      assert.is_true(b:close())
+      assert.is_true(b:close())
+      assert.has_error(function() b:pin("nrst") end, "attempt to use a closed board")
+    end)
+  end)
+
+  describe("virtual time", function()
+    it("makes cw.sleep(1000) cost no real second while a simulator is open", function()
+      local _ <close> = assert(board.open("sim")) -- its clock is the runtime clock now
+      local real0, virt0 = device.monotonic_ns(), clock.now_ns()
+      clock.sleep(1000)
+      assert.are.equal(1000000000, clock.now_ns() - virt0)
+      assert.is_true(device.monotonic_ns() - real0 < 500000000)
+    end)
+  end)
+end)
