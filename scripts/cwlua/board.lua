@@ -192,12 +192,9 @@ local function open_device(spec, opts)
       faults = opts.faults, latency_ms = opts.latency_ms, seed = opts.seed, app = opts.app,
       power_up = opts.power_up,
     })
-  elseif spec.kind == "usb" then
-    return nil, "USB boards need cwlua's libusb backend, which this build does not have yet; "
-      .. "use -d sim for the simulator", "unsupported"
   end
-  return nil, "a plain serial port is not a ChipWhisperer board; -d serial:PATH works with "
-    .. "the programming commands, not with board functions", "unsupported"
+  return nil, "USB boards need cwlua's libusb backend, which this build does not have yet; "
+    .. "use -d sim for the simulator", "unsupported"
 end
 
 --- board.open([spec [, opts]]) -> board | nil, msg, code
@@ -216,6 +213,9 @@ function M.open(spec, opts)
   end
   if type(spec) ~= "string" then error("open: spec must be a string", 2) end
   local parsed = devspec.parse(spec)
+  if parsed.kind == "serial" then -- a plain adapter: cwlua.port, the same stream interface
+    return require("cwlua.port").open(parsed.path, opts)
+  end
   local dev, msg, code = open_device(parsed, opts)
   if not dev then return nil, msg, code end
   local info = dev:info()
