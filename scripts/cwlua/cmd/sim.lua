@@ -5,12 +5,23 @@
 local errors = require "cwlua.errors"
 local runtime = require "cwlua.core.runtime"
 
-local SUBCOMMANDS = { "attach", "faults" }
+local SUBCOMMANDS = { "attach", "serve", "faults" }
+-- The helper programs installed beside cwlua: attach needs GLib and umockdev, which the cwlua
+-- binary does not link (design §2); serve is a long-running pty server.
+local HELPERS = { attach = "cwlua-sim-attach", serve = "cwlua-sim-serve" }
 
-local function helper_path()
+-- Global --sim-* options given before 'sim' go to the helper too (each takes the ones it has).
+local FORWARD = {
+  attach = { { "sim_fault", "--sim-fault" }, { "sim_seed", "--sim-seed" },
+             { "sim_usb_latency", "--sim-usb-latency" }, { "sim_state", "--sim-state" } },
+  serve = { { "sim_fault", "--sim-fault" }, { "sim_seed", "--sim-seed" },
+            { "sim_state", "--sim-state" }, { "sim_app", "--sim-app" } },
+}
+
+local function helper_path(name)
   local exe, err = runtime.exe_path()
   if not exe then errors.raise("failure", "cannot find cwlua's own path: %s", err) end
-  return (exe:match("^(.*)/[^/]*$") or ".") .. "/cwlua-sim-attach"
+  return (exe:match("^(.*)/[^/]*$") or ".") .. "/" .. name
 end
 
 local function run(ctx)
@@ -19,15 +30,22 @@ local function run(ctx)
     errors.raise("usage", "sim needs a subcommand: %s; run 'cwlua sim --help'",
       table.concat(SUBCOMMANDS, ", "))
   end
-  if sub == "attach" then
-    local helper = helper_path()
+  if HELPERS[sub] then
+    local helper = helper_path(HELPERS[sub])
     local argv = { helper }
+    for _, f in ipairs(FORWARD[sub]) do
+      local v = ctx.opts[f[1]]
+      for _, x in ipairs(type(v) == "table" and v or { v }) do
+        argv[#argv + 1] = f[2]
+        argv[#argv + 1] = x
+      end
+    end
     for i = 2, #ctx.args do argv[#argv + 1] = ctx.args[i] end
     local _, err, code = runtime.exec(helper, argv)
     if code == "not_found" then
-      errors.raise("device", "%s is missing; it is built with cwlua (tools/simattach) and "
+      errors.raise("device", "%s is missing; it is built with cwlua (tools/sim%s) and "
         .. "installed beside it: reinstall cwlua, or build it with libumockdev-dev installed",
-        helper)
+        helper, sub)
     end
     errors.raise("device", "cannot run %s", err)
   end
@@ -53,12 +71,17 @@ end
 
 return {
   name = "sim",
-  synopsis = "sim attach|faults ...",
-  summary = "the simulator: attach simulated boards to a program, list faults",
+  synopsis = "sim attach|serve|faults",
+  summary = "the simulator: boards for any libusb program, a chip on a pty, its faults",
   usage = "cwlua sim attach SPEC... [--sim-fault NAME[=VALUE]]... -- COMMAND [ARGS...]\n"
+    .. "       cwlua sim serve PART --pty [--sim-state DIR] [--sim-fault NAME[=VALUE]]...\n"
     .. "       cwlua sim faults [--json]",
   help = [[
 'sim faults' lists the faults --sim-fault can inject (design §5), with their defaults.
+
+'sim serve': the chip's ROM bootloader on a pseudo-terminal, paced in real time, for tools such
+as stm32flash; prints only the pty path, serves until killed, keeps the chip's memory in
+--sim-state. 'cwlua sim serve --help' shows all options; see docs/simulator-stm32.md.
 
 'sim attach': SPEC is BOARD[:PART][@SERIAL], BOARD one of cwlite, cw1200, husky, nano;
 give several SPECs for several boards. COMMAND runs with the simulated boards visible to any
