@@ -142,11 +142,14 @@ static size_t msos_set(uint8_t *out)
 static size_t bos(uint8_t *out)
 {
     static const uint8_t d[33] = {
-        5,    0x0F, 33,   0,    1,                      /* BOS header */
-        28,   0x10, 0x05, 0x00,                         /* platform capability */
-        0xD8, 0xDD, 0x60, 0xDF, 0x45, 0x89, 0x4C, 0xC7, /* MS OS 2.0 platform UUID */
-        0x9C, 0xD2, 0x65, 0x9D, 0x9E, 0x64, 0x8A, 0x9F, 0x00, 0x00, 0x03, 0x06, /* Win 8.1 */
-        46,   0,    0x01, 0x00}; /* set length, vendor code 0x01 (§1.1), no alt enum */
+        5, 0x0F, 33, 0, 1,    /* BOS header */
+        28, 0x10, 0x05, 0x00, /* platform capability */
+        /* MS OS 2.0 platform capability UUID {D8DD60DF-4589-4CC7-9CD2-659D9E648A9F} in GUID
+         * wire order: the first three fields little-endian (Microsoft OS 2.0 descriptors
+         * specification; NewAE's firmware sends the same bytes) */
+        0xDF, 0x60, 0xDD, 0xD8, 0x89, 0x45, 0xC7, 0x4C, 0x9C, 0xD2, 0x65, 0x9D, 0x9E, 0x64, 0x8A,
+        0x9F, 0x00, 0x00, 0x03, 0x06, /* Win 8.1 */
+        46, 0, 0x01, 0x00};           /* set length, vendor code 0x01 (§1.1), no alt enum */
     memcpy(out, d, sizeof d);
     return sizeof d;
 }
