@@ -1,5 +1,5 @@
 #!/bin/sh
-# stm32flash.sh MODE SERVE MKIMAGE SHIM: Debian's stm32flash 0.7 (a client we did not write)
+# stm32flash.sh MODE CWLUA MKIMAGE SHIM: Debian's stm32flash 0.7 (a client we did not write)
 # against `cwlua sim serve stm32f1 --pty` (tools/simserve), issue 4's acceptance checks.
 #   MODE 8n1: the bare pty, stm32flash -m 8n1 (a bare pty cannot carry parity, test-harnesses §2)
 #   MODE 8e1: stm32flash's default 8E1 through the parity shim SHIM (LD_PRELOAD), which lets the
@@ -52,7 +52,7 @@ start_server() {
     dir=$1
     shift
     : >"$WORK/pty.out"
-    "$SERVE" stm32f1 --pty --sim-state "$dir" "$@" >"$WORK/pty.out" 2>"$WORK/serve.err" &
+    "$SERVE" sim serve stm32f1 --pty --sim-state "$dir" "$@" >"$WORK/pty.out" 2>"$WORK/serve.err" &
     SERVER_PID=$!
     i=0
     PTY=
@@ -190,22 +190,22 @@ if [ "$MODE" = 8e1 ]; then
     fi
 else
     # ---- command line and state folder ---------------------------------------------------------
-    "$SERVE" >/dev/null 2>"$WORK/u1.txt"
+    "$SERVE" sim serve >/dev/null 2>"$WORK/u1.txt"
     check "no PART: exit 2" test $? -eq 2
     check "no PART: message" has "$WORK/u1.txt" '^cwlua sim serve: '
-    "$SERVE" stm32f9 --pty >/dev/null 2>"$WORK/u2.txt"
+    "$SERVE" sim serve stm32f9 --pty >/dev/null 2>"$WORK/u2.txt"
     check "unknown PART: exit 2" test $? -eq 2
     check "unknown PART: message" has "$WORK/u2.txt" "^cwlua sim serve: unknown part 'stm32f9'"
-    "$SERVE" CW308_STM32F1 >/dev/null 2>"$WORK/u3.txt"
+    "$SERVE" sim serve CW308_STM32F1 >/dev/null 2>"$WORK/u3.txt"
     check "no --pty: exit 2" test $? -eq 2
-    "$SERVE" stm32f1 --pty --sim-fault no-such-fault >/dev/null 2>"$WORK/u4.txt"
+    "$SERVE" sim serve stm32f1 --pty --sim-fault no-such-fault >/dev/null 2>"$WORK/u4.txt"
     check "unknown fault: exit 2" test $? -eq 2
-    "$SERVE" --help >"$WORK/help.txt" 2>&1
+    "$SERVE" sim serve --help >"$WORK/help.txt" 2>&1
     check "--help: exit 0" test $? -eq 0
     check "--help reads as cwlua sim serve" has "$WORK/help.txt" '^Usage: cwlua sim serve PART --pty'
     D5=$(mktemp -d "$WORK/state.XXXXXX")
     if start_server "$D5"; then
-        "$SERVE" stm32f1 --pty --sim-state "$D5" >"$WORK/l.out" 2>"$WORK/l.err"
+        "$SERVE" sim serve stm32f1 --pty --sim-state "$D5" >"$WORK/l.out" 2>"$WORK/l.err"
         rc=$?
         check "a locked state folder is refused (rc $rc)" test "$rc" -eq 1
         check "nothing on stdout when refused" test ! -s "$WORK/l.out"
