@@ -9,11 +9,32 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *progname = "cwlua";
+
+/* Ctrl-C, as lua.c does it: the signal handler only installs a hook, and the hook raises a Lua
+ * error at the next instruction, so the error unwinds through every <close> guard and the
+ * board is restored (design §3). The state pointer is the one C global the runtime keeps,
+ * because a signal handler has no other way to reach it. */
+static lua_State *globalL = NULL;
+
+static void lstop(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    luaL_error(L, "interrupted");
+}
+
+static void laction(int sig)
+{
+    int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
+    signal(sig, SIG_DFL); /* a second Ctrl-C kills the process */
+    lua_sethook(globalL, lstop, flag, 1);
+}
 
 /* Errors that escape the Lua CLI are bugs or setup failures: print them with a traceback
  * (lua.c msghandler). User-facing errors are caught and reported by cwlua.cli itself. */
@@ -60,7 +81,12 @@ static int pmain(lua_State *L)
         lua_pushstring(L, argv[i]);
         lua_rawseti(L, -2, i);
     }
+    globalL = L;
+    signal(SIGINT, laction);
+    signal(SIGTERM, laction);
     lua_call(L, 1, 1); /* [status] */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     return 1;
 }
 

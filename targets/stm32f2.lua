@@ -6,5 +6,6 @@ return {
   summary = "STM32F2 through the ROM UART bootloader (AN3155)",
   part = "stm32f205xe",
   parts = { "stm32f205xe" },
+  chips = { 0x411 }, -- F2 row of target-protocols §A.6
   aliases = { CW308_STM32F2 = "stm32f205xe" },
 }

@@ -7,5 +7,6 @@ return {
   summary = "STM32F3 through the ROM UART bootloader (AN3155)",
   part = "stm32f303xc",
   parts = { "stm32f303xc" },
+  chips = { 0x432, 0x422, 0x439, 0x438, 0x446 }, -- F3 rows of target-protocols §A.6
   aliases = { CW308_STM32F3 = "stm32f303xc", CWLITEARM = "stm32f303xc" },
 }

@@ -7,5 +7,6 @@ return {
   summary = "STM32F4 through the ROM UART bootloader (AN3155)",
   part = "stm32f415xg",
   parts = { "stm32f415xg" },
+  chips = { 0x413, 0x419, 0x423, 0x433 }, -- F4 rows of target-protocols §A.6
   aliases = { CW308_STM32F4 = "stm32f415xg" },
 }

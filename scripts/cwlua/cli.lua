@@ -12,7 +12,8 @@ local path = require "cwlua.path"
 
 local M = {}
 
-M.COMMANDS = { "reset", "power", "clock", "list", "targets", "run", "sim", "help" }
+M.COMMANDS = { "program", "verify", "read", "erase", "info", "reset", "power", "clock", "list",
+  "targets", "run", "sim", "help" }
 
 -- Option specs: short, long, key (in ctx.opts), arg (metavariable) or nil for a flag,
 -- multi (repeatable, collected in a list), help.
@@ -305,6 +306,10 @@ function M.main(argv)
   if errors.is(result) then
     io.stderr:write("cwlua: ", result.message, "\n")
     return result.exit
+  end
+  if result.message:match("interrupted$") then -- Ctrl-C (runtime/main.c); the board is restored
+    io.stderr:write("cwlua: interrupted\n")
+    return 130
   end
   if verbose then
     io.stderr:write("cwlua: ", result.traceback, "\n")

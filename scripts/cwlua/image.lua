@@ -388,4 +388,33 @@ function Image:__tostring()
     #self.ranges, #self.ranges == 1 and "" or "s", self:size(), span)
 end
 
+--- image.to_hex(img) -> Intel HEX text: 16-byte data records (00) with extended linear
+-- address records (04) where the upper 16 address bits change, then the EOF record (01).
+function M.to_hex(img)
+  local out, upper = {}, nil
+  local function record(addr16, rtype, data)
+    local bytes = string.char(#data, addr16 >> 8, addr16 & 0xFF, rtype) .. data
+    local sum = 0
+    for i = 1, #bytes do sum = sum + bytes:byte(i) end
+    out[#out + 1] = ":" .. bytes:gsub(".", function(c) return ("%02X"):format(c:byte()) end)
+      .. ("%02X"):format((-sum) & 0xFF)
+  end
+  for _, r in ipairs(img.ranges) do
+    local pos = 1
+    while pos <= #r.data do
+      local addr = r.addr + pos - 1
+      if addr >> 16 ~= upper then
+        upper = addr >> 16
+        record(0, 0x04, string.char(upper >> 8, upper & 0xFF))
+      end
+      -- a record never crosses a 64 KiB boundary (no wrap-around, §D)
+      local n = math.min(16, #r.data - pos + 1, 0x10000 - (addr & 0xFFFF))
+      record(addr & 0xFFFF, 0x00, r.data:sub(pos, pos + n - 1))
+      pos = pos + n
+    end
+  end
+  record(0, 0x01, "")
+  return table.concat(out, "\n") .. "\n"
+end
+
 return M

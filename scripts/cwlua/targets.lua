@@ -12,15 +12,25 @@ local M = {}
 
 M.API = 1 -- the recipe API this cwlua implements; a recipe states the one it was written for
 
--- The steps a recipe may provide, and the commands each makes available.
-M.STEPS = { "connect", "info", "erase", "program", "verify", "read", "reset", "doctor" }
+-- The steps a recipe may provide (docs/targets.md). cwlua owns the sequencing of a command;
+-- the steps are what differs between chips.
+M.STEPS = { "connect", "info", "erase", "write", "read", "start", "reset", "doctor" }
+-- The commands a recipe supports follow from its steps.
+local COMMAND_STEPS = {
+  { "program", { "connect", "erase", "write", "read", "start" } },
+  { "verify", { "connect", "read" } },
+  { "read", { "connect", "read" } },
+  { "erase", { "connect", "erase" } },
+  { "info", { "connect" } },
+  { "doctor", { "doctor" } },
+}
 local STEP_SET = {}
 for _, s in ipairs(M.STEPS) do STEP_SET[s] = true end
 
 -- Metadata fields (and their Lua types); anything else is an error unless it starts with '_'.
 local FIELDS = {
   api = "number", name = "string", summary = "string", aliases = "table", part = "string",
-  parts = "table", transports = "table", defaults = "table", rig = "string",
+  parts = "table", transports = "table", defaults = "table", rig = "string", chips = "table",
 }
 
 local SAFE_GLOBALS = {
@@ -152,11 +162,13 @@ function M.load(file, name)
   return r
 end
 
---- targets.commands(recipe) -> sorted list of the commands the recipe's steps make available
+--- targets.commands(recipe) -> the commands the recipe's steps make available, in a fixed order
 function M.commands(recipe)
   local out = {}
-  for _, s in ipairs(M.STEPS) do
-    if recipe[s] then out[#out + 1] = s end
+  for _, c in ipairs(COMMAND_STEPS) do
+    local ok = true
+    for _, s in ipairs(c[2]) do ok = ok and recipe[s] ~= nil end
+    if ok then out[#out + 1] = c[1] end
   end
   return out
 end

@@ -77,6 +77,50 @@ describe("cwlua run", function()
     assert.are.equal("stdin\tx\n", r.stdout)
   end)
 
+  it("on Ctrl-C unwinds through every <close> guard, restoring the board, and exits 130",
+    function()
+      local out = dir .. "/after.txt"
+      local s = cli.write(dir .. "/hold.lua", ([[
+        local b = assert(cw.open())
+        local probe <close> = setmetatable({}, { __close = function()
+          local f = assert(io.open(%q, "w"))
+          f:write(b:sim_view().pins.nrst) -- closed after the snapshot below: restored by then
+          f:close()
+        end })
+        local snap <close> = assert(b:snapshot())
+        b:pin("nrst", "low")
+        io.stderr:write("holding\n")
+        local d = require("cwlua.core.device")
+        local t = d.monotonic_ns()
+        while d.monotonic_ns() - t < 20e9 do end
+      ]]):format(out))
+      local cmd = ("env XDG_STATE_HOME=%s %s -d sim run %s 2>%s & echo $!"):format(
+        cli.quote(cli.tmpdir()), cli.quote(cli.BIN), cli.quote(s), cli.quote(dir .. "/err"))
+      local pid = io.popen(cmd):read("l")
+      for _ = 1, 100 do -- wait until the script holds the pin low
+        local f = io.open(dir .. "/err")
+        local t = f and f:read("a") or ""
+        if f then f:close() end
+        if t:find("holding") then break end
+        os.execute("sleep 0.05")
+      end
+      os.execute("kill -INT " .. pid)
+      local status
+      for _ = 1, 100 do
+        local f = io.open(out)
+        if f then
+          status = f:read("a")
+          f:close()
+          break
+        end
+        os.execute("sleep 0.05")
+      end
+      assert.are.equal("z", status)
+      local f = assert(io.open(dir .. "/err"))
+      assert.are.equal("holding\ncwlua: interrupted\n", f:read("a"))
+      f:close()
+    end)
+
   it("passes the script's os.exit status through", function()
     local s = cli.write(dir .. "/exit.lua", "os.exit(7)\n")
     assert.are.equal(7, cli.run({ "run", s }).status)

@@ -169,6 +169,21 @@ describe("cwlua.board", function()
         v.uart.bits })
     end)
 
+    it("talks to the simulated STM32 bootloader: sync and Get ID (AN3155)", function()
+      local b <close> = assert(board.open("sim", { target = "stm32f100xb",
+        state = require("support.cli").tmpdir() }))
+      local s = assert(b:serial({ baud = 115200, parity = "even" }))
+      b:pin("pdic", "high") -- BOOT0
+      b:pin("nrst", "low")
+      clock.sleep(10)
+      b:pin("nrst", "high_z")
+      clock.sleep(2)
+      s:write("\x7F")
+      assert.are.equal("\x79", s:read(1, 100)) -- ACK
+      s:write("\x02\xFD")                      -- Get ID and its complement
+      assert.are.equal("\x79\x01\x04\x20\x79", s:read(5, 100)) -- PID 0x420, the F100
+    end)
+
     it("returns nil, msg, 'timeout' when nothing arrives, after the timeout in virtual time",
       function()
         local b <close> = assert(board.open("sim"))

@@ -30,11 +30,11 @@ describe("cwlua.targets", function()
         local boot = require "cwlua.errors"
         return { api = 1, name = "ok", summary = "fine", part = "a", parts = { "a", "b" },
                  aliases = { OK_B = "b" }, _private = 3, defaults = { baud = 115200 },
-                 program = function() return boot end }
+                 connect = function() return boot end, read = function() end }
       ]])
       local r = targets.load(f)
       assert.are.equal("ok", r.name)
-      assert.are.same({ "program" }, targets.commands(r))
+      assert.are.same({ "verify", "read", "info" }, targets.commands(r))
     end)
 
     local cases = {
@@ -49,8 +49,8 @@ describe("cwlua.targets", function()
       { "has a misspelt field", "return { api = 1, name = 'x', summary = 's', alaises = {} }",
         "unknown field 'alaises' (did you mean 'aliases'?)" },
       { "has a step that is not a function",
-        "return { api = 1, name = 'x', summary = 's', program = true }",
-        "step 'program' must be a function" },
+        "return { api = 1, name = 'x', summary = 's', write = true }",
+        "step 'write' must be a function" },
       { "has a field of the wrong type", "return { api = 1, name = 'x', summary = 's', part = 3 }",
         "field 'part' must be a string" },
       { "has an alias to an unlisted part", "return { api = 1, name = 'x', summary = 's', "

@@ -1,0 +1,16 @@
+-- cwlua erase TARGET: erase the pages touched by --addr/--len, or everything with --chip.
+local fc = require "cwlua.flashcmd"
+
+return {
+  name = "erase",
+  synopsis = "erase TARGET",
+  summary = "erase the pages touched by --addr/--len, or everything with --chip",
+  usage = "cwlua erase TARGET (--chip | --addr ADDR --len LEN) [--no-reset] [--set K=V]",
+  options = fc.options("chip", "addr", "len", "no_reset", "set", "part"),
+  run = function(ctx)
+    local target = fc.args(ctx, 1)
+    local s = fc.flash.erase(target, fc.opts(ctx))
+    return fc.report(ctx, s, ("erased %d %s%s of %s in %.2f s"):format(s.erased, s.unit,
+      s.erased == 1 and "" or "s", s.chip.name, s.seconds))
+  end,
+}

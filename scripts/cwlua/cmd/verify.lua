@@ -1,0 +1,17 @@
+-- cwlua verify TARGET FILE: compare the chip with the image, no writes.
+local fc = require "cwlua.flashcmd"
+
+return {
+  name = "verify",
+  synopsis = "verify TARGET FILE",
+  summary = "compare the chip with the image, no writes",
+  usage = "cwlua verify TARGET FILE [--base ADDR] [--no-reset] [--set K=V]",
+  help = "Reads back every byte of the image from the chip. Exit 5 names the first difference.",
+  options = fc.options("base", "no_reset", "set", "part"),
+  run = function(ctx)
+    local target, file = fc.args(ctx, 2)
+    local s = fc.flash.verify(target, file, fc.opts(ctx))
+    return fc.report(ctx, s, ("verified %d bytes of %s in %.2f s: identical"):format(s.bytes,
+      s.chip.name, s.seconds))
+  end,
+}

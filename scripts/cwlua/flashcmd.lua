@@ -1,0 +1,67 @@
+-- cwlua.flashcmd: the command-line side of program / verify / read / erase / info — options,
+-- output and the summary line; the work is cwlua.flash.
+local errors = require "cwlua.errors"
+local flash = require "cwlua.flash"
+local json = require "cwlua.json"
+local progress = require "cwlua.progress"
+
+local M = {}
+
+local OPT = {
+  no_reset = { long = "no-reset", key = "no_reset",
+    help = "skip the reset and boot-pin entry; the bootloader is already running" },
+  set = { long = "set", key = "set", arg = "KEY=VALUE", multi = true,
+    help = "override a recipe parameter (e.g. bauds=57600); repeatable" },
+  part = { long = "part", key = "part", arg = "NAME",
+    help = "the part, where a recipe covers several (the simulator's chip)" },
+  base = { long = "base", key = "base", arg = "ADDR",
+    help = "load address of a raw binary (default: the flash start)" },
+  no_verify = { long = "no-verify", key = "no_verify", help = "skip reading back" },
+  chip = { long = "chip", key = "chip", help = "the whole chip (erase everything)" },
+  addr = { long = "addr", key = "addr", arg = "ADDR", help = "start address" },
+  len = { long = "len", key = "len", arg = "LEN", help = "length in bytes (4K, 0x1000, ...)" },
+}
+
+--- flashcmd.options(names...) -> the option specs for a command
+function M.options(...)
+  local list = {}
+  for _, n in ipairs({ ... }) do list[#list + 1] = OPT[n] end
+  return list
+end
+
+--- flashcmd.opts(ctx) -> options for cwlua.flash (command options + -q/-v)
+function M.opts(ctx)
+  local o = {}
+  for k, v in pairs(ctx.opts) do o[k] = v end
+  return o
+end
+
+--- flashcmd.args(ctx, n, usage) -> the n positional arguments, or exit 2
+function M.args(ctx, n)
+  if #ctx.args ~= n then
+    errors.raise("usage", "%s needs %d argument%s; usage: %s", ctx.command.name, n,
+      n == 1 and "" or "s", ctx.command.usage)
+  end
+  return table.unpack(ctx.args)
+end
+
+--- flashcmd.report(ctx, summary, line): the --json object, or the summary line on stdout
+function M.report(ctx, summary, line)
+  if ctx.opts.json then
+    local out = { schema = 1 }
+    for _, k in ipairs({ "bytes", "erased", "seconds", "verify", "first_mismatch", "cause" }) do
+      out[k] = summary[k]
+    end
+    if summary.bytes and summary.seconds and summary.seconds > 0 then
+      out.rate = summary.bytes / summary.seconds
+    end
+    io.stdout:write(json.encode(out), "\n")
+  elseif not ctx.opts.quiet then
+    io.stdout:write(line, "\n")
+  end
+  return 0
+end
+
+M.rate = progress.format_rate
+M.flash = flash
+return M

@@ -1,0 +1,312 @@
+-- cwlua.proto.stm32boot: the STM32 ROM USART bootloader protocol (ST AN3155), over any stream
+-- with the cwlua stream interface (a board's USART bridge or a plain serial port).
+-- Facts: ../shared/docs/target-protocols.md §A.3 (link layer), §A.4 (commands), §A.8 (what
+-- the host sees on bad input), §A.10 (stm32flash 0.7's timeouts and sync rule).
+--
+--   local boot = stm32boot.new(stream, { where = "stm32f1" })
+--   boot:sync()                     -- "synced" | "already-synced"
+--   local info = boot:get()         -- version, command list, erase command
+--   local pid = boot:get_id()
+--   local data = boot:read(0x08000000, 256)
+--
+-- Failures raise cwlua errors of kind "target" (exit 4) with a field `code`:
+--   "timeout"  nothing came back         "nack"     the bootloader refused (NACK 0x1F)
+--   "garbled"  a reply one bit from ACK/NACK, or wrong bytes: a line or baud problem
+-- and a field `observed` with the bytes seen (for diagnosis). Stream (USB/port) failures
+-- raise kind "device" (exit 3).
+local clock = require "cwlua.clock"
+local errors = require "cwlua.errors"
+
+local M = {}
+
+local ACK, NACK, SYNC = 0x79, 0x1F, 0x7F -- §A.3
+M.ACK, M.NACK = ACK, NACK
+M.CMD = { -- §A.4
+  GET = 0x00, GET_VERSION = 0x01, GET_ID = 0x02, READ = 0x11, GO = 0x21, WRITE = 0x31,
+  ERASE = 0x43, EXT_ERASE = 0x44, WRITE_PROTECT = 0x63, WRITE_UNPROTECT = 0x73,
+  READOUT_PROTECT = 0x82, READOUT_UNPROTECT = 0x92,
+}
+local CMD = M.CMD
+
+-- Timeouts in ms. The bootloader answers a command within microseconds; what takes time is
+-- the wire and, over a ChipWhisperer, the USB round trips: 1 s is generous. Long operations
+-- use stm32flash 0.7's figures (§A.10): mass erase and readout unprotect 35 s, page erase 5 s
+-- per page, block write 1 s; a recipe may raise them (F2/F4 mass erase takes ~16 s, §A.7b).
+M.TIMEOUT = {
+  ack = 1000, sync = 100, write = 1000, page_erase = 5000, mass_erase = 35000,
+  protect = 1000, readout_unprotect = 35000,
+}
+
+local MAX_BLOCK = 256 -- Read and Write Memory move at most 256 bytes (§A.4)
+
+local Boot = {}
+Boot.__index = Boot
+
+--- stm32boot.new(stream [, opts]) -> boot. opts.where names the target in messages;
+-- opts.timeout overrides entries of M.TIMEOUT.
+function M.new(stream, opts)
+  opts = opts or {}
+  local t = {}
+  for k, v in pairs(M.TIMEOUT) do t[k] = (opts.timeout and opts.timeout[k]) or v end
+  return setmetatable({ s = stream, where = opts.where or "stm32", timeout = t }, Boot)
+end
+
+local function hex(s)
+  return (s:gsub(".", function(c) return ("%02X "):format(c:byte()) end):gsub(" $", ""))
+end
+M.hex = hex
+
+local function bits(x)
+  local n = 0
+  while x ~= 0 do n, x = n + (x & 1), x >> 1 end
+  return n
+end
+
+local function fail(self, code, observed, fmt, ...)
+  error(errors.new("target", self.where .. ": " .. fmt:format(...),
+    { code = code, observed = observed }), 0)
+end
+
+-- A byte that is one bit away from ACK or NACK is a damaged reply: the line or the baud rate
+-- is wrong, not the protocol (issue 8).
+local function near_miss(b)
+  return bits(b ~ ACK) == 1 or bits(b ~ NACK) == 1
+end
+M.near_miss = near_miss
+
+function Boot:_write(bytes)
+  local ok, msg, code = self.s:write(bytes)
+  if not ok then error(errors.new("device", msg, { code = code }), 0) end
+end
+
+-- Exactly n bytes within timeout_ms, or raise "timeout" naming what was awaited.
+function Boot:_read(n, timeout_ms, what)
+  local got, left = "", clock.deadline(timeout_ms)
+  while #got < n do
+    local remaining = left()
+    if remaining <= 0 and #got > 0 then break end
+    local chunk, msg, code = self.s:read(n - #got, math.max(remaining / 1e6, 1))
+    if chunk then
+      got = got .. chunk
+    elseif code ~= "timeout" then
+      error(errors.new("device", msg, { code = code }), 0)
+    else
+      break
+    end
+  end
+  if #got < n then
+    if #got == 0 then
+      fail(self, "timeout", got, "no reply to %s within %g ms", what, timeout_ms)
+    end
+    fail(self, "garbled", got, "%s: %d of %d bytes arrived within %g ms (%s)", what, #got, n,
+      timeout_ms, hex(got))
+  end
+  return got
+end
+
+-- Wait for ACK. NACK raises "nack"; a near miss or another byte raises "garbled".
+function Boot:_ack(timeout_ms, what)
+  local b = self:_read(1, timeout_ms, what):byte()
+  if b == ACK then return end
+  if b == NACK then fail(self, "nack", string.char(b), "%s refused (NACK 0x1F)", what) end
+  if near_miss(b) then
+    fail(self, "garbled", string.char(b), "%s: reply 0x%02X is one bit away from %s; the serial "
+      .. "line or baud rate is wrong (noise, a baud mismatch, or the board clock)", what, b,
+      bits(b ~ ACK) == 1 and "ACK 0x79" or "NACK 0x1F")
+  end
+  fail(self, "garbled", string.char(b), "%s: unexpected reply 0x%02X (expected ACK 0x79)", what,
+    b)
+end
+
+-- Command byte and its complement (§A.3), then ACK.
+function Boot:_cmd(c, what, timeout_ms)
+  self:_write(string.char(c, c ~ 0xFF))
+  self:_ack(timeout_ms or self.timeout.ack, what)
+end
+
+local function xor(s)
+  local x = 0
+  for i = 1, #s do x = x ~ s:byte(i) end
+  return x
+end
+M.xor = xor
+
+-- Address: 4 bytes big-endian and their XOR (§A.3), then ACK.
+function Boot:_addr(addr, what)
+  local a = string.pack(">I4", addr)
+  self:_write(a .. string.char(xor(a)))
+  self:_ack(self.timeout.ack, ("%s: address 0x%08X"):format(what, addr))
+end
+
+--- boot:sync([timeout_ms]) -> "synced" | "already-synced"
+-- Sends 0x7F; if nothing comes back in time, sends it again. A NACK to either means a
+-- bootloader that was already synced took 0x7F as a command byte: accepted (stm32flash's
+-- rule, §A.10). Bytes received before the sync (an application banner) are dropped first.
+function Boot:sync(timeout_ms)
+  timeout_ms = timeout_ms or self.timeout.sync
+  self.s:flush()
+  local seen = ""
+  for _ = 1, 2 do
+    self:_write(string.char(SYNC))
+    local r = self.s:read(1, timeout_ms)
+    if r then
+      local b = r:byte()
+      if b == ACK then return "synced" end
+      if b == NACK then
+        -- a bootloader that was already synced took the first 0x7F as a command byte and the
+        -- second as its complement: 0x7F is not 0x7F ~ 0xFF, so it NACKs and waits for the
+        -- next command (§A.2 note, §A.10)
+        return "already-synced"
+      end
+      seen = seen .. r .. (self.s:read(64, 5) or "")
+      if near_miss(b) then
+        fail(self, "garbled", seen, "sync (0x7F): reply 0x%02X is one bit away from %s; the "
+          .. "serial line or baud rate is wrong", b, bits(b ~ ACK) == 1 and "ACK 0x79" or
+          "NACK 0x1F")
+      end
+    end
+  end
+  if #seen > 0 then
+    fail(self, "garbled", seen, "sync (0x7F): the target answered with %d bytes that are not "
+      .. "the bootloader's (%s)", #seen, hex(seen:sub(1, 16)))
+  end
+  fail(self, "timeout", "", "no reply to bootloader sync (0x7F), sent twice %g ms apart",
+    timeout_ms)
+end
+
+--- boot:get() -> { version = 0x22, commands = { ... }, has = { [code] = true },
+---   erase = 0x43 | 0x44 } (Get, §A.4)
+function Boot:get()
+  self:_cmd(CMD.GET, "Get (0x00)")
+  local n = self:_read(1, self.timeout.ack, "Get (0x00) length"):byte()
+  local body = self:_read(n + 1, self.timeout.ack, "Get (0x00) command list")
+  self:_ack(self.timeout.ack, "Get (0x00) end")
+  local info = { version = body:byte(1), commands = {}, has = {} }
+  for i = 2, #body do
+    local c = body:byte(i)
+    info.commands[#info.commands + 1] = c
+    info.has[c] = true
+  end
+  -- a bootloader lists exactly one of Erase and Extended Erase (§A.4, §A.6 notes)
+  info.erase = info.has[CMD.EXT_ERASE] and CMD.EXT_ERASE or
+    (info.has[CMD.ERASE] and CMD.ERASE or nil)
+  self.info = info
+  return info
+end
+
+--- boot:get_version() -> version, option byte 1, option byte 2 (Get Version, §A.4)
+function Boot:get_version()
+  self:_cmd(CMD.GET_VERSION, "Get Version (0x01)")
+  local r = self:_read(3, self.timeout.ack, "Get Version (0x01) reply")
+  self:_ack(self.timeout.ack, "Get Version (0x01) end")
+  return r:byte(1), r:byte(2), r:byte(3)
+end
+
+--- boot:get_id() -> product ID (Get ID, §A.4: N, then N+1 bytes, the PID big-endian)
+function Boot:get_id()
+  self:_cmd(CMD.GET_ID, "Get ID (0x02)")
+  local n = self:_read(1, self.timeout.ack, "Get ID (0x02) length"):byte()
+  local body = self:_read(n + 1, self.timeout.ack, "Get ID (0x02) reply")
+  self:_ack(self.timeout.ack, "Get ID (0x02) end")
+  if #body < 2 then
+    fail(self, "garbled", body, "Get ID (0x02): %d-byte product ID", #body)
+  end
+  return string.unpack(">I2", body)
+end
+
+--- boot:read(addr, len) -> string (Read Memory, §A.4: 1..256 bytes)
+function Boot:read(addr, len)
+  if math.type(len) ~= "integer" or len < 1 or len > MAX_BLOCK then
+    error(("read: len must be 1 to %d"):format(MAX_BLOCK), 2)
+  end
+  self:_cmd(CMD.READ, "Read Memory (0x11)")
+  self:_addr(addr, "Read Memory (0x11)")
+  local n = len - 1
+  self:_write(string.char(n, n ~ 0xFF)) -- the length and its complement (§A.3)
+  self:_ack(self.timeout.ack, ("Read Memory (0x11) of %d bytes at 0x%08X"):format(len, addr))
+  return self:_read(len, self.timeout.ack + len, ("Read Memory data at 0x%08X"):format(addr))
+end
+
+--- boot:write(addr, data): Write Memory (§A.4). data is padded with 0xFF to a multiple of 4;
+-- at most 256 bytes; addr must be 4-byte aligned.
+function Boot:write(addr, data)
+  if addr % 4 ~= 0 then error(("write: address 0x%08X is not 4-byte aligned"):format(addr), 2) end
+  if #data % 4 ~= 0 then data = data .. ("\xFF"):rep(4 - #data % 4) end
+  if #data < 1 or #data > MAX_BLOCK then
+    error(("write: data must be 1 to %d bytes"):format(MAX_BLOCK), 2)
+  end
+  self:_cmd(CMD.WRITE, "Write Memory (0x31)")
+  self:_addr(addr, "Write Memory (0x31)")
+  local block = string.char(#data - 1) .. data
+  self:_write(block .. string.char(xor(block))) -- N, data, XOR(N, data) (§A.3)
+  self:_ack(self.timeout.write + #block, ("Write Memory (0x31) of %d bytes at 0x%08X"):format(
+    #data, addr))
+end
+
+-- Erase and Extended Erase (§A.4): "all", or a list of page (or sector) numbers.
+function Boot:erase(pages)
+  local info = self.info or self:get()
+  if not info.erase then
+    fail(self, "nack", "", "the bootloader lists neither Erase (0x43) nor Extended Erase (0x44)")
+  end
+  local what = info.erase == CMD.EXT_ERASE and "Extended Erase (0x44)" or "Erase (0x43)"
+  self:_cmd(info.erase, what)
+  local frame, timeout
+  if pages == "all" then
+    frame = info.erase == CMD.EXT_ERASE and "\xFF\xFF\x00" or "\xFF\x00" -- mass erase
+    timeout = self.timeout.mass_erase
+  else
+    local n = #pages
+    if n < 1 then error("erase: no pages", 2) end
+    if info.erase == CMD.ERASE then
+      if n > 255 then error("erase: at most 255 pages per Erase (0x43) command", 2) end
+      frame = string.char(n - 1)
+      for _, p in ipairs(pages) do frame = frame .. string.char(p) end
+    else
+      frame = string.pack(">I2", n - 1)
+      for _, p in ipairs(pages) do frame = frame .. string.pack(">I2", p) end
+    end
+    frame = frame .. string.char(xor(frame))
+    timeout = self.timeout.page_erase * n
+  end
+  self:_write(frame)
+  self:_ack(timeout, what .. (pages == "all" and " of the whole flash" or
+    (" of %d pages"):format(#pages)))
+end
+
+--- boot:go(addr): Go (§A.4): the chip leaves the bootloader and runs from addr
+function Boot:go(addr)
+  self:_cmd(CMD.GO, "Go (0x21)")
+  self:_addr(addr, "Go (0x21)")
+end
+
+--- boot:readout_unprotect(): mass-erases the flash and clears read protection; the chip then
+-- resets (§A.4), so the caller must sync again.
+function Boot:readout_unprotect()
+  self:_cmd(CMD.READOUT_UNPROTECT, "Readout Unprotect (0x92)")
+  self:_ack(self.timeout.readout_unprotect, "Readout Unprotect (0x92) mass erase")
+end
+
+--- boot:readout_protect(): sets read protection; the chip then resets (§A.4)
+function Boot:readout_protect()
+  self:_cmd(CMD.READOUT_PROTECT, "Readout Protect (0x82)")
+  self:_ack(self.timeout.protect, "Readout Protect (0x82)")
+end
+
+--- boot:write_unprotect(): clears write protection of all sectors; the chip then resets
+function Boot:write_unprotect()
+  self:_cmd(CMD.WRITE_UNPROTECT, "Write Unprotect (0x73)")
+  self:_ack(self.timeout.protect, "Write Unprotect (0x73)")
+end
+
+--- boot:write_protect(sectors): write-protects the listed sectors; the chip then resets
+function Boot:write_protect(sectors)
+  self:_cmd(CMD.WRITE_PROTECT, "Write Protect (0x63)")
+  local frame = string.char(#sectors - 1)
+  for _, s in ipairs(sectors) do frame = frame .. string.char(s) end
+  self:_write(frame .. string.char(xor(frame)))
+  self:_ack(self.timeout.protect, "Write Protect (0x63)")
+end
+
+M.Boot = Boot
+return M

@@ -1,0 +1,102 @@
+-- cwlua.proto.stm32devices: STM32 parts by the product ID their bootloader reports (Get ID).
+-- Data from ../shared/docs/target-protocols.md §A.6 (ChipWhisperer's list merged with
+-- stm32flash 0.7's dev_table.c; the 0.4 values are not used). Addresses: flash, RAM and
+-- system-memory ends are exclusive, the option-byte end is inclusive, as in §A.6.
+-- flash_size is the largest part sharing the ID ("up to"); the chip's own flash-size register
+-- (fsize_addr, 16 bits in KiB) gives the real size. fsize_addr is from the reference manuals
+-- [ext]: RM0091/RM0316 (F0/F3) 0x1FFFF7CC, RM0008/RM0041 (F1) 0x1FFFF7E0, RM0033/RM0090
+-- (F2/F4) 0x1FFF7A22.
+local M = {}
+
+local K = 1024
+local F0F3_FSIZE, F1_FSIZE, F2F4_FSIZE = 0x1FFFF7CC, 0x1FFFF7E0, 0x1FFF7A22
+local OB_F0F1F3 = { 0x1FFFF800, 0x1FFFF80F }
+local OB_F2F4 = { 0x1FFFC000, 0x1FFFC00F }
+
+-- F2/F4 sectors (§A.6 notes): 4 x 16 KiB, 1 x 64 KiB, then 128 KiB repeated.
+local F2F4_SECTORS = { 16 * K, 16 * K, 16 * K, 16 * K, 64 * K, 128 * K }
+-- F42x/43x, stm32flash 0.7's "F4 dual-bank sectors" (§A.6 notes): 16 x 4, 64, 128 x 3, then
+-- 16 x 4, 64, and 128 KiB repeated.
+local F4_DUAL = { 16 * K, 16 * K, 16 * K, 16 * K, 64 * K, 128 * K, 128 * K, 128 * K,
+                  16 * K, 16 * K, 16 * K, 16 * K, 64 * K, 128 * K }
+
+local function row(pid, family, name, flash_kib, page, ram, ob, sys, fsize_addr, sectors)
+  return { pid = pid, family = family, name = name, flash_start = 0x08000000,
+           flash_size = flash_kib * K, page_size = page, sectors = sectors,
+           ram_start = ram[1], ram_end = ram[2], ob_start = ob[1], ob_end = ob[2],
+           sys_start = sys[1], sys_end = sys[2], fsize_addr = fsize_addr }
+end
+
+M.BY_PID = {}
+for _, d in ipairs({
+  -- pid    family  stm32flash 0.7 name                    flash page    RAM
+  row(0x440, "f0", "STM32F030x8/F05xxx", 64, 1 * K, { 0x20000800, 0x20002000 }, OB_F0F1F3,
+    { 0x1FFFEC00, 0x1FFFF800 }, F0F3_FSIZE),
+  row(0x444, "f0", "STM32F03xx4/6", 32, 1 * K, { 0x20000800, 0x20001000 }, OB_F0F1F3,
+    { 0x1FFFEC00, 0x1FFFF800 }, F0F3_FSIZE),
+  row(0x442, "f0", "STM32F030xC/F09xxx", 256, 2 * K, { 0x20001800, 0x20008000 }, OB_F0F1F3,
+    { 0x1FFFD800, 0x1FFFF800 }, F0F3_FSIZE),
+  row(0x445, "f0", "STM32F04xxx/F070x6", 32, 1 * K, { 0x20001800, 0x20001800 }, OB_F0F1F3,
+    { 0x1FFFC400, 0x1FFFF800 }, F0F3_FSIZE),
+  row(0x448, "f0", "STM32F070xB/F071xx/F72xx", 128, 2 * K, { 0x20001800, 0x20004000 },
+    OB_F0F1F3, { 0x1FFFC800, 0x1FFFF800 }, F0F3_FSIZE),
+  row(0x412, "f1", "STM32F10xxx Low-density", 32, 1 * K, { 0x20000200, 0x20002800 }, OB_F0F1F3,
+    { 0x1FFFF000, 0x1FFFF800 }, F1_FSIZE),
+  row(0x410, "f1", "STM32F10xxx Medium-density", 128, 1 * K, { 0x20000200, 0x20005000 },
+    OB_F0F1F3, { 0x1FFFF000, 0x1FFFF800 }, F1_FSIZE),
+  row(0x414, "f1", "STM32F10xxx High-density", 512, 2 * K, { 0x20000200, 0x20010000 },
+    OB_F0F1F3, { 0x1FFFF000, 0x1FFFF800 }, F1_FSIZE),
+  row(0x420, "f1", "STM32F10xxx Medium-density VL", 128, 1 * K, { 0x20000200, 0x20002000 },
+    OB_F0F1F3, { 0x1FFFF000, 0x1FFFF800 }, F1_FSIZE),
+  row(0x428, "f1", "STM32F10xxx High-density VL", 512, 2 * K, { 0x20000200, 0x20008000 },
+    OB_F0F1F3, { 0x1FFFF000, 0x1FFFF800 }, F1_FSIZE),
+  row(0x418, "f1", "STM32F105xx/F107xx", 256, 2 * K, { 0x20001000, 0x20010000 }, OB_F0F1F3,
+    { 0x1FFFB000, 0x1FFFF800 }, F1_FSIZE),
+  row(0x430, "f1", "STM32F10xxx XL-density", 1024, 2 * K, { 0x20000800, 0x20018000 }, OB_F0F1F3,
+    { 0x1FFFE000, 0x1FFFF800 }, F1_FSIZE),
+  row(0x411, "f2", "STM32F2xxxx", 1024, nil, { 0x20002000, 0x20020000 }, OB_F2F4,
+    { 0x1FFF0000, 0x1FFF7800 }, F2F4_FSIZE, F2F4_SECTORS),
+  row(0x432, "f3", "STM32F373xx/F378xx", 256, 2 * K, { 0x20001400, 0x20008000 }, OB_F0F1F3,
+    { 0x1FFFD800, 0x1FFFF800 }, F0F3_FSIZE),
+  row(0x422, "f3", "STM32F302xB(C)/F303xB(C)/F358xx", 256, 2 * K, { 0x20001400, 0x2000A000 },
+    OB_F0F1F3, { 0x1FFFD800, 0x1FFFF800 }, F0F3_FSIZE),
+  row(0x439, "f3", "STM32F301xx/F302x4(6/8)/F318xx", 64, 2 * K, { 0x20001800, 0x20004000 },
+    OB_F0F1F3, { 0x1FFFD800, 0x1FFFF800 }, F0F3_FSIZE),
+  row(0x438, "f3", "STM32F303x4(6/8)/F334xx/F328xx", 64, 2 * K, { 0x20001800, 0x20003000 },
+    OB_F0F1F3, { 0x1FFFD800, 0x1FFFF800 }, F0F3_FSIZE),
+  row(0x446, "f3", "STM32F302xD(E)/F303xD(E)/F398xx", 512, 2 * K, { 0x20001800, 0x20010000 },
+    OB_F0F1F3, { 0x1FFFD800, 0x1FFFF800 }, F0F3_FSIZE),
+  row(0x413, "f4", "STM32F40xxx/41xxx", 1024, nil, { 0x20003000, 0x20020000 }, OB_F2F4,
+    { 0x1FFF0000, 0x1FFF7800 }, F2F4_FSIZE, F2F4_SECTORS),
+  row(0x419, "f4", "STM32F42xxx/43xxx", 2048, nil, { 0x20003000, 0x20030000 },
+    { 0x1FFEC000, 0x1FFFC00F }, { 0x1FFF0000, 0x1FFF7800 }, F2F4_FSIZE, F4_DUAL),
+  row(0x423, "f4", "STM32F401xB(C)", 256, nil, { 0x20003000, 0x20010000 }, OB_F2F4,
+    { 0x1FFF0000, 0x1FFF7800 }, F2F4_FSIZE, F2F4_SECTORS),
+  row(0x433, "f4", "STM32F401xD(E)", 512, nil, { 0x20003000, 0x20018000 }, OB_F2F4,
+    { 0x1FFF0000, 0x1FFF7800 }, F2F4_FSIZE, F2F4_SECTORS),
+}) do
+  M.BY_PID[d.pid] = d
+end
+
+--- stm32devices.layout(dev, flash_size) -> { {start=, size=}, ... }: the erase units (pages,
+-- or sectors on F2/F4) covering flash_size bytes from the flash start; unit i is erase code
+-- i - 1. A sector list repeats its last size.
+function M.layout(dev, flash_size)
+  local units, addr, stop = {}, dev.flash_start, dev.flash_start + flash_size
+  if dev.page_size then
+    while addr < stop do
+      units[#units + 1] = { start = addr, size = dev.page_size }
+      addr = addr + dev.page_size
+    end
+    return units
+  end
+  local list, i = dev.sectors, 1
+  while addr < stop do
+    local size = list[math.min(i, #list)]
+    units[#units + 1] = { start = addr, size = size }
+    addr, i = addr + size, i + 1
+  end
+  return units
+end
+
+return M

@@ -1,0 +1,83 @@
+-- cwlua.flash: the board is left as found on every exit path (design §3), glitch outputs
+-- included, and a failed check touches nothing.
+local board = require "cwlua.board"
+local flash = require "cwlua.flash"
+local cli = require "support.cli"
+local images = require "support.images"
+
+local function state(b)
+  local v = b:sim_view()
+  return { clock = math.floor(v.clock_hz), io = b:fpga_read(55, 8), hs2 = b:fpga_read(38, 1),
+           nrst = v.pins.nrst, pdic = v.pins.pdic, baud = math.floor(v.uart.baud + 0.5),
+           parity = v.uart.parity }
+end
+
+describe("cwlua.flash leaves the board as found", function()
+  local dir
+  before_each(function() dir = cli.tmpdir() end)
+  after_each(cli.cleanup)
+
+  local function with_board(faults, f)
+    local b <close> = assert(board.open("sim", { target = "stm32f100xb", faults = faults,
+      state = cli.tmpdir() }))
+    b:serial({ baud = 38400 }) -- what a notebook's cw.target() leaves (§6.4)
+    return f(b)
+  end
+
+  it("after success: clock back to 7.37 MHz, pins, serial settings", function()
+    with_board({}, function(b)
+      local before = state(b)
+      local hex = cli.write(dir .. "/fw.hex", images.hex({ { 0x08000000, images.pattern(300) } }))
+      local s = flash.program("stm32f1", hex, { board = b, quiet = true })
+      assert.are.equal("ok", s.verify)
+      assert.are.same(before, state(b))
+    end)
+  end)
+
+  it("after a target that does not answer", function()
+    with_board({ "uart-rx-open" }, function(b)
+      local before = state(b)
+      local hex = cli.write(dir .. "/fw.hex", images.hex({ { 0x08000000, "\1\2\3\4" } }))
+      local ok, e = pcall(flash.program, "stm32f1", hex, { board = b, quiet = true })
+      assert.is_false(ok)
+      assert.are.equal("target", e.kind)
+      assert.are.same(before, state(b))
+    end)
+  end)
+
+  it("after an image that does not fit, and nothing was erased", function()
+    with_board({}, function(b)
+      local good = cli.write(dir .. "/good.hex", images.hex({ { 0x08000000, "abcd" } }))
+      flash.program("stm32f1", good, { board = b, quiet = true })
+      local before = state(b)
+      local big = cli.write(dir .. "/big.bin", images.pattern(140 * 1024))
+      local ok, e = pcall(flash.program, "stm32f1", big, { board = b, quiet = true })
+      assert.is_false(ok)
+      assert.are.equal("input", e.kind)
+      assert.are.same(before, state(b))
+      assert.are.same("verify", (flash.verify("stm32f1", good, { board = b, quiet = true })
+        .verify == "ok") and "verify" or "mismatch")
+    end)
+  end)
+
+  it("switches glitch outputs off while programming and puts them back", function()
+    with_board({ "glitch-active" }, function(b)
+      local before = state(b)
+      assert.are_not.equal(0, before.io:byte(5)) -- MOSFETs on, as a notebook left them
+      local seen
+      local hex = cli.write(dir .. "/fw.hex", images.hex({ { 0x08000000, "\1\2\3\4" } }))
+      -- look at the board while the first block is written (the engine class is shared)
+      local Boot = require("cwlua.proto.stm32boot").Boot
+      local write = Boot.write
+      Boot.write = function(self, addr, data)
+        seen = seen or { io = b:fpga_read(55, 8):byte(5), hs2 = b:fpga_read(38, 1):byte() & 0x60 }
+        return write(self, addr, data)
+      end
+      local ok, e = pcall(flash.program, "stm32f1", hex, { board = b, quiet = true })
+      Boot.write = write
+      assert(ok, e)
+      assert.are.same({ io = 0, hs2 = 0x40 }, seen)
+      assert.are.same(before, state(b))
+    end)
+  end)
+end)

@@ -1,0 +1,173 @@
+-- cwlua.proto.stm32boot: AN3155 framing and error reporting, over a scripted stream
+-- (target-protocols §A.3, §A.4, §A.8).
+local errors = require "cwlua.errors"
+local fake = require "support.fake_stream"
+local stm32boot = require "cwlua.proto.stm32boot"
+
+local ACK, NACK = "\x79", "\x1F"
+
+local function raised(f, ...)
+  local ok, e = pcall(f, ...)
+  assert.is_false(ok, "expected an error")
+  assert.is_true(errors.is(e), "expected a cwlua error, got " .. tostring(e))
+  return e
+end
+
+describe("cwlua.proto.stm32boot", function()
+  describe("sync()", function()
+    it("answers 'synced' to ACK", function()
+      local s = fake.new(function(d, f) if d == "\x7F" then f:reply(ACK) end end)
+      assert.are.equal("synced", stm32boot.new(s):sync())
+      assert.are.equal("\x7F", s:written())
+    end)
+
+    it("sends 0x7F again after silence and accepts a NACK as already synced", function()
+      local n = 0
+      local s = fake.new(function(d, f)
+        if d == "\x7F" then
+          n = n + 1
+          if n == 2 then f:reply(NACK) end
+        end
+      end)
+      assert.are.equal("already-synced", stm32boot.new(s):sync())
+      assert.are.equal("\x7F\x7F", s:written())
+    end)
+
+    it("drops an application's banner before syncing", function()
+      local s = fake.new(function(d, f) if d == "\x7F" then f:reply(ACK) end end)
+      s:reply("hello from the app\n")
+      assert.are.equal("synced", stm32boot.new(s):sync())
+    end)
+
+    it("reports silence as a timeout", function()
+      local e = raised(stm32boot.new(fake.new(), { where = "stm32f1" }).sync,
+        stm32boot.new(fake.new(), { where = "stm32f1" }))
+      assert.are.same({ "target", "timeout" }, { e.kind, e.code })
+      assert.are.equal("stm32f1: no reply to bootloader sync (0x7F), sent twice 100 ms apart",
+        e.message)
+    end)
+
+    it("reports a reply one bit from ACK as a line or baud problem", function()
+      local s = fake.new(function(d, f) if d == "\x7F" then f:reply("\x59") end end)
+      local b = stm32boot.new(s, { where = "stm32f1" })
+      local e = raised(b.sync, b)
+      assert.are.same({ "target", "garbled", "\x59" }, { e.kind, e.code, e.observed })
+      assert.are.equal("stm32f1: sync (0x7F): reply 0x59 is one bit away from ACK 0x79; the "
+        .. "serial line or baud rate is wrong", e.message)
+    end)
+
+    it("reports other bytes as not the bootloader's, with what came", function()
+      local s = fake.new(function(d, f) if d == "\x7F" then f:reply("\x00") end end)
+      local b = stm32boot.new(s, { where = "stm32f1" })
+      local e = raised(b.sync, b)
+      assert.are.equal("garbled", e.code)
+      assert.are.equal("stm32f1: sync (0x7F): the target answered with 2 bytes that are not the "
+        .. "bootloader's (00 00)", e.message)
+    end)
+  end)
+
+  describe("commands", function()
+    -- a tiny bootloader: answers Get, Get ID, Read Memory and Write Memory as AN3155 says
+    local function bootloader(mem)
+      local state, cmd, addr = "idle", nil, nil
+      return function(d, f)
+        if state == "idle" then
+          local c = d:byte(1)
+          if #d ~= 2 or d:byte(2) ~= c ~ 0xFF then return f:reply(NACK) end
+          cmd = c
+          if c == 0x00 then return f:reply(ACK .. "\x0B\x22\x00\x01\x02\x11\x21\x31\x43\x63"
+            .. "\x73\x82\x92" .. ACK) end
+          if c == 0x02 then return f:reply(ACK .. "\x01\x04\x20" .. ACK) end
+          state = "addr"
+          return f:reply(ACK)
+        elseif state == "addr" then
+          local a = string.unpack(">I4", d)
+          if d:byte(5) ~= d:byte(1) ~ d:byte(2) ~ d:byte(3) ~ d:byte(4) then
+            state = "idle"
+            return f:reply(NACK)
+          end
+          addr, state = a, "data"
+          return f:reply(ACK)
+        else
+          state = "idle"
+          if cmd == 0x11 then
+            local n = d:byte(1) + 1
+            return f:reply(ACK .. mem:sub(addr - 0x08000000 + 1, addr - 0x08000000 + n))
+          elseif cmd == 0x31 then
+            local n = d:byte(1) + 1
+            local x = 0
+            for i = 1, n + 1 do x = x ~ d:byte(i) end
+            if x ~= d:byte(n + 2) then return f:reply(NACK) end
+            return f:reply(ACK)
+          end
+        end
+      end
+    end
+
+    it("frames Get and parses the command list and the erase command", function()
+      local s = fake.new(bootloader(""))
+      local info = stm32boot.new(s):get()
+      assert.are.equal(0x22, info.version)
+      assert.are.equal(0x43, info.erase)
+      assert.are.equal(11, #info.commands)
+      assert.are.equal("\x00\xFF", s:written())
+    end)
+
+    it("reads the product ID big-endian", function()
+      assert.are.equal(0x420, stm32boot.new(fake.new(bootloader(""))):get_id())
+    end)
+
+    it("frames Read Memory: address with XOR, length with complement", function()
+      local s = fake.new(bootloader("0123456789"))
+      assert.are.equal("2345", stm32boot.new(s):read(0x08000002, 4))
+      assert.are.equal("\x11\xEE" .. "\x08\x00\x00\x02\x0A" .. "\x03\xFC", s:written())
+    end)
+
+    it("pads a write to a multiple of 4 with 0xFF and ends it with XOR(N, data)", function()
+      local s = fake.new(bootloader(""))
+      stm32boot.new(s):write(0x08000000, "\1\2\3\4\5")
+      local w = s:written()
+      assert.are.equal("\x31\xCE" .. "\x08\x00\x00\x00\x08" .. "\x07\1\2\3\4\5\xFF\xFF\xFF"
+        .. string.char(7 ~ 1 ~ 2 ~ 3 ~ 4 ~ 5 ~ 0xFF ~ 0xFF ~ 0xFF), w)
+    end)
+
+    it("raises 'nack' with the command named when the bootloader refuses", function()
+      local s = fake.new(function(_, f) f:reply(NACK) end)
+      local b = stm32boot.new(s, { where = "stm32f1" })
+      local e = raised(b.read, b, 0x08000000, 4)
+      assert.are.same({ "target", "nack" }, { e.kind, e.code })
+      assert.are.equal("stm32f1: Read Memory (0x11) refused (NACK 0x1F)", e.message)
+    end)
+
+    it("refuses misuse: unaligned write, oversize read", function()
+      local b = stm32boot.new(fake.new())
+      assert.has_error(function() b:write(0x08000002, "abcd") end,
+        "write: address 0x08000002 is not 4-byte aligned")
+      assert.has_error(function() b:read(0x08000000, 257) end, "read: len must be 1 to 256")
+    end)
+  end)
+
+  describe("erase()", function()
+    it("uses Erase (0x43) forms: mass FF 00 and a 1-byte page list with XOR", function()
+      local s = fake.new(function(_, f) f:reply(ACK) end)
+      local b = stm32boot.new(s)
+      b.info = { erase = 0x43 }
+      b:erase("all")
+      assert.are.equal("\x43\xBC\xFF\x00", s:written())
+      s.sent = {}
+      b:erase({ 1, 2 })
+      assert.are.equal("\x43\xBC\x01\x01\x02" .. string.char(1 ~ 1 ~ 2), s:written())
+    end)
+
+    it("uses Extended Erase (0x44) forms: FF FF 00 and 2-byte numbers", function()
+      local s = fake.new(function(_, f) f:reply(ACK) end)
+      local b = stm32boot.new(s)
+      b.info = { erase = 0x44 }
+      b:erase("all")
+      assert.are.equal("\x44\xBB\xFF\xFF\x00", s:written())
+      s.sent = {}
+      b:erase({ 0x102 })
+      assert.are.equal("\x44\xBB\x00\x00\x01\x02" .. string.char(0 ~ 0 ~ 1 ~ 2), s:written())
+    end)
+  end)
+end)
