@@ -100,23 +100,25 @@ describe("board commands", function()
       assert.matches("its FPGA is not configured", r.stderr)
     end)
     it("exits 3 when the board is busy (the state folder is locked)", function()
-      local state = cli.tmpdir()
+      local state, tmp = cli.tmpdir(), cli.tmpdir()
       local env = { XDG_STATE_HOME = state }
-      -- hold the lock with a script that waits while a second cwlua tries the board
-      local s = cli.write(cli.tmpdir() .. "/hold.lua",
-        "local b = assert(cw.open())\nio.read('l')\nb:close()\n")
+      -- a script holds the simulated board (and its state-folder lock), says so in a file,
+      -- and waits for a line on stdin before it lets go
+      local s = cli.write(tmp .. "/hold.lua", ("local b = assert(cw.open())\n"
+        .. "local f = assert(io.open(%q, 'w')) f:write('locked') f:close()\n"
+        .. "io.read('l')\nb:close()\n"):format(tmp .. "/ready"))
       local p = io.popen(("env XDG_STATE_HOME=%s %s -d sim run %s"):format(cli.quote(state),
         cli.quote(cli.BIN), cli.quote(s)), "w")
-      local r
-      for _ = 1, 50 do -- until the holder has the lock
-        r = sim({ "clock" }, env)
-        if r.status == 3 then break end
+      for _ = 1, 600 do -- up to 30 s on a loaded machine
+        local f = io.open(tmp .. "/ready")
+        if f then f:close() break end
         os.execute("sleep 0.05")
       end
+      local r = sim({ "clock" }, env)
       p:write("\n")
       p:close()
-      assert.are.equal(3, r.status)
-      assert.matches("^cwlua: sim: .*", r.stderr)
+      assert.are.equal(3, r.status, r.stderr)
+      assert.matches("^cwlua: sim: .*in use", r.stderr)
     end)
   end)
 
