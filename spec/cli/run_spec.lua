@@ -83,9 +83,10 @@ describe("cwlua run", function()
       local s = cli.write(dir .. "/hold.lua", ([[
         local b = assert(cw.open())
         local probe <close> = setmetatable({}, { __close = function()
-          local f = assert(io.open(%q, "w"))
+          local f = assert(io.open(%q .. ".tmp", "w"))
           f:write(b:sim_view().pins.nrst) -- closed after the snapshot below: restored by then
           f:close()
+          assert(os.rename(%q .. ".tmp", %q)) -- whole, or not there yet
         end })
         local snap <close> = assert(b:snapshot())
         b:pin("nrst", "low")
@@ -93,11 +94,11 @@ describe("cwlua run", function()
         local d = require("cwlua.core.device")
         local t = d.monotonic_ns()
         while d.monotonic_ns() - t < 20e9 do end
-      ]]):format(out))
+      ]]):format(out, out, out))
       local cmd = ("env XDG_STATE_HOME=%s %s -d sim run %s 2>%s & echo $!"):format(
         cli.quote(cli.tmpdir()), cli.quote(cli.BIN), cli.quote(s), cli.quote(dir .. "/err"))
       local pid = io.popen(cmd):read("l")
-      for _ = 1, 100 do -- wait until the script holds the pin low
+      for _ = 1, 400 do -- wait until the script holds the pin low
         local f = io.open(dir .. "/err")
         local t = f and f:read("a") or ""
         if f then f:close() end
@@ -106,7 +107,7 @@ describe("cwlua run", function()
       end
       os.execute("kill -INT " .. pid)
       local status
-      for _ = 1, 100 do
+      for _ = 1, 400 do -- up to 20 s: a sanitizer build is slow to unwind
         local f = io.open(out)
         if f then
           status = f:read("a")
