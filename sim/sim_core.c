@@ -459,6 +459,8 @@ cwsim_board *cwsim_board_add(cwsim *sim, cwsim_kind kind, const char *serial, ch
         return NULL;
     }
     b->sim = sim;
+    b->engine_timeout_default = 500; /* power-on: 500 ticks = 200 ms (target-protocols §1) */
+    b->engine_timeout_stopped = 1;   /* not running until an engine starts it */
     b->kd = kd;
     b->index = sim->nboards;
     snprintf(b->serial, sizeof b->serial, "%s", serial);

@@ -224,6 +224,11 @@ struct cwsim_board {
 
     cwsim_vendor_hook hook[2];
     void *hook_ctx[2];
+    /* the programming engines' shared timeout counter (target-protocols §1, §B.6, §C.7) */
+    uint32_t engine_timeout_default; /* ticks; power-on 500 */
+    uint64_t engine_timeout_end_ns;  /* when the running counter reaches 0 */
+    uint32_t engine_timeout_stopped; /* 1: stopped, engine_timeout_left holds its value */
+    uint32_t engine_timeout_left;
 
     cwsim_counters cnt;
 };

@@ -596,8 +596,32 @@ static void test_target_api(void)
     cwsim_free(sim);
 }
 
+/* The engines' shared timeout counter (target-protocols §1, §B.6, §C.7): 500 ticks at power-on,
+ * 0.4 ms a tick, runs down with virtual time, shared default, stop freezes it. */
+static void test_engine_timeout(void)
+{
+    cwsim *sim = t_sim();
+    cwsim_board *b = t_board(sim, CWSIM_CWLITE);
+    CHECK_EQ_INT(cwsim_board_engine_timeout_default(b), 500);
+    CHECK_EQ_INT(cwsim_board_engine_timeout_remaining(b), 0); /* not started */
+    cwsim_board_engine_timeout_start(b);
+    CHECK_EQ_INT(cwsim_board_engine_timeout_remaining(b), 500);
+    cwsim_advance_ns(sim, 100 * CWSIM_ENGINE_TICK_NS);
+    CHECK_EQ_INT(cwsim_board_engine_timeout_remaining(b), 400);
+    cwsim_board_engine_timeout_stop(b);
+    cwsim_advance_ns(sim, 1000 * CWSIM_ENGINE_TICK_NS);
+    CHECK_EQ_INT(cwsim_board_engine_timeout_remaining(b), 400); /* frozen */
+    cwsim_board_engine_timeout_set_default(b, 10);              /* e.g. an XMEGA SET_PARAM */
+    cwsim_board_engine_timeout_start(b);
+    cwsim_advance_ns(sim, 11 * CWSIM_ENGINE_TICK_NS);
+    CHECK_EQ_INT(cwsim_board_engine_timeout_remaining(b), 0); /* expired, and stays there */
+    CHECK_EQ_INT(cwsim_board_engine_timeout_default(b), 10);
+    cwsim_free(sim);
+}
+
 int main(void)
 {
+    test_engine_timeout();
     test_default_wiring();
     test_ioread();
     test_uart_paths();
