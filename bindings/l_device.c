@@ -4,6 +4,7 @@
  *       opts = { backend = "sim", board = "cwlite", serial = nil, target = "stm32f100xb",
  *                state = DIR, faults = { "NAME=VALUE", ... }, latency_ms = 0.5, seed = 1,
  *                app = "silent", power_up = false }
+ *           or { backend = "libusb", bus = 1, address = 2, serial = "..." (checked, optional) }
  *   dev:control(bmRequestType, bRequest, wValue, wIndex, data|length, timeout_ms)
  *                                     -> string (IN) | true (OUT) | nil, msg, code
  *   dev:bulk_in(ep, length, timeout_ms)  -> string | nil, msg, code
@@ -16,14 +17,17 @@
  *   dev:sim_view()                    -> what the board drives onto the target connector
  *   dev:sim_fpga_peek(addr, len)      -> string (register bytes, no side effects)
  *   device.monotonic_ns(), device.monotonic_sleep_ns(ns)
- *   device.usb_list()                 -> { {bus, address, vid, pid, product, serial, firmware,
- *                                          fpga, problem}, ... } | nil, msg, code
+ *   device.usb_list()                 -> { {bus, address, port, vid, pid, kind, product, serial,
+ *                                          code, error}, ... } | nil, msg, code
+ *       every device with NewAE's vendor ID (kind "" when not a capture board); code/error:
+ *       why it could not be opened (absent when fine)
  *   device.serial_list()              -> { {path, description, vid, pid, serial}, ... }
  *   device.sim_faults()               -> { {name, arg, default, summary, live, persistent}, ... }
  *
  * Misuse (bad types, ranges, a closed device) raises; world failures return nil, msg, code
  * with the stable codes of cw_err_code_name(). */
 #include "cw_enum.h"
+#include "cw_libusb.h"
 #include "cw_sim.h"
 #include "cw_transport.h"
 #include "l_util.h"
@@ -72,13 +76,34 @@ static const char *optstringfield(lua_State *L, int t, const char *k)
     return s;
 }
 
+static int open_libusb(lua_State *L)
+{
+    lua_getfield(L, 1, "bus");
+    lua_getfield(L, 1, "address");
+    lua_Integer bus = luaL_checkinteger(L, -2), address = luaL_checkinteger(L, -1);
+    lua_pop(L, 2);
+    luaL_argcheck(L, bus >= 0 && bus <= 255, 1, "opts.bus must be 0 to 255");
+    luaL_argcheck(L, address >= 0 && address <= 255, 1, "opts.address must be 0 to 255");
+    const char *serial = optstringfield(L, 1, "serial");
+    l_device *d = lua_newuserdatauv(L, sizeof *d, 0); /* [opts, dev] */
+    d->dev = NULL;
+    luaL_setmetatable(L, CW_DEVICE);
+    cw_err err = {0};
+    if (cw_libusb_open(&d->dev, (uint8_t)bus, (uint8_t)address, serial, &err) != CW_OK)
+        return cwl_pushfail(L, &err);
+    return 1;
+}
+
 /* device.open(opts) -> dev | nil, msg, code */
 static int l_open(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     const char *backend = optstringfield(L, 1, "backend");
-    luaL_argcheck(L, backend != NULL && strcmp(backend, "sim") == 0, 1,
-                  "opts.backend must be \"sim\"");
+    luaL_argcheck(
+        L, backend != NULL && (strcmp(backend, "sim") == 0 || strcmp(backend, "libusb") == 0), 1,
+        "opts.backend must be \"sim\" or \"libusb\"");
+    if (strcmp(backend, "libusb") == 0)
+        return open_libusb(L);
     cw_sim_opts o = {0};
     o.board = optstringfield(L, 1, "board");
     if (o.board == NULL)
@@ -393,25 +418,23 @@ typedef struct enum_result {
 static int push_usb_list(lua_State *L)
 {
     enum_result *r = lua_touserdata(L, 1);
-    const cw_usb_entry *v = r->list;
+    const cw_libusb_entry *v = r->list;
     lua_createtable(L, (int)r->n, 0);
     for (size_t i = 0; i < r->n; i++) {
-        const cw_usb_entry *e = &v[i];
-        lua_createtable(L, 0, 9);
+        const cw_libusb_entry *e = &v[i];
+        lua_createtable(L, 0, 10);
         cwl_setint(L, "bus", e->bus);
         cwl_setint(L, "address", e->address);
+        cwl_setstr(L, "port", e->port);
         cwl_setint(L, "vid", e->vid);
         cwl_setint(L, "pid", e->pid);
+        cwl_setstr(L, "kind", e->kind);
         cwl_setstr(L, "product", e->product);
         cwl_setstr(L, "serial", e->serial);
-        if (e->fw_known) {
-            lua_pushfstring(L, "%d.%d.%d", (int)e->fw[0], (int)e->fw[1], (int)e->fw[2]);
-            lua_setfield(L, -2, "firmware");
+        if (e->code != CW_OK) {
+            cwl_setstr(L, "code", cw_err_code_name(e->code));
+            cwl_setstr(L, "error", e->msg);
         }
-        if (e->fpga >= 0)
-            cwl_setstr(L, "fpga", e->fpga ? "configured" : "unconfigured");
-        if (e->problem[0])
-            cwl_setstr(L, "problem", e->problem);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     return 1;
@@ -450,9 +473,9 @@ static int push_list(lua_State *L, lua_CFunction push, enum_result *r)
 static int l_usb_list(lua_State *L)
 {
     enum_result r = {0};
-    cw_usb_entry *v = NULL;
+    cw_libusb_entry *v = NULL;
     cw_err err = {0};
-    if (cw_usb_list(&v, &r.n, &err) != CW_OK)
+    if (cw_libusb_list(&v, &r.n, &err) != CW_OK)
         return cwl_pushfail(L, &err);
     r.list = v;
     return push_list(L, push_usb_list, &r);

@@ -3,6 +3,7 @@
  * runs inside a protected call, a message handler adds a traceback, one status becomes the
  * exit code. No protocol logic lives here (design §2). */
 #include "embedded.h"
+#include "l_serial.h"
 #include "l_util.h"
 #include "runtime.h"
 
@@ -64,6 +65,8 @@ static int pmain(lua_State *L)
     lua_setfield(L, -2, "cwlua.core.runtime");
     lua_pushcfunction(L, luaopen_cwlua_core_device);
     lua_setfield(L, -2, "cwlua.core.device");
+    lua_pushcfunction(L, luaopen_cwlua_core_serial);
+    lua_setfield(L, -2, "cwlua.core.serial");
     lua_pop(L, 1);
 
     const cw_embedded *boot = NULL;

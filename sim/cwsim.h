@@ -310,6 +310,12 @@ int cwsim_board_isp_exchange(cwsim_board *b, uint8_t mosi, uint8_t *miso);
 int cwsim_board_pdi_send(cwsim_board *b, uint8_t byte);
 int cwsim_board_pdi_recv(cwsim_board *b, uint8_t *byte);
 
+/* Attach a target chip by name: a part ("stm32f100xb"), a recipe name ("stm32f1"), a
+ * ChipWhisperer PLATFORM alias ("CW308_STM32F1"), or "loopback". app: the application model
+ * where the chip has one (design §5 --sim-app), NULL for the default. 0 ok; -1 with a message
+ * listing the known parts. */
+int cwsim_attach_part(cwsim_board *b, const char *part, const char *app, char *err, size_t errlen);
+
 /* The trivial loop-back target for tests: a chip (RX on TIO2, TX on TIO1, like CW308 targets)
  * that needs power and sends every frame it receives straight back in the same format. It
  * drives TIO1 (its TX) high while powered. 0 ok. */

@@ -1,8 +1,6 @@
 /* In-process simulator backend: cw_dev operations answered by libcwsim (sim/cwsim.h). */
 #include "cw_sim.h"
 
-#include "cwsim_stm32.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,27 +103,9 @@ cwsim_board *cw_sim_board(cw_dev *dev)
 int cw_sim_attach_target(cwsim_board *board, const char *part, const char *app, cw_err *err)
 {
     char msg[256] = "";
-    if (strcmp(part, "loopback") == 0) {
-        if (cwsim_loopback_attach(board, msg, sizeof msg) != 0)
-            return cw_err_set(err, CW_E_INVALID, "sim: %s", msg);
-        return CW_OK;
-    }
-    if (cwsim_stm32_part_find(part) != NULL) {
-        cwsim_stm32 *chip = cwsim_stm32_attach(board, part, msg, sizeof msg);
-        if (chip == NULL)
-            return cw_err_set(err, CW_E_INVALID, "sim: %s", msg);
-        if (app != NULL && cwsim_stm32_set_app(chip, app, msg, sizeof msg) != 0)
-            return cw_err_set(err, CW_E_INVALID, "sim: %s", msg);
-        return CW_OK;
-    }
-    char known[160] = "";
-    size_t used = 0;
-    for (size_t i = 0; i < cwsim_stm32_part_count() && used < sizeof known; i++) {
-        int n = snprintf(known + used, sizeof known - used, "%s, ", cwsim_stm32_part_at(i)->name);
-        used += n > 0 ? (size_t)n : 0;
-    }
-    return cw_err_set(err, CW_E_INVALID, "sim: unknown target part '%s'; known: %sloopback", part,
-                      known);
+    if (cwsim_attach_part(board, part, app, msg, sizeof msg) != 0)
+        return cw_err_set(err, CW_E_INVALID, "sim: %s", msg);
+    return CW_OK;
 }
 
 int cw_sim_open(cw_dev **out, const cw_sim_opts *o, cw_err *err)

@@ -69,6 +69,66 @@ int cw_dev_bulk(cw_dev *dev, uint8_t ep, uint8_t *data, size_t len, unsigned tim
     return dev->ops->bulk(dev, ep, data, len, timeout_ms, actual, err);
 }
 
+static int no_stream(cw_dev *dev, cw_err *err)
+{
+    return cw_err_set(err, CW_E_UNSUPPORTED, "%s: not a serial port", dev->ops->name);
+}
+
+int cw_dev_line_config(cw_dev *dev, const cw_line_cfg *cfg, cw_line_cfg *applied, cw_err *err)
+{
+    if (dev->ops->line_config == NULL)
+        return no_stream(dev, err);
+    return dev->ops->line_config(dev, cfg, applied, err);
+}
+
+int cw_dev_stream_read(cw_dev *dev, uint8_t *buf, size_t len, unsigned timeout_ms, size_t *actual,
+                       cw_err *err)
+{
+    *actual = 0;
+    if (dev->ops->stream_read == NULL)
+        return no_stream(dev, err);
+    return dev->ops->stream_read(dev, buf, len, timeout_ms, actual, err);
+}
+
+int cw_dev_stream_write(cw_dev *dev, const uint8_t *buf, size_t len, unsigned timeout_ms,
+                        size_t *actual, cw_err *err)
+{
+    *actual = 0;
+    if (dev->ops->stream_write == NULL)
+        return no_stream(dev, err);
+    return dev->ops->stream_write(dev, buf, len, timeout_ms, actual, err);
+}
+
+int cw_dev_stream_queued(cw_dev *dev, size_t *rx, size_t *tx, cw_err *err)
+{
+    *rx = *tx = 0;
+    if (dev->ops->stream_queued == NULL)
+        return no_stream(dev, err);
+    return dev->ops->stream_queued(dev, rx, tx, err);
+}
+
+int cw_dev_stream_flush(cw_dev *dev, int input, int output, cw_err *err)
+{
+    if (dev->ops->stream_flush == NULL)
+        return no_stream(dev, err);
+    return dev->ops->stream_flush(dev, input, output, err);
+}
+
+int cw_dev_set_line(cw_dev *dev, cw_line line, int on, cw_err *err)
+{
+    if (dev->ops->set_line == NULL)
+        return no_stream(dev, err);
+    return dev->ops->set_line(dev, line, on, err);
+}
+
+int cw_dev_get_lines(cw_dev *dev, unsigned *mask, cw_err *err)
+{
+    *mask = 0;
+    if (dev->ops->get_lines == NULL)
+        return no_stream(dev, err);
+    return dev->ops->get_lines(dev, mask, err);
+}
+
 uint64_t cw_monotonic_ns(void)
 {
     struct timespec ts;

@@ -45,6 +45,31 @@ typedef struct cw_dev_info {
 
 typedef struct cw_dev cw_dev;
 
+/* A serial line's frame format (serial-stream operations below). */
+typedef enum cw_parity {
+    CW_PARITY_NONE,
+    CW_PARITY_ODD,
+    CW_PARITY_EVEN,
+    CW_PARITY_MARK,
+    CW_PARITY_SPACE,
+} cw_parity;
+
+typedef struct cw_line_cfg {
+    uint32_t baud;
+    uint8_t bits; /* 5..8 */
+    cw_parity parity;
+    uint8_t stop_bits; /* 1 or 2 */
+} cw_line_cfg;
+
+/* Output lines of a serial port. */
+typedef enum cw_line { CW_LINE_DTR, CW_LINE_RTS, CW_LINE_BREAK } cw_line;
+
+/* Input lines of a serial port (get_lines). */
+#define CW_IN_CTS 0x1u
+#define CW_IN_DSR 0x2u
+#define CW_IN_DCD 0x4u
+#define CW_IN_RI  0x8u
+
 /* A backend's operations. NULL members mean "unsupported". Every blocking call takes a
  * timeout in milliseconds; 0 is rejected by the callers (libusb and libserialport read 0 as
  * "forever"). */
@@ -61,6 +86,24 @@ typedef struct cw_dev_ops {
                 size_t *actual, cw_err *err);
     uint64_t (*now_ns)(cw_dev *dev);
     void (*sleep_ns)(cw_dev *dev, uint64_t ns);
+    /* Serial-stream operations (plain serial adapters, cw_serialport.h). The data path never
+     * blocks longer than timeout_ms and reports an adapter that went away as CW_E_NO_DEVICE. */
+    int (*line_config)(cw_dev *dev, const cw_line_cfg *cfg, cw_line_cfg *applied, cw_err *err);
+    /* Wait up to timeout_ms for the first byte, then return what is there (at most len);
+     * *actual = 0 after a quiet timeout, which is not an error. */
+    int (*stream_read)(cw_dev *dev, uint8_t *buf, size_t len, unsigned timeout_ms, size_t *actual,
+                       cw_err *err);
+    /* Queue up to len bytes within timeout_ms; *actual tells how many were taken. */
+    int (*stream_write)(cw_dev *dev, const uint8_t *buf, size_t len, unsigned timeout_ms,
+                        size_t *actual, cw_err *err);
+    /* Bytes received and not read yet, bytes written and not sent yet. */
+    int (*stream_queued)(cw_dev *dev, size_t *rx, size_t *tx, cw_err *err);
+    /* Discard received (input) and/or unsent (output) bytes. */
+    int (*stream_flush)(cw_dev *dev, int input, int output, cw_err *err);
+    /* Set an output line: DTR or RTS asserted (on = 1) or not, or a break (TX held low). */
+    int (*set_line)(cw_dev *dev, cw_line line, int on, cw_err *err);
+    /* The input lines, a mask of CW_IN_* bits. */
+    int (*get_lines)(cw_dev *dev, unsigned *mask, cw_err *err);
 } cw_dev_ops;
 
 struct cw_dev {
@@ -74,6 +117,16 @@ int cw_dev_control(cw_dev *dev, uint8_t bm_request_type, uint8_t b_request, uint
                    size_t *actual, cw_err *err);
 int cw_dev_bulk(cw_dev *dev, uint8_t ep, uint8_t *data, size_t len, unsigned timeout_ms,
                 size_t *actual, cw_err *err);
+/* Serial-stream operations, each checking for an unsupported op (see cw_dev_ops). */
+int cw_dev_line_config(cw_dev *dev, const cw_line_cfg *cfg, cw_line_cfg *applied, cw_err *err);
+int cw_dev_stream_read(cw_dev *dev, uint8_t *buf, size_t len, unsigned timeout_ms, size_t *actual,
+                       cw_err *err);
+int cw_dev_stream_write(cw_dev *dev, const uint8_t *buf, size_t len, unsigned timeout_ms,
+                        size_t *actual, cw_err *err);
+int cw_dev_stream_queued(cw_dev *dev, size_t *rx, size_t *tx, cw_err *err);
+int cw_dev_stream_flush(cw_dev *dev, int input, int output, cw_err *err);
+int cw_dev_set_line(cw_dev *dev, cw_line line, int on, cw_err *err);
+int cw_dev_get_lines(cw_dev *dev, unsigned *mask, cw_err *err);
 uint64_t cw_dev_now_ns(cw_dev *dev);
 void cw_dev_sleep_ns(cw_dev *dev, uint64_t ns);
 void cw_dev_close(cw_dev *dev); /* frees dev */

@@ -1,6 +1,7 @@
--- cwlua.board: a ChipWhisperer capture board, over any USB backend (the simulator today; libusb
--- with the same transfers). All protocol facts are from ../shared/docs/cw-usb-protocol.md
--- (cited as §N); the board logic lives here, in Lua, shared by every backend (design §2).
+-- cwlua.board: a ChipWhisperer capture board, over any USB backend (the in-process simulator,
+-- or real USB through libusb, with the same transfers). All protocol facts are from
+-- ../shared/docs/cw-usb-protocol.md (cited as §N); the board logic lives here, in Lua, shared
+-- by every backend (design §2).
 --
 --   local board = assert(cw.open("sim"))        -- or "usb", "usb:SERIAL"
 --   board:pin("tio1", "serial_rx"); board:power(true); board:clock(7.37e6)
@@ -9,6 +10,7 @@
 -- World failures (USB errors, a board without the feature) return nil, message, code; misuse
 -- (an unknown pin or mode, a bad argument) raises. docs/api.md lists every function.
 local clock = require "cwlua.clock"
+local connect = require "cwlua.connect"
 local device = require "cwlua.core.device"
 local devspec = require "cwlua.devspec"
 local errors = require "cwlua.errors"
@@ -16,7 +18,9 @@ local errors = require "cwlua.errors"
 local M = {}
 
 -- Defaults for open() without arguments: the CLI sets them from -d and the --sim-* options.
-M.defaults = { spec = nil, sim = {} }
+-- bitstream (--bitstream FILE) and quiet (-q: no notices or warnings on stderr) apply to every
+-- open() that does not give its own.
+M.defaults = { spec = nil, sim = {}, bitstream = nil, quiet = false }
 
 -- Vendor requests, bmRequestType 0xC1 (IN) / 0x41 (OUT), wIndex 0 (§0 conventions, §2.3).
 local RT_IN, RT_OUT = 0xC1, 0x41
@@ -111,26 +115,60 @@ end
 ---------------------------------------------------------------------------------------------
 -- raw transfers (raising)
 
-function Board:_ctrl_in(req, value, len)
+-- What each request is, for messages that name the one that failed (§2.3).
+local REQ_NAME = {
+  [0x10] = "FPGA bulk read", [0x11] = "FPGA bulk write", [0x12] = "FPGA read",
+  [0x13] = "FPGA write", [0x15] = "FPGA status", [0x16] = "FPGA programming",
+  [0x17] = "firmware version", [0x1A] = "serial data", [0x1B] = "serial set-up",
+  [0x20] = "XMEGA programmer", [0x21] = "AVR programmer", [0x22] = "SAM set-up",
+  [0x25] = "Nano GPIO", [0x27] = "Nano clock", [0x31] = "CDC settings",
+}
+
+-- Raise for a failed transfer: "<board>: <what>: <transport detail>; <what to do>".
+function Board:_usb_fail(what, msg, code)
+  fail(code, "%s: %s: %s%s", self:_where(), what, msg, connect.hint(code))
+end
+
+local function req_what(req, dir)
+  return ("%s (request 0x%02X %s)"):format(REQ_NAME[req] or "request", req, dir)
+end
+
+-- what: how a failure names the request (default: its name from REQ_NAME)
+function Board:_ctrl_in(req, value, len, what)
   local data, msg, code = self._dev:control(RT_IN, req, value, 0, len, CTRL_TIMEOUT_MS)
-  if not data then fail(code, "%s: request 0x%02X IN: %s", self:_where(), req, msg) end
+  if not data then
+    self:_usb_fail(("%s (request 0x%02X IN)"):format(what or REQ_NAME[req] or "request", req),
+      msg, code)
+  end
   return data
 end
 
 function Board:_ctrl_out(req, value, data)
   local ok, msg, code = self._dev:control(RT_OUT, req, value, 0, data or "", CTRL_TIMEOUT_MS)
-  if not ok then fail(code, "%s: request 0x%02X OUT: %s", self:_where(), req, msg) end
+  if not ok then self:_usb_fail(req_what(req, "OUT"), msg, code) end
+end
+
+-- Bulk OUT on the vendor endpoint, raising; what names the data in a message.
+function Board:_bulk_out(data, timeout_ms, what)
+  local n, msg, code = self._dev:bulk_out(self._ep_out, data, timeout_ms)
+  if not n then
+    self:_usb_fail(("%s (bulk OUT 0x%02X)"):format(what, self._ep_out), msg, code)
+  end
 end
 
 -- 0x10..0x13 stall while the FPGA bus lock is held; NewAE's recovery is to release the lock
 -- (0x22/0x11) and retry once (§2.5).
 function Board:_mem_out(req, data)
   local ok, msg, code = self._dev:control(RT_OUT, req, 0, 0, data, CTRL_TIMEOUT_MS)
-  if not ok and code == "stall" then
-    self:_ctrl_out(REQ.SAM_CONFIG, SAM_RELEASE_LOCK)
+  if not ok and code == "stall" and
+    self._dev:control(RT_OUT, REQ.SAM_CONFIG, SAM_RELEASE_LOCK, 0, "", CTRL_TIMEOUT_MS) then
     ok, msg, code = self._dev:control(RT_OUT, req, 0, 0, data, CTRL_TIMEOUT_MS)
   end
-  if not ok then fail(code, "%s: FPGA request 0x%02X: %s", self:_where(), req, msg) end
+  if not ok then
+    local addr = string.unpack("<I4", data, 5) -- the header's register (§2.5)
+    self:_usb_fail(("%s of register %d (request 0x%02X OUT)"):format(REQ_NAME[req], addr, req),
+      msg, code)
+  end
 end
 
 local function mem_header(len, addr)
@@ -148,12 +186,15 @@ function Board:_fpga_read(addr, len)
   local data
   if len < CTRL_IO_THRESHOLD then
     self:_mem_out(REQ.MEMREAD_CTRL, mem_header(len, addr))
-    data = self:_ctrl_in(REQ.MEMREAD_CTRL, 0, len)
+    data = self:_ctrl_in(REQ.MEMREAD_CTRL, 0, len, ("FPGA read of register %d"):format(addr))
   else
     self:_mem_out(REQ.MEMREAD_BULK, mem_header(len, addr))
     local msg, code
     data, msg, code = self._dev:bulk_in(self._ep_in, len, CTRL_TIMEOUT_MS)
-    if not data then fail(code, "%s: FPGA bulk read: %s", self:_where(), msg) end
+    if not data then
+      self:_usb_fail(("FPGA bulk read of register %d (bulk IN 0x%02X)"):format(addr,
+        self._ep_in), msg, code)
+    end
   end
   if #data ~= len then
     fail("io", "%s: FPGA register %d: %d bytes read, %d expected", self:_where(), addr, #data,
@@ -169,14 +210,11 @@ function Board:_fpga_write(addr, data)
     return
   end
   self:_mem_out(REQ.MEMWRITE_BULK, mem_header(#data, addr))
-  local n, msg, code = self._dev:bulk_out(self._ep_out, data, CTRL_TIMEOUT_MS)
-  if not n then fail(code, "%s: FPGA bulk write: %s", self:_where(), msg) end
+  local what = ("FPGA bulk write of register %d"):format(addr)
+  self:_bulk_out(data, CTRL_TIMEOUT_MS, what)
   -- a multiple of the 512-byte packet size that does not fill the firmware's 1024-byte buffer
   -- is only delivered after a zero-length packet (§2.5, inferred)
-  if #data % 512 == 0 and #data % 1024 ~= 0 then
-    n, msg, code = self._dev:bulk_out(self._ep_out, "", CTRL_TIMEOUT_MS)
-    if not n then fail(code, "%s: FPGA bulk write (ZLP): %s", self:_where(), msg) end
-  end
+  if #data % 512 == 0 and #data % 1024 ~= 0 then self:_bulk_out("", CTRL_TIMEOUT_MS, what) end
 end
 
 local function getbyte(s, i) return s:byte(i) end
@@ -193,14 +231,16 @@ local function open_device(spec, opts)
       power_up = opts.power_up,
     })
   end
-  return nil, "USB boards need cwlua's libusb backend, which this build does not have yet; "
-    .. "use -d sim for the simulator", "unsupported"
+  return connect.open_usb(spec.serial) -- real boards through libusb (cwlua.connect)
 end
 
 --- board.open([spec [, opts]]) -> board | nil, msg, code
--- spec: a device spec (design §3) or nil for $CWLUA_DEVICE, else "usb". opts (simulator
--- only): target (part name), state (folder), faults (list of "NAME[=VALUE]"), latency_ms,
--- seed, app, power_up.
+-- spec: a device spec (design §3) or nil for $CWLUA_DEVICE, else "usb". opts: bitstream (a
+-- file to load when the FPGA is not configured; default board.defaults.bitstream, then
+-- $CWLUA_BITSTREAM, then NewAE's Python package), notify (function(msg) for progress and
+-- warnings; default: "cwlua: msg" on stderr unless board.defaults.quiet); for the simulator:
+-- target (part name), state (folder), faults (list of "NAME[=VALUE]"), latency_ms, seed, app,
+-- power_up.
 function M.open(spec, opts)
   if spec == nil then
     spec = M.defaults.spec
@@ -221,11 +261,15 @@ function M.open(spec, opts)
   local info = dev:info()
   local self = setmetatable({
     _dev = dev, _kind = KINDS[info.kind], kind = info.kind, serial_number = info.serial,
-    product = info.product, backend = info.backend,
+    product = info.product, backend = info.backend, pid = info.pid,
     _ep_in = info.ep_bulk_in, _ep_out = info.ep_bulk_out, _nano_pins = {},
   }, Board)
   clock.use(dev)
-  local ok, err = pcall(self._connect, self)
+  local notify = opts.notify or function(text)
+    if not M.defaults.quiet then io.stderr:write("cwlua: ", text, "\n") end
+  end
+  local ok, err = pcall(self._connect, self, { notify = notify,
+    bitstream = opts.bitstream or M.defaults.bitstream })
   if not ok then
     self:close()
     if errors.is(err, "device") then return nil, err.message, err.code end
@@ -234,20 +278,9 @@ function M.open(spec, opts)
   return self
 end
 
-function Board:_connect()
-  local v = self:_ctrl_in(REQ.FW_VERSION, 0, 3) -- [major][minor][debug] (§2.3)
-  self.firmware = ("%d.%d.%d"):format(v:byte(1, 3))
-  if self._kind.fpga then
-    local st = self:_ctrl_in(REQ.FPGA_STATUS, 0, 4) -- byte0 bit0 = DONE (§3.3)
-    self.fpga = (st:byte(1) & 1) == 1 and "configured" or "unconfigured"
-    if self.fpga ~= "configured" then
-      fail("unsupported", "%s: its FPGA is not configured (the state after power-up); cwlua "
-        .. "cannot load the bitstream yet: connect once with NewAE's cw.scope(), which loads "
-        .. "it, then run cwlua again", self:_where())
-    end
-  else
-    self.fpga = "none"
-  end
+-- Firmware check, FPGA state, bitstream and default set-up: cwlua.connect (design §3).
+function Board:_connect(opts)
+  connect.run(self, opts)
 end
 
 --- board:close() -> true; closing twice is harmless through <close> and __gc
@@ -272,12 +305,16 @@ local function checkopen(self)
   if not self._dev then error("attempt to use a closed board", 3) end
 end
 
---- board:info() -> { kind, name, serial, product, firmware, fpga, backend }
+--- board:info() -> { kind, name, serial, product, firmware, fpga, backend, fpga_loaded,
+-- warnings }. fpga_loaded: where the bitstream came from when cwlua loaded it on open;
+-- warnings: what open() warned about (old firmware...).
 function Board:info()
   checkopen(self)
+  local warnings = {}
+  for i, w in ipairs(self._warnings or {}) do warnings[i] = w end
   return { kind = self.kind, name = self._kind.name, serial = self.serial_number,
            product = self.product, firmware = self.firmware, fpga = self.fpga,
-           backend = self.backend }
+           backend = self.backend, fpga_loaded = self.fpga_loaded, warnings = warnings }
 end
 
 ---------------------------------------------------------------------------------------------
@@ -566,6 +603,34 @@ local Stream = {}
 Stream.__index = Stream
 Stream.__name = "cwlua.Stream"
 
+-- --log-wire (design §3): one line per burst, "+0.012345 > 7F" (to the target) or "< 79"
+-- (from it), seconds since the first burst on the runtime clock.
+local wire = { out = nil, t0 = nil }
+
+--- board.set_wire_log(true | path | file): log every burst of every stream; true = stderr.
+function M.set_wire_log(where)
+  if where == true then
+    wire.out = io.stderr
+  elseif type(where) == "string" then
+    local f, err = io.open(where, "w")
+    if not f then errors.raise("usage", "--log-wire: cannot write %s", err) end
+    f:setvbuf("line")
+    wire.out = f
+  else
+    wire.out = where
+  end
+  wire.t0 = nil
+end
+
+--- board.wire(dir, bytes): log a burst (">" to the target, "<" from it); for other streams too
+function M.wire(dir, bytes)
+  if not wire.out or #bytes == 0 then return end
+  local now = clock.now_ns()
+  wire.t0 = wire.t0 or now
+  wire.out:write(("+%.6f %s %s\n"):format((now - wire.t0) / 1e9, dir,
+    (bytes:gsub(".", function(c) return ("%02X "):format(c:byte()) end):gsub(" $", ""))))
+end
+
 local function frame_bits(cfg)
   return 1 + cfg.bits + (cfg.parity == "none" and 0 or 1) + cfg.stop
 end
@@ -585,56 +650,108 @@ Stream.tx_pending = protect(function(self)
   return self:_count(USART_TX_COUNT)
 end)
 
+-- The stream keeps _tx_end_ns, the (virtual) time its last queued byte leaves the board's
+-- UART: the board shifts bytes out at a fixed rate, so how full its transmit buffer is, and
+-- when a reply can arrive at the earliest, are known without asking (performance.md "What we
+-- aim for": know when the answer can arrive instead of polling blindly).
+function Stream:_queued_est()
+  local left = self._tx_end_ns - clock.now_ns()
+  return left > 0 and -(-left // self.frame_ns) or 0 -- ceil
+end
+
+-- Re-synchronise the estimate with the board's own count (0x1B/0x18).
+function Stream:_tx_sync()
+  local q = self:_count(USART_TX_COUNT)
+  self._tx_end_ns = clock.now_ns() + q * self.frame_ns
+  return q
+end
+
 --- stream:write(data) -> true | nil, msg, code. Keeps the board's 199-byte transmit buffer
--- from overflowing (it drops bytes silently, §5.2) by asking how much is still queued.
+-- full while it drains but never overflowing it (it would drop bytes silently, §5.2); at most
+-- 128 bytes a request (§5.2).
 Stream.write = protect(function(self, data)
   if type(data) ~= "string" then error("write: data must be a string", 2) end
+  M.wire(">", data)
   local b, pos, n = self._board, 1, #data
-  local room = 0
   while pos <= n do
+    -- one byte of margin for the estimate's rounding
+    local room = USART_CAPACITY - 1 - self:_queued_est()
     if room <= 0 then
-      room = USART_CAPACITY - self:_count(USART_TX_COUNT)
-      if room <= 0 then -- wait for the bytes that must leave before ours fit
-        clock.sleep_ns(math.min(n - pos + 1, USART_CAPACITY) * self.frame_ns)
-      end
+      -- wait until what must leave first has left, then ask the board, so a wrong estimate
+      -- can never overflow the buffer
+      clock.sleep_ns(math.min(n - pos + 1, CTRL_MAX) * self.frame_ns)
+      room = USART_CAPACITY - 1 - self:_tx_sync()
     end
     if room > 0 then
       local chunk = math.min(room, CTRL_MAX, n - pos + 1)
       b:_ctrl_out(REQ.USART_DATA, 0, data:sub(pos, pos + chunk - 1))
-      pos, room = pos + chunk, room - chunk
+      self._tx_end_ns = math.max(self._tx_end_ns, clock.now_ns()) + chunk * self.frame_ns
+      pos = pos + chunk
     end
   end
   return true
 end)
 
-function Stream:_fill(max)
+-- Take everything the board holds: one count (0x1B/0x14), then as many 0x1A reads as needed;
+-- what the caller does not want yet stays in _pending for the next read. Never asks for more
+-- than is buffered: the firmware pads with 0xFF (§5.3).
+function Stream:_fill()
   local b = self._board
   local waiting = self:_count(USART_RX_COUNT)
-  if waiting > 0 then
-    -- never ask for more than is buffered: the firmware pads with 0xFF (§5.3)
-    local n = math.min(waiting, CTRL_MAX, max)
-    self._pending = self._pending .. b:_ctrl_in(REQ.USART_DATA, 0, n)
-    return n
+  local got, burst = 0, {}
+  while got < waiting do
+    local n = math.min(waiting - got, CTRL_MAX)
+    burst[#burst + 1] = b:_ctrl_in(REQ.USART_DATA, 0, n)
+    got = got + n
   end
-  return 0
+  if got > 0 then
+    local data = table.concat(burst)
+    M.wire("<", data)
+    self._pending = self._pending .. data
+  end
+  return got
 end
 
---- stream:read(n, timeout_ms) -> string of up to n bytes | nil, "timeout", "timeout" when none
--- arrived in time. Waits on the runtime clock: on the simulator this costs no real time.
-Stream.read = protect(function(self, n, timeout_ms)
+local POLL_MAX_NS = 2000000 -- longest gap between two looks at an idle line: 2 ms
+-- Never let more than this arrive unread: the board's receive buffer holds 199 bytes and drops
+-- the rest (§5.4); the margin covers the USB round trips of emptying it (3 transfers at a few
+-- milliseconds each is 30-odd bytes at 115200).
+local RX_UNREAD_MAX = USART_CAPACITY - 64
+
+-- Wait for bytes: not before the earliest moment the missing ones can have arrived (after our
+-- own last byte, one frame each, plus extra_ns the caller knows the target needs), but never
+-- so long that the board's receive buffer could overflow; then poll with a gap that doubles
+-- from one frame time up to POLL_MAX_NS.
+function Stream:_await(n, left, extra_ns)
+  local ahead = math.min(n - #self._pending, RX_UNREAD_MAX)
+  local earliest = self._tx_end_ns + ahead * self.frame_ns + (extra_ns or 0)
+  local wait = earliest - clock.now_ns()
+  if wait > 0 then clock.sleep_ns(math.min(wait, math.max(left(), 0))) end
+  local gap = self.frame_ns
+  while #self._pending < n do
+    if self:_fill() == 0 then
+      local remaining = left()
+      if remaining <= 0 then return end
+      clock.sleep_ns(math.min(remaining, gap))
+      gap = math.min(gap * 2, POLL_MAX_NS)
+    else
+      gap = self.frame_ns
+      local missing = math.min(n - #self._pending, RX_UNREAD_MAX)
+      if missing > 0 then clock.sleep_ns(math.min(math.max(left(), 0), missing * self.frame_ns)) end
+    end
+  end
+end
+
+--- stream:read(n, timeout_ms [, extra_ns]) -> string of up to n bytes | nil, msg, "timeout"
+-- when none arrived in time. extra_ns: how long the target needs before it answers (e.g.
+-- flash programming), so the board is not asked before the answer can exist. Waits on the
+-- runtime clock: on the simulator this costs no real time.
+Stream.read = protect(function(self, n, timeout_ms, extra_ns)
   if math.type(n) ~= "integer" or n < 1 then error("read: n must be a positive integer", 2) end
   if type(timeout_ms) ~= "number" or timeout_ms <= 0 then
     error("read: timeout_ms must be a positive number", 2)
   end
-  local left = clock.deadline(timeout_ms)
-  while #self._pending < n do
-    if self:_fill(n - #self._pending) == 0 then
-      local remaining = left()
-      if remaining <= 0 then break end
-      -- the earliest the missing bytes can all be here is one frame time each
-      clock.sleep_ns(math.min(remaining, math.max((n - #self._pending) * self.frame_ns, 100000)))
-    end
-  end
+  if #self._pending < n then self:_await(n, clock.deadline(timeout_ms), extra_ns) end
   if #self._pending == 0 then
     return nil, ("read: nothing received within %g ms"):format(timeout_ms), "timeout"
   end
@@ -655,7 +772,7 @@ Stream.read_until = protect(function(self, pattern, timeout_ms)
       self._pending = self._pending:sub(e + 1)
       return out
     end
-    if self:_fill(CTRL_MAX) == 0 then
+    if self:_fill() == 0 then
       local remaining = left()
       if remaining <= 0 then
         return nil, ("read_until: no match for %q within %g ms (%d bytes received)"):format(
@@ -671,7 +788,7 @@ Stream.flush = protect(function(self)
   local dropped = #self._pending
   self._pending = ""
   while true do
-    local n = self:_fill(CTRL_MAX)
+    local n = self:_fill()
     if n == 0 then break end
     dropped = dropped + #self._pending
     self._pending = ""
@@ -683,7 +800,7 @@ end)
 Stream.drain = protect(function(self, timeout_ms)
   local left = clock.deadline(timeout_ms)
   while true do
-    local q = self:_count(USART_TX_COUNT)
+    local q = self:_tx_sync()
     if q == 0 then return true end
     if left() <= 0 then
       return nil, ("drain: %d bytes still queued after %g ms"):format(q, timeout_ms), "timeout"
@@ -723,7 +840,8 @@ Board.serial = protect(function(self, cfg)
   serial_set[self.serial_number] = c
   self._serial_gen = (self._serial_gen or 0) + 1
   return setmetatable({
-    _board = self, _pending = "", baud = c.baud, actual_baud = actual, parity = c.parity,
+    _board = self, _pending = "", _tx_end_ns = 0, baud = c.baud, actual_baud = actual,
+    parity = c.parity,
     stop = c.stop, bits = c.bits,
     frame_ns = math.ceil(frame_bits(c) * 1e9 / actual),
   }, Stream)

@@ -12,8 +12,8 @@ local path = require "cwlua.path"
 
 local M = {}
 
-M.COMMANDS = { "program", "verify", "read", "erase", "info", "reset", "power", "clock", "list",
-  "targets", "run", "sim", "help" }
+M.COMMANDS = { "program", "verify", "read", "erase", "info", "doctor", "reset", "power", "clock",
+  "list", "targets", "run", "sim", "help" }
 
 -- Option specs: short, long, key (in ctx.opts), arg (metavariable) or nil for a flag,
 -- multi (repeatable, collected in a list), help.
@@ -21,12 +21,27 @@ M.GLOBAL_OPTIONS = {
   { short = "d", long = "device", key = "device", arg = "SPEC",
     help = "board or port: usb, usb:SERIAL, serial:PATH, sim, sim:BOARD\n"
       .. "(default: $CWLUA_DEVICE, else usb)" },
+  { long = "gpio-seq", key = "gpio_seq", arg = "ENTRY[:EXIT]",
+    help = "serial:PATH only: reset/boot lines, stm32flash -i sequences\n"
+      .. "of rts, dtr, brk ('-' low, ',' 100 ms, '&' none), e.g.\n"
+      .. "'-rts&dtr,-dtr:rts&dtr,-dtr'; without it no reset is done,\n"
+      .. "the bootloader is assumed and the app started with Go" },
   { short = "s", long = "search", key = "search", arg = "DIR", multi = true,
     help = "look for recipes and cwlua modules in DIR first (repeatable)" },
   { short = "q", long = "quiet", key = "quiet", help = "print only errors" },
   { short = "v", long = "verbose", key = "verbose",
     help = "print more, and a traceback for internal errors" },
   { long = "json", key = "json", help = "print one JSON object (\"schema\": 1) instead of text" },
+  { long = "rig", key = "rig", arg = "RIG",
+    help = "how the target is wired, for hints: cw308, cw506, cw313, serial\n"
+      .. "(default: the recipe's)" },
+  { long = "log-wire", key = "log_wire", arg = "FILE", optional = true,
+    help = "log every byte to and from the target, one line per burst:\n"
+      .. "'+0.012345 > 7F'; to stderr, or FILE with --log-wire=FILE" },
+  { long = "bitstream", key = "bitstream", arg = "FILE",
+    help = "FPGA bitstream to load when a board's FPGA is not configured: a .bit,\n"
+      .. "NewAE's firmware zip or chipwhisperer's hardware/firmware/BOARD.py\n"
+      .. "(default: $CWLUA_BITSTREAM, else NewAE's chipwhisperer package)" },
   { long = "sim-target", key = "sim_target", arg = "PART",
     help = "simulator: the chip on the board (a part, recipe or alias)" },
   { long = "sim-state", key = "sim_state", arg = "DIR",
@@ -49,6 +64,7 @@ exit status: 0 done; 1 any other failure; 2 usage error or bad input (nothing on
   was touched); 3 no board, USB or port error; 4 target does not answer; 5 verify mismatch]]
 
 local verbose = false
+local json_errors = false -- --json: a failure with a design §6 cause also prints it as JSON
 
 local function usage_error(fmt, ...)
   errors.raise("usage", fmt, ...)
@@ -110,7 +126,9 @@ function M.parse(argv)
         usage_error("unknown option '--%s'%s; %s", name,
           hint and (" (did you mean '" .. hint .. "'?)") or "", help_hint(command))
       end
-      if spec.arg then
+      if spec.arg and spec.optional then
+        value = value or true -- only the --name=VALUE form takes the optional value
+      elseif spec.arg then
         if value == nil then
           i = i + 1
           value = argv[i]
@@ -165,7 +183,7 @@ end
 local function format_options(specs, out)
   for _, s in ipairs(specs) do
     local left = (s.short and ("-" .. s.short .. ", ") or "    ") .. "--" .. s.long
-      .. (s.arg and (" " .. s.arg) or "")
+      .. (s.arg and (s.optional and ("[=" .. s.arg .. "]") or (" " .. s.arg)) or "")
     local lines = {}
     for l in s.help:gmatch("[^\n]+") do lines[#lines + 1] = l end
     out[#out + 1] = ("  %-22s %s"):format(left, lines[1])
@@ -262,7 +280,11 @@ end
 local function dispatch(argv)
   local opts, command, args, first_arg = M.parse(argv)
   verbose = opts.verbose or false
+  json_errors = opts.json or false
   if opts.quiet and opts.verbose then usage_error("-q and -v contradict each other; pick one") end
+  if opts.rig and not ({ cw308 = true, cw506 = true, cw313 = true, serial = true })[opts.rig] then
+    usage_error("unknown rig '%s'; use cw308, cw506, cw313 or serial", opts.rig)
+  end
   path.set_search(opts.search or {})
   local devspec = require "cwlua.devspec"
   if opts.device then
@@ -279,6 +301,18 @@ local function dispatch(argv)
   local board = require "cwlua.board"
   board.defaults.spec = opts.device
   board.defaults.sim = M.sim_options(opts)
+  if opts.log_wire then board.set_wire_log(opts.log_wire) end
+  board.defaults.bitstream = opts.bitstream
+  board.defaults.quiet = opts.quiet or false
+  if opts.gpio_seq then -- design §3: reset/boot lines of a plain serial adapter
+    if devspec.parse(opts.device).kind ~= "serial" then
+      usage_error("--gpio-seq drives a serial adapter's lines; it needs -d serial:PATH (the "
+        .. "device is '%s')", opts.device)
+    end
+    local seq, msg = require("cwlua.gpioseq").parse(opts.gpio_seq)
+    if not seq then usage_error("%s", msg) end
+    require("cwlua.port").defaults.gpio_seq = seq
+  end
   if opts.version then
     print_version(opts)
     return 0
@@ -305,6 +339,10 @@ function M.main(argv)
   if ok then return math.type(result) == "integer" and result or 0 end
   if errors.is(result) then
     io.stderr:write("cwlua: ", result.message, "\n")
+    if json_errors and result.cause then -- e.g. usb-permission (design §6)
+      io.stdout:write(require("cwlua.json").encode({ schema = 1, error = result.message,
+        cause = result.cause }), "\n")
+    end
     return result.exit
   end
   if result.message:match("interrupted$") then -- Ctrl-C (runtime/main.c); the board is restored

@@ -20,18 +20,27 @@ describe("cwlua.board", function()
       end
     end)
 
-    it("refuses a board whose FPGA is not configured, saying what to do", function()
+    it("refuses a board whose FPGA is not configured when no bitstream is found", function()
+      local bitstream = require "cwlua.bitstream"
+      local pythons = bitstream.PYTHONS
+      bitstream.PYTHONS = {} -- not the machine's chipwhisperer package
       local b, msg, code = board.open("sim", { faults = { "fpga-unprogrammed" } })
+      bitstream.PYTHONS = pythons
       assert.is_nil(b)
-      assert.are.equal("unsupported", code)
-      assert.matches("its FPGA is not configured %(the state after power%-up%); cwlua cannot "
-        .. "load the bitstream yet: connect once with NewAE's cw%.scope%(%)", msg)
+      assert.are.equal("fpga_unprogrammed", code)
+      assert.matches("its FPGA is not configured %(the state after power%-up%) and cwlua found "
+        .. "no bitstream to load; looked at: %-%-bitstream %(not given%)", msg)
     end)
 
-    it("returns nil, msg, 'unsupported' for USB until the libusb backend exists", function()
-      local b, _, code = board.open("usb")
+    it("opens USB boards through libusb: with none attached, says so", function()
+      local usb_list = device.usb_list
+      device.usb_list = function() return {} end -- whatever this machine has plugged in
+      local b, msg, code = board.open("usb")
+      device.usb_list = usb_list
       assert.is_nil(b)
-      assert.are.equal("unsupported", code)
+      assert.are.equal("no_device", code)
+      assert.are.equal("usb: no ChipWhisperer board found; connect one (cwlua list shows what "
+        .. "is attached), or use -d sim for the simulator", msg)
     end)
 
     it("raises for a malformed spec", function()

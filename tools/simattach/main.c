@@ -48,7 +48,7 @@ extern char **environ;
 typedef struct spec {
     const char *arg;  /* as given */
     char board[16];   /* cwlite, cw1200, husky, nano */
-    char part[64];    /* the target chip, "" if none; stored for when targets are simulated */
+    char part[64];    /* the target chip, "" if none (cwsim_attach_part) */
     char serial[128]; /* "" for the simulator's default */
     cwsim_kind kind;
 } spec;
@@ -74,8 +74,8 @@ static const char usage_text[] =
     "\n"
     "SPEC is BOARD[:PART][@SERIAL]; give several for several boards:\n"
     "  BOARD   cwlite, cw1200, husky or nano\n"
-    "  PART    target chip wired to the board, e.g. stm32f100xb (accepted and kept; targets\n"
-    "          are not simulated yet, so the board has none)\n"
+    "  PART    target chip wired to the board: a part (stm32f100xb), a recipe name\n"
+    "          (stm32f1) or a ChipWhisperer alias (CW308_STM32F1), or loopback\n"
     "  SERIAL  USB serial number (default: a distinct one per board)\n"
     "\n"
     "Options:\n"
@@ -120,13 +120,15 @@ static void setup_error(const char *fmt, ...)
     exit(EXIT_SETUP);
 }
 
-/* PART: a simple lower-case name such as stm32f100xb or atxmega128d4 (design.md §3). */
+/* PART: a part, recipe name or ChipWhisperer alias such as stm32f100xb, stm32f1 or
+ * CW308_STM32F1 (design.md §3, §5); whether it exists is checked when the chip is attached. */
 static bool valid_part(const char *s)
 {
-    if (!(*s >= 'a' && *s <= 'z'))
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
         return false;
     for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_' || *s == '-'))
             return false;
     return true;
 }
@@ -461,6 +463,11 @@ int main(int argc, char **argv)
         if (boards[i] == NULL) {
             cwsim_free(sim);
             usage_error("cannot add board '%s' (%s)", sp->arg, err);
+        }
+        /* the chip on the board: a part, recipe name or alias (design §5) */
+        if (sp->part[0] && cwsim_attach_part(boards[i], sp->part, NULL, err, sizeof err) != 0) {
+            cwsim_free(sim);
+            usage_error("'%s': %s", sp->arg, err);
         }
     }
 

@@ -1,11 +1,21 @@
 -- cwlua list: the boards on USB (and the simulated one with -d sim) and the serial ports.
 local board = require "cwlua.board"
+local connect = require "cwlua.connect"
 local device = require "cwlua.core.device"
 local devspec = require "cwlua.devspec"
 local json = require "cwlua.json"
 
-local KIND_BY_PID = { [0xACE0] = "nano", [0xACE2] = "cwlite", [0xACE3] = "cw1200",
-                      [0xACE5] = "husky", [0xACE6] = "husky" } -- cw-usb-protocol §1.1
+local NEWAE_VID = 0x2B3E -- cw-usb-protocol §1.1
+
+-- Why a board could not be opened or asked, and what to do, in a few words.
+local function problem(e)
+  if e.code == "access" then
+    return "permission denied: install cwlua's udev rule, see docs/install.md"
+  elseif e.code == "busy" then
+    return "busy: another program has it open"
+  end
+  return e.error
+end
 
 local function run(ctx)
   local boards, ports = json.array(), json.array()
@@ -16,16 +26,29 @@ local function run(ctx)
     boards[#boards + 1] = { kind = i.kind, serial = i.serial, product = i.product,
                             firmware = i.firmware, fpga = i.fpga, backend = "sim" }
   end
-  for _, e in ipairs(device.usb_list() or {}) do
-    boards[#boards + 1] = { kind = KIND_BY_PID[e.pid] or ("unknown %04x"):format(e.pid),
-      serial = e.serial, product = e.product, firmware = e.firmware, fpga = e.fpga,
-      problem = e.problem, backend = "usb", bus = e.bus, address = e.address,
-      pid = ("%04x"):format(e.pid) }
+  local usb = device.usb_list() or {}
+  table.sort(usb, function(a, b)
+    return a.bus < b.bus or (a.bus == b.bus and a.address < b.address)
+  end)
+  for _, e in ipairs(usb) do
+    local found = {}
+    if e.kind ~= "" and not e.code then -- a capture board: its firmware and FPGA state
+      local msg, code
+      found, msg, code = connect.probe(e)
+      if not found then found, e.code, e.error = {}, code, msg end
+    end
+    boards[#boards + 1] = { kind = e.kind ~= "" and e.kind or ("unknown %04x"):format(e.pid),
+      serial = e.serial, product = e.product, firmware = found.firmware, fpga = found.fpga,
+      firmware_note = connect.firmware_note(e.pid, found.firmware),
+      problem = e.code and problem(e), code = e.code, backend = "usb", bus = e.bus,
+      address = e.address, pid = ("%04x"):format(e.pid) }
   end
   for _, p in ipairs(device.serial_list() or {}) do
     ports[#ports + 1] = { path = p.path, description = p.description,
       vid = p.vid and ("%04x"):format(p.vid), pid = p.pid and ("%04x"):format(p.pid),
-      serial = p.serial ~= "" and p.serial or nil }
+      serial = p.serial ~= "" and p.serial or nil,
+      -- a board's own CDC port: baud rate only, always 8N1 (cw-usb-protocol §5.6)
+      chipwhisperer = p.vid == NEWAE_VID or nil }
   end
   if ctx.opts.json then
     io.stdout:write(json.encode({ schema = 1, boards = boards, ports = ports }), "\n")
@@ -34,14 +57,18 @@ local function run(ctx)
   local out = {}
   out[#out + 1] = #boards == 0 and "boards: none found" or "boards:"
   for _, b in ipairs(boards) do
-    out[#out + 1] = ("  %-7s %s  firmware %s  FPGA %s%s"):format(b.kind, b.serial ~= "" and
-      b.serial or "?", b.firmware or "?", b.fpga or "n/a",
+    local serial = b.serial ~= "" and b.serial
+      or (b.bus and ("usb %03d/%03d"):format(b.bus, b.address) or "?")
+    out[#out + 1] = ("  %-7s %s  firmware %s%s  FPGA %s%s"):format(b.kind, serial,
+      b.firmware or "?", b.firmware_note and (" (" .. b.firmware_note .. ")") or "",
+      b.fpga or "n/a",
       b.problem and ("  (" .. b.problem .. ")") or (b.backend == "sim" and "  (simulated)" or ""))
   end
   out[#out + 1] = #ports == 0 and "serial ports: none found" or "serial ports:"
   for _, p in ipairs(ports) do
-    out[#out + 1] = ("  %-16s %s%s"):format(p.path, p.description,
-      p.vid and (" [" .. p.vid .. ":" .. p.pid .. "]") or "")
+    out[#out + 1] = ("  %-16s %s%s%s"):format(p.path, p.description,
+      p.vid and (" [" .. p.vid .. ":" .. p.pid .. "]") or "", p.chipwhisperer and
+      " (a ChipWhisperer's own serial port: 8N1 only; program through -d usb)" or "")
   end
   io.stdout:write(table.concat(out, "\n"), "\n")
   return 0
@@ -54,6 +81,10 @@ return {
   usage = "cwlua list [--json]",
   help = [[
 Lists the ChipWhisperer boards on USB (vendor 2b3e), opening each briefly to read its firmware
-version and FPGA state, and the serial ports. With -d sim, the simulated board is listed too.]],
+version and FPGA state, and the serial ports with their description and USB VID:PID; a
+ChipWhisperer's own serial port (vendor 2b3e) is marked: it runs 8N1 only. A board that
+cannot be opened is listed with the reason (permission denied: the udev rule is missing;
+busy: another program has it open). Firmware older than what NewAE ships is marked. With
+-d sim, the simulated board is listed too.]],
   run = run,
 }

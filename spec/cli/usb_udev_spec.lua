@@ -1,0 +1,78 @@
+-- udev/50-cwlua.rules (docs/install.md): well-formed udev syntax, and it gives the access and
+-- ModemManager behaviour the issue asks for. udevadm is not on the test machines, so the
+-- syntax is checked here against the udev(7) grammar: KEY[{attr}] OP "value", comma-separated.
+local SRC = os.getenv("CWLUA_SOURCE_DIR") or "."
+
+local function rules()
+  local f = assert(io.open(SRC .. "/udev/50-cwlua.rules"))
+  local out = {}
+  for line in f:lines() do
+    if line:match("%S") and not line:match("^%s*#") then out[#out + 1] = line end
+  end
+  f:close()
+  return out
+end
+
+-- "KEY{attr}OP\"value\"" pairs of one rule line; nil, why when it does not parse
+local function parse(line)
+  local pairs_ = {}
+  local rest = line
+  while rest ~= "" do
+    local key, attr, op, value, after = rest:match('^%s*([%u_]+)(%b{})([=!+:-]=?)"([^"]*)"(.*)$')
+    if not key then
+      attr = ""
+      key, op, value, after = rest:match('^%s*([%u_]+)([=!+:-]=?)"([^"]*)"(.*)$')
+    end
+    if not key then return nil, "cannot parse: " .. rest end
+    if not ({ ["=="] = true, ["!="] = true, ["="] = true, ["+="] = true, ["-="] = true,
+              [":="] = true })[op] then
+      return nil, "bad operator " .. op
+    end
+    pairs_[#pairs_ + 1] = { key = key, attr = attr:sub(2, -2), op = op, value = value }
+    rest = after:gsub("^%s*,%s*", "", 1)
+    if rest:match("^%s*$") then break end
+  end
+  return pairs_
+end
+
+local function find(rule, key, attr, op)
+  for _, p in ipairs(rule) do
+    if p.key == key and (attr == nil or p.attr == attr) and (op == nil or p.op == op) then
+      return p.value
+    end
+  end
+end
+
+describe("udev/50-cwlua.rules", function()
+  it("parses as udev rules, with its GOTO label present", function()
+    local labels, gotos = {}, {}
+    for _, line in ipairs(rules()) do
+      local r, why = parse(line)
+      assert.is_truthy(r, why)
+      if find(r, "LABEL") then labels[find(r, "LABEL")] = true end
+      if find(r, "GOTO") then gotos[#gotos + 1] = find(r, "GOTO") end
+    end
+    for _, g in ipairs(gotos) do assert.is_true(labels[g], "no LABEL " .. g) end
+  end)
+
+  it("gives NewAE's USB devices to the seat user and plugdev, and keeps ModemManager off",
+    function()
+      local usb, tty
+      for _, line in ipairs(rules()) do
+        local r = parse(line)
+        if find(r, "ATTR", "idVendor", "==") == "2b3e" and find(r, "SUBSYSTEM") == "usb" then
+          usb = r
+        end
+        if find(r, "ATTRS", "idVendor", "==") == "2b3e" and find(r, "SUBSYSTEM") == "tty" then
+          tty = r
+        end
+      end
+      assert.is_truthy(usb)
+      assert.are.same({ "usb_device", "uaccess", "0660", "plugdev", "1" },
+        { find(usb, "ENV", "DEVTYPE"), find(usb, "TAG", nil, "+="), find(usb, "MODE"),
+          find(usb, "GROUP"), find(usb, "ENV", "ID_MM_DEVICE_IGNORE", "=") })
+      assert.is_truthy(tty)
+      assert.are.same({ "uaccess", "1" }, { find(tty, "TAG", nil, "+="),
+        find(tty, "ENV", "ID_MM_DEVICE_IGNORE", "=") })
+    end)
+end)
