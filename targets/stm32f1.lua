@@ -25,5 +25,8 @@ return stm32.recipe {
     reset_pin = "nrst",
     reset_ms = 10,      -- nRST low time of NewAE's entry sequence (§A.2)
     flash_start = 0x08000000,
+    -- typical flash times (target-protocols §A.7b: 52.5 µs per half-word, 20 ms per page and
+    -- per mass erase), so the engine waits for an answer only when it can exist
+    timing = { program_ns_per_byte = 26250, page_erase_ns = 20e6, mass_erase_ns = 20e6 },
   },
 }

@@ -93,10 +93,13 @@ function M.load_image(file, recipe, opts)
   return img
 end
 
--- The board, opened from -d with the recipe's part as the simulated chip.
+-- The board, opened from -d with the recipe's part as the simulated chip. A CW-Nano carries
+-- its own STM32F030 (design §3: CWNANO, "the default on -d sim:nano").
 local function open_device(part)
   local sim = {}
   for k, v in pairs(board_mod.defaults.sim or {}) do sim[k] = v end
+  local spec = board_mod.defaults.spec
+  if not sim.target and spec and spec:match("^sim:nano$") then part = "stm32f030x6" end
   sim.target = sim.target or part
   local dev, msg, code = board_mod.open(board_mod.defaults.spec, sim)
   if not dev then
@@ -144,9 +147,43 @@ function M.session(command, word, opts, body)
   ctx.dev = dev
   local _ <close> = dev.snapshot and assert(dev:snapshot()) or nil -- restores on every exit
   glitch_off(ctx)
-  local chip = recipe.connect(ctx)
+  ctx.rig = opts.rig or recipe.rig or "cw308"
+  local cok, chip = pcall(recipe.connect, ctx)
+  if not cok then
+    -- a target that does not answer: say what was seen and what is likely, then point to
+    -- cwlua doctor (design §6), never a fixed checklist
+    if errors.is(chip, "target") and recipe.explain then
+      local lines = recipe.explain(ctx, chip)
+      lines[#lines + 1] = ("do: check those, then run 'cwlua doctor %s%s' to test each link")
+        :format(word, opts.rig and (" --rig " .. opts.rig) or "")
+      chip.message = chip.message .. "\n  " .. table.concat(lines, "\n  ")
+    end
+    error(chip, 0)
+  end
+  if chip.read_protected and command ~= "info" then
+    if opts.unprotect and recipe.unprotect and (command == "program" or command == "erase") then
+      chip = recipe.unprotect(ctx, chip, "read")
+    else
+      error(errors.new("input", ("%s: the chip is read-protected and refuses to be read or "
+        .. "written%s"):format(ctx.where, (command == "program" or command == "erase") and
+        "; --unprotect removes the protection by erasing the whole flash" or "; nothing on it "
+        .. "can be read (cwlua program --unprotect erases it and removes the protection)"),
+        { cause = "read-protected" }), 0)
+    end
+  end
+  if opts.unprotect_write and recipe.unprotect then chip = recipe.unprotect(ctx, chip, "write") end
   ctx.chip = chip
-  return body(ctx, chip)
+  ctx.sim0 = dev.sim_counters and dev:sim_counters() or nil
+  local result = body(ctx, chip)
+  if ctx.sim0 and type(result) == "table" then
+    local c1 = dev:sim_counters()
+    result.sim = { wire_s = (c1.wire_ns - ctx.sim0.wire_ns) / 1e9,
+      flash_s = (c1.flash_ns - ctx.sim0.flash_ns) / 1e9,
+      wait_s = (c1.wait_ns - ctx.sim0.wait_ns) / 1e9,
+      usb = { ctrl_in = c1.ctrl_in - ctx.sim0.ctrl_in, ctrl_out = c1.ctrl_out - ctx.sim0.ctrl_out,
+              bulk = (c1.bulk_in + c1.bulk_out) - (ctx.sim0.bulk_in + ctx.sim0.bulk_out) } }
+  end
+  return result
 end
 
 -- The erase units an image touches: their numbers (the codes Erase takes).
@@ -173,6 +210,25 @@ local function check_fits(chip, img, file)
     bad, chip.name, lo, hi - 1, chip.flash_size // 1024, ilo, ihi - 1)
 end
 
+-- Why a byte may differ: a write-protected sector keeps its bytes silently (§A.8).
+local function mismatch_hint(ctx, chip, addr)
+  if not ctx.recipe.protection then return "" end
+  local ok, p = pcall(ctx.recipe.protection, ctx, chip)
+  if not ok or not p.write then return "" end
+  for i, u in ipairs(chip.units) do
+    if addr >= u.start and addr < u.start + u.size then
+      local sector = (i - 1) // (chip.pps or 1)
+      for _, s in ipairs(p.write) do
+        if s == sector then
+          return ("; write-protection sector %d is on, which keeps the old bytes: rerun with "
+            .. "--unprotect-write"):format(sector)
+        end
+      end
+    end
+  end
+  return ""
+end
+
 -- Read back and compare; the first differing byte exits 5 (design §3).
 local function verify(ctx, chip, img, prog)
   local done = 0
@@ -184,7 +240,7 @@ local function verify(ctx, chip, img, prog)
           local a = addr + i - 1
           error(errors.new("mismatch", ("%s: verify failed at 0x%08X: the image has 0x%02X, the "
             .. "chip 0x%02X%s"):format(ctx.where, a, want:byte(i), got:byte(i) or 0,
-            ctx.mismatch_hint or ""), { first_mismatch = a }), 0)
+            mismatch_hint(ctx, chip, a)), { first_mismatch = a }), 0)
         end
       end
     end
@@ -199,6 +255,14 @@ function M.program(word, file, opts)
   require_steps(recipe, "program")
   local img = M.load_image(file, recipe, opts)
   return M.session("program", word, opts, function(ctx, chip)
+    local ob
+    if opts.option_bytes and chip.ob_start then
+      ob, img = img:split(chip.ob_start, chip.ob_end + 1)
+      if ob:is_empty() then ob = nil end
+      if img:is_empty() and not ob then
+        errors.raise("input", "%s: the image holds no data to program", file)
+      end
+    end
     check_fits(chip, img, file)
     local t0 = clock.now_ns()
     local erased
@@ -222,18 +286,52 @@ function M.program(word, file, opts)
     prog:finish()
     local verified = "skipped"
     if not opts.no_verify then
-      ctx.mismatch_hint = "; a write-protected sector keeps its old bytes: check the chip's "
-        .. "write protection"
       local vprog = progress.new("verify", total, { quiet = opts.quiet })
       verify(ctx, chip, img, vprog)
       vprog:finish()
       verified = "ok"
     end
+    if ob then chip = M.write_option_bytes(ctx, chip, ob, opts) end
     ctx.recipe.start(ctx, chip)
     local seconds = (clock.now_ns() - t0) / 1e9
     return { bytes = total, erased = erased, unit = chip.unit_name, seconds = seconds,
-             verify = verified, chip = chip }
+             verify = verified, chip = chip, option_bytes = ob and ob:size() or nil }
   end)
+end
+
+--- flash.write_option_bytes(ctx, chip, ob_img, opts) -> chip: the image's option-byte records
+-- merged over the chip's current option bytes (a byte the image does not set keeps its value:
+-- an 0xFF read-protection byte would turn read protection on), written last, then read back
+-- after the chip's reset (design §3).
+function M.write_option_bytes(ctx, chip, ob, opts)
+  if not ctx.recipe.write_option_bytes then
+    errors.raise("usage", "recipe %s cannot write option bytes", ctx.where)
+  end
+  local len = chip.ob_end - chip.ob_start + 1
+  local current = ctx.recipe.read(ctx, chip, chip.ob_start, len)
+  local bytes = {}
+  for i = 1, len do bytes[i] = current:sub(i, i) end
+  for _, r in ipairs(ob.ranges) do
+    for i = 1, #r.data do bytes[r.addr - chip.ob_start + i] = r.data:sub(i, i) end
+  end
+  local merged = table.concat(bytes)
+  ctx.log("option bytes: %s", (merged:gsub(".", function(c) return ("%02X "):format(c:byte()) end)))
+  chip = ctx.recipe.write_option_bytes(ctx, chip, merged)
+  if chip.read_protected then
+    ctx.log("the option bytes turned read protection on: they cannot be read back")
+    return chip
+  end
+  if not opts.no_verify then
+    local back = ctx.recipe.read(ctx, chip, chip.ob_start, len)
+    for i = 1, len do
+      if back:byte(i) ~= merged:byte(i) then
+        error(errors.new("mismatch", ("%s: option bytes differ after writing at 0x%08X: wrote "
+          .. "0x%02X, the chip has 0x%02X"):format(ctx.where, chip.ob_start + i - 1,
+          merged:byte(i), back:byte(i)), { first_mismatch = chip.ob_start + i - 1 }), 0)
+      end
+    end
+  end
+  return chip
 end
 
 --- flash.verify(word, file, opts) -> summary
@@ -266,6 +364,10 @@ function M.read(word, out, opts)
     local addr = opts.addr and M.number(opts.addr, "--addr") or chip.flash_start
     local len = opts.len and M.number(opts.len, "--len") or
       (chip.flash_start + chip.flash_size - addr)
+    if opts.option_bytes then
+      if not chip.ob_start then errors.raise("usage", "%s has no option bytes", ctx.where) end
+      addr, len = chip.ob_start, chip.ob_end - chip.ob_start + 1
+    end
     if len <= 0 then errors.raise("usage", "--len must be positive") end
     local t0 = clock.now_ns()
     local parts, done = {}, 0

@@ -18,6 +18,12 @@ local OPT = {
     help = "load address of a raw binary (default: the flash start)" },
   no_verify = { long = "no-verify", key = "no_verify", help = "skip reading back" },
   chip = { long = "chip", key = "chip", help = "the whole chip (erase everything)" },
+  unprotect = { long = "unprotect", key = "unprotect",
+    help = "remove read protection first (the chip erases its whole flash)" },
+  unprotect_write = { long = "unprotect-write", key = "unprotect_write",
+    help = "remove write protection first (Write Unprotect)" },
+  option_bytes = { long = "option-bytes", key = "option_bytes",
+    help = "include the option bytes (program: written last; read: read them)" },
   addr = { long = "addr", key = "addr", arg = "ADDR", help = "start address" },
   len = { long = "len", key = "len", arg = "LEN", help = "length in bytes (4K, 0x1000, ...)" },
 }
@@ -45,11 +51,35 @@ function M.args(ctx, n)
   return table.unpack(ctx.args)
 end
 
---- flashcmd.report(ctx, summary, line): the --json object, or the summary line on stdout
+-- The design §6 cause of a failure, where the error knows it (JSON "cause").
+local CAUSE_BY_CODE = { timeout = "no-reply", garbled = "garbled-reply", no_device = "no-board",
+                        access = "usb-permission", busy = "usb-busy" }
+local function cause_of(e)
+  if not errors.is(e) then return "internal" end
+  return e.cause or CAUSE_BY_CODE[e.code] or (e.kind == "mismatch" and "verify-mismatch") or
+    e.code or e.kind
+end
+
+--- flashcmd.run(ctx, f) -> f's summary. With --json a failure still prints one object (cause,
+-- and verify/first_mismatch for a mismatch) before the error reaches the CLI.
+function M.run(ctx, f, ...)
+  local ok, res = pcall(f, ...)
+  if ok then return res end
+  if ctx.opts.json then
+    local out = { schema = 1, cause = cause_of(res) }
+    if errors.is(res, "mismatch") then
+      out.verify, out.first_mismatch = "mismatch", res.first_mismatch
+    end
+    io.stdout:write(json.encode(out), "\n")
+  end
+  error(res, 0)
+end
+
+--- flashcmd.report(ctx, summary, line): the --json object (design §3), or the summary line
 function M.report(ctx, summary, line)
   if ctx.opts.json then
-    local out = { schema = 1 }
-    for _, k in ipairs({ "bytes", "erased", "seconds", "verify", "first_mismatch", "cause" }) do
+    local out = { schema = 1, cause = "ok" }
+    for _, k in ipairs({ "bytes", "erased", "seconds", "verify", "first_mismatch", "sim" }) do
       out[k] = summary[k]
     end
     if summary.bytes and summary.seconds and summary.seconds > 0 then

@@ -23,8 +23,10 @@ local function check(ctx, value, msg, code)
   return value
 end
 
+-- A board: cwlua drives BOOT0 and nRST itself. A plain serial port has lines too (rts, dtr),
+-- but they are driven by its --gpio-seq entry and exit sequences (cwlua.port).
 local function has_lines(dev)
-  return dev.pin ~= nil
+  return dev.pin ~= nil and dev.enter_bootloader == nil
 end
 
 -- BOOT0 high and a reset pulse: the ROM bootloader starts (§A.2, without its fixed waits).
@@ -51,13 +53,68 @@ local function recipe_for(pid)
   end
 end
 
+-- Get, Get ID, the chip ID against the recipe, the flash-size register: the chip as cwlua
+-- sees it. A read-protected chip NACKs the register read: reported in chip.read_protected
+-- (flash size from the table), and the command decides (design §3: exit 2 unless --unprotect).
+local function identify(ctx, recipe)
+  local boot = ctx.boot
+  local info = boot:get()
+  local pid = boot:get_id()
+  local known = devices.BY_PID[pid]
+  local accepted = false
+  for _, id in ipairs(recipe.chips) do accepted = accepted or id == pid end
+  if not accepted then
+    local other = recipe_for(pid)
+    error(errors.new("input", ("%s: the chip reports product ID 0x%03X (%s), which this recipe "
+      .. "does not program%s"):format(ctx.where, pid, known and known.name or "unknown to cwlua",
+      other and ("; use the recipe '" .. other .. "'") or ""),
+      { cause = "wrong-chip", recipe = other }), 0)
+  end
+  local chip = {
+    pid = pid, name = known.name, family = known.family, bootloader = info.version,
+    erase_command = info.erase, flash_start = known.flash_start, flash_size = known.flash_size,
+    ob_start = known.ob_start, ob_end = known.ob_end, pps = known.pps, device = known,
+    unit_name = known.sectors and "sector" or "page",
+  }
+  -- the flash-size register gives this chip's size (the table holds the largest part)
+  local ok, raw = pcall(boot.read, boot, known.fsize_addr, 2)
+  if ok then
+    local kib = string.unpack("<I2", raw)
+    if kib == 0 or kib == 0xFFFF or kib * 1024 > known.flash_size then
+      ctx.log("flash-size register reads %d KiB; using the table's %d KiB", kib,
+        known.flash_size // 1024)
+    else
+      chip.flash_size = kib * 1024
+    end
+  elseif errors.is(raw, "target") and raw.code == "nack" then
+    chip.read_protected = true -- every read is refused (target-protocols §A.8)
+  else
+    error(raw, 0)
+  end
+  chip.units = devices.layout(known, chip.flash_size)
+  return chip
+end
+
+-- After a command that resets the chip (Readout/Write Unprotect, an option-byte write), the
+-- bootloader starts afresh with BOOT0 still high: wait for it, sync, identify (§A.4).
+local SELF_RESET_MS = 10 -- reset pulse of the chip's own reset plus its start-up (UNCONFIRMED)
+local function resync(ctx, recipe)
+  clock.sleep(SELF_RESET_MS)
+  local state = ctx.boot:sync()
+  ctx.log("bootloader %s again after the chip's reset", state)
+  return identify(ctx, recipe)
+end
+
 local function connect(recipe)
   return function(ctx)
     local d = ctx.defaults
     local dev = ctx.dev
     if has_lines(dev) then -- a board: route the USART to the CW308 pins (§6.1 roles)
-      check(ctx, dev:pin("tio1", "serial_rx"))
-      check(ctx, dev:pin("tio2", "serial_tx"))
+      for pin, role in pairs({ tio1 = "serial_rx", tio2 = "serial_tx" }) do
+        local ok, msg, code = dev:pin(pin, role)
+        -- the CW-Nano's USART pins are fixed (cw-usb-protocol §7.2): nothing to route
+        if not ok and code ~= "unsupported" then check(ctx, ok, msg, code) end
+      end
       if d.program_clock_hz and dev.clock then check(ctx, dev:clock(d.program_clock_hz)) end
     end
     local bauds = d.bauds
@@ -66,13 +123,13 @@ local function connect(recipe)
     local tried = {}
     for _, baud in ipairs(bauds) do
       local stream = check(ctx, dev:serial({ baud = baud, parity = "even" })) -- 8E1 (§A.3)
-      boot = stm32boot.new(stream, { where = ctx.where, timeout = d.timeout })
+      boot = stm32boot.new(stream, { where = ctx.where, timeout = d.timeout, timing = d.timing })
       if not ctx.opts.no_reset then enter_bootloader(ctx, d) end
       local ok, r = pcall(boot.sync, boot)
       tried[#tried + 1] = baud
       if ok then
         state = r
-        ctx.stream, ctx.baud = stream, baud
+        ctx.stream, ctx.baud, ctx.synced = stream, baud, true
         break
       end
       if not errors.is(r, "target") then error(r, 0) end
@@ -84,40 +141,7 @@ local function connect(recipe)
     end
     ctx.boot = boot
     ctx.log("bootloader %s at %d baud", state, ctx.baud)
-    local info = boot:get()
-    local pid = boot:get_id()
-    local known = devices.BY_PID[pid]
-    local accepted = false
-    for _, id in ipairs(recipe.chips) do accepted = accepted or id == pid end
-    if not accepted then
-      local other = recipe_for(pid)
-      errors.raise("input", "%s: the chip reports product ID 0x%03X (%s), which this recipe does "
-        .. "not program%s", ctx.where, pid, known and known.name or "unknown to cwlua",
-        other and ("; use the recipe '" .. other .. "'") or "")
-    end
-    -- the flash-size register gives this chip's size (the table holds the largest part)
-    local ok, raw = pcall(boot.read, boot, known.fsize_addr, 2)
-    if not ok then
-      if errors.is(raw, "target") and raw.code == "nack" then
-        errors.raise("input", "%s: the chip refuses to be read (NACK to Read Memory): it is "
-          .. "read-protected; removing the protection mass-erases the whole flash", ctx.where)
-      end
-      error(raw, 0)
-    end
-    local kib = string.unpack("<I2", raw)
-    if kib == 0 or kib == 0xFFFF or kib * 1024 > known.flash_size then
-      ctx.log("flash-size register reads %d KiB; using the table's %d KiB", kib,
-        known.flash_size // 1024)
-      kib = known.flash_size // 1024
-    end
-    local chip = {
-      pid = pid, name = known.name, family = known.family, bootloader = info.version,
-      erase_command = info.erase, flash_start = known.flash_start, flash_size = kib * 1024,
-      ob_start = known.ob_start, ob_end = known.ob_end,
-    }
-    chip.units = devices.layout(known, chip.flash_size)
-    chip.unit_name = known.sectors and "sector" or "page"
-    return chip
+    return identify(ctx, recipe)
   end
 end
 
@@ -144,8 +168,10 @@ end
 local function start(ctx, chip)
   local d, dev = ctx.defaults, ctx.dev
   if ctx.opts.no_reset or not has_lines(dev) then
-    if dev.exit_bootloader and not ctx.opts.no_reset then
-      return check(ctx, dev:exit_bootloader())
+    -- a port's exit sequence resets the chip into its firmware; "go" means it has none
+    if dev.exit_bootloader and not ctx.opts.no_reset and
+        check(ctx, dev:exit_bootloader()) ~= "go" then
+      return
     end
     return ctx.boot:go(chip.flash_start)
   end
@@ -155,23 +181,294 @@ local function start(ctx, chip)
   check(ctx, dev:pin(d.reset_pin, "high_z"))
 end
 
+-- The 16 option bytes (protection lives there), or nil on a read-protected chip.
+local function option_bytes(ctx, chip)
+  local ok, ob = pcall(ctx.boot.read, ctx.boot, chip.ob_start, chip.ob_end - chip.ob_start + 1)
+  if ok then return ob end
+  if errors.is(ob, "target") and ob.code == "nack" then return nil end
+  error(ob, 0)
+end
+
+--- step protection(ctx, chip) -> { read = bool, write = { sector numbers } | nil (unknown) }
+local function protection(ctx, chip)
+  if chip.read_protected then return { read = true } end
+  local ob = option_bytes(ctx, chip)
+  if not ob then return { read = true } end
+  return { read = devices.read_protected(chip.device, ob),
+           write = devices.protection(chip.device, ob) }
+end
+
+--- step unprotect(ctx, chip, what) -> chip (identified again): what = "read" runs Readout
+-- Unprotect (mass-erases the flash), "write" runs Write Unprotect; the chip resets itself after
+-- either and is synced again (§A.4).
+local function unprotect(recipe)
+  return function(ctx, _, what)
+    if what == "read" then
+      ctx.log("Readout Unprotect: the chip erases its whole flash")
+      ctx.boot:readout_unprotect()
+    else
+      ctx.log("Write Unprotect")
+      ctx.boot:write_unprotect()
+    end
+    return resync(ctx, recipe)
+  end
+end
+
+--- step write_option_bytes(ctx, chip, data) -> chip: Write Memory into the option bytes; the
+-- chip applies them at the reset that follows and is synced again (§A.4 "Self-reset").
+local function write_option_bytes(recipe)
+  return function(ctx, chip, data)
+    ctx.boot:write(chip.ob_start, data)
+    return resync(ctx, recipe)
+  end
+end
+
+local function sector_list(list)
+  if #list == 0 then return "none" end
+  local parts, i = {}, 1
+  while i <= #list do
+    local j = i
+    while j < #list and list[j + 1] == list[j] + 1 do j = j + 1 end
+    parts[#parts + 1] = i == j and tostring(list[i]) or (list[i] .. "-" .. list[j])
+    i = j + 1
+  end
+  return table.concat(parts, ",")
+end
+M.sector_list = sector_list
+
 local function info(ctx, chip)
   local version, ob1, ob2 = ctx.boot:get_version()
+  local p = protection(ctx, chip)
+  local wp = p.write and sector_list(p.write) or "unknown (the chip is read-protected)"
   return {
     { "chip", ("%s (ID 0x%03X)"):format(chip.name, chip.pid), "chip" },
     { "bootloader", ("v%d.%d"):format(version >> 4, version & 15), "bootloader" },
     { "flash", ("%d KiB at 0x%08X, %d %ss"):format(chip.flash_size // 1024, chip.flash_start,
       #chip.units, chip.unit_name), "flash" },
+    { "read protection", p.read and "on" or "off", "read_protection" },
+    { "write-protected sectors", wp, "write_protected" },
     { "erase command", ("0x%02X"):format(chip.erase_command or 0), "erase_command" },
-    { "option bytes (Get Version)", ("0x%02X 0x%02X"):format(ob1, ob2), "option_bytes" },
+    { "Get Version option bytes", ("0x%02X 0x%02X"):format(ob1, ob2), "get_version_options" },
     { "baud", ctx.baud, "baud" },
   }
+end
+
+---------------------------------------------------------------------------------------------
+-- diagnosis (design §6): evidence only — bytes that came back, the target TX line's level
+-- where the board can read it, what a probe changes
+
+-- The application's UART as NewAE's CW308 firmware sets it up: 38400 baud at the board's
+-- 7.3846 MHz clock, scaled by the clock it really gets (target-protocols §A.7; design §5).
+local APP_BAUD, APP_CLOCK_REF = 38400, 7384600
+
+-- The target's TX line (TIO1 on a CW308) where the board can read it: 1 driven high (the
+-- target is powered and its TX reaches the board), 0 not driven, nil unknown.
+local function tx_level(dev)
+  if not dev.level then return nil end
+  local ok, v = pcall(dev.level, dev, "tio1")
+  return ok and v or nil
+end
+
+local function rig_path(rig)
+  return ({ cw506 = "the CW506's UART routing switches", cw313 = "the CW313's UART jumpers",
+            serial = "the adapter's RX wire", cw308 = "the 20-pin cable or the target's seating" })
+    [rig] or "the wiring"
+end
+
+-- Candidates for a target that never answered, in order of likelihood, from the TX line.
+local function silent_candidates(ctx, level)
+  local board = ctx.dev.info and ctx.dev:info().name or "board"
+  if level == 1 then
+    return {
+      "the board's TX (TIO2) does not reach the target's RX: " .. rig_path(ctx.rig),
+      "nRST does not reach the chip, so it never restarts into its bootloader",
+      "BOOT0 (PDIC) does not reach the chip and its application ignores 0x7F",
+    }
+  end
+  return {
+    ("the target has no power (a %s cannot measure the target's supply)"):format(board),
+    "the target's TX does not reach the board's RX (TIO1): " .. rig_path(ctx.rig),
+    "the chip is held in reset (nRST)",
+  }
+end
+
+local function printable(s)
+  local n = 0
+  for i = 1, #s do
+    local b = s:byte(i)
+    if (b >= 32 and b < 127) or b == 10 or b == 13 then n = n + 1 end
+  end
+  return #s > 0 and n >= #s * 0.8
+end
+
+-- Reset with BOOT0 as given and listen at the application's baud: what does the chip say?
+local function listen_app(ctx, boot0)
+  local dev, d = ctx.dev, ctx.defaults
+  if not has_lines(dev) then return nil end
+  local hz = dev.clock and dev:clock() or APP_CLOCK_REF
+  local baud = math.floor(APP_BAUD * (hz or APP_CLOCK_REF) / APP_CLOCK_REF + 0.5)
+  local stream = dev:serial({ baud = baud, parity = "none" })
+  if not stream then return nil end
+  dev:pin(d.boot_pin, boot0)
+  dev:pin(d.reset_pin, "low")
+  clock.sleep(d.reset_ms)
+  dev:pin(d.reset_pin, "high_z")
+  local got = stream:read(64, 60) or ""
+  return got, baud
+end
+
+--- step explain(ctx, err) -> { seen, likely } for a failed connect: two lines a failed
+-- command adds to its message (no active probes: only what is already known).
+local function explain(ctx, err)
+  local level = tx_level(ctx.dev)
+  if ctx.synced and err.code == "timeout" then
+    return { ("seen: the bootloader answered sync at %d baud, then a request got no "
+               .. "complete reply"):format(ctx.baud),
+             "likely: bytes lost or corrupted on the line (noise, a poor cable or ground)" }
+  end
+  if err.code == "garbled" then
+    return { ("seen: bytes that are not the bootloader's (%s)"):format(
+               stm32boot.hex((err.observed or ""):sub(1, 8))),
+             "likely: a baud or clock mismatch, noise on the line, or the chip running its "
+               .. "application instead of the bootloader (BOOT0)" }
+  end
+  local c = silent_candidates(ctx, level)
+  return { "seen: nothing came back" .. (level == 1 and "; the target's TX line (TIO1) is "
+             .. "driven high, so it is powered and connected that way" or (level == 0 and
+             "; the target's TX line (TIO1) is low: nothing drives it" or "")),
+           "likely: " .. c[1] .. "; or " .. c[2] }
+end
+
+local function doctor(recipe)
+  return function(ctx, report)
+    local dev, d = ctx.dev, ctx.defaults
+    local board = has_lines(dev)
+    if board and dev.clock then
+      local hz, src = dev:clock()
+      if hz then
+        report:step("clock", "unverifiable", ("%d Hz on HS2 (%s); the board cannot see "
+          .. "whether it reaches the target"):format(math.floor(hz + 0.5), src))
+        report:warn("if the clock does not reach the target, its application will not run "
+          .. "(the bootloader runs on the chip's own oscillator and does not need it)")
+      else
+        report:step("clock", "unverifiable", "HS2 carries no clock (" .. tostring(src) .. ")")
+        report:warn("the target gets no clock from the board: its application will not run "
+          .. "(the bootloader does not need one): cwlua clock 7.37e6")
+      end
+    end
+    local level
+    if board then
+      report:step("pin routing", "ok", "TIO1 = board RX, TIO2 = board TX (cwlua sets them)")
+      dev:pin("tio1", "serial_rx")
+      dev:pin("tio2", "serial_tx")
+      level = tx_level(dev)
+      if level == 1 then
+        report:step("target TX line", "ok", "TIO1 driven high: the target is powered and its "
+          .. "TX reaches the board")
+      elseif level == 0 then
+        report:step("target TX line", "unverifiable", "TIO1 low: nothing drives it (no power, "
+          .. "the path open, or the chip in reset)")
+      end
+    end
+    -- the programming interface both ways: entry and sync, as program does it
+    local ok, chip = pcall(connect(recipe), ctx)
+    if ok then
+      report:step("bootloader sync", "ok", ("at %d baud"):format(ctx.baud))
+      report:step("identify", "ok", ("%s, ID 0x%03X, bootloader v%d.%d"):format(chip.name,
+        chip.pid, chip.bootloader >> 4, chip.bootloader & 15))
+      if chip.read_protected then
+        report:step("read access", "failed", "Read Memory refused (NACK): read protection is on")
+        report:conclude("read-protected")
+        return
+      end
+      -- read the same block three times: a noisy line shows as differences or bad replies
+      local first, rok, rerr
+      for _ = 1, 3 do
+        rok, rerr = pcall(ctx.boot.read, ctx.boot, chip.flash_start, 256)
+        if not rok then break end
+        first = first or rerr
+        if rerr ~= first then rok, rerr = false, { code = "garbled", message = "a block read "
+          .. "three times came back different" } break end
+      end
+      if not rok then
+        report:step("read check", "failed", rerr.message)
+        report:conclude("garbled-reply")
+        return
+      end
+      report:step("read check", "ok", "256 bytes read three times, identical")
+      local p = ctx.recipe.protection(ctx, chip)
+      report:step("protection", "ok", ("read %s; write-protected sectors: %s"):format(
+        p.read and "on" or "off", p.write and sector_list(p.write) or "unknown"))
+      start(ctx, chip)
+      report:conclude("ok")
+      return
+    end
+    local err = chip
+    if errors.is(err, "input") and err.cause == "wrong-chip" then
+      report:step("identify", "failed", err.message:gsub("^[^:]*: ", ""))
+      ctx.right_recipe = err.recipe
+      report:conclude("wrong-chip")
+      return
+    end
+    if not errors.is(err, "target") then error(err, 0) end
+    if ctx.synced then -- sync worked, a later exchange did not: the line loses or breaks bytes
+      report:step("bootloader sync", "ok", ("at %d baud"):format(ctx.baud))
+      report:step("identify", "failed", err.message:gsub("^[^:]*: ", ""))
+      report:conclude("garbled-reply")
+      return
+    end
+    report:step("bootloader sync", "failed", err.message:gsub("^[^:]*: ", ""))
+    if err.code == "garbled" then
+      -- does the chip run its application although BOOT0 was driven high?
+      local heard, baud = listen_app(ctx, "high")
+      if heard and printable(heard) then
+        report:step("boot pin", "failed", ("after a reset with BOOT0 high the chip printed "
+          .. "%q at %d baud: its application runs"):format(heard:gsub("%s+$", ""), baud))
+        report:conclude("app-running")
+        return
+      end
+      report:conclude("garbled-reply")
+      return
+    end
+    if board then
+      -- swap TIO1/TIO2 and try once more: crossed lines answer then
+      dev:pin("tio1", "serial_tx")
+      dev:pin("tio2", "serial_rx")
+      local stream = dev:serial({ baud = d.bauds[1] or d.bauds, parity = "even" })
+      enter_bootloader(ctx, d)
+      local sok = pcall(stm32boot.new(stream, { where = ctx.where }).sync,
+        stm32boot.new(stream, { where = ctx.where }))
+      dev:pin("tio1", "serial_rx")
+      dev:pin("tio2", "serial_tx")
+      if sok then
+        report:step("swapped lines", "failed", "with TIO1 and TIO2 swapped the bootloader "
+          .. "answers: the target's TX and RX are crossed")
+        report:conclude("swapped-lines")
+        return
+      end
+      report:step("swapped lines", "ok", "no answer with TIO1 and TIO2 swapped either")
+      -- an application that runs although BOOT0 is driven high ignores 0x7F; it may say so
+      local heard, baud = listen_app(ctx, "high")
+      if heard and printable(heard) then
+        report:step("boot pin", "failed", ("after a reset with BOOT0 high the chip printed "
+          .. "%q at %d baud: its application runs"):format(heard:gsub("%s+$", ""), baud))
+        report:conclude("app-running")
+        return
+      end
+      report:step("boot pin", "unverifiable", "nothing heard at the application's baud after a "
+        .. "reset with BOOT0 high")
+      report:step("reset", "unverifiable", "the board cannot see whether nRST reaches the chip")
+    end
+    report:conclude("no-reply", silent_candidates(ctx, level))
+  end
 end
 
 --- stm32.recipe(t) -> t with the shared STM32 steps filled in (a recipe's own steps win).
 function M.recipe(t)
   local base = { connect = connect(t), erase = erase, write = write, read = read,
-                 start = start, info = info }
+                 start = start, info = info, protection = protection,
+                 unprotect = unprotect(t), write_option_bytes = write_option_bytes(t),
+                 doctor = doctor(t), explain = explain }
   for k, v in pairs(base) do
     if t[k] == nil then t[k] = v end
   end

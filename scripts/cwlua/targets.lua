@@ -14,7 +14,8 @@ M.API = 1 -- the recipe API this cwlua implements; a recipe states the one it wa
 
 -- The steps a recipe may provide (docs/targets.md). cwlua owns the sequencing of a command;
 -- the steps are what differs between chips.
-M.STEPS = { "connect", "info", "erase", "write", "read", "start", "reset", "doctor" }
+M.STEPS = { "connect", "info", "erase", "write", "read", "start", "protection", "unprotect",
+            "write_option_bytes", "explain", "reset", "doctor" }
 -- The commands a recipe supports follow from its steps.
 local COMMAND_STEPS = {
   { "program", { "connect", "erase", "write", "read", "start" } },

@@ -125,8 +125,9 @@ describe("programming an STM32F1 on the simulator", function()
       local r = cw({ "--json", "program", "stm32f1",
         cli.write(dir .. "/fw.hex", images.hex({ { FLASH, images.pattern(256) } })) })
       assert.are.equal(0, r.status, r.stderr)
-      assert.matches('^{"bytes":256,"erased":1,"rate":[%d.e+]+,"schema":1,"seconds":[%d.e%-]+,'
-        .. '"verify":"ok"}\n$', r.stdout)
+      assert.matches('^{"bytes":256,"cause":"ok","erased":1,"rate":[%d.e+]+,"schema":1,'
+        .. '"seconds":[%d.e%-]+,"sim":{"flash_s":[%d.e%-]+,"usb":{"bulk":0,"ctrl_in":%d+,'
+        .. '"ctrl_out":%d+},"wait_s":[%d.e%-]+,"wire_s":[%d.e%-]+},"verify":"ok"}\n$', r.stdout)
     end)
   end)
 
@@ -203,7 +204,7 @@ describe("programming an STM32F1 on the simulator", function()
       assert.are.equal(2, r.status)
       assert.are.equal("cwlua: recipe stm32f1 has no parameter 'baud' (did you mean 'bauds'?); "
         .. "its parameters: bauds, boot_pin, flash_start, program_clock_hz, reset_ms, "
-        .. "reset_pin\n", r.stderr)
+        .. "reset_pin, timing\n", r.stderr)
     end)
   end)
 
@@ -229,8 +230,8 @@ describe("programming an STM32F1 on the simulator", function()
       local r = cw({ "--sim-fault", "write-protected=0", "program", "stm32f1", hex, "-q" })
       assert.are.equal(5, r.status)
       assert.matches("^cwlua: stm32f1: verify failed at 0x08000000: the image has 0x%x%x, the chip "
-        .. "0xFF; a write%-protected sector keeps its old bytes: check the chip's write "
-        .. "protection\n$", r.stderr)
+        .. "0xFF; write%-protection sector 0 is on, which keeps the old bytes: rerun with "
+        .. "%-%-unprotect%-write\n$", r.stderr)
     end)
   end)
 
@@ -298,7 +299,12 @@ describe("programming an STM32F1 on the simulator", function()
       local r = cw({ "--sim-fault", "uart-rx-open", "info", "stm32f1" })
       assert.are.equal(4, r.status)
       assert.are.equal("cwlua: stm32f1: no reply to bootloader sync (0x7F), sent twice 100 ms "
-        .. "apart (tried 115200, 57600, 38400, 19200 baud)\n", r.stderr)
+        .. "apart (tried 115200, 57600, 38400, 19200 baud)\n"
+        .. "  seen: nothing came back; the target's TX line (TIO1) is low: nothing drives it\n"
+        .. "  likely: the target has no power (a CW-Lite cannot measure the target's supply); or "
+        .. "the target's TX does not reach the board's RX (TIO1): the 20-pin cable or the "
+        .. "target's seating\n"
+        .. "  do: check those, then run 'cwlua doctor stm32f1' to test each link\n", r.stderr)
     end)
   end)
 end)

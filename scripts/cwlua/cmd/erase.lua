@@ -6,10 +6,11 @@ return {
   synopsis = "erase TARGET",
   summary = "erase the pages touched by --addr/--len, or everything with --chip",
   usage = "cwlua erase TARGET (--chip | --addr ADDR --len LEN) [--no-reset] [--set K=V]",
-  options = fc.options("chip", "addr", "len", "no_reset", "set", "part"),
+  options = fc.options("chip", "addr", "len", "unprotect", "unprotect_write", "no_reset", "set",
+    "part"),
   run = function(ctx)
     local target = fc.args(ctx, 1)
-    local s = fc.flash.erase(target, fc.opts(ctx))
+    local s = fc.run(ctx, fc.flash.erase, target, fc.opts(ctx))
     return fc.report(ctx, s, ("erased %d %s%s of %s in %.2f s"):format(s.erased, s.unit,
       s.erased == 1 and "" or "s", s.chip.name, s.seconds))
   end,

@@ -10,7 +10,7 @@ return {
   options = fc.options("no_reset", "set", "part"),
   run = function(ctx)
     local target = fc.args(ctx, 1)
-    local s = fc.flash.info(target, fc.opts(ctx))
+    local s = fc.run(ctx, fc.flash.info, target, fc.opts(ctx))
     if ctx.opts.json then
       local o = { schema = 1 }
       for _, r in ipairs(s.rows) do o[r[3] or r[1]] = r[2] end

@@ -10,7 +10,7 @@ return {
   options = fc.options("base", "no_reset", "set", "part"),
   run = function(ctx)
     local target, file = fc.args(ctx, 2)
-    local s = fc.flash.verify(target, file, fc.opts(ctx))
+    local s = fc.run(ctx, fc.flash.verify, target, file, fc.opts(ctx))
     return fc.report(ctx, s, ("verified %d bytes of %s in %.2f s: identical"):format(s.bytes,
       s.chip.name, s.seconds))
   end,

@@ -43,12 +43,15 @@ local Boot = {}
 Boot.__index = Boot
 
 --- stm32boot.new(stream [, opts]) -> boot. opts.where names the target in messages;
--- opts.timeout overrides entries of M.TIMEOUT.
+-- opts.timeout overrides entries of M.TIMEOUT; opts.timing gives the chip's typical flash
+-- times, so the engine does not ask for an answer before it can exist:
+-- { program_ns_per_byte = 26250, page_erase_ns = 20e6, mass_erase_ns = 20e6 }.
 function M.new(stream, opts)
   opts = opts or {}
   local t = {}
   for k, v in pairs(M.TIMEOUT) do t[k] = (opts.timeout and opts.timeout[k]) or v end
-  return setmetatable({ s = stream, where = opts.where or "stm32", timeout = t }, Boot)
+  return setmetatable({ s = stream, where = opts.where or "stm32", timeout = t,
+    timing = opts.timing or {} }, Boot)
 end
 
 local function hex(s)
@@ -80,12 +83,13 @@ function Boot:_write(bytes)
 end
 
 -- Exactly n bytes within timeout_ms, or raise "timeout" naming what was awaited.
-function Boot:_read(n, timeout_ms, what)
+function Boot:_read(n, timeout_ms, what, busy_ns)
   local got, left = "", clock.deadline(timeout_ms)
   while #got < n do
     local remaining = left()
     if remaining <= 0 and #got > 0 then break end
-    local chunk, msg, code = self.s:read(n - #got, math.max(remaining / 1e6, 1))
+    local chunk, msg, code = self.s:read(n - #got, math.max(remaining / 1e6, 1), busy_ns)
+    busy_ns = nil
     if chunk then
       got = got .. chunk
     elseif code ~= "timeout" then
@@ -104,9 +108,11 @@ function Boot:_read(n, timeout_ms, what)
   return got
 end
 
--- Wait for ACK. NACK raises "nack"; a near miss or another byte raises "garbled".
-function Boot:_ack(timeout_ms, what)
-  local b = self:_read(1, timeout_ms, what):byte()
+-- Wait for ACK, not asking before the target can have answered: busy_ns is how long it works
+-- first (flash programming, erasing). NACK raises "nack"; a near miss or another byte raises
+-- "garbled".
+function Boot:_ack(timeout_ms, what, busy_ns)
+  local b = self:_read(1, timeout_ms, what, busy_ns):byte()
   if b == ACK then return end
   if b == NACK then fail(self, "nack", string.char(b), "%s refused (NACK 0x1F)", what) end
   if near_miss(b) then
@@ -240,7 +246,7 @@ function Boot:write(addr, data)
   local block = string.char(#data - 1) .. data
   self:_write(block .. string.char(xor(block))) -- N, data, XOR(N, data) (§A.3)
   self:_ack(self.timeout.write + #block, ("Write Memory (0x31) of %d bytes at 0x%08X"):format(
-    #data, addr))
+    #data, addr), #data * (self.timing.program_ns_per_byte or 0))
 end
 
 -- Erase and Extended Erase (§A.4): "all", or a list of page (or sector) numbers.
@@ -251,10 +257,11 @@ function Boot:erase(pages)
   end
   local what = info.erase == CMD.EXT_ERASE and "Extended Erase (0x44)" or "Erase (0x43)"
   self:_cmd(info.erase, what)
-  local frame, timeout
+  local frame, timeout, busy
   if pages == "all" then
     frame = info.erase == CMD.EXT_ERASE and "\xFF\xFF\x00" or "\xFF\x00" -- mass erase
     timeout = self.timeout.mass_erase
+    busy = self.timing.mass_erase_ns
   else
     local n = #pages
     if n < 1 then error("erase: no pages", 2) end
@@ -268,10 +275,11 @@ function Boot:erase(pages)
     end
     frame = frame .. string.char(xor(frame))
     timeout = self.timeout.page_erase * n
+    busy = self.timing.page_erase_ns and self.timing.page_erase_ns * n
   end
   self:_write(frame)
   self:_ack(timeout, what .. (pages == "all" and " of the whole flash" or
-    (" of %d pages"):format(#pages)))
+    (" of %d pages"):format(#pages)), busy)
 end
 
 --- boot:go(addr): Go (§A.4): the chip leaves the bootloader and runs from addr

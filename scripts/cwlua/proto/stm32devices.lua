@@ -23,8 +23,47 @@ local F4_DUAL = { 16 * K, 16 * K, 16 * K, 16 * K, 64 * K, 128 * K, 128 * K, 128 
 local function row(pid, family, name, flash_kib, page, ram, ob, sys, fsize_addr, sectors)
   return { pid = pid, family = family, name = name, flash_start = 0x08000000,
            flash_size = flash_kib * K, page_size = page, sectors = sectors,
+           pps = sectors and 1 or M.PPS[pid], -- erase units per write-protect sector (§A.6)
            ram_start = ram[1], ram_end = ram[2], ob_start = ob[1], ob_end = ob[2],
            sys_start = sys[1], sys_end = sys[2], fsize_addr = fsize_addr }
+end
+
+-- "page × pps" of §A.6: pages per write-protect sector (F2/F4: one sector each).
+M.PPS = { [0x440] = 4, [0x444] = 4, [0x442] = 2, [0x445] = 4, [0x448] = 2, [0x412] = 4,
+          [0x410] = 4, [0x414] = 2, [0x420] = 4, [0x428] = 2, [0x418] = 2, [0x430] = 2,
+          [0x432] = 2, [0x422] = 2, [0x439] = 2, [0x438] = 2, [0x446] = 2 }
+
+--- stm32devices.protection(dev, ob) -> write-protected sector numbers (a list) from the 16
+-- option bytes as the chip stores them [ext: RM0008/RM0091/RM0316 "Option bytes"; RM0033/RM0090
+-- "Option bytes"]. F0/F1/F3: WRP0..WRP3 at offsets 8, 10, 12, 14, each followed by its
+-- complement, a 0 bit protects its sector, a byte whose complement does not match protects
+-- nothing. F2/F4: nWRP, 16 bits little-endian at offset 8, a 0 bit protects its sector.
+function M.protection(dev, ob)
+  local list = {}
+  if dev.sectors then
+    local nwrp = string.unpack("<I2", ob, 9)
+    for n = 0, 11 do
+      if nwrp & (1 << n) == 0 then list[#list + 1] = n end
+    end
+    return list
+  end
+  for i = 0, 3 do
+    local v, nv = ob:byte(9 + 2 * i), ob:byte(10 + 2 * i)
+    if v ~ nv == 0xFF then
+      for bit = 0, 7 do
+        if v & (1 << bit) == 0 then list[#list + 1] = i * 8 + bit end
+      end
+    end
+  end
+  return list
+end
+
+--- stm32devices.read_protected(dev, ob) -> true when the option bytes set read protection
+-- (F0/F3 key 0xAA, F1 0xA5 with its complement; F2/F4 RDP 0xAA at offset 1 means none).
+function M.read_protected(dev, ob)
+  if dev.sectors then return ob:byte(2) ~= 0xAA end
+  local key = dev.family == "f1" and 0xA5 or 0xAA
+  return not (ob:byte(1) == key and ob:byte(2) == key ~ 0xFF)
 end
 
 M.BY_PID = {}
