@@ -1,0 +1,223 @@
+-- cwlua.doctor: find out why a target does not answer, and say what to do (design §6).
+--
+-- Walks the chain — board present and permitted, firmware and FPGA, glitch outputs, target
+-- power, clock, then the recipe's own probes (pin routing, reset, boot pin, the programming
+-- interface both ways) — and stops at the first broken link. Evidence only: what came back on
+-- the wire, pin levels the board can read, board state. Never the simulator's fault settings.
+-- A link the board cannot observe is "unverifiable"; where several causes fit what was seen,
+-- `candidates` lists them in order of likelihood.
+local board_mod = require "cwlua.board"
+local errors = require "cwlua.errors"
+local json = require "cwlua.json"
+local targets = require "cwlua.targets"
+
+local M = {}
+
+-- Causes whose broken link is on the board side exit 3, the others 4 (design §3, §6).
+M.BOARD_SIDE = { ["no-board"] = true, ["usb-permission"] = true, ["usb-busy"] = true,
+                 ["old-firmware"] = true, ["fpga-unprogrammed"] = true, ["glitch-active"] = true }
+
+M.RIGS = { "cw308", "cw506", "cw313", "serial" }
+
+-- What to do, per cause; rig-specific lines where the rig matters.
+local function actions(cause, rig, ctx)
+  local t = ctx.where or "TARGET"
+  local path = {
+    cw506 = "on the CW506, set the UART routing switches so TIO1 and TIO2 reach the target "
+      .. "(or plug the CW308 straight into the capture board's 20-pin cable)",
+    cw308 = "check that the 20-pin cable is seated at both ends and the target board sits "
+      .. "firmly on the CW308",
+    cw313 = "check the CW313's UART jumpers and that the target board is seated",
+    serial = "check the adapter's TX to the target's RX and RX to TX, a common ground, and the "
+      .. "voltage level (3.3 V)",
+  }
+  local a = {
+    ok = { "nothing to do: cwlua program " .. t .. " FILE" },
+    ["no-board"] = { "plug the board in (cwlua list shows what is attached)",
+                     "if it was just reset or unplugged, wait a second and retry" },
+    ["usb-permission"] = { "install the udev rule and join its group (docs/install.md)" },
+    ["usb-busy"] = { "another program holds the board: close it (in a notebook: scope.dis())" },
+    ["old-firmware"] = { "update the board's firmware with NewAE's tools (docs/install.md)" },
+    ["fpga-unprogrammed"] = { "pass --bitstream FILE, or connect once with NewAE's cw.scope()" },
+    ["glitch-active"] = { "switch the glitch outputs off (in a notebook: scope.glitch_disable() "
+      .. "or scope.io.glitch_hp = scope.io.glitch_lp = False); cwlua program switches them off "
+      .. "by itself while it works and puts them back after" },
+    ["no-target-power"] = { "switch target power on: cwlua power on" },
+    ["no-clock"] = { "give the target a clock: cwlua clock 7.37e6" },
+    ["no-reply"] = { "check the target's power", path[rig] or path.cw308,
+                     "then run cwlua doctor " .. t .. " again" },
+    ["swapped-lines"] = { "the target's TX and RX are swapped: swap TIO1 and TIO2 in the wiring"
+      .. (rig == "serial" and " (cross TX and RX)" or "") },
+    ["garbled-reply"] = { "the line corrupts bytes: shorten or reseat the cable, check ground "
+      .. "and noise sources (a glitch output, a motor), or try --set bauds=57600" },
+    ["app-running"] = { "the chip runs its application instead of the bootloader: BOOT0 (PDIC) "
+      .. "does not reach it; check the BOOT0 jumper or wiring" .. (rig == "cw308" and
+      " on the CW308 target board" or "") },
+    ["reset-ineffective"] = { "nRST does not reach the chip: check the reset wiring and any "
+      .. "reset jumper on the target board" },
+    ["read-protected"] = { "cwlua program " .. t .. " FILE --unprotect (erases the whole chip)" },
+    ["wrong-chip"] = { "use the recipe that fits: " .. (ctx.right_recipe and
+      ("cwlua program " .. ctx.right_recipe .. " FILE") or "cwlua targets lists them") },
+  }
+  return a[cause] or { "run cwlua doctor " .. t }
+end
+M.actions = actions
+
+local Report = {}
+Report.__index = Report
+
+--- doctor.report(where, rig) -> report
+function M.report(where, rig)
+  return setmetatable({ where = where, rig = rig, steps = {}, candidates = {}, warnings = {} },
+    Report)
+end
+
+--- report:step(name, status, observed): status ok | failed | unverifiable | skipped
+function Report:step(name, status, observed)
+  self.steps[#self.steps + 1] = { name = name, status = status, observed = observed }
+end
+
+--- report:warn(text): something that is not a broken link but matters (e.g. no clock)
+function Report:warn(text)
+  self.warnings[#self.warnings + 1] = text
+end
+
+--- report:conclude(cause [, candidates]): the first broken link (or "ok")
+function Report:conclude(cause, candidates)
+  self.cause = cause
+  self.candidates = candidates or {}
+end
+
+function Report:exit_code()
+  if self.cause == "ok" then return 0 end
+  return M.BOARD_SIDE[self.cause] and 3 or 4
+end
+
+local STATUS_WIDTH = 13
+
+--- report:text(ctx) -> what cwlua doctor prints
+function Report:text(ctx)
+  local out = { ("cwlua doctor %s (rig %s)"):format(self.where, self.rig) }
+  for _, s in ipairs(self.steps) do
+    out[#out + 1] = ("  %-" .. STATUS_WIDTH .. "s %-18s %s"):format(s.status, s.name,
+      s.observed or "")
+  end
+  out[#out + 1] = "cause: " .. self.cause
+  if #self.candidates > 0 then
+    out[#out + 1] = "likely, in order:"
+    for i, c in ipairs(self.candidates) do out[#out + 1] = ("  %d. %s"):format(i, c) end
+  end
+  for _, w in ipairs(self.warnings) do out[#out + 1] = "warning: " .. w end
+  out[#out + 1] = "what to do:"
+  for _, a in ipairs(actions(self.cause, self.rig, ctx)) do out[#out + 1] = "  - " .. a end
+  return table.concat(out, "\n") .. "\n"
+end
+
+--- report:json(ctx) -> the --json object (design §3: cause, candidates, steps, actions)
+function Report:json(ctx)
+  local steps = json.array()
+  for _, s in ipairs(self.steps) do
+    steps[#steps + 1] = { name = s.name, status = s.status, observed = s.observed or json.null }
+  end
+  return json.encode({ schema = 1, cause = self.cause, candidates = json.array(self.candidates),
+    steps = steps, actions = json.array(actions(self.cause, self.rig, ctx)),
+    warnings = json.array(self.warnings), rig = self.rig })
+end
+
+-- Board errors from cw.open, as causes (stable codes of docs/api.md).
+local OPEN_CAUSE = { no_device = "no-board", access = "usb-permission", busy = "usb-busy",
+                     timeout = "no-board", io = "no-board", stall = "no-board",
+                     fpga_unprogrammed = "fpga-unprogrammed", old_firmware = "old-firmware" }
+M.OPEN_CAUSE = OPEN_CAUSE
+
+-- The board-side links, in order: present, firmware and FPGA, glitch outputs, power, clock.
+-- Returns the open board, or nil when a link is broken (the report says which).
+local function board_links(report, part)
+  local sim = {}
+  for k, v in pairs(board_mod.defaults.sim or {}) do sim[k] = v end
+  local spec = board_mod.defaults.spec
+  if not sim.target and spec and spec:match("^sim:nano$") then part = "stm32f030x6" end
+  sim.target = sim.target or part
+  local b, msg, code = board_mod.open(spec, sim)
+  if not b then
+    local cause = OPEN_CAUSE[code] or "no-board"
+    report:step(cause == "old-firmware" and "firmware" or
+      (cause == "fpga-unprogrammed" and "FPGA" or "board"), "failed", msg)
+    report:conclude(cause)
+    return nil
+  end
+  local i = b:info()
+  report:step("board", "ok", ("%s %s, firmware %s"):format(i.name or i.kind,
+    i.serial or "", i.firmware or "?"))
+  if not b.fpga_read then -- a plain serial port: no board links to check
+    return b
+  end
+  report:step("FPGA", "ok", i.fpga == "none" and "none on this board" or i.fpga)
+  if i.fpga == "configured" then
+    local io = b:fpga_read(55, 8)
+    local _, src = b:clock()
+    if io and (io:byte(5) ~= 0 or src == "glitch") then
+      report:step("glitch outputs", "failed", ("%s%s"):format(
+        io:byte(5) ~= 0 and "crowbar MOSFETs enabled (IOROUTE byte 4 = 0x" ..
+        ("%02X"):format(io:byte(5)) .. ")" or "", src == "glitch" and
+        ((io:byte(5) ~= 0 and ", " or "") .. "HS2 carries the glitch output") or ""))
+      report:conclude("glitch-active")
+      return b
+    end
+    report:step("glitch outputs", "ok", "off")
+  end
+  local on, pmsg, pcode = b:power()
+  if on == false then
+    report:step("target power", "failed", "switched off on the board")
+    report:conclude("no-target-power")
+    return b
+  elseif on == nil and pcode ~= "unsupported" then
+    report:step("target power", "failed", pmsg)
+    report:conclude("no-board")
+    return b
+  end
+  report:step("target power", "unverifiable", on and ("switched on; a %s cannot measure the "
+    .. "target's supply"):format(i.name or i.kind) or "the board does not switch it")
+  return b
+end
+
+--- doctor.run(word, opts) -> report, ctx: the whole chain for TARGET word
+function M.run(word, opts)
+  local recipe, part = targets.resolve(word)
+  local rig = opts.rig or recipe.rig or "cw308"
+  local report = M.report(recipe.name, rig)
+  local ctx = { where = recipe.name, recipe = recipe, part = opts.part or part, opts = opts,
+                rig = rig, report = report, log = function(fmt, ...)
+                  if opts.verbose then io.stderr:write(recipe.name, ": ", fmt:format(...), "\n") end
+                end }
+  local defaults = {}
+  for k, v in pairs(recipe.defaults or {}) do defaults[k] = v end
+  ctx.defaults = defaults
+  local ok, err = pcall(function()
+    local b = board_links(report, ctx.part)
+    if not b then return end
+    ctx.dev = b
+    local _ <close> = b
+    if report.cause then return end
+    local _ <close> = b.snapshot and assert(b:snapshot()) or nil -- restored on every path
+    if not recipe.doctor then
+      report:step("target", "skipped", "recipe " .. recipe.name .. " has no diagnosis yet")
+      report:conclude("ok")
+      return
+    end
+    recipe.doctor(ctx, report)
+    report.cause = report.cause or "ok"
+  end)
+  if not ok then
+    -- a board that stops answering mid-way (unplugged, timeouts) is a board-side cause
+    if errors.is(err, "device") then
+      report:step("board", "failed", err.message)
+      report:conclude(OPEN_CAUSE[err.code] or "no-board")
+    else
+      error(err, 0)
+    end
+  end
+  return report, ctx
+end
+
+return M

@@ -1,0 +1,189 @@
+-- cwlua doctor on the simulator: every fault of design §5 that concerns an STM32 target gives
+-- the cause of issue 10's table, with an action, from evidence only (the doctor never reads
+-- the simulator's fault settings).
+local cli = require "support.cli"
+local json = require "dkjson" -- Debian's lua-dkjson: a decoder we did not write
+
+local HELLO = (os.getenv("CWLUA_SOURCE_DIR") or ".") .. "/examples/stm32f1-hello/hello.hex"
+
+describe("cwlua doctor", function()
+  local env
+
+  local function doctor(args)
+    local a = { "-d", "sim", "--json" }
+    for _, x in ipairs(args) do a[#a + 1] = x end
+    a[#a + 1] = "doctor"
+    a[#a + 1] = "stm32f1"
+    local r = cli.run(a, { XDG_STATE_HOME = env })
+    local o = json.decode(r.stdout)
+    assert.is_table(o, "not JSON: " .. r.stdout .. r.stderr)
+    return o, r
+  end
+
+  local function program_first()
+    local r = cli.run({ "-d", "sim", "program", "stm32f1", HELLO, "-q" }, { XDG_STATE_HOME = env })
+    assert.are.equal(0, r.status, r.stderr)
+  end
+
+  local function has(list, pattern)
+    for _, s in ipairs(list) do
+      if tostring(s):find(pattern) then return true end
+    end
+    return false
+  end
+
+  before_each(function() env = cli.tmpdir() end)
+  after_each(cli.cleanup)
+
+  local rows = {
+    -- fault args, cause, exit, a pattern the actions or candidates must contain
+    { {}, "ok", 0, "cwlua program stm32f1" },
+    { { "--sim-fault", "uart-tx-open" }, "no-reply", 4, "TIO2" },
+    { { "--sim-fault", "uart-swapped" }, "swapped-lines", 4, "swap TIO1 and TIO2" },
+    { { "--sim-fault", "bit-flips=0.02" }, "garbled-reply", 4, "cable" },
+    { { "--sim-fault", "read-protected" }, "read-protected", 4, "%-%-unprotect" },
+    { { "--sim-fault", "glitch-active" }, "glitch-active", 3, "glitch" },
+    { { "--sim-fault", "already-synced" }, "ok", 0, "cwlua program" },
+    { { "--sim-fault", "slow-erase" }, "ok", 0, "cwlua program" },
+    { { "--sim-fault", "write-protected" }, "ok", 0, "cwlua program" },
+  }
+  for _, row in ipairs(rows) do
+    it(("%s gives %s"):format(row[1][2] or "no fault", row[2]), function()
+      local o, r = doctor(row[1])
+      assert.are.equal(row[2], o.cause, r.stdout)
+      assert.are.equal(row[3], r.status)
+      assert.is_true(has(o.actions, row[4]) or has(o.candidates, row[4]),
+        "no action naming " .. row[4] .. ": " .. r.stdout)
+      assert.are.equal(1, o.schema)
+      for _, s in ipairs(o.steps) do
+        assert.is_truthy(({ ok = 1, failed = 1, unverifiable = 1, skipped = 1 })[s.status])
+      end
+    end)
+  end
+
+  it("uart-rx-open: no-reply; with --rig cw506 the hint names the CW506 UART switches",
+    function()
+      local o, r = doctor({ "--sim-fault", "uart-rx-open" })
+      assert.are.equal("no-reply", o.cause)
+      assert.are.equal(4, r.status)
+      o = doctor({ "--sim-fault", "uart-rx-open", "--rig", "cw506" })
+      assert.are.equal("no-reply", o.cause)
+      assert.is_true(has(o.actions, "CW506, set the UART routing switches"))
+      assert.is_true(has(o.candidates, "CW506's UART routing switches"))
+    end)
+
+  it("no-power: no-reply with power first among the candidates (a Lite cannot measure it)",
+    function()
+      local o = doctor({ "--sim-fault", "no-power" })
+      assert.are.equal("no-reply", o.cause)
+      assert.matches("^the target has no power %(a CW%-Lite cannot measure", o.candidates[1])
+    end)
+
+  it("nrst-open: no-reply with reset among the candidates", function()
+    local o = doctor({ "--sim-fault", "nrst-open" })
+    assert.are.equal("no-reply", o.cause)
+    assert.is_true(has(o.candidates, "nRST"))
+  end)
+
+  it("boot0-stuck-low with an application that talks: app-running", function()
+    program_first() -- a blank chip runs no application
+    local o, r = doctor({ "--sim-fault", "boot0-stuck-low", "--sim-app", "banner" })
+    assert.are.equal("app-running", o.cause, r.stdout)
+    assert.is_true(has(o.actions, "BOOT0"))
+  end)
+
+  it("no-clock: ok, with a warning that the application will not run", function()
+    local o = doctor({ "--sim-fault", "no-clock" })
+    assert.are.equal("ok", o.cause)
+    assert.is_true(has(o.warnings, "application will not run"))
+  end)
+
+  it("fpga-unprogrammed without a bitstream: exit 3", function()
+    local o, r = doctor({ "--sim-fault", "fpga-unprogrammed" })
+    assert.are.equal("fpga-unprogrammed", o.cause)
+    assert.are.equal(3, r.status)
+    assert.is_true(has(o.actions, "%-%-bitstream"))
+  end)
+
+  it("old-firmware: exit 3", function()
+    local o, r = doctor({ "--sim-fault", "old-firmware" })
+    assert.are.equal("old-firmware", o.cause)
+    assert.are.equal(3, r.status)
+  end)
+
+  it("usb-timeout-after=50 and unplug-after=50: no-board, exit 3, no hang", function()
+    for _, f in ipairs({ "usb-timeout-after=50", "unplug-after=50" }) do
+      local o, r = doctor({ "--sim-fault", f })
+      assert.are.equal("no-board", o.cause, f)
+      assert.are.equal(3, r.status)
+    end
+  end)
+
+  it("the wrong recipe for the chip: wrong-chip naming the right recipe", function()
+    local o, r = doctor({ "--sim-target", "stm32f303xc" })
+    assert.are.equal("wrong-chip", o.cause)
+    assert.are.equal(4, r.status)
+    assert.is_true(has(o.actions, "cwlua program stm32f3 FILE"))
+  end)
+
+  it("prints each step and the cause as text, within 3 s of modeled time on a dead target",
+    function()
+      local r = cli.run({ "-d", "sim", "--sim-fault", "no-power", "--rig", "cw506", "doctor",
+        "stm32f1" }, { XDG_STATE_HOME = env })
+      assert.are.equal(4, r.status)
+      assert.matches("^cwlua doctor stm32f1 %(rig cw506%)\n", r.stdout)
+      assert.matches("\n  ok +board +CW%-Lite ", r.stdout)
+      assert.matches("\n  unverifiable +target power +switched on; a CW%-Lite cannot measure",
+        r.stdout)
+      assert.matches("\n  failed +bootloader sync +no reply", r.stdout)
+      assert.matches("\ncause: no%-reply\nlikely, in order:\n  1%. ", r.stdout)
+      assert.matches("\nwhat to do:\n  %- ", r.stdout)
+      -- modeled time: the simulator's clock, read through a script that runs the same doctor
+      local s = cli.write(cli.tmpdir() .. "/t.lua", [[
+        local clock = require "cwlua.clock"
+        local board = require "cwlua.board"
+        board.defaults.spec = "sim"
+        board.defaults.sim = { faults = { "no-power" } }
+        local t0, t1
+        local open = board.open
+        board.open = function(...)
+          local b, m, c = open(...)
+          t0 = t0 or clock.now_ns()
+          return b, m, c
+        end
+        -- the end: just before the board closes (then time is no longer the simulator's)
+        local B = board.Board
+        local close = B.close
+        B.close = function(self)
+          if self._dev then t1 = clock.now_ns() end
+          return close(self)
+        end
+        B.__close = B.close
+        local r = require("cwlua.doctor").run("stm32f1", {})
+        print(r.cause, (t1 - t0) / 1e9)
+      ]])
+      r = cli.run({ "run", s }, { XDG_STATE_HOME = env })
+      local cause, secs = r.stdout:match("^(%S+)\t([%d.]+)")
+      assert.are.equal("no-reply", cause, r.stderr)
+      assert.is_true(tonumber(secs) < 3, "doctor took " .. tostring(secs) .. " s")
+    end)
+
+  describe("failed commands explain themselves", function()
+    local faults = { "uart-rx-open", "uart-tx-open", "uart-swapped", "no-power", "nrst-open",
+                     "bit-flips=0.02" }
+    for _, f in ipairs(faults) do
+      it(f .. ": what was seen, what is likely, what to do, on one screen", function()
+        local r = cli.run({ "-d", "sim", "--sim-fault", f, "program", "stm32f1", HELLO, "-q" },
+          { XDG_STATE_HOME = env })
+        assert.are.equal(4, r.status)
+        local lines = {}
+        for l in r.stderr:gmatch("[^\n]+") do lines[#lines + 1] = l end
+        assert.is_true(#lines <= 6, r.stderr)
+        assert.matches("\n  seen: ", r.stderr)
+        assert.matches("\n  likely: ", r.stderr)
+        assert.matches("\n  do: check those, then run 'cwlua doctor stm32f1' to test each "
+          .. "link\n$", r.stderr)
+      end)
+    end
+  end)
+end)
