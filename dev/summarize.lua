@@ -15,6 +15,8 @@ for attrs, body in xml:gmatch("<testcase(.-)>(.-)</testcase>") do
   local status = attrs:match('status="([^"]*)"')
   local test_failed = status == "fail" or body:find("<failure") ~= nil
   local p, fl, s
+  -- the first output line follows the tag on the same line
+  body = body:gsub("<system%-out>", "\n")
   for line in body:gmatch("[^\n]+") do
     local a, b = line:match("^[%w_.%-]*:? ?(%d+) passed, (%d+) failed")
     if a then
