@@ -186,8 +186,13 @@ local function format_options(specs, out)
       .. (s.arg and (s.optional and ("[=" .. s.arg .. "]") or (" " .. s.arg)) or "")
     local lines = {}
     for l in s.help:gmatch("[^\n]+") do lines[#lines + 1] = l end
-    out[#out + 1] = ("  %-22s %s"):format(left, lines[1])
-    for k = 2, #lines do out[#out + 1] = (" "):rep(25) .. lines[k] end
+    if #left > 22 then -- too wide for the column: the help starts on the next line
+      out[#out + 1] = "  " .. left
+      for k = 1, #lines do out[#out + 1] = (" "):rep(25) .. lines[k] end
+    else
+      out[#out + 1] = ("  %-22s %s"):format(left, lines[1])
+      for k = 2, #lines do out[#out + 1] = (" "):rep(25) .. lines[k] end
+    end
   end
 end
 
@@ -203,7 +208,13 @@ function M.help()
   }
   for _, name in ipairs(M.COMMANDS) do
     local c = load_command(name)
-    out[#out + 1] = ("  %-22s %s"):format(c.synopsis or c.name, c.summary)
+    local syn = c.synopsis or c.name
+    if #syn > 22 then
+      out[#out + 1] = "  " .. syn
+      out[#out + 1] = (" "):rep(25) .. c.summary
+    else
+      out[#out + 1] = ("  %-22s %s"):format(syn, c.summary)
+    end
   end
   out[#out + 1] = ""
   out[#out + 1] = "options:"
