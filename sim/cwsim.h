@@ -264,6 +264,10 @@ typedef struct cwsim_target_ops {
     int (*isp_exchange)(void *ctx, uint8_t mosi, uint8_t *miso, uint64_t now_ns);
     int (*pdi_send)(void *ctx, uint8_t byte, uint64_t now_ns);
     int (*pdi_recv)(void *ctx, uint8_t *byte, uint64_t now_ns);
+    /* The board's PDI master takes the lines (on: PDID held high, then PDI_CLK clocks; the
+     * chip's PDI starts) or releases them (off: both tri-stated; the chip's PDI stops).
+     * target-protocols §B.2 ENTER/LEAVE. */
+    void (*pdi_link)(void *ctx, int on, uint64_t now_ns);
     void (*destroy)(void *ctx); /* at detach / cwsim_free */
 } cwsim_target_ops;
 
@@ -305,10 +309,17 @@ uint32_t cwsim_board_engine_timeout_remaining(const cwsim_board *b); /* ticks; 0
 #define CWSIM_ENGINE_TICK_NS 400000u                                 /* 1 / 2500 Hz */
 
 /* The wire as the engines see it: 0 ok, -1 not connected (unrouted, unpowered, pdi-open,
- * isp-open, no target) — an unconnected MISO/PDID reads 0xFF. */
+ * isp-open, no target) — an unconnected MISO/PDID reads 0xFF. The PDI lines belong to the
+ * SAM's USART while the XPROG engine holds them; the FPGA driving PDIC or PDID as a GPIO at
+ * the same time (IOROUTE byte 6) fights it and the chip hears nothing (inferred: NewAE
+ * releases both pins before programming, target-protocols §1.2). Time on the PDI wire is the
+ * engine's to pass (it knows its clock). */
 int cwsim_board_isp_exchange(cwsim_board *b, uint8_t mosi, uint8_t *miso);
 int cwsim_board_pdi_send(cwsim_board *b, uint8_t byte);
 int cwsim_board_pdi_recv(cwsim_board *b, uint8_t *byte);
+/* The PDI master takes (on = 1) or releases (on = 0) the PDI lines: tells the chip through
+ * pdi_link. 0 ok, -1 not connected (as above; the chip is still told when the lines go). */
+int cwsim_board_pdi_link(cwsim_board *b, int on);
 
 /* Attach a target chip by name: a part ("stm32f100xb"), a recipe name ("stm32f1"), a
  * ChipWhisperer PLATFORM alias ("CW308_STM32F1"), or "loopback". app: the application model

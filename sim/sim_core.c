@@ -181,6 +181,7 @@ void cwsim_free(cwsim *sim)
         return;
     for (size_t i = 0; i < sim->nboards; i++) {
         target_destroy(sim->boards[i]);
+        sim_board_engines_free(sim->boards[i]);
         free(sim->boards[i]);
     }
     cwsim_state_close(sim);
@@ -469,6 +470,7 @@ cwsim_board *cwsim_board_add(cwsim *sim, cwsim_kind kind, const char *serial, ch
     for (int i = 0; i < CWSIM_PIN_COUNT; i++)
         b->tdrive[i] = CWSIM_Z;
     sam_reset(b);
+    sim_board_engines_add(b);
     b->config = 1; /* Linux configures the device when it enumerates (§1.3) */
     b->usart.cdc_enabled = 1;
     fpga_power_up(b, 1); /* design §5: the board starts with its FPGA configured */

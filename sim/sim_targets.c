@@ -2,7 +2,10 @@
  * in-process backend, cwlua sim attach). A part name, a recipe name or a ChipWhisperer
  * PLATFORM alias (design §5: "wherever a PART is asked for, a recipe name or alias also works"). */
 #include "cwsim.h"
+#include "cwsim_avr.h"
 #include "cwsim_stm32.h"
+#include "cwsim_xmega.h"
+#include "sim_internal.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -19,13 +22,53 @@ int cwsim_attach_part(cwsim_board *b, const char *part, const char *app, char *e
             return -1;
         return 0;
     }
+    if (cwsim_xmega_part_find(part) != NULL) { /* XMEGA parts, "xmega", CWLITEXMEGA, ... */
+        if (app != NULL && strcmp(app, "silent") != 0) {
+            if (err != NULL)
+                snprintf(err, errlen,
+                         "the simulated XMEGA has no application model '%s'; only silent", app);
+            return -1;
+        }
+        return cwsim_xmega_attach(b, part, err, errlen) != NULL ? 0 : -1;
+    }
+    if (cwsim_avr_part_find(part) != NULL) { /* AVR parts, "avr", CW308_MEGA328P (design §3) */
+        if (app != NULL && strcmp(app, "silent") != 0) {
+            if (err != NULL)
+                snprintf(err, errlen,
+                         "the simulated AVR has no application model '%s'; only silent", app);
+            return -1;
+        }
+        return cwsim_avr_attach(b, part, err, errlen) != NULL ? 0 : -1;
+    }
     if (err != NULL) {
         size_t used = (size_t)snprintf(err, errlen, "unknown target part '%s'; known: ", part);
         for (size_t i = 0; i < cwsim_stm32_part_count() && used < errlen; i++)
             used +=
                 (size_t)snprintf(err + used, errlen - used, "%s, ", cwsim_stm32_part_at(i)->name);
+        for (size_t i = 0; i < cwsim_avr_part_count() && used < errlen; i++)
+            used += (size_t)snprintf(err + used, errlen - used, "%s, ", cwsim_avr_part_at(i)->name);
+        for (size_t i = 0; i < cwsim_xmega_part_count() && used < errlen; i++)
+            used +=
+                (size_t)snprintf(err + used, errlen - used, "%s, ", cwsim_xmega_part_at(i)->name);
         if (used < errlen)
             snprintf(err + used, errlen - used, "loopback");
     }
     return -1;
+}
+
+/* The board-side programming engines a board gets when it is added: XPROG on bRequest 0x20
+ * (sim/xmega/xprog.c) and V2/ISP on 0x21 (sim/avr/avr_v2.c), not on the Nano, whose firmware
+ * lacks them (cw-usb-protocol §2.3; on the CW1200 they are unconfirmed). */
+void sim_board_engines_add(cwsim_board *b)
+{
+    if (cwsim_board_kind(b) != CWSIM_NANO) {
+        (void)cwsim_xprog_install(b, NULL, 0); /* fails only without memory: 0x20 then stalls */
+        (void)cwsim_v2_install(b, NULL, 0);    /* likewise for 0x21 */
+    }
+}
+
+void sim_board_engines_free(cwsim_board *b)
+{
+    sim_xprog_free(b);
+    cwsim_v2_remove(cwsim_v2_of(b));
 }

@@ -392,10 +392,22 @@ int cwsim_board_isp_exchange(cwsim_board *b, uint8_t mosi, uint8_t *miso)
     return b->tops->isp_exchange(b->tctx, mosi, miso, b->sim->now);
 }
 
-int cwsim_board_pdi_send(cwsim_board *b, uint8_t byte)
+/* PDI needs both lines (PDI_CLK on PDIC, PDI_DATA on PDID, target-protocols §1.1), a powered
+ * chip, and no FPGA GPIO driving either pin against the SAM (IOROUTE byte 6 enable bits 2 and
+ * 4, cw-usb-protocol §4.1; inferred contention). */
+static int pdi_connected(const cwsim_board *b)
 {
     if (b->kd->kind == CWSIM_NANO || !chip_power(b) || wire_open(b, CWSIM_PIN_PDID) ||
-        b->tops == NULL || b->tops->pdi_send == NULL)
+        wire_open(b, CWSIM_PIN_PDIC) || b->tops == NULL)
+        return 0;
+    if (b->fpga.done && (b->fpga.reg[55][6] & 0x14))
+        return 0;
+    return 1;
+}
+
+int cwsim_board_pdi_send(cwsim_board *b, uint8_t byte)
+{
+    if (!pdi_connected(b) || b->tops->pdi_send == NULL)
         return -1;
     return b->tops->pdi_send(b->tctx, byte, b->sim->now);
 }
@@ -403,10 +415,17 @@ int cwsim_board_pdi_send(cwsim_board *b, uint8_t byte)
 int cwsim_board_pdi_recv(cwsim_board *b, uint8_t *byte)
 {
     *byte = 0xFF;
-    if (b->kd->kind == CWSIM_NANO || !chip_power(b) || wire_open(b, CWSIM_PIN_PDID) ||
-        b->tops == NULL || b->tops->pdi_recv == NULL)
+    if (!pdi_connected(b) || b->tops->pdi_recv == NULL)
         return -1;
     return b->tops->pdi_recv(b->tctx, byte, b->sim->now);
+}
+
+int cwsim_board_pdi_link(cwsim_board *b, int on)
+{
+    int ok = pdi_connected(b);
+    if (b->tops != NULL && b->tops->pdi_link != NULL && (ok || !on))
+        b->tops->pdi_link(b->tctx, on, b->sim->now);
+    return ok ? 0 : -1;
 }
 
 /* ---- the loop-back target ------------------------------------------------------------------- */

@@ -15,6 +15,7 @@ local M = {}
 
 -- Causes whose broken link is on the board side exit 3, the others 4 (design §3, §6).
 M.BOARD_SIDE = { ["no-board"] = true, ["usb-permission"] = true, ["usb-busy"] = true,
+                 ["no-engine"] = true, -- the board lacks the programming engine (XMEGA on a Nano)
                  ["old-firmware"] = true, ["fpga-unprogrammed"] = true, ["glitch-active"] = true }
 
 M.RIGS = { "cw308", "cw506", "cw313", "serial" }
@@ -43,7 +44,9 @@ local function actions(cause, rig, ctx)
       .. "or scope.io.glitch_hp = scope.io.glitch_lp = False); cwlua program switches them off "
       .. "by itself while it works and puts them back after" },
     ["no-target-power"] = { "switch target power on: cwlua power on" },
-    ["no-clock"] = { "give the target a clock: cwlua clock 7.37e6" },
+    ["no-clock"] = ctx.hs2_on and { "the board drives a clock on HS2 but it does not reach the "
+      .. "target: check the clock path (on a CW308, its clock-source jumper set to HS2)" }
+      or { "give the target a clock: cwlua clock 7.37e6" },
     ["no-reply"] = { "check the target's power", path[rig] or path.cw308,
                      "then run cwlua doctor " .. t .. " again" },
     ["swapped-lines"] = { "the target's TX and RX are swapped: swap TIO1 and TIO2 in the wiring"
@@ -56,6 +59,8 @@ local function actions(cause, rig, ctx)
     ["reset-ineffective"] = { "nRST does not reach the chip: check the reset wiring and any "
       .. "reset jumper on the target board" },
     ["read-protected"] = { "cwlua program " .. t .. " FILE --unprotect (erases the whole chip)" },
+    ["no-engine"] = { "this board cannot program this target: use a board whose firmware has "
+      .. "the programming engine (XMEGA and AVR: CW-Lite, CW1200 or CW-Husky, not the CW-Nano)" },
     ["wrong-chip"] = { "use the recipe that fits: " .. (ctx.right_recipe and
       ("cwlua program " .. ctx.right_recipe .. " FILE") or "cwlua targets lists them") },
   }
@@ -82,10 +87,11 @@ function Report:warn(text)
   self.warnings[#self.warnings + 1] = text
 end
 
---- report:conclude(cause [, candidates]): the first broken link (or "ok")
-function Report:conclude(cause, candidates)
+--- report:conclude(cause [, candidates [, actions]]): the first broken link (or "ok")
+function Report:conclude(cause, candidates, actions_list)
   self.cause = cause
   self.candidates = candidates or {}
+  self.actions = actions_list -- a recipe's own, when the generic ones do not fit its interface
 end
 
 function Report:exit_code()
@@ -109,7 +115,9 @@ function Report:text(ctx)
   end
   for _, w in ipairs(self.warnings) do out[#out + 1] = "warning: " .. w end
   out[#out + 1] = "what to do:"
-  for _, a in ipairs(actions(self.cause, self.rig, ctx)) do out[#out + 1] = "  - " .. a end
+  for _, a in ipairs(self.actions or actions(self.cause, self.rig, ctx)) do
+    out[#out + 1] = "  - " .. a
+  end
   return table.concat(out, "\n") .. "\n"
 end
 
@@ -120,7 +128,7 @@ function Report:json(ctx)
     steps[#steps + 1] = { name = s.name, status = s.status, observed = s.observed or json.null }
   end
   return json.encode({ schema = 1, cause = self.cause, candidates = json.array(self.candidates),
-    steps = steps, actions = json.array(actions(self.cause, self.rig, ctx)),
+    steps = steps, actions = json.array(self.actions or actions(self.cause, self.rig, ctx)),
     warnings = json.array(self.warnings), rig = self.rig })
 end
 
@@ -207,6 +215,10 @@ function M.run(word, opts)
     end
     recipe.doctor(ctx, report)
     report.cause = report.cause or "ok"
+    if b.clock then -- for the no-clock action: does HS2 carry a clock (the path is at fault)?
+      local hz = b:clock()
+      ctx.hs2_on = hz ~= nil and hz ~= false
+    end
   end)
   if not ok then
     -- a board that stops answering mid-way (unplugged, timeouts) is a board-side cause

@@ -70,10 +70,9 @@ local function require_steps(recipe, command)
     table.concat(targets.commands(recipe), ", "))
 end
 
---- flash.load_image(file, recipe, opts) -> img. Raw binary goes to --base, or the recipe's
--- flash start. A file whose name says HEX or ELF must be one: a damaged .hex is never
--- programmed as raw bytes.
-function M.load_image(file, recipe, opts)
+-- A file as an image: HEX, ELF or raw binary (at base). A file whose name says HEX or ELF must
+-- be one: a damaged .hex is never programmed as raw bytes.
+local function load_file(file, base)
   local f, err = io.open(file, "rb")
   if not f then errors.raise("input", "cannot open %s", err) end
   local data = f:read("a")
@@ -86,11 +85,262 @@ function M.load_image(file, recipe, opts)
       file, expect == "hex" and "Intel HEX" or "ELF", expect == "hex"
         and "its first line does not start with ':'" or "it does not start with 7F 45 4C 46")
   end
+  return image.parse(data or "", file, { base = base })
+end
+
+--- flash.load_image(file, recipe, opts) -> img. Raw binary goes to --base, or the recipe's
+-- flash start.
+function M.load_image(file, recipe, opts)
   local base = opts.base and M.number(opts.base, "--base") or
     (recipe.defaults and recipe.defaults.flash_start)
-  local img = image.parse(data or "", file, { base = base })
+  local img = load_file(file, base)
   if img:is_empty() then errors.raise("input", "%s: the image holds no data to program", file) end
   return img
+end
+
+---------------------------------------------------------------------------------------------
+-- Memories other than flash (docs/targets.md "Memories other than flash"): a recipe declares
+-- where each memory sits in an image's address space (`regions`, e.g. avr-gcc's layout: EEPROM
+-- at 0x810000, fuses at 0x820000, lock bits at 0x830000, design §3) and the steps that reach
+-- it; cwlua splits the image, checks every part against the chip before anything is erased,
+-- and writes flash, then EEPROM, then fuses, then lock bits (last: they may stop the rest).
+
+M.REGIONS = { "eeprom", "fuses", "lock" } -- the memories cwlua knows, in writing order
+local REGION_WINDOW = 0x10000 -- default window size: avr-gcc's sections are 64 KiB apart
+
+local function region_size(r)
+  return r.size or REGION_WINDOW
+end
+
+-- img moved down by base (memory offsets from 0)
+local function rebase(img, base)
+  local out = image.new()
+  for _, r in ipairs(img.ranges) do out:add(r.addr - base, r.data) end
+  out.source = img.source
+  return out
+end
+
+--- flash.byte_value(text, what) -> integer 0..255 from 0xVV or a decimal number
+function M.byte_value(text, what)
+  local v = math.tointeger(tonumber(tostring(text)))
+  if not v or v < 0 or v > 255 or not tostring(text):match("^%s*%w+%s*$") then
+    errors.raise("usage", "%s needs a byte value like 0xBF, got '%s'", what, tostring(text))
+  end
+  return v
+end
+
+local function need_steps(recipe, what, option, ...)
+  for _, step in ipairs({ ... }) do
+    if not recipe[step] then
+      errors.raise("usage", "recipe %s cannot %s (%s needs its step '%s')", recipe.name, what,
+        option, step)
+    end
+  end
+end
+
+-- The EEPROM file of --eeprom: HEX/ELF/raw at offset 0 (avr-objcopy -j .eeprom with
+-- --change-section-lma .eeprom=0, or cwlua read --memory eeprom); data inside the region's
+-- window (a whole avr-gcc ELF or HEX) is moved down to offsets.
+local function load_eeprom_file(recipe, file)
+  local r = recipe.regions.eeprom
+  local img = load_file(file, 0)
+  local win, rest = img:split(r.addr, r.addr + region_size(r))
+  local lo, hi = rest:bounds()
+  if lo and not win:is_empty() then
+    errors.raise("input", "%s: has data at 0x%X besides its EEPROM section (0x%X); --eeprom takes "
+      .. "EEPROM data only", file, lo, r.addr)
+  end
+  if lo and hi > region_size(r) then
+    errors.raise("input", "%s: 0x%X is not an EEPROM address (offsets 0x0-0x%X, or the image "
+      .. "window 0x%X-0x%X)", file, select(2, rest:fits(0, region_size(r))), region_size(r) - 1,
+      r.addr, r.addr + region_size(r) - 1)
+  end
+  for _, range in ipairs(win.ranges) do rest:add(range.addr - r.addr, range.data, file) end
+  if rest:is_empty() then errors.raise("input", "%s: the file holds no EEPROM data", file) end
+  rest.source = file
+  return rest
+end
+
+--- flash.memories(recipe, img, file, opts [, command]) -> mem
+-- Splits img by the recipe's regions and adds the command line's --eeprom, --fuse and --lock:
+-- mem = { flash = image, eeprom = image at offsets | nil, fuses = { {name, value}, ... },
+--         lock = byte | nil, image_fuses = { {name, value} }, image_lock = byte | nil }.
+-- Raises usage/input errors (exit 2) before any board is opened. command "verify" compares
+-- fuses and lock instead of writing them.
+function M.memories(recipe, img, file, opts, command)
+  local regions = recipe.regions or {}
+  local mem = { fuses = {}, image_fuses = {} }
+  local parts = {}
+  for _, name in ipairs(M.REGIONS) do
+    local r = regions[name]
+    if r then
+      local inside
+      inside, img = img:split(r.addr, r.addr + region_size(r))
+      if not inside:is_empty() then parts[name] = rebase(inside, r.addr) end
+    end
+  end
+  mem.flash = img
+  local writing = command ~= "verify"
+  mem.eeprom = parts.eeprom
+  if opts.eeprom then
+    if not regions.eeprom then
+      errors.raise("usage", "recipe %s has no EEPROM (--eeprom)", recipe.name)
+    end
+    if mem.eeprom then
+      errors.raise("input", "%s has an EEPROM section (at 0x%X) and --eeprom %s gives EEPROM "
+        .. "data too; drop one", file, regions.eeprom.addr, opts.eeprom)
+    end
+    mem.eeprom = load_eeprom_file(recipe, opts.eeprom)
+  end
+  if mem.eeprom then
+    if writing then
+      need_steps(recipe, "write EEPROM", "EEPROM data", "write_eeprom", "read_eeprom")
+    else
+      need_steps(recipe, "read EEPROM", "EEPROM data", "read_eeprom")
+    end
+  end
+  -- fuse and lock bytes in the image are reported, and written only when asked (issue 11)
+  if parts.fuses then
+    local names = regions.fuses.names or {}
+    for _, range in ipairs(parts.fuses.ranges) do
+      for i = 1, #range.data do
+        local off = range.addr + i - 1
+        mem.image_fuses[#mem.image_fuses + 1] = { name = names[off + 1] or ("fuse byte " .. off),
+                                                  value = range.data:byte(i) }
+      end
+    end
+  end
+  if parts.lock then mem.image_lock = parts.lock:read(0, 1):byte() end
+  local seen = {}
+  for _, kv in ipairs(opts.fuse or {}) do
+    local name, value = kv:match("^%s*([%w_]+)%s*=%s*(%S+)%s*$")
+    if not name then
+      errors.raise("usage", "--fuse needs NAME=0xVV (e.g. fuse2=0xBF), got '%s'", kv)
+    end
+    name = name:lower()
+    if seen[name] then errors.raise("usage", "--fuse %s is given twice", name) end
+    seen[name] = true
+    mem.fuses[#mem.fuses + 1] = { name = name, value = M.byte_value(value, "--fuse " .. name) }
+  end
+  if opts.lock then mem.lock = M.byte_value(opts.lock, "--lock") end
+  if #mem.fuses > 0 or mem.lock then
+    if writing then
+      need_steps(recipe, "write fuses or lock bits", "--fuse/--lock", "check_fuses", "fuses",
+        #mem.fuses > 0 and "write_fuse" or "fuses", mem.lock and "write_lock" or "fuses")
+    else
+      need_steps(recipe, "read fuses or lock bits", "--fuse/--lock", "check_fuses", "fuses")
+    end
+  end
+  if mem.flash:is_empty() and not mem.eeprom and #mem.fuses == 0 and not mem.lock then
+    errors.raise("input", "%s: the image holds no data to program%s", file,
+      (#mem.image_fuses > 0 or mem.image_lock) and " (only fuse or lock bytes, which are written "
+      .. "only with --fuse/--lock)" or "")
+  end
+  return mem
+end
+
+-- Fuse and lock bytes the image sets but the command line does not: said, not written.
+local function note_image_fuses(ctx, mem)
+  local given, opts = {}, {}
+  for _, f in ipairs(mem.fuses) do given[f.name] = true end
+  for _, f in ipairs(mem.image_fuses) do
+    if not given[f.name] then opts[#opts + 1] = ("--fuse %s=0x%02X"):format(f.name, f.value) end
+  end
+  if mem.image_lock and not mem.lock then
+    opts[#opts + 1] = ("--lock 0x%02X"):format(mem.image_lock)
+  end
+  if #opts > 0 and not ctx.opts.quiet then
+    io.stderr:write(("%s: the image sets fuse or lock bytes; they are written only when asked: "
+      .. "%s\n"):format(ctx.where, table.concat(opts, " ")))
+  end
+end
+
+-- Everything but the flash checked against this chip: EEPROM size, fuse names, valid bits and
+-- lock-out settings (the recipe's check_fuses, which honours --force).
+local function check_memories(ctx, chip, mem, file)
+  if mem.eeprom then
+    local size = chip.eeprom_size or 0
+    local ok, bad = mem.eeprom:fits(0, size)
+    if not ok then
+      local lo, hi = mem.eeprom:bounds()
+      errors.raise("input", "%s: EEPROM offset 0x%X is outside the EEPROM of this %s (%d "
+        .. "bytes); the EEPROM data spans 0x%X-0x%X", mem.eeprom.source or file, bad, chip.name,
+        size, lo, hi - 1)
+    end
+  end
+  if #mem.fuses > 0 or mem.lock then ctx.recipe.check_fuses(ctx, chip, mem.fuses, mem.lock) end
+end
+
+-- Read back and compare EEPROM; a difference exits 5 at its image address (region + offset).
+-- Read back every block of img with read(addr, len) and compare; the first differing byte goes
+-- to mismatch(addr, want, got), which raises (exit 5, design §3).
+local function compare(img, block, read, mismatch, prog)
+  local done = 0
+  for addr, want in img:blocks(block) do
+    local got = read(addr, #want)
+    if got ~= want then
+      for i = 1, #want do
+        if got:byte(i) ~= want:byte(i) then
+          mismatch(addr + i - 1, want:byte(i), got:byte(i) or 0)
+        end
+      end
+    end
+    done = done + #want
+    if prog then prog:update(done) end
+  end
+end
+
+local function verify_eeprom(ctx, chip, ee, base, prog)
+  compare(ee, BLOCK, function(off, len) return ctx.recipe.read_eeprom(ctx, chip, off, len) end,
+    function(o, want, got)
+      error(errors.new("mismatch", ("%s: verify failed at EEPROM 0x%04X: the image has 0x%02X, "
+        .. "the chip 0x%02X"):format(ctx.where, o, want, got), { first_mismatch = base + o }), 0)
+    end, prog)
+end
+
+local function write_eeprom(ctx, chip, mem, opts)
+  local ee = mem.eeprom
+  local total = ee:size()
+  local prog = progress.new("eeprom", total, { quiet = opts.quiet })
+  local done = 0
+  for off, data in ee:blocks(BLOCK) do
+    ctx.recipe.write_eeprom(ctx, chip, off, data)
+    done = done + #data
+    prog:update(done)
+  end
+  prog:finish()
+  if not opts.no_verify then
+    verify_eeprom(ctx, chip, ee, ctx.recipe.regions.eeprom.addr, nil)
+  end
+  return total
+end
+
+-- Compare the fuses and lock byte asked for with the chip's; exit 5 on a difference.
+local function compare_fuses(ctx, chip, mem, what)
+  local cur = ctx.recipe.fuses(ctx, chip)
+  for _, f in ipairs(mem.fuses) do
+    if cur[f.name] ~= f.value then
+      error(errors.new("mismatch", ("%s: %s %s 0x%02X, the chip has 0x%02X"):format(ctx.where,
+        f.name, what, f.value, cur[f.name] or 0)), 0)
+    end
+  end
+  if mem.lock and cur.lock ~= mem.lock then
+    error(errors.new("mismatch", ("%s: lock bits %s 0x%02X, the chip has 0x%02X"):format(
+      ctx.where, what, mem.lock, cur.lock or 0)), 0)
+  end
+end
+
+-- Fuses in the order given, then the lock byte last; each read back unless --no-verify.
+local function write_fuses(ctx, chip, mem, opts)
+  for _, f in ipairs(mem.fuses) do
+    ctx.log("fuse %s = 0x%02X", f.name, f.value)
+    ctx.recipe.write_fuse(ctx, chip, f.name, f.value)
+  end
+  if mem.lock then
+    ctx.log("lock bits = 0x%02X", mem.lock)
+    ctx.recipe.write_lock(ctx, chip, mem.lock)
+  end
+  if not opts.no_verify then compare_fuses(ctx, chip, mem, "written as") end
 end
 
 -- The board, opened from -d with the recipe's part as the simulated chip. A CW-Nano carries
@@ -146,6 +396,17 @@ function M.session(command, word, opts, body)
   dev = dev or owned
   ctx.dev = dev
   local _ <close> = dev.snapshot and assert(dev:snapshot()) or nil -- restores on every exit
+  -- ctx.defer(fn): fn() runs on every exit path, last deferred first, before the board is
+  -- restored (e.g. leave the programming mode that holds the target in reset); its errors
+  -- are logged with -v and otherwise ignored
+  local deferred = {}
+  ctx.defer = function(fn) deferred[#deferred + 1] = fn end
+  local _ <close> = setmetatable({}, { __close = function()
+    for i = #deferred, 1, -1 do
+      local ok, err = pcall(deferred[i])
+      if not ok then ctx.log("while leaving: %s", tostring(err)) end
+    end
+  end })
   glitch_off(ctx)
   ctx.rig = opts.rig or recipe.rig or "cw308"
   local cok, chip = pcall(recipe.connect, ctx)
@@ -205,9 +466,10 @@ local function check_fits(chip, img, file)
       .. "needs --option-bytes", file, bad)
   end
   local ilo, ihi = img:bounds()
-  errors.raise("input", "%s: 0x%08X is outside the flash of this %s (0x%08X-0x%08X, %d KiB); "
+  errors.raise("input", "%s: 0x%08X is outside the flash of this %s (0x%08X-0x%08X, %d KiB%s); "
     .. "the image spans 0x%08X-0x%08X; build it for this chip or pick the right target", file,
-    bad, chip.name, lo, hi - 1, chip.flash_size // 1024, ilo, ihi - 1)
+    bad, chip.name, lo, hi - 1, chip.flash_size // 1024, chip.layout and (": " .. chip.layout)
+    or "", ilo, ihi - 1)
 end
 
 -- Why a byte may differ: a write-protected sector keeps its bytes silently (§A.8).
@@ -231,22 +493,13 @@ end
 
 -- Read back and compare; the first differing byte exits 5 (design §3).
 local function verify(ctx, chip, img, prog)
-  local done = 0
-  for addr, want in img:blocks(BLOCK) do
-    local got = ctx.recipe.read(ctx, chip, addr, #want)
-    if got ~= want then
-      for i = 1, #want do
-        if got:byte(i) ~= want:byte(i) then
-          local a = addr + i - 1
-          error(errors.new("mismatch", ("%s: verify failed at 0x%08X: the image has 0x%02X, the "
-            .. "chip 0x%02X%s"):format(ctx.where, a, want:byte(i), got:byte(i) or 0,
-            mismatch_hint(ctx, chip, a)), { first_mismatch = a }), 0)
-        end
-      end
-    end
-    done = done + #want
-    if prog then prog:update(done) end
-  end
+  compare(img, ctx.read_block or BLOCK,
+    function(addr, len) return ctx.recipe.read(ctx, chip, addr, len) end,
+    function(a, want, got)
+      error(errors.new("mismatch", ("%s: verify failed at 0x%08X: the image has 0x%02X, the "
+        .. "chip 0x%02X%s"):format(ctx.where, a, want, got, mismatch_hint(ctx, chip, a)),
+        { first_mismatch = a }), 0)
+    end, prog)
 end
 
 --- flash.program(word, file, opts) -> summary table
@@ -254,6 +507,8 @@ function M.program(word, file, opts)
   local recipe = targets.resolve(word)
   require_steps(recipe, "program")
   local img = M.load_image(file, recipe, opts)
+  local mem = M.memories(recipe, img, file, opts)
+  img = mem.flash
   return M.session("program", word, opts, function(ctx, chip)
     local ob
     if opts.option_bytes and chip.ob_start then
@@ -264,38 +519,49 @@ function M.program(word, file, opts)
       end
     end
     check_fits(chip, img, file)
+    check_memories(ctx, chip, mem, file)
+    note_image_fuses(ctx, mem)
     local t0 = clock.now_ns()
-    local erased
+    local erased = 0
     if opts.chip then
       ctx.recipe.erase(ctx, chip, "all")
       erased = #chip.units
-    else
+    elseif not img:is_empty() then
       local units = units_touched(chip, img)
       ctx.recipe.erase(ctx, chip, units)
       erased = #units
     end
     ctx.log("erased %d %s%s", erased, chip.unit_name, erased == 1 and "" or "s")
     local total = img:size()
-    local prog = progress.new("write", total, { quiet = opts.quiet })
-    local done = 0
-    for addr, data in img:pad(4):blocks(BLOCK) do
-      ctx.recipe.write(ctx, chip, addr, data)
-      done = math.min(total, done + #data)
-      prog:update(done)
-    end
-    prog:finish()
     local verified = "skipped"
-    if not opts.no_verify then
-      local vprog = progress.new("verify", total, { quiet = opts.quiet })
-      verify(ctx, chip, img, vprog)
-      vprog:finish()
-      verified = "ok"
+    if total > 0 then
+      local prog = progress.new("write", total, { quiet = opts.quiet })
+      local done = 0
+      -- blocks padded to the chip's write unit with its erased value: 4 bytes and 0xFF, or the
+      -- recipe's write_unit/erased (L4 writes double words, L0/L1 erase to 0x00; issue 9)
+      local d = ctx.defaults
+      for addr, data in img:pad(d.write_unit or 4, d.erased or 0xFF):blocks(BLOCK) do
+        ctx.recipe.write(ctx, chip, addr, data)
+        done = math.min(total, done + #data)
+        prog:update(done)
+      end
+      prog:finish()
+      if not opts.no_verify then
+        local vprog = progress.new("verify", total, { quiet = opts.quiet })
+        verify(ctx, chip, img, vprog)
+        vprog:finish()
+      end
     end
+    local eeprom = mem.eeprom and write_eeprom(ctx, chip, mem, opts) or nil
+    if #mem.fuses > 0 or mem.lock then write_fuses(ctx, chip, mem, opts) end
+    if not opts.no_verify then verified = "ok" end
     if ob then chip = M.write_option_bytes(ctx, chip, ob, opts) end
     ctx.recipe.start(ctx, chip)
     local seconds = (clock.now_ns() - t0) / 1e9
-    return { bytes = total, erased = erased, unit = chip.unit_name, seconds = seconds,
-             verify = verified, chip = chip, option_bytes = ob and ob:size() or nil }
+    return { bytes = total + (eeprom or 0), flash_bytes = total, eeprom = eeprom,
+             fuses = #mem.fuses > 0 and mem.fuses or nil, lock = mem.lock, erased = erased,
+             unit = chip.unit_name, seconds = seconds, verify = verified, chip = chip,
+             option_bytes = ob and ob:size() or nil }
   end)
 end
 
@@ -339,14 +605,24 @@ function M.verify(word, file, opts)
   local recipe = targets.resolve(word)
   require_steps(recipe, "verify")
   local img = M.load_image(file, recipe, opts)
+  local mem = M.memories(recipe, img, file, opts, "verify")
+  img = mem.flash
   return M.session("verify", word, opts, function(ctx, chip)
     check_fits(chip, img, file)
+    check_memories(ctx, chip, mem, file)
     local t0 = clock.now_ns()
-    local prog = progress.new("verify", img:size(), { quiet = opts.quiet })
+    local total = img:size() + (mem.eeprom and mem.eeprom:size() or 0)
+    local prog = progress.new("verify", total, { quiet = opts.quiet })
     verify(ctx, chip, img, prog)
+    if mem.eeprom then
+      local base = img:size()
+      verify_eeprom(ctx, chip, mem.eeprom, recipe.regions.eeprom.addr, {
+        update = function(_, n) prog:update(base + n) end })
+    end
     prog:finish()
-    return { bytes = img:size(), seconds = (clock.now_ns() - t0) / 1e9, verify = "ok",
-             chip = chip }
+    if #mem.fuses > 0 or mem.lock then compare_fuses(ctx, chip, mem, "should be") end
+    return { bytes = total, flash_bytes = img:size(), eeprom = mem.eeprom and mem.eeprom:size(),
+             seconds = (clock.now_ns() - t0) / 1e9, verify = "ok", chip = chip }
   end)
 end
 
@@ -360,10 +636,26 @@ function M.read(word, out, opts)
   local f, err = io.open(tmp, "wb")
   if not f then errors.raise("input", "cannot write %s", err) end
   f:close()
+  local memory = opts.memory or "flash"
+  if memory ~= "flash" and memory ~= "eeprom" then
+    errors.raise("usage", "--memory must be flash or eeprom, got '%s'", memory)
+  end
+  if memory == "eeprom" then
+    need_steps(recipe, "read EEPROM", "--memory eeprom", "read_eeprom")
+    if opts.option_bytes then errors.raise("usage", "--memory eeprom and --option-bytes "
+      .. "exclude each other") end
+  end
   local ok, res = pcall(M.session, "read", word, opts, function(ctx, chip)
-    local addr = opts.addr and M.number(opts.addr, "--addr") or chip.flash_start
-    local len = opts.len and M.number(opts.len, "--len") or
-      (chip.flash_start + chip.flash_size - addr)
+    local start, size, read = chip.flash_start, chip.flash_size, ctx.recipe.read
+    if memory == "eeprom" then -- offsets from 0, as --eeprom FILE takes them back
+      start, size, read = 0, chip.eeprom_size or 0, ctx.recipe.read_eeprom
+    end
+    local addr = opts.addr and M.number(opts.addr, "--addr") or start
+    local len = opts.len and M.number(opts.len, "--len") or (start + size - addr)
+    if memory == "eeprom" and (addr < 0 or addr + len > size) then
+      errors.raise("usage", "%s: 0x%X-0x%X is outside the EEPROM (0x0-0x%X)", ctx.where, addr,
+        addr + len - 1, size - 1)
+    end
     if opts.option_bytes then
       if not chip.ob_start then errors.raise("usage", "%s has no option bytes", ctx.where) end
       addr, len = chip.ob_start, chip.ob_end - chip.ob_start + 1
@@ -374,8 +666,9 @@ function M.read(word, out, opts)
     local prog = progress.new("read", len, { quiet = opts.quiet })
     while done < len do
       local a = addr + done
-      local n = math.min(BLOCK - (a % BLOCK), len - done) -- aligned blocks
-      parts[#parts + 1] = ctx.recipe.read(ctx, chip, a, n)
+      local rb = ctx.read_block or BLOCK -- what the line can take whole (the recipe says)
+      local n = math.min(rb - (a % rb), len - done) -- aligned blocks
+      parts[#parts + 1] = read(ctx, chip, a, n)
       done = done + n
       prog:update(done)
     end
@@ -388,7 +681,8 @@ function M.read(word, out, opts)
       w:write(data)
     end
     w:close()
-    return { bytes = len, addr = addr, seconds = (clock.now_ns() - t0) / 1e9, chip = chip }
+    return { bytes = len, addr = addr, memory = memory, seconds = (clock.now_ns() - t0) / 1e9,
+             chip = chip }
   end)
   if not ok then
     os.remove(tmp)

@@ -24,6 +24,17 @@ local OPT = {
     help = "remove write protection first (Write Unprotect)" },
   option_bytes = { long = "option-bytes", key = "option_bytes",
     help = "include the option bytes (program: written last; read: read them)" },
+  -- memories other than flash (docs/targets.md "Memories other than flash")
+  eeprom = { long = "eeprom", key = "eeprom", arg = "FILE",
+    help = "EEPROM contents (HEX, ELF or binary; offsets from 0, or avr-gcc's 0x810000)" },
+  fuse = { long = "fuse", key = "fuse", arg = "NAME=0xVV", multi = true,
+    help = "fuse NAME (e.g. fuse2=0xBF): program writes it, verify compares; repeatable" },
+  lock = { long = "lock", key = "lock", arg = "0xVV",
+    help = "the lock bits: program writes them last, verify compares" },
+  force = { long = "force", key = "force",
+    help = "allow fuse or lock settings that would lock you out of the chip" },
+  memory = { long = "memory", key = "memory", arg = "NAME",
+    help = "what to read: flash (default) or eeprom (offsets from 0)" },
   addr = { long = "addr", key = "addr", arg = "ADDR", help = "start address" },
   len = { long = "len", key = "len", arg = "LEN", help = "length in bytes (4K, 0x1000, ...)" },
 }
@@ -79,7 +90,8 @@ end
 function M.report(ctx, summary, line)
   if ctx.opts.json then
     local out = { schema = 1, cause = "ok" }
-    for _, k in ipairs({ "bytes", "erased", "seconds", "verify", "first_mismatch", "sim" }) do
+    for _, k in ipairs({ "bytes", "erased", "seconds", "verify", "first_mismatch", "sim",
+                         "eeprom" }) do
       out[k] = summary[k]
     end
     if summary.bytes and summary.seconds and summary.seconds > 0 then

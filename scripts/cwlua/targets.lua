@@ -15,7 +15,9 @@ M.API = 1 -- the recipe API this cwlua implements; a recipe states the one it wa
 -- The steps a recipe may provide (docs/targets.md). cwlua owns the sequencing of a command;
 -- the steps are what differs between chips.
 M.STEPS = { "connect", "info", "erase", "write", "read", "start", "protection", "unprotect",
-            "write_option_bytes", "explain", "reset", "doctor" }
+            "write_option_bytes", "explain", "reset", "doctor",
+            -- memories other than flash (docs/targets.md "Memories other than flash")
+            "write_eeprom", "read_eeprom", "fuses", "write_fuse", "write_lock", "check_fuses" }
 -- The commands a recipe supports follow from its steps.
 local COMMAND_STEPS = {
   { "program", { "connect", "erase", "write", "read", "start" } },
@@ -32,7 +34,12 @@ for _, s in ipairs(M.STEPS) do STEP_SET[s] = true end
 local FIELDS = {
   api = "number", name = "string", summary = "string", aliases = "table", part = "string",
   parts = "table", transports = "table", defaults = "table", rig = "string", chips = "table",
+  regions = "table",
 }
+
+-- regions: where memories other than flash sit in an image ({ eeprom = { addr = 0x810000 },
+-- fuses = { addr = 0x820000, names = { ... } }, lock = { addr = 0x830000 } }).
+local REGION_NAMES = { eeprom = true, fuses = true, lock = true }
 
 local SAFE_GLOBALS = {
   "assert", "error", "ipairs", "next", "pairs", "pcall", "select", "tonumber", "tostring",
@@ -132,6 +139,24 @@ local function validate(file, name, r)
     elseif k:sub(1, 1) ~= "_" then
       local hint = M.suggest(k, known)
       fail(file, "unknown field '%s'%s", k, hint and (" (did you mean '" .. hint .. "'?)") or "")
+    end
+  end
+  for k, reg in pairs(r.regions or {}) do
+    if not REGION_NAMES[k] then
+      fail(file, "field 'regions' has unknown memory '%s' (known: eeprom, fuses, lock)",
+        tostring(k))
+    end
+    if type(reg) ~= "table" or math.type(reg.addr) ~= "integer" or reg.addr < 0 then
+      fail(file, "field 'regions.%s' must be a table with an integer 'addr'", k)
+    end
+    if reg.size ~= nil and (math.type(reg.size) ~= "integer" or reg.size <= 0) then
+      fail(file, "field 'regions.%s.size' must be a positive integer", k)
+    end
+    if reg.names ~= nil then
+      if type(reg.names) ~= "table" then
+        fail(file, "field 'regions.%s.names' must be a list of strings", k)
+      end
+      check_string_list(file, "regions." .. k .. ".names", reg.names)
     end
   end
   if r.parts then check_string_list(file, "parts", r.parts) end

@@ -195,8 +195,10 @@ static void test_rules(void)
     CHECK_EQ_INT(t_out(b, 0x55, 0, buf, 4), CWSIM_STALL);
     CHECK_EQ_INT(t_out(b, 0x15, 0, NULL, 0), CWSIM_STALL); /* CW305 only */
     CHECK_EQ_INT(t_out(b, 0x16, 0x00C3, NULL, 0), CWSIM_STALL);
-    CHECK_EQ_INT(t_out(b, 0x14, 0, buf, 4), CWSIM_STALL);       /* no streaming on the Lite */
-    CHECK_EQ_INT(t_out(b, 0x20, 0x0001, NULL, 0), CWSIM_STALL); /* engine: later issues */
+    CHECK_EQ_INT(t_out(b, 0x14, 0, buf, 4), CWSIM_STALL); /* no streaming on the Lite */
+    CHECK_EQ_INT(t_out(b, 0x20, 0x0001, NULL, 0), 0);     /* the board's XPROG engine (issue 11) */
+    cwsim_board_set_vendor_hook(b, 0x20, NULL, NULL);     /* without an engine it stalls */
+    CHECK_EQ_INT(t_out(b, 0x20, 0x0001, NULL, 0), CWSIM_STALL);
     CHECK_EQ_INT(cwsim_board_control(b, 0xE1, 0x17, 0, 0, buf, 3, T_MS), CWSIM_STALL);
     /* vendor requests go to interface 0 only; wIndex 1 and 2 reach the CDC class */
     CHECK_EQ_INT(cwsim_board_control(b, 0xC1, 0x17, 0, 1, buf, 3, T_MS), CWSIM_STALL);

@@ -437,6 +437,10 @@ static void test_faults(void)
     CHECK_EQ_INT(miso, 0xED);
     rmw55(b, 5, 0x00);
     CHECK_EQ_INT(cwsim_board_isp_exchange(b, 0x12, &miso), -1);
+    /* the FPGA still drives PDIC and PDID as GPIOs (byte 6 above): that fights the SAM's PDI
+     * master and nothing reaches the chip (issue 11, inferred); released, PDI works */
+    CHECK_EQ_INT(cwsim_board_pdi_send(b, 0x99), -1);
+    rmw55(b, 6, 0x01);
     CHECK_EQ_INT(cwsim_board_pdi_send(b, 0x99), 0);
     CHECK_EQ_INT(r.rx[0], 0x99);
     CHECK_EQ_INT(cwsim_board_pdi_recv(b, &miso), 0);
@@ -587,7 +591,7 @@ static void test_target_api(void)
     CHECK_EQ_INT(t_in(b, 0x20, 0x0020, buf, 3), 3);
     CHECK_EQ_INT(buf[0], 0x20);
     CHECK_EQ_INT(t_in(b, 0x20, 0x0020, buf, 2), CWSIM_STALL);
-    CHECK_EQ_INT(t_in(b, 0x21, 0x0020, buf, 3), CWSIM_STALL); /* no V2 hook */
+    CHECK_EQ_INT(t_in(b, 0x21, 0x0020, buf, 3), 0); /* the board's V2 engine: no status yet */
     CHECK_EQ_INT(hook_calls, 3);
     cwsim_board *n = t_board(sim, CWSIM_NANO);
     cwsim_board_set_vendor_hook(n, 0x20, hook, NULL);

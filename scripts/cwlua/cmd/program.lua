@@ -6,7 +6,8 @@ return {
   synopsis = "program TARGET FILE",
   summary = "check the image, erase what it needs, write, verify, start the target",
   usage = "cwlua program TARGET FILE [--chip] [--no-verify] [--base ADDR] [--unprotect] "
-    .. "[--unprotect-write] [--option-bytes] [--no-reset] [--set K=V]",
+    .. "[--unprotect-write] [--option-bytes] [--eeprom FILE] [--fuse NAME=0xVV] [--lock 0xVV] "
+    .. "[--force] [--no-reset] [--set K=V]",
   help = [[
 FILE is Intel HEX, ELF or raw binary (detected from its content; a binary goes to --base, default
 the flash start). The image is loaded and checked against the chip (its ID, flash size and
@@ -15,16 +16,28 @@ all), every byte is read back and compared (--no-verify skips it), then the targ
 into the new firmware. The board's clock, pins, glitch outputs and serial settings are put back
 as they were on every exit path. A read-protected chip is refused unless --unprotect (which
 erases it); --unprotect-write lifts write protection; option-byte records need --option-bytes
-and are written last. Exit 2: bad file, image that does not fit, wrong chip, protected chip
-(nothing touched); 4: the target does not answer; 5: verify mismatch (the first differing
-address).]],
+and are written last. Where the recipe has EEPROM, fuses and lock bits (AVR, XMEGA): EEPROM
+data comes from the image's EEPROM section (avr-gcc: 0x810000) or --eeprom FILE and is written
+after the flash; fuses and lock bits are written only with --fuse NAME=0xVV and --lock 0xVV
+(the image's fuse and lock sections are reported, not written), checked against the part, and
+settings that would lock you out are refused without --force; the lock bits go last. Exit 2:
+bad file, image that does not fit, wrong chip, protected chip, refused fuse (nothing touched);
+4: the target does not answer; 5: verify mismatch (the first differing address).]],
   options = fc.options("chip", "no_verify", "base", "unprotect", "unprotect_write",
-    "option_bytes", "no_reset", "set", "part"),
+    "option_bytes", "eeprom", "fuse", "lock", "force", "no_reset", "set", "part"),
   run = function(ctx)
     local target, file = fc.args(ctx, 2)
     local s = fc.run(ctx, fc.flash.program, target, file, fc.opts(ctx))
-    return fc.report(ctx, s, ("programmed %d bytes into %s in %.2f s (%s), %d %s%s erased, %s"):
-      format(s.bytes, s.chip.name, s.seconds, fc.rate(s.bytes, s.seconds), s.erased, s.unit,
-        s.erased == 1 and "" or "s", s.verify == "ok" and "verified" or "not verified"))
+    local extra = {}
+    if s.eeprom then extra[#extra + 1] = ("%d bytes of EEPROM"):format(s.eeprom) end
+    for _, f in ipairs(s.fuses or {}) do
+      extra[#extra + 1] = ("%s=0x%02X"):format(f.name, f.value)
+    end
+    if s.lock then extra[#extra + 1] = ("lock=0x%02X"):format(s.lock) end
+    return fc.report(ctx, s, ("programmed %d bytes into %s in %.2f s (%s), %d %s%s erased, %s%s"):
+      format(s.flash_bytes or s.bytes, s.chip.name, s.seconds, fc.rate(s.bytes, s.seconds),
+        s.erased, s.unit, s.erased == 1 and "" or "s",
+        s.verify == "ok" and "verified" or "not verified",
+        #extra > 0 and ("; " .. table.concat(extra, ", ")) or ""))
   end,
 }

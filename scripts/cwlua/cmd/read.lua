@@ -5,17 +5,19 @@ return {
   name = "read",
   synopsis = "read TARGET OUT",
   summary = "read memory (default all flash) to .bin or .hex",
-  usage = "cwlua read TARGET OUT [--addr ADDR] [--len LEN] [--option-bytes] [--no-reset] "
-    .. "[--set K=V]",
+  usage = "cwlua read TARGET OUT [--addr ADDR] [--len LEN] [--option-bytes] "
+    .. "[--memory flash|eeprom] [--no-reset] [--set K=V]",
   help = [[
 Reads --len bytes from --addr (default: the whole flash, its size as the chip's flash-size
 register reports it) into OUT: Intel HEX when OUT ends in .hex, raw binary otherwise. OUT is
-written only when the whole read succeeded.]],
-  options = fc.options("addr", "len", "option_bytes", "no_reset", "set", "part"),
+written only when the whole read succeeded. --memory eeprom reads the EEPROM instead (offsets
+from 0, so that program --eeprom OUT takes it back).]],
+  options = fc.options("addr", "len", "option_bytes", "memory", "no_reset", "set", "part"),
   run = function(ctx)
     local target, out = fc.args(ctx, 2)
     local s = fc.run(ctx, fc.flash.read, target, out, fc.opts(ctx))
-    return fc.report(ctx, s, ("read %d bytes from 0x%08X of %s into %s in %.2f s (%s)"):format(
-      s.bytes, s.addr, s.chip.name, out, s.seconds, fc.rate(s.bytes, s.seconds)))
+    return fc.report(ctx, s, ("read %d bytes from %s of %s into %s in %.2f s (%s)"):format(
+      s.bytes, s.memory == "eeprom" and ("EEPROM 0x%04X"):format(s.addr) or
+      ("0x%08X"):format(s.addr), s.chip.name, out, s.seconds, fc.rate(s.bytes, s.seconds)))
   end,
 }
