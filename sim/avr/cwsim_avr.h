@@ -1,0 +1,151 @@
+/* Simulated AVR (ATmega) target chips and the board's V2/ISP programming engine for libcwsim.
+ *
+ * The chip: serial (ISP) programming as the ATmega48A/PA/88A/PA/168A/PA/328/P datasheet
+ * describes it — four-byte instructions, echo of the previous bytes, Programming Enable only
+ * while /RESET is held low, a clock that must reach the chip (the fuses select it) and an SCK
+ * no faster than a quarter of it, flash page buffer ANDed into flash, EEPROM, fuses, lock bits,
+ * signature, RDY/BSY. The engine: the board firmware's STK500v2-like command set on vendor
+ * request 0x21 (little-endian payloads, exact-size commands, consume-once status, the RAM
+ * buffer, word addressing with auto-increment, the shared timeout counter, the SAM slow clock).
+ *
+ * Documents: target-protocols.md §1 (transport, shared timeout counter), §C.1-C.7 (engine,
+ * instructions, chip table), §E (bad input), §F; design.md §5 (simulator, faults);
+ * docs/simulator-avr.md (the model, every UNCONFIRMED choice and known deviation).
+ *
+ * Conventions as in cwsim.h: not thread-safe; functions that can fail take (err, errlen) and
+ * write a one-line message there; times are virtual nanoseconds; the library never prints.
+ */
+#ifndef CWLUA_SIM_AVR_CWSIM_AVR_H
+#define CWLUA_SIM_AVR_CWSIM_AVR_H
+
+#include "cwsim.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- parts (target-protocols §C.6; fuse layout and defaults: datasheet, see avr_parts.c) --- */
+
+typedef struct cwsim_avr_part_info {
+    const char *name;     /* design §3 part name, "atmega328p" */
+    const char *device;   /* "ATmega328P" */
+    uint8_t signature[3]; /* Read Signature bytes 0..2 */
+    uint32_t flash_size;  /* bytes */
+    uint16_t flash_page;  /* bytes (§C.6 gives page sizes in bytes) */
+    uint16_t eeprom_size; /* bytes */
+    uint8_t eeprom_page;  /* bytes */
+    /* The fuses and lock byte as the simulated part comes (the CW308 board's setting: an
+     * external clock from the board, see avr_parts.c), and the bits each byte implements
+     * (unimplemented bits read as 1). */
+    uint8_t fuse_low, fuse_high, fuse_ext, lock;
+    uint8_t ext_mask, lock_mask;
+} cwsim_avr_part_info;
+
+size_t cwsim_avr_part_count(void);
+const cwsim_avr_part_info *cwsim_avr_part_at(size_t i); /* NULL if out of range */
+/* A part name ("atmega328p"), the recipe name "avr" or the PLATFORM alias "CW308_MEGA328P",
+ * case-insensitive; the last two mean the reference part atmega328p (design §3). NULL if
+ * unknown. */
+const cwsim_avr_part_info *cwsim_avr_part_find(const char *name);
+
+/* ---- the chip ------------------------------------------------------------------------------ */
+
+typedef struct cwsim_avr cwsim_avr;
+
+/* Make a standalone chip. Memories come from the state folder of sim when it is open (blobs
+ * "<part>.flash", "<part>.eeprom", "<part>.fuses" = low, high, ext, lock), else the chip is
+ * new: flash and EEPROM erased (0xFF), the part's fuses and lock. It starts unpowered, /RESET
+ * released, no clock. 0 ok. */
+int cwsim_avr_new(cwsim *sim, const char *part, cwsim_avr **out, char *err, size_t errlen);
+void cwsim_avr_free(cwsim_avr *chip); /* saves first if anything changed; NULL is ignored */
+int cwsim_avr_save(cwsim_avr *chip, char *err, size_t errlen); /* 0 ok (also without a folder) */
+const cwsim_avr_part_info *cwsim_avr_part(const cwsim_avr *chip);
+
+/* Inputs at virtual time now_ns (never earlier than a time already given). */
+void cwsim_avr_set_power(cwsim_avr *chip, int on, uint64_t now_ns);
+void cwsim_avr_set_reset(cwsim_avr *chip, int low, uint64_t now_ns);   /* 1: /RESET held low */
+void cwsim_avr_set_clock(cwsim_avr *chip, double hz, uint64_t now_ns); /* XTAL1/CLKI; 0 none */
+/* One byte on SPI (mode 0, MSB first) at sck_hz, its last bit at now_ns. *miso gets what the
+ * chip drives on MISO. Returns 0, or -1 when the chip does not drive MISO (unpowered, not in
+ * reset, ISP disabled by its fuses): the line then reads whatever pulls it. */
+int cwsim_avr_spi(cwsim_avr *chip, uint8_t mosi, double sck_hz, uint64_t now_ns, uint8_t *miso);
+
+/* Plug a new chip of PART into board b with the CW308 wiring (/RESET = nRST, undriven =
+ * released by the chip's pull-up; XTAL1 = HS2; MOSI/MISO/SCK = the ISP pins), programmed by
+ * the board's V2 engine (below). The board owns the chip: it is saved and freed when detached
+ * or at cwsim_free. NULL on error. */
+cwsim_avr *cwsim_avr_attach(cwsim_board *b, const char *part, char *err, size_t errlen);
+
+/* ---- simulator-side view (never visible to a host; tests and diagnostics) ----------------- */
+
+typedef enum cwsim_avr_mem {
+    CWSIM_AVR_FLASH,
+    CWSIM_AVR_EEPROM,
+    CWSIM_AVR_FUSES /* 4 bytes: low, high, extended, lock (unimplemented bits read 1) */
+} cwsim_avr_mem;
+/* Bytes of a memory ignoring lock bits. Returns how many were in range. */
+size_t cwsim_avr_peek(const cwsim_avr *chip, cwsim_avr_mem mem, uint32_t addr, uint8_t *buf,
+                      size_t len);
+/* Set memory contents directly (tests): 0 ok, -1 out of range. Fuses take effect at the next
+ * power-up or when the chip leaves programming mode, as written ones do. */
+int cwsim_avr_poke(cwsim_avr *chip, cwsim_avr_mem mem, uint32_t addr, const uint8_t *buf,
+                   size_t len);
+/* The CPU clock the chip runs on now: the fuse-selected source (latched), divided by 8 when
+ * CKDIV8 is programmed; 0 when that source has no clock. */
+double cwsim_avr_cpu_hz(const cwsim_avr *chip);
+int cwsim_avr_programming(const cwsim_avr *chip); /* 1 after a Programming Enable in sync */
+int cwsim_avr_busy(const cwsim_avr *chip, uint64_t now_ns); /* RDY/BSY would read busy */
+
+typedef struct cwsim_avr_counters {
+    uint64_t spi_bytes;      /* bytes exchanged while powered */
+    uint64_t instructions;   /* four-byte instructions decoded and executed */
+    uint64_t enables;        /* Programming Enable answered in sync */
+    uint64_t garbled;        /* bytes shifted with SCK too fast for the CPU clock */
+    uint64_t ignored_writes; /* writes refused: busy, lock bits */
+    uint64_t page_writes;    /* flash page writes */
+    uint64_t eeprom_writes;  /* EEPROM byte or page writes */
+    uint64_t chip_erases;
+    uint64_t fuse_writes; /* fuse and lock writes */
+    uint64_t flash_ns;    /* time spent erasing and writing */
+} cwsim_avr_counters;
+void cwsim_avr_counters_get(const cwsim_avr *chip, cwsim_avr_counters *out);
+
+/* ---- the board's V2/ISP engine (target-protocols §C.1-C.3, §C.7) ------------------------ */
+
+typedef struct cwsim_v2 cwsim_v2;
+
+/* Give board b the V2 engine: a vendor hook on bRequest 0x21 whose SPI goes through
+ * cwsim_board_isp_exchange (routing, power, isp-open) and whose /RESET is the SAM pin on nRST.
+ * libcwsim does this for every board but the Nano when the board is added (sim_targets.c), so
+ * it answers whatever target is attached, or none; a board that has one gets it back. NULL on
+ * error (the Nano has no engine). */
+cwsim_v2 *cwsim_v2_install(cwsim_board *b, char *err, size_t errlen);
+cwsim_v2 *cwsim_v2_of(cwsim_board *b); /* the board's engine, NULL if none */
+/* Remove the hook from the board and free the engine (the board does it at cwsim_free). NULL
+ * is ignored. */
+void cwsim_v2_remove(cwsim_v2 *e);
+/* The SCK frequency the SAM SPI produces now (SCK_DURATION, the divider limit, slow clock). */
+double cwsim_v2_sck_hz(const cwsim_v2 *e);
+
+typedef struct cwsim_v2_view {
+    uint32_t current_address; /* LOAD_ADDRESS, auto-incremented */
+    int must_load_extended;   /* the next access sends Load Extended Address first */
+    int reset_asserted;       /* /RESET driven to its active level */
+    int spi_enabled;
+    uint8_t sck_duration;   /* parameter 0x98 */
+    uint8_t reset_polarity; /* parameter 0x9E */
+    unsigned status_len;    /* bytes the next GET_STATUS returns */
+    uint8_t status[32];
+    uint64_t commands; /* OUT commands run (not SET_RAMBUF) */
+    uint64_t ignored;  /* commands with a wrong payload size, silently dropped */
+} cwsim_v2_view;
+void cwsim_v2_view_get(const cwsim_v2 *e, cwsim_v2_view *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
