@@ -79,7 +79,7 @@ local function identify(ctx, recipe)
   -- the flash-size register gives this chip's size (the table holds the largest part)
   local ok, raw = pcall(boot.read, boot, known.fsize_addr, 2)
   if ok then
-    local kib = string.unpack("<I2", raw)
+    local kib = devices.flash_kib(known, string.unpack("<I2", raw))
     if kib == 0 or kib == 0xFFFF or kib * 1024 > known.flash_size then
       ctx.log("flash-size register reads %d KiB; using the table's %d KiB", kib,
         known.flash_size // 1024)
@@ -130,6 +130,12 @@ local function connect(recipe)
       if ok then
         state = r
         ctx.stream, ctx.baud, ctx.synced = stream, baud, true
+        -- a Read Memory reply (ACK + data) must fit the line's receive buffer whole: the
+        -- board's holds 199 bytes (cw-usb-protocol §5.4) and drops the rest, and draining it
+        -- mid-reply depends on the host keeping up; 128-byte reads never depend on it
+        local cap = stream.rx_capacity
+        ctx.read_block = 256
+        while cap and ctx.read_block + 1 > cap do ctx.read_block = ctx.read_block // 2 end
         break
       end
       if not errors.is(r, "target") then error(r, 0) end
@@ -147,7 +153,13 @@ end
 
 -- Erase units: "all" (mass erase) or a list of unit numbers, in commands of at most 255
 -- (Erase 0x43's 1-byte count, §A.4) or 511 (stm32flash 0.7's split for Extended Erase, §A.10).
+-- A recipe whose chips have no mass erase (defaults.mass_erase = false: L0/L1, §A.6 notes)
+-- gets "all" as a list of every page, as stm32flash 0.7 does (§A.10).
 local function erase(ctx, chip, units)
+  if units == "all" and ctx.defaults.mass_erase == false then
+    units = {}
+    for i = 1, #chip.units do units[i] = i - 1 end
+  end
   if units == "all" then return ctx.boot:erase("all") end
   local per = chip.erase_command == stm32boot.CMD.ERASE and 255 or 511
   for i = 1, #units, per do
@@ -181,7 +193,8 @@ local function start(ctx, chip)
   check(ctx, dev:pin(d.reset_pin, "high_z"))
 end
 
--- The 16 option bytes (protection lives there), or nil on a read-protected chip.
+-- The option bytes (protection lives there; 16 on the F-series, 32 on L0/L1, 40 on the L4), or
+-- nil on a read-protected chip.
 local function option_bytes(ctx, chip)
   local ok, ob = pcall(ctx.boot.read, ctx.boot, chip.ob_start, chip.ob_end - chip.ob_start + 1)
   if ok then return ob end

@@ -56,10 +56,10 @@ const cwsim_stm32_part_info *cwsim_stm32_part_find(const char *name);
 
 /* Make a standalone chip of PART (any name cwsim_stm32_part_find accepts). Flash, option bytes
  * and protection come from the state folder of sim when it is open (blobs "<part>.flash" and
- * "<part>.optbytes"), else the chip is new: flash erased (0xFF), factory option bytes. The
- * faults read-protected and write-protected[=SECTORS] set that persistent state now; the fault
- * already-synced makes the first boot come up synced. The chip starts unpowered, nRST released,
- * BOOT0 low, no clock, application model "silent". 0 ok. */
+ * "<part>.optbytes"), else the chip is new: flash erased (0xFF; 0x00 on L0/L1), factory option
+ * bytes. The faults read-protected and write-protected[=SECTORS] set that persistent state now;
+ * the fault already-synced makes the first boot come up synced. The chip starts unpowered,
+ * nRST released, BOOT0 low, no clock, application model "silent". 0 ok. */
 int cwsim_stm32_new(cwsim *sim, const char *part, cwsim_stm32 **out, char *err, size_t errlen);
 /* Save (if the state folder is open and anything changed) and free. NULL is ignored. */
 void cwsim_stm32_free(cwsim_stm32 *chip);
@@ -74,8 +74,10 @@ const cwsim_stm32_part_info *cwsim_stm32_part(const cwsim_stm32 *chip);
  * chip (to set the application model or look inside), NULL on error. */
 cwsim_stm32 *cwsim_stm32_attach(cwsim_board *b, const char *part, char *err, size_t errlen);
 
-/* Application model (design §5 --sim-app): "silent" or "banner". What runs when reset is
- * released with BOOT0 low, or after Go, and the flash is not blank. 0 ok, -1 unknown name. */
+/* Application model (design §5 --sim-app): "silent", "banner", or the SimpleSerial AES-128
+ * applications "ss1-aes" (v1.1, 38400 baud) and "ss2-aes" (v2.1, 230400 baud) of cwsim_ssapp.h.
+ * What runs when reset is released with BOOT0 low, or after Go, and the flash is not blank.
+ * 0 ok, -1 unknown name. */
 int cwsim_stm32_set_app(cwsim_stm32 *chip, const char *app, char *err, size_t errlen);
 
 /* ---- standalone use: the caller is the board -------------------------------------------- */

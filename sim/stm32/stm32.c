@@ -118,8 +118,12 @@ static void mark_dirty(cwsim_stm32 *c)
  * on F1, 0xAA on F0/F3. F2/F4 (0x1FFFC000-0x1FFFC00F): byte 0 USER, byte 1 RDP (0xAA = level
  * 0), bytes 8-9 nWRP (bit set = sector not protected) [ext: RM0033/RM0090]; the other bytes
  * read 0xFF in this model (UNCONFIRMED layout). */
-void stm32_ob_default(const stm32_part *p, uint8_t ob[16])
+void stm32_ob_default(const stm32_part *p, uint8_t *ob)
 {
+    if (stm32_is_l(p)) { /* L0/L1/L4 layouts: stm32_lseries.c */
+        stm32l_ob_default(p, ob);
+        return;
+    }
     memset(ob, 0xFF, 16);
     if (p->page_size != 0) {
         ob[0] = p->family == STM32_F1 ? 0xA5 : 0xAA;
@@ -140,6 +144,8 @@ static uint8_t rdp_key(const cwsim_stm32 *c)
 
 int cwsim_stm32_read_protected(const cwsim_stm32 *c)
 {
+    if (stm32_is_l(c->p))
+        return stm32l_read_protected(c);
     if (classic(c)) /* a complement mismatch reads as protected, like an option-byte error */
         return !(c->ob[0] == rdp_key(c) && (c->ob[0] ^ c->ob[1]) == 0xFF);
     return c->ob[1] != 0xAA;
@@ -156,6 +162,8 @@ int cwsim_stm32_write_protected(const cwsim_stm32 *c, unsigned s)
 {
     if (s >= c->p->info.protect_units)
         return 0;
+    if (stm32_is_l(c->p))
+        return stm32l_write_protected(c, s);
     if (!classic(c)) {
         unsigned nwrp = (unsigned)c->ob[8] | ((unsigned)c->ob[9] << 8);
         return ((nwrp >> s) & 1u) == 0;
@@ -171,6 +179,10 @@ static void set_write_protect(cwsim_stm32 *c, unsigned s)
 {
     if (s >= c->p->info.protect_units)
         return; /* §A.8: bogus sector numbers are not checked */
+    if (stm32_is_l(c->p)) {
+        stm32l_set_write_protect(c, s);
+        return;
+    }
     if (!classic(c)) {
         unsigned nwrp = ((unsigned)c->ob[8] | ((unsigned)c->ob[9] << 8)) & ~(1u << s);
         c->ob[8] = (uint8_t)nwrp;
@@ -185,6 +197,10 @@ static void set_write_protect(cwsim_stm32 *c, unsigned s)
 
 static void clear_write_protect(cwsim_stm32 *c)
 {
+    if (stm32_is_l(c->p)) {
+        stm32l_clear_write_protect(c);
+        return;
+    }
     if (!classic(c)) {
         c->ob[8] = 0xFF;
         c->ob[9] = 0x0F;
@@ -198,6 +214,10 @@ static void clear_write_protect(cwsim_stm32 *c)
 
 static void set_read_protect(cwsim_stm32 *c)
 {
+    if (stm32_is_l(c->p)) {
+        stm32l_set_read_protect(c);
+        return;
+    }
     if (classic(c)) { /* any value but the key is level 1 */
         c->ob[0] = 0x00;
         c->ob[1] = 0xFF;
@@ -281,16 +301,19 @@ static uint8_t sys_byte(const cwsim_stm32 *c, uint32_t a)
         return (uint8_t)kib;
     if (a == c->p->fsize_addr + 1)
         return (uint8_t)(kib >> 8);
-    if (a >= c->p->uid_addr && a < c->p->uid_addr + 12) {
+    /* the third ID word is 8 bytes after the first, or uid_word2 (L0/L1: 0x14) */
+    uint32_t w2 = c->p->uid_word2 != 0 ? c->p->uid_word2 : 8;
+    uint32_t k = a - c->p->uid_addr;
+    if (a >= c->p->uid_addr && (k < 8 || (k >= w2 && k < w2 + 4))) {
         static const uint8_t uid[12] = {'C',  'W',  'S',  'I',  'M',  0,
                                         0x53, 0x54, 0x4D, 0x33, 0x32, 0x01};
-        uint8_t v = uid[a - c->p->uid_addr];
-        if (a - c->p->uid_addr == 5)
+        uint8_t v = uid[k < 8 ? k : k - w2 + 8];
+        if (k == 5)
             v = (uint8_t)c->p->info.pid;
         return v;
     }
-    if (c->p->info_start != 0 && a >= c->p->info_start && a < c->p->uid_addr)
-        return 0xFF; /* F2/F4 OTP block, never programmed */
+    if (a >= c->p->otp_start && a < c->p->otp_end)
+        return 0xFF; /* F2/F4, L4 OTP block, never programmed */
     return 0x00;
 }
 
@@ -303,7 +326,7 @@ static uint8_t mem_byte(const cwsim_stm32 *c, uint32_t a, enum region r)
     case R_RAM_RESERVED:
         return c->ram[a - RAM_BASE];
     case R_OB:
-        return c->ob[(a - c->p->info.option_start) & 15u];
+        return c->ob[a - c->p->info.option_start];
     case R_SYSMEM:
     case R_INFO:
         return sys_byte(c, a);
@@ -343,7 +366,7 @@ static enum region host_range(const cwsim_stm32 *c, uint32_t addr, uint32_t len)
 static int flash_blank(const cwsim_stm32 *c)
 {
     for (uint32_t i = 0; i < c->p->info.flash_size; i++)
-        if (c->flash[i] != 0xFF)
+        if (c->flash[i] != stm32_erased(c->p))
             return 0;
     return 1;
 }
@@ -366,6 +389,8 @@ static unsigned unit_of_offset(const cwsim_stm32 *c, uint32_t off)
 
 static uint64_t unit_erase_ns(const cwsim_stm32 *c, unsigned u)
 {
+    if (stm32_is_l(c->p))
+        return stm32l_page_erase_ns(c->p);
     if (classic(c))
         return T_PAGE_NS;
     uint32_t size = stm32_sector_size(c->p, u);
@@ -374,6 +399,8 @@ static uint64_t unit_erase_ns(const cwsim_stm32 *c, unsigned u)
 
 static uint64_t mass_erase_ns(const cwsim_stm32 *c)
 {
+    if (stm32_is_l(c->p))
+        return stm32l_mass_erase_ns(c->p);
     if (classic(c))
         return T_MASS_NS;
     return ns_from_double((double)T_MASS_F2F4_MIB * c->p->info.flash_size / (1024.0 * 1024.0));
@@ -381,7 +408,7 @@ static uint64_t mass_erase_ns(const cwsim_stm32 *c)
 
 static void erase_unit(cwsim_stm32 *c, unsigned u)
 {
-    memset(c->flash + stm32_sector_offset(c->p, u), 0xFF, stm32_sector_size(c->p, u));
+    memset(c->flash + stm32_sector_offset(c->p, u), stm32_erased(c->p), stm32_sector_size(c->p, u));
 }
 
 static int any_write_protected(const cwsim_stm32 *c)
@@ -433,12 +460,12 @@ static int state_load(cwsim_stm32 *c, char *err, size_t errlen)
     if (r < 0)
         return -1;
     if (r == 0) {
-        if (len != sizeof c->ob) {
+        if (len != stm32_ob_size(c->p)) {
             free(data);
             stm32_err(err, errlen,
-                      "cwsim stm32: state blob %s has %zu bytes, expected %zu; remove it to "
+                      "cwsim stm32: state blob %s has %zu bytes, expected %lu; remove it to "
                       "start with factory option bytes",
-                      name, len, sizeof c->ob);
+                      name, len, (unsigned long)stm32_ob_size(c->p));
             return -1;
         }
         memcpy(c->ob, data, len);
@@ -456,7 +483,7 @@ int cwsim_stm32_save(cwsim_stm32 *c, char *err, size_t errlen)
     if (cwsim_state_save(c->sim, name, c->flash, c->p->info.flash_size, err, errlen) != 0)
         return -1;
     blob_name(c, "optbytes", name, sizeof name);
-    if (cwsim_state_save(c->sim, name, c->ob, sizeof c->ob, err, errlen) != 0)
+    if (cwsim_state_save(c->sim, name, c->ob, stm32_ob_size(c->p), err, errlen) != 0)
         return -1;
     c->dirty = 0;
     c->save_at = NEVER;
@@ -599,6 +626,40 @@ static void app_enter(cwsim_stm32 *c)
     c->mode = CWSIM_STM32_APP;
     if (c->app == STM32_APP_BANNER)
         c->app_at = c->now + T_BANNER_NS;
+    if (c->app == STM32_APP_SS1)
+        cwsim_ssapp_init(&c->ss, CWSIM_SSAPP_V1);
+    if (c->app == STM32_APP_SS2)
+        cwsim_ssapp_init(&c->ss, CWSIM_SSAPP_V2);
+}
+
+static int app_ss(const cwsim_stm32 *c)
+{
+    return c->app == STM32_APP_SS1 || c->app == STM32_APP_SS2;
+}
+
+/* design §5: the application's UART, 8N1 at its nominal rate (38400 for the banner and
+ * SimpleSerial v1, 230400 for v2) scaled by the received clock; baud-skew=PCT skews it
+ * further. */
+static cwsim_uart_format app_format(const cwsim_stm32 *c)
+{
+    cwsim_uart_format f;
+    double nominal = c->app == STM32_APP_SS2 ? cwsim_ssapp_baud(CWSIM_SSAPP_V2) : APP_BAUD;
+    f.baud = nominal * c->clock_hz / APP_CLOCK_REF *
+             (1.0 + cwsim_fault_number(c->sim, "baud-skew") / 100.0);
+    f.data_bits = 8;
+    f.parity = CWSIM_PARITY_NONE;
+    f.stop_halves = 2;
+    return f;
+}
+
+/* The SimpleSerial application read a byte; its replies go out in its own format. */
+static void app_byte(cwsim_stm32 *c, uint8_t byte)
+{
+    uint8_t out[CWSIM_SSAPP_OUT_MAX];
+    size_t n = cwsim_ssapp_rx(&c->ss, byte, out);
+    cwsim_uart_format f = app_format(c);
+    for (size_t i = 0; i < n; i++)
+        tx_put(c, out[i], &f);
 }
 
 static void chip_boot(cwsim_stm32 *c)
@@ -632,13 +693,7 @@ static void app_banner(cwsim_stm32 *c)
     c->app_at = NEVER;
     if (c->mode != CWSIM_STM32_APP || !(c->clock_hz > 0))
         return; /* design §5: without a clock the application is silent */
-    cwsim_uart_format f;
-    /* design §5: baud scaled by the received clock; baud-skew=PCT skews it further */
-    f.baud = APP_BAUD * c->clock_hz / APP_CLOCK_REF *
-             (1.0 + cwsim_fault_number(c->sim, "baud-skew") / 100.0);
-    f.data_bits = 8;
-    f.parity = CWSIM_PARITY_NONE;
-    f.stop_halves = 2;
+    cwsim_uart_format f = app_format(c);
     const char *s = c->banner;
     for (; *s != '\0'; s++)
         tx_put(c, (uint8_t)*s, &f);
@@ -799,8 +854,10 @@ static void bl_address(cwsim_stm32 *c)
         c->go_addr = a;
         c->after = AFTER_GO;
         return;
-    default: /* CMD_WRITE: writable and word-aligned (§A.4; §A.8 NACK choice, UNCONFIRMED) */
-        if ((r != R_FLASH && r != R_RAM && r != R_OB) || (a & 3u) != 0) {
+    default: /* CMD_WRITE: writable and word-aligned (§A.4; §A.8 NACK choice, UNCONFIRMED);
+                L4 flash: double-word aligned (stm32_lseries.c, UNCONFIRMED) */
+        if ((r != R_FLASH && r != R_RAM && r != R_OB) || (a & 3u) != 0 ||
+            (r == R_FLASH && (a & (stm32l_write_align(c->p) - 1)) != 0)) {
             bl_nack(c);
             return;
         }
@@ -854,11 +911,17 @@ static void bl_write(cwsim_stm32 *c, uint8_t checksum)
     /* Flash: bytes in write-protected sectors are acknowledged and kept (§A.8); time per
      * half-word or word actually programmed (§A.7b). */
     uint32_t off = c->addr - c->p->info.flash_start, programmed = 0;
+    if (stm32l_write_refused(c, off, c->buf, c->count)) { /* L4 double words (lseries.c) */
+        bl_nack(c);
+        return;
+    }
     for (uint32_t i = 0; i < c->count; i++)
         if (!cwsim_stm32_write_protected(c, unit_sector(c, unit_of_offset(c, off + i))))
             programmed++;
     uint64_t ns =
         classic(c) ? (programmed + 1) / 2 * T_HALFWORD_NS : (programmed + 3) / 4 * T_WORD_F2F4_NS;
+    if (stm32_is_l(c->p))
+        ns = programmed != 0 ? stm32l_program_ns(c, off, c->count) : 0;
     start_op(c, OP_WRITE_FLASH, ns, 1);
 }
 
@@ -947,10 +1010,11 @@ static void bl_erase_byte(cwsim_stm32 *c, uint8_t b)
             bl_nack(c);
             return;
         }
-        if (c->special == EXT_MASS) {
+        if (c->special == EXT_MASS && (!stm32_is_l(c->p) || stm32l_mass_erase(c->p))) {
             erase_mass(c);
             return;
         }
+        /* L0/L1: no mass erase (§A.6 notes; the NACK is UNCONFIRMED, stm32_lseries.c) */
         /* EXT_BANK1/EXT_BANK2 on these single-bank parts, and the reserved codes: NACK
          * (UNCONFIRMED). */
         bl_nack(c);
@@ -1058,10 +1122,12 @@ static void op_finish(cwsim_stm32 *c)
     uint32_t off = c->addr - c->p->info.flash_start;
     switch (op) {
     case OP_WRITE_FLASH:
-        /* §A.9: programming only clears bits (the AND of old and new contents) */
+        /* §A.9: programming only clears bits (the AND of old and new contents); on L0/L1,
+           whose flash erases to 0x00, it only sets them (the OR; UNCONFIRMED, lseries.c) */
         for (uint32_t i = 0; i < c->count; i++)
             if (!cwsim_stm32_write_protected(c, unit_sector(c, unit_of_offset(c, off + i))))
-                c->flash[off + i] &= c->buf[i];
+                c->flash[off + i] = stm32_erased(c->p) == 0x00 ? c->flash[off + i] | c->buf[i]
+                                                               : c->flash[off + i] & c->buf[i];
         mark_dirty(c);
         break;
     case OP_WRITE_OB: /* overwrites the bytes written (UNCONFIRMED), then a system reset */
@@ -1070,7 +1136,7 @@ static void op_finish(cwsim_stm32 *c)
         break;
     case OP_ERASE:
         if (c->mass) {
-            memset(c->flash, 0xFF, c->p->info.flash_size);
+            memset(c->flash, stm32_erased(c->p), c->p->info.flash_size);
         } else {
             for (unsigned u = 0; u < c->p->info.erase_units; u++)
                 if (c->map[u / 8] & (1u << (u % 8)))
@@ -1093,9 +1159,11 @@ static void op_finish(cwsim_stm32 *c)
         c->after = AFTER_RESET;
         break;
     default: /* OP_RU: flash erased; F0/F1/F3 option bytes back to factory (option page erased
-                and rewritten), F2/F4 only RDP back to level 0 */
-        memset(c->flash, 0xFF, c->p->info.flash_size);
-        if (classic(c))
+                and rewritten), F2/F4 and L0/L1/L4 only RDP back to level 0 */
+        memset(c->flash, stm32_erased(c->p), c->p->info.flash_size);
+        if (stm32_is_l(c->p))
+            stm32l_clear_read_protect(c);
+        else if (classic(c))
             stm32_ob_default(c->p, c->ob);
         else
             c->ob[1] = 0xAA;
@@ -1117,12 +1185,22 @@ static int cpu_free(const cwsim_stm32 *c)
            c->after == AFTER_NONE;
 }
 
-/* The bootloader reads its receive register whenever it is not busy. */
+/* The SimpleSerial application polls its receive register, except while it is still handing
+ * reply bytes to the transmitter (its putch blocks). */
+static int app_free(const cwsim_stm32 *c)
+{
+    return c->mode == CWSIM_STM32_APP && app_ss(c) && c->txq_len == 0;
+}
+
+/* The bootloader reads its receive register whenever it is not busy; so does the application. */
 static void cpu_poll(cwsim_stm32 *c)
 {
-    while (c->rdr_full && cpu_free(c)) {
+    while (c->rdr_full && (cpu_free(c) || app_free(c))) {
         c->rdr_full = 0;
-        bl_byte(c, c->rdr);
+        if (c->mode == CWSIM_STM32_APP)
+            app_byte(c, c->rdr);
+        else
+            bl_byte(c, c->rdr);
     }
 }
 
@@ -1243,6 +1321,24 @@ void stm32_rx(cwsim_stm32 *c, const cwsim_uart_frame *f)
         bl_ack(c);
         return;
     }
+    if (c->mode == CWSIM_STM32_APP && app_ss(c)) {
+        if (!(c->clock_hz > 0))
+            return; /* design §5: without a clock the application does not run */
+        /* sampled at the application's own rate: a wrong board clock garbles it. A framing
+         * error still delivers the byte (the USART moves it to DR and only sets FE) */
+        cwsim_uart_format fmt = app_format(c);
+        uint8_t byte;
+        if (cwsim_uart_frame_decode(f, &fmt, &byte) != 0)
+            c->cnt.rx_errors++;
+        if (c->rdr_full) { /* one receive register: overrun loses the byte */
+            c->cnt.rx_overruns++;
+            return;
+        }
+        c->rdr = byte;
+        c->rdr_full = 1;
+        cpu_poll(c);
+        return;
+    }
     if (c->mode != CWSIM_STM32_SYNCED)
         return; /* the silent/banner application ignores its input */
     uint8_t byte;
@@ -1328,8 +1424,14 @@ int cwsim_stm32_set_app(cwsim_stm32 *c, const char *app, char *err, size_t errle
         c->app = STM32_APP_BANNER;
         return 0;
     }
+    int ss = cwsim_ssapp_version_of(app);
+    if (ss != 0) {
+        c->app = ss == CWSIM_SSAPP_V2 ? STM32_APP_SS2 : STM32_APP_SS1;
+        return 0;
+    }
     stm32_err(err, errlen,
-              "cwsim stm32: unknown application model '%s'; this chip models silent, banner",
+              "cwsim stm32: unknown application model '%s'; this chip models silent, banner, "
+              "ss1-aes, ss2-aes",
               app != NULL ? app : "(null)");
     return -1;
 }
@@ -1365,7 +1467,7 @@ int cwsim_stm32_new(cwsim *sim, const char *part, cwsim_stm32 **out, char *err, 
     c->ram = calloc(1, c->ram_size);
     if (c->flash == NULL || c->ram == NULL)
         goto oom;
-    memset(c->flash, 0xFF, p->info.flash_size); /* a new chip is erased */
+    memset(c->flash, stm32_erased(p), p->info.flash_size); /* a new chip is erased */
     stm32_ob_default(p, c->ob);
     c->mode = CWSIM_STM32_OFF;
     c->start_at = NEVER;
@@ -1383,7 +1485,7 @@ int cwsim_stm32_new(cwsim *sim, const char *part, cwsim_stm32 **out, char *err, 
         c->dirty = 1;
     }
     if (cwsim_fault_on(sim, "write-protected")) {
-        uint8_t before[16];
+        uint8_t before[sizeof c->ob];
         memcpy(before, c->ob, sizeof before);
         if (apply_wp_fault(c, cwsim_fault_value(sim, "write-protected"), err, errlen) != 0) {
             cwsim_stm32_free(c);

@@ -3,6 +3,7 @@
 #ifndef CWLUA_SIM_STM32_STM32_INTERNAL_H
 #define CWLUA_SIM_STM32_STM32_INTERNAL_H
 
+#include "cwsim_ssapp.h"
 #include "cwsim_stm32.h"
 #include "stm32_parts.h"
 
@@ -12,7 +13,8 @@
 
 #define STM32_TXQ 1024 /* reply bytes waiting for the TX pin (a Read reply is 257) */
 
-enum stm32_app { STM32_APP_SILENT, STM32_APP_BANNER };
+/* ss1/ss2: the SimpleSerial AES application of sim/sim_ssapp.c (v1.1 / v2.1) */
+enum stm32_app { STM32_APP_SILENT, STM32_APP_BANNER, STM32_APP_SS1, STM32_APP_SS2 };
 
 /* What the bootloader expects next (target-protocols §A.4 exchanges). */
 enum stm32_phase {
@@ -49,7 +51,7 @@ struct cwsim_stm32 {
     uint8_t *flash;
     uint8_t *ram; /* from 0x20000000 to ram_end, the bootloader's own part included */
     uint32_t ram_size;
-    uint8_t ob[16];
+    uint8_t ob[STM32_OB_MAX]; /* the part's option bytes (stm32_ob_size: 16, 32 or 40) */
     int dirty;
     uint64_t save_at;
     uint64_t save_failures;
@@ -66,6 +68,7 @@ struct cwsim_stm32 {
     int app;            /* enum stm32_app */
     char banner[64];
     uint64_t app_at; /* banner due */
+    cwsim_ssapp ss;  /* STM32_APP_SS1/SS2: the SimpleSerial application's state */
 
     /* bootloader */
     cwsim_uart_format fmt; /* after autobaud */
@@ -99,7 +102,22 @@ void stm32_leave(cwsim_stm32 *c);
 void stm32_power(cwsim_stm32 *c, int on);
 void stm32_nrst(cwsim_stm32 *c, int low);
 void stm32_rx(cwsim_stm32 *c, const cwsim_uart_frame *f);
-void stm32_ob_default(const stm32_part *p, uint8_t ob[16]);
+void stm32_ob_default(const stm32_part *p, uint8_t *ob);
+
+/* The L0/L1/L4 differences (stm32_lseries.c). */
+void stm32l_ob_default(const stm32_part *p, uint8_t *ob);
+int stm32l_read_protected(const cwsim_stm32 *c);
+int stm32l_write_protected(const cwsim_stm32 *c, unsigned sector);
+void stm32l_set_write_protect(cwsim_stm32 *c, unsigned sector);
+void stm32l_clear_write_protect(cwsim_stm32 *c);
+void stm32l_set_read_protect(cwsim_stm32 *c);
+void stm32l_clear_read_protect(cwsim_stm32 *c);
+int stm32l_mass_erase(const stm32_part *p);
+unsigned stm32l_write_align(const stm32_part *p);
+int stm32l_write_refused(const cwsim_stm32 *c, uint32_t off, const uint8_t *data, uint32_t len);
+uint64_t stm32l_program_ns(const cwsim_stm32 *c, uint32_t off, uint32_t len);
+uint64_t stm32l_page_erase_ns(const stm32_part *p);
+uint64_t stm32l_mass_erase_ns(const stm32_part *p);
 
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))

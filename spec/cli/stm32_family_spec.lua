@@ -39,6 +39,10 @@ describe("STM32 family on the simulator", function()
     { "stm32f2", "STM32F2xxxx", 0x411, "sectors" },
     { "stm32f3", "STM32F302xB(C)/F303xB(C)/F358xx", 0x422, "2 KiB pages" },
     { "stm32f4", "STM32F40xxx/41xxx", 0x413, "sectors" },
+    -- issue 9: the L parts whose geometry §A.6 gives
+    { "stm32l0", "STM32L05xxx/06xxx", 0x417, "128 B pages" },
+    { "stm32l1", "STM32L1xxx6(8/B)", 0x416, "256 B pages" },
+    { "stm32l4", "STM32L43xxx/44xxx", 0x435, "2 KiB pages" },
   }) do
     it(c[1] .. " programs, verifies and reads back its reference part", function()
       local data = images.pattern(3000, #c[1])
@@ -136,6 +140,131 @@ describe("STM32 family on the simulator", function()
       local ob = readback("stm32f1", 0x1FFFF800, 16)
       assert.are.equal("\xA5\x5A", ob:sub(1, 2)) -- untouched bytes kept (RDP stays off)
       assert.are.equal("\xFE\x01", ob:sub(9, 10))
+    end)
+  end)
+
+  describe("L0, L1 and L4 (issue 9)", function()
+    local n = 0
+    local function hexfile(ranges) -- a new file each time
+      n = n + 1
+      return cli.write(("%s/l%d.hex"):format(dir, n), images.hex(ranges))
+    end
+
+    for _, c in ipairs({ { "stm32l0", "STM32L05xxx/06xxx" }, { "stm32l1", "STM32L1xxx6(8/B)" } }) do
+      it(c[1] .. ": an image with gaps reads back 0x00 in them (erased flash is 0x00)", function()
+        -- gaps inside a written word, between words, and a whole page untouched
+        local hex = hexfile({ { FLASH + 1, "ab" }, { FLASH + 0x10, "cdef" },
+          { FLASH + 0x401, "xyz" } })
+        local r = cw({ "program", c[1], hex })
+        assert.are.equal(0, r.status, r.stderr)
+        assert.matches("^programmed 9 bytes into " .. c[2]:gsub("%p", "%%%0") .. " in ", r.stdout)
+        local want = "\0ab\0" .. ("\0"):rep(12) .. "cdef" .. ("\0"):rep(0x401 - 0x14) .. "xyz"
+          .. ("\0"):rep(0x800 - 0x404)
+        assert.are.equal(want, readback(c[1], FLASH, 0x800))
+      end)
+
+      it(c[1] .. ": erase --chip erases every page in lists of at most 511, no mass erase",
+        function()
+          local hex = hexfile({ { FLASH, images.pattern(600) }, { FLASH + 0xFF00, "end!" } })
+          assert.are.equal(0, cw({ "program", c[1], hex, "-q" }).status)
+          local r = cw({ "--log-wire", "erase", c[1], "--chip" })
+          assert.are.equal(0, r.status, r.stderr)
+          assert.matches("^erased 512 pages of " .. c[2]:gsub("%p", "%%%0") .. " in ", r.stdout)
+          -- Extended Erase of pages 0..510 (N = 0x01FE), then page 511 (N = 0, code 0x01FF)
+          assert.matches("\n%+[%d.]+ > 01 FE 00 00 00 01 00 02 ", r.stderr)
+          assert.matches("\n%+[%d.]+ > 00 00 01 FF FE\n", r.stderr)
+          assert.is_nil(r.stderr:find("> FF FF 00", 1, true))
+          assert.are.equal(("\0"):rep(600), readback(c[1], FLASH, 600))
+          assert.are.equal(("\0"):rep(4), readback(c[1], FLASH + 0xFF00, 4))
+          -- program --chip takes the same way
+          r = cw({ "program", c[1], hexfile({ { FLASH, "chip" } }), "--chip", "-q" })
+          assert.are.equal(0, r.status, r.stderr)
+          assert.are.equal("chip", readback(c[1], FLASH, 4))
+        end)
+    end
+
+    it("stm32l4: an image whose length is not a multiple of 8 programs and verifies", function()
+      -- 13 bytes from an address that is not 8-byte aligned, and 3 bytes further on
+      local hex = hexfile({ { FLASH + 0x104, "thirteen byte" }, { FLASH + 0x203, "odd" } })
+      local r = cw({ "--log-wire", "program", "stm32l4", hex })
+      assert.are.equal(0, r.status, r.stderr)
+      assert.matches("^programmed 16 bytes into STM32L43xxx/44xxx in .*, verified\n", r.stdout)
+      -- the blocks went out as double words: 24 bytes at 0x08000100, 8 at 0x08000200
+      assert.matches("\n%+[%d.]+ > 08 00 01 00 09\n.-\n%+[%d.]+ > 17 FF FF FF FF 74 68 ",
+        r.stderr)
+      assert.matches("\n%+[%d.]+ > 08 00 02 00 0A\n.-\n%+[%d.]+ > 07 FF FF FF 6F 64 64 FF ",
+        r.stderr)
+      assert.are.equal(("\xFF"):rep(4) .. "thirteen byte" .. ("\xFF"):rep(7),
+        readback("stm32l4", FLASH + 0x100, 24))
+      assert.are.equal("\xFF\xFF\xFFodd\xFF\xFF", readback("stm32l4", FLASH + 0x200, 8))
+    end)
+
+    it("refuses the wrong family, naming the L recipe", function()
+      local hex = hexfile({ { FLASH, "abcd" } })
+      local r = cw({ "--sim-target", "stm32l151xb", "program", "stm32f1", hex })
+      assert.are.equal(2, r.status)
+      assert.are.equal("cwlua: stm32f1: the chip reports product ID 0x416 (STM32L1xxx6(8/B)), "
+        .. "which this recipe does not program; use the recipe 'stm32l1'\n", r.stderr)
+      r = cw({ "--sim-target", "stm32l433xc", "program", "stm32l0", hex })
+      assert.are.equal(2, r.status)
+      assert.are.equal("cwlua: stm32l0: the chip reports product ID 0x435 (STM32L43xxx/44xxx), "
+        .. "which this recipe does not program; use the recipe 'stm32l4'\n", r.stderr)
+      r = cw({ "--sim-target", "stm32l051x8", "info", "stm32l1" })
+      assert.are.equal(2, r.status)
+      assert.are.equal("cwlua: stm32l1: the chip reports product ID 0x417 (STM32L05xxx/06xxx), "
+        .. "which this recipe does not program; use the recipe 'stm32l0'\n", r.stderr)
+      r = cw({ "--sim-target", "stm32f100xb", "info", "stm32l4" })
+      assert.are.equal("cwlua: stm32l4: the chip reports product ID 0x420 (STM32F10xxx "
+        .. "Medium-density VL), which this recipe does not program; use the recipe 'stm32f1'\n",
+        r.stderr)
+    end)
+
+    it("shows protection in info: L0/L1 WRP bits set = protected, L4 page ranges", function()
+      local r = cw({ "--sim-fault", "write-protected=1-2", "info", "stm32l0" })
+      assert.are.equal(0, r.status, r.stderr)
+      assert.matches("\nread protection: +off\nwrite%-protected sectors: +1%-2\n", r.stdout)
+      r = cw({ "--sim-fault", "write-protected=3-5", "info", "stm32l4" })
+      assert.matches("\nwrite%-protected sectors: +3%-5\n", r.stdout)
+      r = cw({ "--sim-fault", "read-protected", "info", "stm32l1" })
+      assert.matches("\nread protection: +on\nwrite%-protected sectors: +unknown %(the chip is "
+        .. "read%-protected%)\n", r.stdout)
+      -- a verify failure in a protected sector names it; --unprotect-write clears it
+      local hex = hexfile({ { FLASH + 0x1000, "\1\2\3\4" } })
+      r = cw({ "program", "stm32l0", hex, "-q" })
+      assert.are.equal(5, r.status)
+      assert.are.equal("cwlua: stm32l0: verify failed at 0x08001000: the image has 0x01, the chip "
+        .. "0x00; write-protection sector 1 is on, which keeps the old bytes: rerun with "
+        .. "--unprotect-write\n", r.stderr)
+      r = cw({ "program", "stm32l0", hex, "-q", "--unprotect-write" })
+      assert.are.equal(0, r.status, r.stderr)
+      assert.matches("\nwrite%-protected sectors: +none\n", cw({ "info", "stm32l0" }).stdout)
+    end)
+
+    it("L0 option bytes: 32 of them at 0x1FF80000, WRP written with --option-bytes", function()
+      local r = cw({ "read", "stm32l0", dir .. "/ob.bin", "--option-bytes", "-q" })
+      assert.are.equal(0, r.status, r.stderr)
+      local f = assert(io.open(dir .. "/ob.bin", "rb"))
+      local ob = f:read("a")
+      f:close()
+      assert.are.equal(32, #ob)
+      assert.are.equal("\xAA\x00\x55\xFF", ob:sub(1, 4)) -- RDP level 0 and its complement
+      -- WRP1 = 0x0001 with its complement 0xFFFE: sector 0 protected (a set bit protects)
+      local hex = hexfile({ { FLASH, "\1\2\3\4" }, { 0x1FF80008, "\x01\x00\xFE\xFF" } })
+      r = cw({ "program", "stm32l0", hex, "--option-bytes", "-q" })
+      assert.are.equal(0, r.status, r.stderr)
+      assert.matches("\nwrite%-protected sectors: +0\n", cw({ "info", "stm32l0" }).stdout)
+    end)
+
+    it("L1: --unprotect erases a read-protected chip to 0x00 and programs it", function()
+      local hex = hexfile({ { FLASH, "NEW!" } })
+      assert.are.equal(0, cw({ "program", "stm32l1", hexfile({ { FLASH, images.pattern(64) } }),
+        "-q" }).status)
+      local r = cw({ "--sim-fault", "read-protected", "program", "stm32l1", hex })
+      assert.are.equal(2, r.status)
+      r = cw({ "program", "stm32l1", hex, "--unprotect", "-q" })
+      assert.are.equal(0, r.status, r.stderr)
+      assert.are.equal("NEW!" .. ("\0"):rep(60), readback("stm32l1", FLASH, 64))
+      assert.matches("\nread protection: +off\n", cw({ "info", "stm32l1" }).stdout)
     end)
   end)
 

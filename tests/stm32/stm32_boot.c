@@ -265,8 +265,8 @@ static void application(void)
     char err[200] = "";
     host h;
     if (host_open(&h, PART) == 0) {
-        CHECK_EQ_INT(cwsim_stm32_set_app(h.chip, "ss1-aes", err, sizeof err), -1);
-        CHECK(strstr(err, "silent, banner") != NULL);
+        CHECK_EQ_INT(cwsim_stm32_set_app(h.chip, "ss3-aes", err, sizeof err), -1);
+        CHECK(strstr(err, "silent, banner, ss1-aes, ss2-aes") != NULL);
         host_close(&h);
     }
 }

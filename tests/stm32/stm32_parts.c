@@ -12,18 +12,32 @@ typedef struct want {
     uint32_t ram_start, ram_end;
     uint32_t fsize_addr; /* [ext] reference manuals */
     unsigned units;
+    uint32_t ob_size; /* option bytes: 16 (F), 32 (L0/L1 §A.6), 40 (L4 [ext RM0394]) */
+    uint8_t erased;   /* 0xFF; L0/L1 0x00 [ext RM0377/RM0038] */
 } want;
 
 static const want parts[] = {
-    {"stm32f030x6", 0x444, 32, 0x44, 0x20000800, 0x20001000, 0x1FFFF7CC, 32},
-    {"stm32f051x8", 0x440, 64, 0x44, 0x20000800, 0x20002000, 0x1FFFF7CC, 64},
-    {"stm32f071xb", 0x448, 128, 0x44, 0x20001800, 0x20004000, 0x1FFFF7CC, 64},
-    {"stm32f100xb", 0x420, 128, 0x43, 0x20000200, 0x20002000, 0x1FFFF7E0, 128},
-    {"stm32f103xb", 0x410, 128, 0x43, 0x20000200, 0x20005000, 0x1FFFF7E0, 128},
-    {"stm32f205xe", 0x411, 512, 0x44, 0x20002000, 0x20020000, 0x1FFF7A22, 8},
-    {"stm32f303xc", 0x422, 256, 0x44, 0x20001400, 0x2000A000, 0x1FFFF7CC, 128},
-    {"stm32f415xg", 0x413, 1024, 0x44, 0x20003000, 0x20020000, 0x1FFF7A22, 12},
+    {"stm32f030x6", 0x444, 32, 0x44, 0x20000800, 0x20001000, 0x1FFFF7CC, 32, 16, 0xFF},
+    {"stm32f051x8", 0x440, 64, 0x44, 0x20000800, 0x20002000, 0x1FFFF7CC, 64, 16, 0xFF},
+    {"stm32f071xb", 0x448, 128, 0x44, 0x20001800, 0x20004000, 0x1FFFF7CC, 64, 16, 0xFF},
+    {"stm32f100xb", 0x420, 128, 0x43, 0x20000200, 0x20002000, 0x1FFFF7E0, 128, 16, 0xFF},
+    {"stm32f103xb", 0x410, 128, 0x43, 0x20000200, 0x20005000, 0x1FFFF7E0, 128, 16, 0xFF},
+    {"stm32f205xe", 0x411, 512, 0x44, 0x20002000, 0x20020000, 0x1FFF7A22, 8, 16, 0xFF},
+    {"stm32f303xc", 0x422, 256, 0x44, 0x20001400, 0x2000A000, 0x1FFFF7CC, 128, 16, 0xFF},
+    {"stm32f415xg", 0x413, 1024, 0x44, 0x20003000, 0x20020000, 0x1FFF7A22, 12, 16, 0xFF},
+    /* issue 9: §A.6 rows 0x417, 0x416, 0x435; flash-size registers [ext] */
+    {"stm32l051x8", 0x417, 64, 0x44, 0x20001000, 0x20002000, 0x1FF8007C, 512, 32, 0x00},
+    {"stm32l151xb", 0x416, 128, 0x44, 0x20000800, 0x20004000, 0x1FF8004C, 512, 32, 0x00},
+    {"stm32l433xc", 0x435, 256, 0x44, 0x20003100, 0x2000C000, 0x1FFF75E0, 128, 40, 0xFF},
 };
+
+static int all_of(const uint8_t *b, size_t n, uint8_t v)
+{
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != v)
+            return 0;
+    return 1;
+}
 
 static void table(void)
 {
@@ -42,7 +56,7 @@ static void table(void)
         CHECK_EQ_INT(p->ram_start, parts[i].ram_start);
         CHECK_EQ_INT(p->ram_end, parts[i].ram_end);
         CHECK_EQ_INT(p->erase_units, parts[i].units);
-        CHECK(p->option_end - p->option_start == 16);
+        CHECK(p->option_end - p->option_start == parts[i].ob_size);
         CHECK(p->device != NULL && p->device[0] != '\0');
     }
 }
@@ -57,7 +71,8 @@ static void aliases(void)
         {"CW308_STM32F2", "stm32f205xe"}, {"CW308_STM32F3", "stm32f303xc"},
         {"CWLITEARM", "stm32f303xc"},     {"CW308_STM32F4", "stm32f415xg"},
         {"cwlitearm", "stm32f303xc"},     {"STM32F100XB", "stm32f100xb"},
-        {"Stm32F1", "stm32f100xb"},
+        {"Stm32F1", "stm32f100xb"},       {"stm32l0", "stm32l051x8"},
+        {"STM32L1", "stm32l151xb"},       {"stm32l4", "stm32l433xc"},
     };
     for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) {
         const cwsim_stm32_part_info *p = cwsim_stm32_part_find(a[i][0]);
@@ -99,12 +114,12 @@ static void through_bootloader(void)
         uint8_t peek[2] = {0, 0};
         CHECK_EQ_INT(cwsim_stm32_peek(h.chip, parts[i].fsize_addr, peek, 2), 2);
         CHECK_MEM(peek, fs, 2);
-        /* a new chip is erased: first and last flash bytes 0xFF */
+        /* a new chip is erased: first and last flash bytes 0xFF (L0/L1: 0x00) */
         uint8_t fl[4];
         CHECK_EQ_INT(bl_read(&h, 0x08000000, fl, 4), 0);
-        CHECK(all_ff(fl, 4));
+        CHECK(all_of(fl, 4, parts[i].erased));
         CHECK_EQ_INT(bl_read(&h, 0x08000000 + parts[i].flash_kib * 1024 - 4, fl, 4), 0);
-        CHECK(all_ff(fl, 4));
+        CHECK(all_of(fl, 4, parts[i].erased));
         /* one past the end is not flash */
         CHECK_EQ_INT(bl_read(&h, 0x08000000 + parts[i].flash_kib * 1024, fl, 4), 2);
         host_close(&h);

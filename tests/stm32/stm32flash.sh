@@ -1,6 +1,7 @@
 #!/bin/sh
 # stm32flash.sh MODE CWLUA MKIMAGE SHIM: Debian's stm32flash 0.7 (a client we did not write)
-# against `cwlua sim serve stm32f1 --pty` (tools/simserve), issue 4's acceptance checks.
+# against `cwlua sim serve stm32f1 --pty` (tools/simserve), issue 4's acceptance checks; and
+# against the L0 and L4 parts of issue 9, whose quirks stm32flash 0.7 knows from its own table.
 #   MODE 8n1: the bare pty, stm32flash -m 8n1 (a bare pty cannot carry parity, test-harnesses §2)
 #   MODE 8e1: stm32flash's default 8E1 through the parity shim SHIM (LD_PRELOAD), which lets the
 #             server see the parity, so the chip checks 8E1
@@ -47,12 +48,13 @@ if ! command -v stm32flash >/dev/null 2>&1; then
     exit 1
 fi
 
-# start_server DIR [OPTIONS...]: cwlua sim serve stm32f1 --pty; sets PTY and SERVER_PID
+# start_server DIR [OPTIONS...]: cwlua sim serve $PART --pty; sets PTY and SERVER_PID
+PART=stm32f1
 start_server() {
     dir=$1
     shift
     : >"$WORK/pty.out"
-    "$SERVE" sim serve stm32f1 --pty --sim-state "$dir" "$@" >"$WORK/pty.out" 2>"$WORK/serve.err" &
+    "$SERVE" sim serve "$PART" --pty --sim-state "$dir" "$@" >"$WORK/pty.out" 2>"$WORK/serve.err" &
     SERVER_PID=$!
     i=0
     PTY=
@@ -178,6 +180,57 @@ if start_server "$D3" --sim-fault already-synced; then
     check "already-synced: write + verify exits 0" test "$rc" -eq 0
     stop_server
 fi
+
+# ---- L0 and L4 (issue 9) -------------------------------------------------------------------
+# stm32flash 0.7 flags the L0 "no mass erase" (target-protocols §A.6 notes): -o erases every
+# page in lists (§A.10), which the model must take; its erased flash is 0x00 [ext RM0377].
+PART=stm32l0
+D6=$(mktemp -d "$WORK/state.XXXXXX")
+head -c 65536 /dev/zero >"$WORK/zero64k.bin"
+if start_server "$D6"; then
+    flash "$WORK/l0.txt"
+    rc=$?
+    check "L0: detection exits 0 ($(cat "$WORK/l0.txt"))" test "$rc" -eq 0
+    check "L0: device ID and name" has "$WORK/l0.txt" 'Device ID *: 0x0417 (STM32L05xxx/06xxx)'
+    flash "$WORK/l0w.txt" -w "$WORK/image.hex" -v
+    rc=$?
+    check "L0: -w image.hex -v exits 0 ($(tail -c 300 "$WORK/l0w.txt"))" test "$rc" -eq 0
+    check "L0: -w wrote and verified the last block" \
+        has "$WORK/l0w.txt" 'Wrote and verified address 0x08001000 (100.00%) Done.'
+    flash "$WORK/l0r.txt" -r "$WORK/l0.bin" -S 0x08000000:4096
+    rc=$?
+    check "L0: -r exits 0" test "$rc" -eq 0
+    check "L0: -r returns the image" cmp -s "$WORK/l0.bin" "$WORK/image.bin"
+    flash "$WORK/l0o.txt" -o
+    rc=$?
+    check "L0: -o (every page, no mass erase) exits 0 ($(tail -c 300 "$WORK/l0o.txt"))" \
+        test "$rc" -eq 0
+    stop_server
+    check "L0: -o left all of flash 0x00 (state blob)" \
+        cmp -s "$D6/stm32l051x8.flash" "$WORK/zero64k.bin"
+fi
+# The L4 programs double words [ext RM0394]; stm32flash writes 256-byte blocks of a 4 KiB image
+PART=stm32l4
+D7=$(mktemp -d "$WORK/state.XXXXXX")
+if start_server "$D7"; then
+    flash "$WORK/l4.txt"
+    rc=$?
+    check "L4: detection exits 0 ($(cat "$WORK/l4.txt"))" test "$rc" -eq 0
+    check "L4: device ID and name" has "$WORK/l4.txt" 'Device ID *: 0x0435 (STM32L43xxx/44xxx)'
+    flash "$WORK/l4w.txt" -w "$WORK/image.hex" -v
+    rc=$?
+    check "L4: -w image.hex -v exits 0 ($(tail -c 300 "$WORK/l4w.txt"))" test "$rc" -eq 0
+    flash "$WORK/l4r.txt" -r "$WORK/l4.bin" -S 0x08000000:4096
+    rc=$?
+    check "L4: -r returns the image" cmp -s "$WORK/l4.bin" "$WORK/image.bin"
+    flash "$WORK/l4o.txt" -o
+    rc=$?
+    check "L4: -o (mass erase) exits 0 ($(tail -c 300 "$WORK/l4o.txt"))" test "$rc" -eq 0
+    stop_server
+    head -c 4096 "$D7/stm32l433xc.flash" >"$WORK/l4head.bin"
+    check "L4: -o left the image area 0xFF" cmp -s "$WORK/l4head.bin" "$WORK/ff.bin" -n 4096
+fi
+PART=stm32f1
 
 if [ "$MODE" = 8e1 ]; then
     # ---- the shim lets the chip check parity: 8O1 and 8N1 do not get through -----------------

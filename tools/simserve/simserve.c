@@ -52,8 +52,9 @@ static const char usage_text[] =
     "folder.\n"
     "\n"
     "PART is a part name (stm32f030x6, stm32f051x8, stm32f071xb, stm32f100xb, stm32f103xb,\n"
-    "stm32f205xe, stm32f303xc, stm32f415xg), a recipe name (stm32f0 .. stm32f4) or a\n"
-    "ChipWhisperer platform (CW308_STM32F0 .. CW308_STM32F4, CWLITEARM, CWNANO), any case.\n"
+    "stm32f205xe, stm32f303xc, stm32f415xg, stm32l051x8, stm32l151xb, stm32l433xc), a recipe\n"
+    "name (stm32f0 .. stm32f4, stm32l0, stm32l1, stm32l4) or a ChipWhisperer platform\n"
+    "(CW308_STM32F0 .. CW308_STM32F4, CWLITEARM, CWNANO), any case.\n"
     "\n"
     "Options:\n"
     "  --pty                  serve on a new pseudo-terminal (the only way for now)\n"
@@ -61,7 +62,8 @@ static const char usage_text[] =
     "  --sim-fault NAME[=V]   repeatable: read-protected, write-protected[=SECTORS],\n"
     "                         already-synced, slow-erase[=F], boot0-stuck-low, baud-skew=PCT\n"
     "  --sim-seed N           seed of the simulator's random faults (default 1)\n"
-    "  --sim-app MODEL        the application after Go: silent (default) or banner\n"
+    "  --sim-app MODEL        the application after Go: silent (default), banner, ss1-aes\n"
+    "                         or ss2-aes (SimpleSerial v1.1 / v2.1 AES-128)\n"
     "  -h, --help             this text\n"
     "\n"
     "The chip's bootloader expects 8E1 at 1200..115200 baud. A bare pty cannot carry parity,\n"
@@ -196,8 +198,8 @@ static void parse_args(int argc, char **argv, options *o)
             n += (size_t)w;
         }
         fprintf(stderr,
-                PROG ": unknown part '%s'; parts: %s; or a recipe name stm32f0..stm32f4 or a "
-                     "CW308_STM32Fx/CWLITEARM/CWNANO platform\n",
+                PROG ": unknown part '%s'; parts: %s; or a recipe name stm32f0..stm32f4, "
+                     "stm32l0, stm32l1, stm32l4 or a CW308_STM32Fx/CWLITEARM/CWNANO platform\n",
                 o->part, list);
         exit(EXIT_USAGE);
     }
