@@ -3,7 +3,9 @@
  * runs inside a protected call, a message handler adds a traceback, one status becomes the
  * exit code. No protocol logic lives here (design §2). */
 #include "embedded.h"
+#include "l_readline.h"
 #include "l_serial.h"
+#include "l_tty.h"
 #include "l_util.h"
 #include "runtime.h"
 
@@ -67,6 +69,10 @@ static int pmain(lua_State *L)
     lua_setfield(L, -2, "cwlua.core.device");
     lua_pushcfunction(L, luaopen_cwlua_core_serial);
     lua_setfield(L, -2, "cwlua.core.serial");
+    lua_pushcfunction(L, luaopen_cwlua_core_readline);
+    lua_setfield(L, -2, "cwlua.core.readline");
+    lua_pushcfunction(L, luaopen_cwlua_core_tty);
+    lua_setfield(L, -2, "cwlua.core.tty");
     lua_pop(L, 1);
 
     const cw_embedded *boot = NULL;

@@ -841,7 +841,7 @@ Board.serial = protect(function(self, cfg)
   self._serial_gen = (self._serial_gen or 0) + 1
   return setmetatable({
     _board = self, _pending = "", _tx_end_ns = 0, baud = c.baud, actual_baud = actual,
-    parity = c.parity,
+    parity = c.parity, rx_capacity = USART_CAPACITY,
     stop = c.stop, bits = c.bits,
     frame_ns = math.ceil(frame_bits(c) * 1e9 / actual),
   }, Stream)

@@ -13,7 +13,7 @@ local path = require "cwlua.path"
 local M = {}
 
 M.COMMANDS = { "program", "verify", "read", "erase", "info", "doctor", "reset", "power", "clock",
-  "list", "targets", "run", "sim", "help" }
+  "term", "list", "targets", "run", "shell", "sim", "help" }
 
 -- Option specs: short, long, key (in ctx.opts), arg (metavariable) or nil for a flag,
 -- multi (repeatable, collected in a list), help.
@@ -52,7 +52,8 @@ M.GLOBAL_OPTIONS = {
     help = "simulator: cost of one control transfer (default 0.5)" },
   { long = "sim-seed", key = "sim_seed", arg = "N", help = "simulator: seed for random faults" },
   { long = "sim-app", key = "sim_app", arg = "APP",
-    help = "simulator: the flashed application (silent, banner)" },
+    help = "simulator: the flashed application (silent, banner,\n"
+      .. "ss1-aes, ss2-aes: SimpleSerial v1.1 / v2.1 AES-128)" },
   { short = "h", long = "help", key = "help",
     help = "show this help; 'cwlua COMMAND --help' for one command" },
   { long = "version", key = "version",

@@ -3,7 +3,7 @@
 local runtime = require "cwlua.core.runtime"
 
 local SUBMODULES = { errors = true, image = true, targets = true, json = true, board = true,
-                     clock = true, flash = true }
+                     clock = true, flash = true, simpleserial = true }
 
 local M = { version = runtime.version }
 

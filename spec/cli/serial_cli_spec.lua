@@ -53,9 +53,10 @@ describe("serial ports on the command line", function()
   describe("--gpio-seq", function()
     it("is in the help", function()
       local r = cli.run({ "--help" })
-      assert.is_truthy(r.stdout:find("      --gpio-seq ENTRY[:EXIT] serial:PATH only: reset/boot "
-        .. "lines, stm32flash -i sequences\n" .. (" "):rep(25) .. "of rts, dtr, brk ('-' low, "
-        .. "',' 100 ms, '&' none), e.g.\n", 1, true), r.stdout)
+      -- too wide for the column: its help starts on the next line
+      assert.is_truthy(r.stdout:find("      --gpio-seq ENTRY[:EXIT]\n" .. (" "):rep(25)
+        .. "serial:PATH only: reset/boot lines, stm32flash -i sequences\n" .. (" "):rep(25)
+        .. "of rts, dtr, brk ('-' low, ',' 100 ms, '&' none), e.g.\n", 1, true), r.stdout)
     end)
 
     it("is a usage error when malformed, before anything is opened", function()

@@ -43,7 +43,12 @@ Runs SCRIPT ('-' reads standard input) with the global 'cw' set to the cwlua mod
 global 'arg' set as the standalone Lua interpreter sets it: arg[0] is the script, arg[1..n] its
 arguments; they are also passed as '...'. Everything after SCRIPT goes to the script.
 A script error prints "script:line: message" (a traceback with -v) and exits 1; a cwlua error
-raised by the script exits with its own status.]],
+raised by the script exits with its own status.
+
+The API ('cw.open', pins, clock, serial streams, 'cw.simpleserial', 'cw.flash', ...) is described
+in docs/api.md; examples/lab/ has lab scripts to start from (an AES known-answer test through
+SimpleSerial, a target's banner, several boards by serial number). 'cwlua shell' tries the API
+interactively.]],
   args_to_script = true,
   run = run,
 }

@@ -1,0 +1,9 @@
+/* cwlua.core.tty: the controlling terminal for 'cwlua term' (bindings/l_tty.c). */
+#ifndef CWLUA_BINDINGS_L_TTY_H
+#define CWLUA_BINDINGS_L_TTY_H
+
+#include <lua.h>
+
+int luaopen_cwlua_core_tty(lua_State *L);
+
+#endif
