@@ -3,6 +3,7 @@
  * PLATFORM alias (design §5: "wherever a PART is asked for, a recipe name or alias also works"). */
 #include "cwsim.h"
 #include "cwsim_avr.h"
+#include "cwsim_ssapp.h"
 #include "cwsim_stm32.h"
 #include "cwsim_xmega.h"
 #include "sim_internal.h"
@@ -23,13 +24,21 @@ int cwsim_attach_part(cwsim_board *b, const char *part, const char *app, char *e
         return 0;
     }
     if (cwsim_xmega_part_find(part) != NULL) { /* XMEGA parts, "xmega", CWLITEXMEGA, ... */
-        if (app != NULL && strcmp(app, "silent") != 0) {
+        /* silent (the default), ss1-aes, ss2-aes; no banner model for the XMEGA */
+        if (app != NULL && strcmp(app, "silent") != 0 && cwsim_ssapp_version_of(app) == 0) {
             if (err != NULL)
                 snprintf(err, errlen,
-                         "the simulated XMEGA has no application model '%s'; only silent", app);
+                         "the simulated XMEGA has no application model '%s'; it models silent, "
+                         "ss1-aes, ss2-aes",
+                         app);
             return -1;
         }
-        return cwsim_xmega_attach(b, part, err, errlen) != NULL ? 0 : -1;
+        cwsim_xmega *chip = cwsim_xmega_attach(b, part, err, errlen);
+        if (chip == NULL)
+            return -1;
+        if (app != NULL && cwsim_xmega_set_app(chip, app, err, errlen) != 0)
+            return -1;
+        return 0;
     }
     if (cwsim_avr_part_find(part) != NULL) { /* AVR parts, "avr", CW308_MEGA328P (design §3) */
         if (app != NULL && strcmp(app, "silent") != 0) {

@@ -80,6 +80,15 @@ cwsim_xmega *cwsim_xmega_attach(cwsim_board *b, const char *part, char *err, siz
 void cwsim_xmega_set_power(cwsim_xmega *chip, int on, uint64_t now_ns);
 /* /RESET as a plain pin (PDIC driven low by a GPIO while the PDI is off): 1 held low. */
 void cwsim_xmega_set_reset(cwsim_xmega *chip, int low, uint64_t now_ns);
+/* The clock on XTAL1 (the board's HS2), Hz; 0: none. Only the application uses it. */
+void cwsim_xmega_set_clock(cwsim_xmega *chip, double hz, uint64_t now_ns);
+/* The application model (design §5 --sim-app): "silent" (the default: the chip ignores its
+ * UART), "ss1-aes" or "ss2-aes" (cwsim_ssapp.h: SimpleSerial AES-128 on the UART, RX on TIO2,
+ * TX on TIO1, 8N1 at the application's baud x clock / CWSIM_SSAPP_CLOCK_REF). It runs while
+ * the chip is powered, /RESET is high, the PDI is off and the flash is not blank, and starts
+ * afresh each time that becomes true. 0 ok, -1 unknown name ("banner" is not modelled). */
+int cwsim_xmega_set_app(cwsim_xmega *chip, const char *app, char *err, size_t errlen);
+int cwsim_xmega_app_running(const cwsim_xmega *chip); /* 1 while the application runs */
 /* The PDI master takes (1) or releases (0) PDI_CLK/PDI_DATA. */
 void cwsim_xmega_pdi_link(cwsim_xmega *chip, int on, uint64_t now_ns);
 /* One PDI frame from the master. 0 ok, -1 the chip's PDI is off (the frame is lost). */
@@ -118,6 +127,11 @@ typedef struct cwsim_xmega_counters {
     uint64_t fuse_writes;   /* fuse and lock-bit writes */
     uint64_t ignored;       /* NVM operations refused: busy, lock bits, wrong section */
     uint64_t flash_ns;      /* time spent erasing and writing */
+    uint64_t app_starts;    /* times the application started */
+    uint64_t app_rx;        /* frames the running application received on its UART */
+    uint64_t app_rx_errors; /* of them with a framing error (the byte is still read) */
+    uint64_t app_overruns;  /* of them lost: the receive register was full */
+    uint64_t app_tx;        /* reply bytes handed to the board's wire */
 } cwsim_xmega_counters;
 void cwsim_xmega_counters_get(const cwsim_xmega *chip, cwsim_xmega_counters *out);
 

@@ -701,6 +701,8 @@ int cwsim_xmega_pdi_recv(cwsim_xmega *c, uint8_t *v, uint64_t now_ns)
     return 0;
 }
 
+static void app_update(cwsim_xmega *c);
+
 static void pdi_reset_state(cwsim_xmega *c)
 {
     c->link = 0;
@@ -720,6 +722,7 @@ void cwsim_xmega_pdi_link(cwsim_xmega *c, int on, uint64_t now_ns)
             return;
         pdi_reset_state(c);
         c->link = 1;
+        app_update(c);
         return;
     }
     if (c->link) {
@@ -727,6 +730,7 @@ void cwsim_xmega_pdi_link(cwsim_xmega *c, int on, uint64_t now_ns)
         if (c->dirty)
             (void)cwsim_xmega_save(c, NULL, 0); /* the library never prints: retried at free */
     }
+    app_update(c);
 }
 
 void cwsim_xmega_set_power(cwsim_xmega *c, int on, uint64_t now_ns)
@@ -738,6 +742,7 @@ void cwsim_xmega_set_power(cwsim_xmega *c, int on, uint64_t now_ns)
     pdi_reset_state(c);
     c->busy_until = c->chip_erase_until = 0; /* an interrupted operation is not modelled */
     c->nvm_cmd = 0;
+    app_update(c);
 }
 
 void cwsim_xmega_set_reset(cwsim_xmega *c, int low, uint64_t now_ns)
@@ -745,6 +750,7 @@ void cwsim_xmega_set_reset(cwsim_xmega *c, int low, uint64_t now_ns)
     advance(c, now_ns);
     /* [ext] FUSEBYTE4 bit 4 RSTDISBL programmed (0): the pin no longer resets the chip */
     c->reset_low = low && (c->fuse[4] & 0x10u);
+    app_update(c);
 }
 
 int cwsim_xmega_in_reset(const cwsim_xmega *c)
@@ -755,6 +761,139 @@ int cwsim_xmega_in_reset(const cwsim_xmega *c)
 int cwsim_xmega_pdi_enabled(const cwsim_xmega *c)
 {
     return c->link;
+}
+
+/* ---- the application (design §5 --sim-app) ------------------------------------------------- */
+
+static int flash_blank(const cwsim_xmega *c)
+{
+    uint32_t n = flash_size(c);
+    for (uint32_t i = 0; i < n; i++)
+        if (c->flash[i] != 0xFF)
+            return 0;
+    return 1;
+}
+
+/* The application runs while the core does: powered, /RESET high, no RESET key, PDI off (the
+ * simulator does not execute code; an erased flash runs nothing). It starts afresh, without a
+ * start-up delay (model choice), each time that becomes true. */
+static void app_update(cwsim_xmega *c)
+{
+    int run = c->app != 0 && c->powered && !c->reset_low && !c->reset_key && !c->link;
+    if (!run) {
+        c->app_on = 0;
+        c->rxd_full = 0;
+        c->txq_len = 0; /* a frame already on the board's wire cannot be called back */
+        return;
+    }
+    if (c->app_on || flash_blank(c))
+        return;
+    c->app_on = 1;
+    c->cnt.app_starts++;
+    cwsim_ssapp_init(&c->ss, c->app);
+}
+
+/* design §5: 8N1 at the application's nominal baud scaled by the received clock (a wrong clock
+ * garbles it, as on hardware); baud-skew=PCT skews it further. */
+static cwsim_uart_format app_format(const cwsim_xmega *c)
+{
+    cwsim_uart_format f;
+    f.baud = cwsim_ssapp_baud(c->app) * c->clock_hz / CWSIM_SSAPP_CLOCK_REF *
+             (1.0 + cwsim_fault_number(c->sim, "baud-skew") / 100.0);
+    f.data_bits = 8;
+    f.parity = CWSIM_PARITY_NONE;
+    f.stop_halves = 2;
+    return f;
+}
+
+/* Hand queued reply bytes to the board's wire while it takes them (one shifting, one held). */
+static void tx_kick(cwsim_xmega *c)
+{
+    if (c->board == NULL) {
+        c->txq_len = 0; /* standalone: nobody listens */
+        return;
+    }
+    cwsim_uart_format f = app_format(c);
+    while (c->txq_len > 0 && cwsim_target_uart_send(c->board, c->txq[c->txq_head], &f) == 0) {
+        c->txq_head = (c->txq_head + 1) % XMEGA_TXQ;
+        c->txq_len--;
+        c->cnt.app_tx++;
+    }
+}
+
+/* The application reads its receive register when it is not still handing reply bytes to the
+ * transmitter (NewAE's putch waits for the data register). */
+static void app_poll(cwsim_xmega *c)
+{
+    while (c->app_on && c->rxd_full && c->txq_len == 0) {
+        uint8_t out[CWSIM_SSAPP_OUT_MAX];
+        c->rxd_full = 0;
+        size_t n = cwsim_ssapp_rx(&c->ss, c->rxd, out);
+        for (size_t i = 0; i < n && c->txq_len < XMEGA_TXQ; i++) {
+            c->txq[(c->txq_head + c->txq_len) % XMEGA_TXQ] = out[i];
+            c->txq_len++;
+        }
+        tx_kick(c);
+    }
+}
+
+void xmega_uart_rx(cwsim_xmega *c, const cwsim_uart_frame *f, uint64_t now_ns)
+{
+    advance(c, now_ns);
+    if (!c->app_on || !(c->clock_hz > 0))
+        return; /* design §5: without a clock the application is silent */
+    c->cnt.app_rx++;
+    uint8_t byte;
+    cwsim_uart_format fmt = app_format(c);
+    if (cwsim_uart_frame_decode(f, &fmt, &byte) != 0)
+        c->cnt.app_rx_errors++; /* a framing error still delivers the byte (FERR set) */
+    if (c->rxd_full) {          /* one receive register modelled: overrun loses the byte */
+        c->cnt.app_overruns++;
+        return;
+    }
+    c->rxd = byte;
+    c->rxd_full = 1;
+    app_poll(c);
+}
+
+void xmega_uart_tx_ready(cwsim_xmega *c, uint64_t now_ns)
+{
+    advance(c, now_ns);
+    if (!c->app_on)
+        return;
+    tx_kick(c);
+    app_poll(c);
+}
+
+void cwsim_xmega_set_clock(cwsim_xmega *c, double hz, uint64_t now_ns)
+{
+    advance(c, now_ns);
+    c->clock_hz = hz > 0 ? hz : 0;
+}
+
+int cwsim_xmega_set_app(cwsim_xmega *c, const char *app, char *err, size_t errlen)
+{
+    int v = cwsim_ssapp_version_of(app);
+    if (v == 0 && (app == NULL || strcmp(app, "silent") != 0)) {
+        xerr(err, errlen,
+             "cwsim xmega: unknown application model '%s'; this chip models silent, ss1-aes, "
+             "ss2-aes",
+             app != NULL ? app : "(null)");
+        return -1;
+    }
+    if (v != c->app) {
+        c->app = v;
+        c->app_on = 0;
+        c->rxd_full = 0;
+        c->txq_len = 0;
+    }
+    app_update(c);
+    return 0;
+}
+
+int cwsim_xmega_app_running(const cwsim_xmega *c)
+{
+    return c->app_on;
 }
 
 /* ---- memories, persistence ------------------------------------------------------------------ */

@@ -1,12 +1,18 @@
 /* The XMEGA chip behind a simulated board: cwsim_target_ops with the CW308/CW303 wiring
  * (target-protocols §1.1: PDI_CLK = /RESET on PDIC, PDI_DATA on PDID; nRST unused). The board
  * owns the chip and frees it at detach or cwsim_free. The UART pins are declared as on every
- * CW308 target (RX TIO2, TX TIO1); the model has no application that would use them. */
+ * CW308 target (RX TIO2 = board TX, TX TIO1 = board RX); the application model (--sim-app
+ * ss1-aes | ss2-aes) uses them, clocked by HS2. */
 #include "xmega_internal.h"
 
 static void a_power(void *ctx, int on, uint64_t now_ns)
 {
     cwsim_xmega_set_power(ctx, on, now_ns);
+}
+
+static void a_clock(void *ctx, double hz, uint64_t now_ns)
+{
+    cwsim_xmega_set_clock(ctx, hz, now_ns);
 }
 
 static void a_pin(void *ctx, cwsim_pin pin, cwsim_level level, uint64_t now_ns)
@@ -32,6 +38,16 @@ static void a_pdi_link(void *ctx, int on, uint64_t now_ns)
     cwsim_xmega_pdi_link(ctx, on, now_ns);
 }
 
+static void a_uart_rx(void *ctx, const cwsim_uart_frame *frame, uint64_t now_ns)
+{
+    xmega_uart_rx(ctx, frame, now_ns);
+}
+
+static void a_uart_tx_ready(void *ctx, uint64_t now_ns)
+{
+    xmega_uart_tx_ready(ctx, now_ns);
+}
+
 static void a_destroy(void *ctx)
 {
     cwsim_xmega_free(ctx);
@@ -42,7 +58,10 @@ static const cwsim_target_ops xmega_ops = {
     .uart_rx_pin = CWSIM_PIN_TIO2,
     .uart_tx_pin = CWSIM_PIN_TIO1,
     .power = a_power,
+    .clock = a_clock,
     .pin = a_pin,
+    .uart_rx = a_uart_rx,
+    .uart_tx_ready = a_uart_tx_ready,
     .pdi_send = a_pdi_send,
     .pdi_recv = a_pdi_recv,
     .pdi_link = a_pdi_link,

@@ -3,6 +3,7 @@
 #ifndef CWLUA_SIM_XMEGA_XMEGA_INTERNAL_H
 #define CWLUA_SIM_XMEGA_XMEGA_INTERNAL_H
 
+#include "cwsim_ssapp.h"
 #include "cwsim_xmega.h"
 
 #include <stdint.h>
@@ -11,6 +12,7 @@
 #define XMEGA_EEPAGE_MAX 32
 #define XMEGA_REPLY_MAX  320 /* bytes a repeated LD can queue (REPEAT count is one byte + 1) */
 #define XMEGA_PRODSIG    64  /* production signature row bytes modelled */
+#define XMEGA_TXQ        256 /* application reply bytes waiting for the TX pin */
 
 struct cwsim_xmega {
     cwsim *sim;
@@ -50,7 +52,21 @@ struct cwsim_xmega {
     uint8_t ebuf[XMEGA_EEPAGE_MAX];
     uint32_t ebuf_loaded; /* bit i: EEPROM page buffer byte i loaded */
 
+    /* the application (design §5 --sim-app; docs/simulator-xmega.md "Application") */
+    int app;         /* 0: silent; CWSIM_SSAPP_V1 / _V2: SimpleSerial AES */
+    int app_on;      /* it runs: powered, out of reset, PDI off, flash not blank */
+    double clock_hz; /* the clock on XTAL1 (the board's HS2); 0: none */
+    cwsim_ssapp ss;
+    uint8_t rxd; /* USART receive register */
+    int rxd_full;
+    uint8_t txq[XMEGA_TXQ]; /* reply bytes not yet handed to the board's wire */
+    unsigned txq_head, txq_len;
+
     cwsim_xmega_counters cnt;
 };
+
+/* The board's UART wiring (xmega_attach.c): a frame on the chip's RX pin, the TX line free. */
+void xmega_uart_rx(cwsim_xmega *c, const cwsim_uart_frame *f, uint64_t now_ns);
+void xmega_uart_tx_ready(cwsim_xmega *c, uint64_t now_ns);
 
 #endif

@@ -2,6 +2,7 @@
 -- design §5) through 'cwlua run', as a lab script uses them: FIPS-197 known answers, reset,
 -- timeouts, a wrong clock, and wire faults that must never pass a wrong ciphertext.
 local cli = require "support.cli"
+local images = require "support.images"
 
 local HELLO = "examples/stm32f1-hello/hello.hex" -- any image: the simulator runs its app model
 
@@ -66,6 +67,22 @@ describe("SimpleSerial on the simulator", function()
     local r = run(dir, "ss2-aes", 2, KAT)
     assert.are.equal(0, r.status, r.stderr)
     assert.are.equal(KAT_OUT:format(3), r.stdout)
+  end)
+
+  it("v1.1 (ss1-aes) on the XMEGA: aes_kat.lua --target xmega passes FIPS-197", function()
+    -- the xmega recipe programs any non-blank image over PDI; leaving PDI starts the app model
+    local fw = cli.write(dir .. "/fw.hex", images.hex({ { 0, "\x0C\x94\x00\x01" } }))
+    local r = cli.run({ "-d", "sim", "--sim-target", "atxmega128d4", "--sim-app", "ss1-aes",
+                        "--sim-state", dir .. "/state", "run", "examples/lab/aes_kat.lua",
+                        "--target", "xmega", fw })
+    assert.are.equal(0, r.status, r.stderr)
+    assert.are.equal("programmed " .. fw .. ": 4 bytes, verify ok\n"
+      .. "SimpleSerial v1 at 38400 baud\n"
+      .. "FIPS-197 C.1  ok    key 000102030405060708090a0b0c0d0e0f  pt "
+      .. "00112233445566778899aabbccddeeff  ct 69c4e0d86a7b0430d8cdb78070b4c55a\n"
+      .. "FIPS-197 B    ok    key 2b7e151628aed2a6abf7158809cf4f3c  pt "
+      .. "3243f6a8885a308d313198a2e0370734  ct 3925841d02dc09fbdc118597196a0b32\n"
+      .. "all known answers match\n", r.stdout)
   end)
 
   it("lists the commands of each firmware", function()
