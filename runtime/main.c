@@ -39,6 +39,24 @@ static void laction(int sig)
     lua_sethook(globalL, lstop, flag, 1);
 }
 
+/* cwlua.core.signal.arm(): install the Ctrl-C handler again. It is one-shot (a second Ctrl-C
+ * while the first is still unwinding kills the process, as in lua.c); `cwlua shell` re-arms it
+ * after each interrupt so the session goes on. */
+static int l_signal_arm(lua_State *L)
+{
+    (void)L;
+    signal(SIGINT, laction);
+    return 0;
+}
+
+static int luaopen_cwlua_core_signal(lua_State *L)
+{
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, l_signal_arm);
+    lua_setfield(L, -2, "arm");
+    return 1;
+}
+
 /* Errors that escape the Lua CLI are bugs or setup failures: print them with a traceback
  * (lua.c msghandler). User-facing errors are caught and reported by cwlua.cli itself. */
 static int msghandler(lua_State *L)
@@ -67,6 +85,8 @@ static int pmain(lua_State *L)
     lua_setfield(L, -2, "cwlua.core.runtime");
     lua_pushcfunction(L, luaopen_cwlua_core_device);
     lua_setfield(L, -2, "cwlua.core.device");
+    lua_pushcfunction(L, luaopen_cwlua_core_signal);
+    lua_setfield(L, -2, "cwlua.core.signal");
     lua_pushcfunction(L, luaopen_cwlua_core_serial);
     lua_setfield(L, -2, "cwlua.core.serial");
     lua_pushcfunction(L, luaopen_cwlua_core_readline);

@@ -53,29 +53,44 @@ function M.run(o)
     error(setmetatable({}, { __name = "cwlua.repl.exit" }), 0)
   end
   rawset(env, "exit", exit)
-  while not leaving do
+  -- one prompt: read a (possibly multi-line) chunk, run it, print what it returns
+  local function iteration()
     local line = o.read(M.PROMPT)
-    if line == nil then break end
-    if line:find("%S") then
-      local chunk, src = M.load_line(line, function() return o.read(M.PROMPT2) end, env)
-      if o.history then o.history(src or line) end
-      if not chunk then
-        o.err(src .. "\n")
+    if line == nil then
+      leaving = true
+      return
+    end
+    if not line:find("%S") then return end
+    local chunk, src = M.load_line(line, function() return o.read(M.PROMPT2) end, env)
+    if o.history then o.history(src or line) end
+    if not chunk then
+      o.err(src .. "\n")
+      return
+    end
+    local r = table.pack(xpcall(chunk, function(e)
+      if type(e) == "table" and getmetatable(e) and getmetatable(e).__name == "cwlua.repl.exit"
+      then
+        return e
+      end
+      local msg = tostring(e)
+      if o.traceback then return debug.traceback(msg, 2) end
+      return msg
+    end))
+    if r[1] then
+      if r.n > 1 then o.write(tostring_all(table.pack(table.unpack(r, 2, r.n))) .. "\n") end
+    elseif not leaving then
+      o.err(tostring(r[2]) .. "\n")
+    end
+  end
+  while not leaving do
+    if o.arm then o.arm() end -- Ctrl-C interrupts what runs now, and only that
+    local ok, e = pcall(iteration)
+    if not ok then
+      -- Ctrl-C at the prompt is raised once the line is read: drop the line, keep the session
+      if o.interrupted and o.interrupted(e) then
+        o.err("interrupted\n")
       else
-        local r = table.pack(xpcall(chunk, function(e)
-          if type(e) == "table" and getmetatable(e) and getmetatable(e).__name == "cwlua.repl.exit"
-          then
-            return e
-          end
-          local msg = tostring(e)
-          if o.traceback then return debug.traceback(msg, 2) end
-          return msg
-        end))
-        if r[1] then
-          if r.n > 1 then o.write(tostring_all(table.pack(table.unpack(r, 2, r.n))) .. "\n") end
-        elseif not leaving then
-          o.err(tostring(r[2]) .. "\n")
-        end
+        error(e, 0)
       end
     end
   end

@@ -128,6 +128,16 @@ def shell(tmp):
     s.send("\x1b[A\x1b[A\r")  # up twice: board:clock() again
     check(s.expect("7384615.3846154\tclkgen\r\n"), "shell: the up arrow recalls history")
     s.expect("> ")
+    # Ctrl-C stops a running chunk, twice in one session, and the shell goes on
+    for n in (1, 2):
+        s.send("while true do end\r")
+        time.sleep(0.3)
+        s.send("\x03")
+        check(s.expect("interrupted"), "shell: Ctrl-C stops a running chunk (%d)" % n)
+        s.expect("> ")
+    s.send("print(40 + 2)\r")
+    check(s.expect("42\r\n"), "shell: the session goes on after Ctrl-C")
+    s.expect("> ")
     # libedit may drop keys typed while it sets the terminal up after printing the prompt: a
     # person who sees no effect presses Ctrl-D again
     status = None

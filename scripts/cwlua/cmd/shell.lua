@@ -51,6 +51,8 @@ local function run(ctx)
     history = function(src) readline.add_history((src:gsub("\n", " "))) end,
     traceback = ctx.opts.verbose,
     env = _G,
+    arm = require("cwlua.core.signal").arm,
+    interrupted = function(e) return tostring(e):match("interrupted$") ~= nil end,
   }
   if interactive then io.stdout:write("\n") end
   if hist then
@@ -71,8 +73,9 @@ its values; a statement that is not finished yet continues on the next line (pro
 The board given with -d (default $CWLUA_DEVICE, else usb) is open as the global 'board', and
 'cw' is the cwlua API (docs/api.md). On a terminal, lines can be edited and recalled (history
 in $XDG_STATE_HOME/cwlua/shell_history); with standard input from a pipe or a file, lines are
-read as they come and only results and errors are printed. Ctrl-D (end of input) or exit([code])
-leaves; the board is closed and restored either way.
+read as they come and only results and errors are printed. Ctrl-C stops what is running (or
+drops the line being typed, once Enter is pressed) and the session goes on. Ctrl-D (end of
+input) or exit([code]) leaves; the board is closed and restored either way.
 
   cwlua -d sim --sim-target stm32f1 shell
   > board:clock()
