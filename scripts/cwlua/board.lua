@@ -234,6 +234,18 @@ local function open_device(spec, opts)
   return connect.open_usb(spec.serial) -- real boards through libusb (cwlua.connect)
 end
 
+--- board.open_default([part]) -> board | nil, msg, code: the board the command line names (-d
+-- and the --sim-* options), carrying part as its simulated chip unless --sim-target gives one.
+-- A simulated CW-Nano carries its own STM32F030 (design §3: CWNANO, "the default on
+-- -d sim:nano"). Every command that opens a board for a target goes through here.
+function M.open_default(part)
+  local sim = {}
+  for k, v in pairs(M.defaults.sim or {}) do sim[k] = v end
+  if not sim.target and M.defaults.spec == "sim:nano" then part = "stm32f030x6" end
+  sim.target = sim.target or part
+  return M.open(M.defaults.spec, sim)
+end
+
 --- board.open([spec [, opts]]) -> board | nil, msg, code
 -- spec: a device spec (design §3) or nil for $CWLUA_DEVICE, else "usb". opts: bitstream (a
 -- file to load when the FPGA is not configured; default board.defaults.bitstream, then

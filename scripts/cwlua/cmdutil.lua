@@ -23,10 +23,7 @@ end
 --- cmdutil.open_board([sim_target]) -> board (raises exit 3 when there is none).
 -- sim_target: the part a simulated board carries when --sim-target was not given.
 function M.open_board(sim_target)
-  local sim = {}
-  for k, v in pairs(board.defaults.sim or {}) do sim[k] = v end
-  sim.target = sim.target or sim_target
-  return M.check(board.open(board.defaults.spec, sim))
+  return M.check(board.open_default(sim_target))
 end
 
 --- cmdutil.hz(text) -> number: "7.37e6", "7370000", "7.37M", "7.37MHz", "32k", "8 MHz"

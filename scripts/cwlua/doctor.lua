@@ -141,12 +141,7 @@ M.OPEN_CAUSE = OPEN_CAUSE
 -- The board-side links, in order: present, firmware and FPGA, glitch outputs, power, clock.
 -- Returns the open board, or nil when a link is broken (the report says which).
 local function board_links(report, part)
-  local sim = {}
-  for k, v in pairs(board_mod.defaults.sim or {}) do sim[k] = v end
-  local spec = board_mod.defaults.spec
-  if not sim.target and spec and spec:match("^sim:nano$") then part = "stm32f030x6" end
-  sim.target = sim.target or part
-  local b, msg, code = board_mod.open(spec, sim)
+  local b, msg, code = board_mod.open_default(part)
   if not b then
     local cause = OPEN_CAUSE[code] or "no-board"
     report:step(cause == "old-firmware" and "firmware" or

@@ -343,15 +343,9 @@ local function write_fuses(ctx, chip, mem, opts)
   if not opts.no_verify then compare_fuses(ctx, chip, mem, "written as") end
 end
 
--- The board, opened from -d with the recipe's part as the simulated chip. A CW-Nano carries
--- its own STM32F030 (design §3: CWNANO, "the default on -d sim:nano").
+-- The board, opened from -d with the recipe's part as the simulated chip.
 local function open_device(part)
-  local sim = {}
-  for k, v in pairs(board_mod.defaults.sim or {}) do sim[k] = v end
-  local spec = board_mod.defaults.spec
-  if not sim.target and spec and spec:match("^sim:nano$") then part = "stm32f030x6" end
-  sim.target = sim.target or part
-  local dev, msg, code = board_mod.open(board_mod.defaults.spec, sim)
+  local dev, msg, code = board_mod.open_default(part)
   if not dev then
     errors.raise(code == "invalid" and "usage" or "device", "%s", msg)
   end

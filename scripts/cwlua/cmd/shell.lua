@@ -23,9 +23,7 @@ local function run(ctx)
   local interactive = readline.interactive()
   _G.cw = require "cwlua"
   _G.arg = {}
-  local sim = {}
-  for k, v in pairs(board_mod.defaults.sim or {}) do sim[k] = v end
-  local b, msg = board_mod.open(board_mod.defaults.spec, sim)
+  local b, msg = board_mod.open_default()
   local _ <close> = b -- closed (and so restored) on every way out of the shell
   _G.board = b
   if not b then
