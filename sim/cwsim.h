@@ -1,4 +1,4 @@
-/* libcwsim: a simulated NewAE ChipWhisperer capture board (CW-Lite, CW1200 Pro, CW-Husky,
+/* libcwsim: a simulated ChipWhisperer capture board (CW-Lite, CW1200 Pro, CW-Husky,
  * CW-Nano) at the USB level, its wiring to a target chip, virtual time, faults and the state
  * folder. Plain C11, libc and libm only; no Lua, libusb, GLib or umockdev.
  *
@@ -124,7 +124,7 @@ cwsim *cwsim_board_sim(cwsim_board *b);
 cwsim_kind cwsim_board_kind(const cwsim_board *b);
 const char *cwsim_board_serial(const cwsim_board *b);
 const char *cwsim_board_product(const cwsim_board *b);      /* iProduct, "ChipWhisperer Lite" */
-const char *cwsim_board_manufacturer(const cwsim_board *b); /* "NewAE Technology Inc." */
+const char *cwsim_board_manufacturer(const cwsim_board *b); /* the iManufacturer string (§1.1) */
 uint16_t cwsim_board_vid(const cwsim_board *b);
 uint16_t cwsim_board_pid(const cwsim_board *b);
 uint16_t cwsim_board_bcd_device(const cwsim_board *b);
@@ -171,7 +171,7 @@ int cwsim_board_fpga_done(const cwsim_board *b); /* DONE pin (Nano: 0) */
 /* Register bytes 0..len-1 of FPGA register addr as a host read would return them, without the
  * side effects of a read (no bus lock, no byte-counter change). Returns len. */
 size_t cwsim_board_fpga_peek(const cwsim_board *b, unsigned addr, uint8_t *buf, size_t len);
-/* Put the board in the state NewAE's default_setup() leaves: the register image of
+/* Put the board in the state the host's default set-up leaves: the register image of
  * cw-usb-protocol §6.1 (Lite/Pro), §6.2 (Husky: also the PLL at 7.37 MHz x4), §6.3 (Nano). The
  * board starts at the register reset values instead (design §5: FPGA configured). */
 void cwsim_board_default_setup(cwsim_board *b);
@@ -311,7 +311,7 @@ uint32_t cwsim_board_engine_timeout_remaining(const cwsim_board *b); /* ticks; 0
 /* The wire as the engines see it: 0 ok, -1 not connected (unrouted, unpowered, pdi-open,
  * isp-open, no target) — an unconnected MISO/PDID reads 0xFF. The PDI lines belong to the
  * SAM's USART while the XPROG engine holds them; the FPGA driving PDIC or PDID as a GPIO at
- * the same time (IOROUTE byte 6) fights it and the chip hears nothing (inferred: NewAE
+ * the same time (IOROUTE byte 6) fights it and the chip hears nothing (inferred: the host
  * releases both pins before programming, target-protocols §1.2). Time on the PDI wire is the
  * engine's to pass (it knows its clock). */
 int cwsim_board_isp_exchange(cwsim_board *b, uint8_t mosi, uint8_t *miso);

@@ -527,13 +527,13 @@ const char *cwsim_board_product(const cwsim_board *b)
 const char *cwsim_board_manufacturer(const cwsim_board *b)
 {
     (void)b;
-    return "NewAE Technology Inc."; /* §1.1 */
+    return "NewAE Technology Inc."; /* §1.1: the iManufacturer string descriptor's value */
 }
 
 uint16_t cwsim_board_vid(const cwsim_board *b)
 {
     (void)b;
-    return 0x2B3E; /* §1.1 NewAE */
+    return 0x2B3E; /* §1.1 idVendor */
 }
 
 uint16_t cwsim_board_pid(const cwsim_board *b)

@@ -356,7 +356,8 @@ def group_errors(t, env):
     expect('not a device', r, 3, 'cwlua: serial:%s: not a serial port (not a character '
            'device)\n' % env.work)
 
-    # a ChipWhisperer's own CDC serial port: baud rate only, always 8N1 (cw-usb-protocol §5.6)
+    # a ChipWhisperer's own CDC serial port: baud rate only, always 8N1 (cw-usb-protocol §5.6);
+    # its USB identity strings as the board reports them (§1.1)
     cw = ['--port', 'ttyACM0', '--vid', '2b3e', '--pid', 'ace2', '--manufacturer',
           'NewAE Technology Inc.', '--product', 'ChipWhisperer Lite', '--serial',
           '50203120374a38503230343139313036']

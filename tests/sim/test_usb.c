@@ -29,7 +29,7 @@ static void test_identity(void)
         CHECK_EQ_INT(cwsim_board_vid(b), 0x2B3E);
         CHECK_EQ_INT(cwsim_board_pid(b), want[i].pid);
         CHECK(strcmp(cwsim_board_product(b), want[i].product) == 0);
-        CHECK(strcmp(cwsim_board_manufacturer(b), "NewAE Technology Inc.") == 0);
+        CHECK(strcmp(cwsim_board_manufacturer(b), "NewAE Technology Inc.") == 0); /* §1.1 */
         CHECK_EQ_INT(cwsim_board_bcd_device(b), 0x0900);
         CHECK_EQ_INT(cwsim_board_ep_bulk_in(b), want[i].ep_in);
         CHECK_EQ_INT(cwsim_board_ep_bulk_out(b), want[i].ep_out);

@@ -1,4 +1,4 @@
-"""cwsteps.py - NewAE's CW-Lite connect sequence and default set-up, request by request, with
+"""cwsteps.py - the CW-Lite connect sequence and default set-up, request by request, with
 every answer checked against cw-usb-protocol.md (section numbers below are that document's).
 
 Shared by connect_libusb1.py (python3-usb1) and connect_pyusb.py (python3-usb): each script
@@ -20,6 +20,7 @@ import traceback
 
 VID = 0x2B3E  # §1.1
 PID_LITE = 0xACE2  # §1.1
+MANUFACTURER = "NewAE Technology Inc."  # §1.1: the iManufacturer string the board reports
 SCOPE_PIDS = (0xACE0, 0xACE2, 0xACE3, 0xACE5, 0xACE6)  # §1.3 autodetect list
 EP_IN, EP_OUT = 0x81, 0x02  # §1.2: Lite vendor bulk endpoints
 TIMEOUT_MS = 20000  # §1.3 step 6: Python's default once the device is open
@@ -129,10 +130,10 @@ def check_identity(c, d, p):
     """d: the device descriptor fields, strings and speed as the client's library reports them
     (see connect_*.py). Checks §1.1 and §1.2 for a CW-Lite; the configuration comes from the
     board's own GET_DESCRIPTOR answer and must agree with what the library parsed."""
-    c.eq("§1.1 idVendor is NewAE 0x2B3E", d["idVendor"], VID)
+    c.eq("§1.1 idVendor is 0x2B3E", d["idVendor"], VID)
     c.eq("§1.1 idProduct is CW-Lite 0xACE2", d["idProduct"], PID_LITE)
     c.eq("§1.1 product string", d["product"], "ChipWhisperer Lite")
-    c.eq("§1.1 manufacturer string", d["manufacturer"], "NewAE Technology Inc.")
+    c.eq("§1.1 manufacturer string", d["manufacturer"], MANUFACTURER)
     serial = d["serial"] or ""
     c.ok("§1.1 serial is 32 lower-case hex characters", len(serial) == 32 and
          all(ch in "0123456789abcdef" for ch in serial), "got %r" % serial)
@@ -203,7 +204,7 @@ def check_identity(c, d, p):
     c.ok("string descriptor 0 lists a language", len(langs) >= 4 and langs[1] == 3,
          "got %s" % hexs(langs))
     lang = langs[2] | langs[3] << 8 if len(langs) >= 4 else 0x0409
-    for idx, want in ((1, "NewAE Technology Inc."), (2, "ChipWhisperer Lite"), (3, serial)):
+    for idx, want in ((1, MANUFACTURER), (2, "ChipWhisperer Lite"), (3, serial)):
         sd = bytes(p.raw_ctrl_in(0x80, 6, 0x0300 | idx, lang, 255))
         got = sd[2:sd[0]].decode("utf-16-le") if len(sd) >= 2 and sd[1] == 3 else None
         c.eq("§1.1 string descriptor %d through the device" % idx, got, want)
