@@ -14,14 +14,17 @@ local function run(ctx)
   end
   local low_ms = cmdutil.ms(ctx.opts.ms or "10", "--ms")
   local b <close> = cmdutil.open_board(part)
-  local before = cmdutil.check(b:pin(pin))
+  -- The mode to put back. A CW-Nano cannot report it (§7.2) and a fresh process has not set
+  -- it: then the line is left driven high, as the ChipWhisperer tutorials' reset_target() does.
+  local before, msg, code = b:pin(pin)
+  if before == nil and code ~= "unsupported" then cmdutil.check(before, msg, code) end
   -- low, then high 25 ms so the chip sees a clean edge, then back to what it was: the
   -- sequence NewAE uses around STM32 bootloader entry (target-protocols §A.2)
   cmdutil.check(b:pin(pin, "low"))
   clock.sleep(low_ms)
   cmdutil.check(b:pin(pin, "high"))
   clock.sleep(25)
-  cmdutil.check(b:pin(pin, before))
+  cmdutil.check(b:pin(pin, before or "high"))
   if not ctx.opts.quiet and not ctx.opts.json then
     io.stdout:write(("reset: %s low for %g ms\n"):format(pin, low_ms))
   end
@@ -35,7 +38,8 @@ return {
   usage = "cwlua reset [TARGET] [--ms MS]",
   help = [[
 Drives the reset line low for MS milliseconds (default 10), high for 25 ms, then puts it back in
-the mode it had. The line is the recipe's reset_pin default when TARGET is given, else nrst.]],
+the mode it had (on a CW-Nano, which cannot report it, driven high unless cwlua set it earlier
+in the same run). The line is the recipe's reset_pin default when TARGET is given, else nrst.]],
   options = { { long = "ms", key = "ms", arg = "MS", help = "how long reset is held low" } },
   run = run,
 }
