@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- bench/image_bench.lua: how fast cwlua.image reads a large Intel HEX file.
 --
 -- Builds, in memory, an Intel HEX image of 1 MiB of data at 0x08000000 (16-byte data records, as

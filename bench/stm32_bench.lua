@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- bench/stm32_bench.lua: STM32F1 program + verify speed on the simulated CW-Lite against the
 -- lower bound of issue 9 (../shared/docs/performance.md):
 --   bound = wire time of every AN3155 byte at the board's real baud (11 bits a byte, 8E1)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cwlua.core.device: a device from the transport layer as a Lua userdata (style guide §2.1).
  *
  *   device.open(opts)                 -> dev | nil, msg, code

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cwlua.core.readline: the prompt of 'cwlua shell' (docs/api.md "cwlua shell"). Line editing
  * and history come from libedit's readline interface (BSD-licensed, Debian's libedit-dev);
  * when standard input is not a terminal, lines are read plainly and no prompt is shown, so a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cwlua.core.serial: plain serial adapters (l_serial.c). */
 #ifndef CWLUA_BINDINGS_L_SERIAL_H
 #define CWLUA_BINDINGS_L_SERIAL_H

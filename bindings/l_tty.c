@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cwlua.core.tty: what 'cwlua term' needs from the terminal (POSIX termios and poll): raw
  * keyboard input and bounded reads. The console logic is Lua (scripts/cwlua/cmd/term.lua).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cwlua.core.tty: the controlling terminal for 'cwlua term' (bindings/l_tty.c). */
 #ifndef CWLUA_BINDINGS_L_TTY_H
 #define CWLUA_BINDINGS_L_TTY_H

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The warning set of the style guide (§4.4): Lua's own CWARNS plus extras, C11.
 # cwlua_warnings(target) applies it; CWLUA_WERROR turns warnings into errors (CI).
 set(CWLUA_C_WARNINGS

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- dev/summarize.lua JUNIT.xml: add up what every ctest test reported and print the closing
 -- line "N passed, N failed". A test that prints "[name: ]N passed, N failed" lines counts
 -- those (its last such line); a test that prints none counts as one. A test that failed but

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # examples/check.sh - checks for the example firmware in examples/.
 #
 #  1. Always: the committed hello.hex, hello.bin and hello.elf agree with each other (the hex's

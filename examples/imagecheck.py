@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """imagecheck.py - checks for the example firmware images (used by examples/check.sh).
 
     imagecheck.py consistency DIR   hello.hex, hello.bin and hello.elf in DIR describe the same

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Lua library under scripts/, compiled into the binary by cmake/EmbedLua.cmake. */
 #ifndef CWLUA_RUNTIME_EMBEDDED_H
 #define CWLUA_RUNTIME_EMBEDDED_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cwlua's main(): builds the Lua state, makes the embedded library loadable, and hands the
  * command line to the Lua bootstrap (scripts/cwlua/boot.lua). Modelled on lua.c: everything
  * runs inside a protected call, a message handler adds a traceback, one status becomes the

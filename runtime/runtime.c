@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cwlua.core.runtime: what the Lua side needs from the process and the build.
  *
  *   runtime.version                  -> "0.1.0" (cwlua)

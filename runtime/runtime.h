@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The runtime's own Lua module, cwlua.core.runtime (see runtime.c). */
 #ifndef CWLUA_RUNTIME_RUNTIME_H
 #define CWLUA_RUNTIME_RUNTIME_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libcwsim: a simulated ChipWhisperer capture board (CW-Lite, CW1200 Pro, CW-Husky,
  * CW-Nano) at the USB level, its wiring to a target chip, virtual time, faults and the state
  * folder. Plain C11, libc and libm only; no Lua, libusb, GLib or umockdev.

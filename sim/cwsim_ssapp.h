@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A simulated SimpleSerial AES-128 application for libcwsim's target chips (design §5
  * --sim-app ss1-aes | ss2-aes): what NewAE's simpleserial-aes firmware does, as bytes in and
  * bytes out, with a real AES-128 of the plaintext under the loaded key. The chip model owns

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libcwsim core: the world (boards, virtual clock, counters, PRNG) and the per-kind constants.
  * Documents: design.md §4 (time), §5 (the simulator); cw-usb-protocol.md §1.1, §2.4, §7.1. */
 #include "sim_internal.h"

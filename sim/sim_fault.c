@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libcwsim faults: the --sim-fault NAME[=VALUE] table of design.md §5, parsed and validated.
  * Board and wiring faults act here; chip faults are stored for the target chips of later
  * issues (cwsim_fault_on/_number/_value). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libcwsim FPGA: the register file of the CW-Lite/Pro (and the Husky registers the document
  * names) addressed by (register, byte counter), its reset values, the CLKGEN DCM, the glitch
  * and reconfiguration registers, the bitstream configuration engine, and the Husky CDCI6214

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libcwsim private declarations: the board, FPGA, USART and wiring state shared by the sim_*.c
  * files. Not installed; only cwsim.h is public. Section numbers refer to cw-usb-protocol.md
  * unless they say design.md. */

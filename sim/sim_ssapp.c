@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A simulated SimpleSerial AES-128 application (design §5 --sim-app ss1-aes | ss2-aes):
  * cwsim_ssapp.h describes the protocol as modelled and where each fact comes from. Our own
  * AES-128 from FIPS-197 (checked against its Appendix C.1 in tests/lab/test_ssapp.c). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libcwsim state folder (design.md §5 --sim-state DIR, default $XDG_STATE_HOME/cwlua/sim):
  * what must outlive a run (chip memories and protection, from later issues) as named blobs,
  * written atomically, in a folder locked with an exclusive flock while a simulator uses it. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Attaching a target chip by part name: one place for every way of reaching the simulator (the
  * in-process backend, cwlua sim attach). A part name, a recipe name or a ChipWhisperer
  * PLATFORM alias (design §5: "wherever a PART is asked for, a recipe name or alias also works"). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libcwsim USART bridge as shipped (cw-usb-protocol §5): 7-byte INIT with the SAM's fractional
  * baud divider, ENABLE/DISABLE, 200-byte RX/TX circular buffers (199 usable) that every INIT
  * empties (bundled firmware, §0/§5.1), drop-newest overflow with the error bits, and UART frames

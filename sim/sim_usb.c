@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libcwsim USB device: descriptors, standard and CDC class requests, the NAEUSB vendor request
  * handlers of the firmware as shipped, and the bulk endpoints. Documents: cw-usb-protocol §1
  * (identity, descriptors, endpoints), §2 (requests, transfer rules, bus lock, register access),

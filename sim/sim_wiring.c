@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libcwsim wiring: what the register file puts on the 20-pin target connector (power, HS2
  * clock, nRST, PDIC, PDID, TIO1-4, the ISP pins), the UART lines both ways, the target plug-in
  * interface and the loop-back target. Documents: cw-usb-protocol §4.1 (IOROUTE), §4.2

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- targets/avr.lua: AVR (ATmega48/88/168/328 family) over ISP through the board's V2 engine;
 -- design §3 (CW308_MEGA328P carries an ATmega328P). The part is chosen by its signature
 -- (target-protocols §C.6), or checked against --part. The steps are in cwlua.avr.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- targets/stm32f0.lua: STM32F0 through the ROM UART bootloader (ST AN3155).
 -- Parts and aliases per design §3 (CW308_STM32F0 is an F071, CWNANO's target an F030); chip
 -- IDs are the F0 rows of ../shared/docs/target-protocols.md §A.6. Shared STM32 steps: cwlua.stm32.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- targets/stm32f1.lua: STM32F1 through the ROM UART bootloader (ST AN3155).
 -- Parts and aliases per design §3 (CW308_STM32F1 carries an STM32F100); chip IDs are the F1
 -- rows of ../shared/docs/target-protocols.md §A.6. The bootloader protocol and the entry

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- targets/stm32f3.lua: STM32F3 through the ROM UART bootloader (ST AN3155).
 -- Parts and aliases per design §3 (CWLITEARM, the CW-Lite's own ARM target, is an STM32F303);
 -- chip IDs are the F3 rows of ../shared/docs/target-protocols.md §A.6.

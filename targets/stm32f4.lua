@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- targets/stm32f4.lua: STM32F4 through the ROM UART bootloader (ST AN3155).
 -- Parts and aliases per design §3 (CW308_STM32F4 carries an STM32F415); chip IDs are the F4 rows of
 -- ../shared/docs/target-protocols.md §A.6. Flash is in sectors (16, 16, 16, 16, 64, then

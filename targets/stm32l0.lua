@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- targets/stm32l0.lua: STM32L0 through the ROM UART bootloader (ST AN3155).
 -- Chip IDs: the L0 row whose geometry ../shared/docs/target-protocols.md §A.6 gives (0x417,
 -- STM32L05xxx/06xxx; stm32flash 0.7's other L0 IDs 0x457, 0x425, 0x447 have no row there).

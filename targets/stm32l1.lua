@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- targets/stm32l1.lua: STM32L1 through the ROM UART bootloader (ST AN3155).
 -- Chip IDs: the L1 rows of ../shared/docs/target-protocols.md §A.6 (0x416 category 1,
 -- 0x429 category 2, 0x427 xC, 0x436 xD, 0x437 xE). 0x416 is an L1: the ChipWhisperer's list

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- targets/stm32l4.lua: STM32L4 through the ROM UART bootloader (ST AN3155).
 -- Chip IDs: the L4 row whose geometry ../shared/docs/target-protocols.md §A.6 gives (0x435,
 -- STM32L43xxx/44xxx: NewAE's L4 target, the STM32L433RC/L443, which the ChipWhisperer's own

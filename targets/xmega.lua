@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- targets/xmega.lua: ATxmega over PDI through the board's XPROG engine (target-protocols §B).
 -- Parts and aliases per design §3: CWLITEXMEGA (the CW-Lite's own target), CW303 and
 -- CW308_XMEGA carry an ATxmega128D4. The engine protocol is cwlua.proto.xprog, the part data

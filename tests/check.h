@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Minimal assertions for cwlua's C tests. Each test program ends with check_report(), which
  * prints "<name>: N passed, N failed" on its own line (dev/test adds these lines up) and
  * returns the exit status: 0 when nothing failed. */

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/install.sh BUILD_DIR: `cmake --install` into a scratch prefix, then check that the
 # installed binary runs, finds its built-in recipes beside it (<prefix>/share/cwlua/targets)
 # even after the whole prefix is moved, and still resolves aliases.

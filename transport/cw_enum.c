@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Listing serial ports. */
 #include "cw_enum.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Enumeration for `cwlua list`: serial ports (libserialport). USB boards are listed by the
  * libusb backend (cw_libusb.h). No Lua; the caller frees the lists. */
 #ifndef CWLUA_TRANSPORT_CW_ENUM_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libusb backend: listing NewAE boards, opening one, control and bulk transfers. */
 #include "cw_libusb.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The libusb backend (-d usb, -d usb:SERIAL; design §3): ChipWhisperer capture boards on real
  * USB through libusb-1.0. It lists NewAE's boards, opens one and performs control and bulk
  * transfers with timeouts. Everything a board means (firmware checks, FPGA, registers) is

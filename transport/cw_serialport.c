@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The libserialport backend: plain serial adapters (cw_serialport.h).
  *
  * libserialport opens the port, reads its USB description, applies line settings and drives

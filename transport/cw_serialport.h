@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The libserialport backend (-d serial:PATH, design §3): a plain serial adapter as a cw_dev with
  * the serial-stream operations of cw_transport.h (line settings, bounded reads and writes,
  * DTR/RTS/break, flush, queue sizes) and no USB transfers. Its clock is the monotonic clock.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* In-process simulator backend: cw_dev operations answered by libcwsim (sim/cwsim.h). */
 #include "cw_sim.h"
 

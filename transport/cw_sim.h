@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The in-process simulator backend (-d sim[:BOARD], design §5): a libcwsim world with one
  * board, an optional target chip, faults, and the state folder. The device's clock is the
  * simulator's virtual clock, so waits cost no real time (design §4). */

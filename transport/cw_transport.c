@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared parts of the device interface: error codes, dispatch, the monotonic clock. */
 #include "cw_transport.h"
 

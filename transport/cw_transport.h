@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The device interface every backend implements (style guide §2.5): USB-style control and bulk
  * transfers, serial lines, and the clock the backend runs on (monotonic time on hardware, the
  * simulator's virtual time on the simulator; design §4). No Lua here, and backends never

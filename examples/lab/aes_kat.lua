@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- aes_kat.lua: program a SimpleSerial AES-128 firmware, then check it against the FIPS-197
 -- known answers through SimpleSerial (docs/api.md "SimpleSerial"). Exit status 0 when every
 -- answer matches.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- banner.lua: reset the target and print what it says first (its banner).
 --
 --   cwlua -d sim --sim-target stm32f1 --sim-app banner run examples/lab/banner.lua

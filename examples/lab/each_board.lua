@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- each_board.lua: the same work on several boards, chosen by serial number: open each, print
 -- what it is, program the same firmware into its target, and say how it went. For lab staff
 -- preparing a room of boards.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hello.c - cwlua example firmware for the CW308 STM32F1 target (STM32F100RBT6B, Cortex-M3).
  *
  * After reset it prints one banner line on USART1 (PA9 = TX, PA10 = RX, 38400 8N1), then echoes

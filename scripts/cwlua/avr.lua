@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.avr: the AVR (ATmega) recipe steps — ISP through the board's V2 engine
 -- (cwlua.proto.v2isp), parts by signature (cwlua.proto.avrparts), flash, EEPROM, fuses and lock
 -- bits, diagnosis. targets/avr.lua states the facts and calls avr.recipe{...}

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.bitstream: finding and reading the FPGA bitstream of a ChipWhisperer capture board
 -- (cw-usb-protocol §3.1, §3.2), for loading it when the FPGA is not configured (§3.3, §3.4).
 --

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.board: a ChipWhisperer capture board, over any USB backend (the in-process simulator,
 -- or real USB through libusb, with the same transfers). All protocol facts are from
 -- ../shared/docs/cw-usb-protocol.md (cited as §N); the board logic lives here, in Lua, shared

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.boot: run by main() with the argv table; returns the exit status.
 --
 -- Installs the module searcher that gives cwlua.* modules their search path (design §3: a

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.cli: the command line of design §3 — global options, commands, help, exit codes.
 --
 -- Each command is a module cwlua.cmd.<name> returning

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.clock: the runtime's clock (design §4). Every wait and timeout goes through here:
 -- monotonic time on hardware, the simulator's virtual time while a simulated device is open,
 -- so a reset delay on the simulator costs no real time and reported figures are repeatable.

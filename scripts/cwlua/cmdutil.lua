@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.cmdutil: what the board commands share — opening the board from -d and the --sim-*
 -- options, and turning world failures into the exit codes of design §3.
 local board = require "cwlua.board"

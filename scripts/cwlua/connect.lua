@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.connect: finding a board on USB and bringing it up — the selection rules of design §3
 -- (-d usb, -d usb:SERIAL), the firmware check, loading the FPGA bitstream when the FPGA is not
 -- configured, and NewAE's default set-up after that — plus the messages that say what to do

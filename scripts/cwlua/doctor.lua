@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.doctor: find out why a target does not answer, and say what to do (design §6).
 --
 -- Walks the chain — board present and permitted, firmware and FPGA, glitch outputs, target

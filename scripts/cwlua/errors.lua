@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.errors: user-facing failures and the exit codes of design §3.
 --
 -- A recipe step or library function that fails for a reason the user must act on raises an

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.flash: the sequencing of program / verify / read / erase / info (design §3), the same
 -- for every recipe; recipes fill in the steps (connect, erase, write, read, start, info).
 --

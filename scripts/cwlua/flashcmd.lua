@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.flashcmd: the command-line side of program / verify / read / erase / info — options,
 -- output and the summary line; the work is cwlua.flash.
 local errors = require "cwlua.errors"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.image: firmware images. Loads Intel HEX, raw binary or ELF32 into a sparse image (sorted,
 -- disjoint, merged address ranges) and gives the programming code what it needs from one:
 -- aligned blocks, padding, touched pages, splitting, reading with gaps filled, range checks.

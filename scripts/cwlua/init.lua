@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua: the API a lab script sees as the global 'cw' under 'cwlua run' (docs/api.md).
 -- Submodules load on first use: cw.image is require "cwlua.image", and so on.
 local runtime = require "cwlua.core.runtime"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.json: the JSON encoder behind --json (design §3: one object with "schema": 1).
 -- Object keys are written in sorted order so output is stable and diffable.
 local M = {}

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.lines: "enter the bootloader" and "leave it" for a recipe, the same call on a board
 -- and on a plain serial adapter.
 --

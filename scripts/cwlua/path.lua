@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.path: where recipes and overriding library modules are looked up (design §3).
 --
 -- Order, first match wins: each -s/--search DIR (in the order given), then the folders of

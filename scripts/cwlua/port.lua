@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.port: a plain serial adapter (-d serial:PATH, design §3) over libserialport
 -- (cwlua.core.serial), with the same stream interface as a board's USART bridge (cwlua.board
 -- Stream) and its reset/boot lines: DTR, RTS and break, driven by --gpio-seq ENTRY[:EXIT]

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.progress: progress on stderr — a bar with bytes, rate and ETA on a terminal, a plain
 -- line every quarter otherwise, nothing with -q (design §3 "Output"). Rates use the runtime
 -- clock, so on the simulator they are the simulated (exact) figures.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.repl: the read-eval-print loop of 'cwlua shell', as lua.c's doREPL does it: a line is
 -- first tried as an expression ("return " .. line) and its values printed; otherwise lines are
 -- joined until the chunk is complete (a syntax error "near <eof>" means more is coming).

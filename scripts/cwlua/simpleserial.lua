@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.simpleserial (cw.simpleserial): NewAE's SimpleSerial v1.1 and v2.1, the protocols of
 -- ChipWhisperer target firmware, over any cwlua stream (a board's USART bridge, a serial port,
 -- a fake in a spec). Protocol facts: cw-usb-protocol §5.5 and §6.4, and NewAE's

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.stm32: what every STM32 recipe shares — bootloader entry through the board's pins,
 -- sync over the recipe's baud candidates, identification against the recipe's chip IDs, and
 -- the erase/write/read/start steps over the AN3155 engine (cwlua.proto.stm32boot).

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.targets: finding, loading and validating target recipes (docs/targets.md).
 --
 -- A recipe is a Lua file that returns a table: metadata plus step functions (style guide

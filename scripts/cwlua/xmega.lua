@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.xmega: what every XMEGA recipe shares — programming over PDI through the board's XPROG
 -- engine (cwlua.proto.xprog): the board check (a Nano has no engine), entry, identification by
 -- signature (or --part), flash in application and boot sections, EEPROM, fuses and lock bits,

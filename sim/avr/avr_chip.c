@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The simulated ATmega: serial programming (ISP) as the ATmega48A/PA/88A/PA/168A/PA/328/P
  * datasheet describes it ("Serial Downloading", "Serial Programming Instruction Set";
  * target-protocols §C.5 [ext]).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Internal to the AVR model: the chip, the V2 engine and the board attachment shared by
  * avr_chip.c, avr_v2.c and avr_attach.c. */
 #ifndef CWLUA_SIM_AVR_AVR_INTERNAL_H

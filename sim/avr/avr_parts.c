@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* AVR parts for the simulator: target-protocols §C.6 (signatures, flash and EEPROM sizes and
  * pages, from NewAE's supported_avr table) plus the fuse layout of the ATmega48A/PA/88A/PA/
  * 168A/PA/328/P datasheet (Atmel-8271, "Memory Programming": Fuse Bits, Table 28-5..28-9 in

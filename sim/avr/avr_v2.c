@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The board's V2/ISP engine (naeusb V2Protocol/ISPProtocol/ISPTarget as target-protocols §C
  * documents them), as a vendor hook on bRequest 0x21. Board firmware, so it sees the board's
  * private state (sim_internal.h): the shared control buffer, the SAM pin on nRST, the slow

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Simulated AVR (ATmega) target chips and the board's V2/ISP programming engine for libcwsim.
  *
  * The chip: serial (ISP) programming as the ATmega48A/PA/88A/PA/168A/PA/328/P datasheet

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Simulated STM32 target chips for libcwsim: the ROM USART bootloader (ST AN3155), flash with
  * the part's page/sector layout, option bytes, read-out and write protection, and a small
  * application model. One chip works behind a simulated board (cwsim_stm32_attach, CW308

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A simulated STM32: the ROM USART bootloader (ST AN3155) with autobaud, every command of
  * target-protocols.md §A.4 and the bad-input behaviour of §A.8, flash with the part's
  * page/sector layout (§A.6) and the typical timings of §A.7b, option bytes with read-out and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Internal to the STM32 chip model: the chip structure shared by stm32.c (the model) and
  * stm32_attach.c (the board adapter). */
 #ifndef CWLUA_SIM_STM32_STM32_INTERNAL_H

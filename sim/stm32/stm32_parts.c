@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The STM32 parts the simulator models. Every row is target-protocols.md §A.6 (the chip-ID
  * table: PID, stm32flash 0.7 name, flash, page x pages-per-sector, host RAM window, option
  * bytes, system memory) for the part named in design.md §3, with the part's real flash and RAM

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Internal to the STM32 chip model: the part table (stm32_parts.c) and what the model needs
  * beyond the public cwsim_stm32_part_info. target-protocols.md §A.6, §A.7b. */
 #ifndef CWLUA_SIM_STM32_STM32_PARTS_H

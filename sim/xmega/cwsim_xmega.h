@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Simulated ATxmega target chips and the board's XPROG (PDI) programming engine for libcwsim.
  *
  * The chip: the PDI link (instructions LDS/STS/LD/ST/LDCS/STCS/KEY/REPEAT, the RESET and NVM

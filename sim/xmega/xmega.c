@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A simulated ATxmega behind its PDI: the link layer (instructions, keys, NVMEN), the NVM
  * controller (commands triggered by CMDEX, by a store into NVM space, by a load with READNVM),
  * page buffers, busy times, lock bits, and the memories, persisted in the state folder.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The XMEGA chip behind a simulated board: cwsim_target_ops with the CW308/CW303 wiring
  * (target-protocols §1.1: PDI_CLK = /RESET on PDIC, PDI_DATA on PDID; nRST unused). The board
  * owns the chip and frees it at detach or cwsim_free. The UART pins are declared as on every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Internal to the XMEGA model: the chip (xmega.c), its board attachment (xmega_attach.c) and
  * the part table (xmega_parts.c). The XPROG engine (xprog.c) only uses the public API. */
 #ifndef CWLUA_SIM_XMEGA_XMEGA_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The ATxmega parts the simulator models: target-protocols.md §B.4 (NewAE's supported_xmega
  * table: signature, flash, EEPROM) with the datasheet section layout [ext], because the CW "boot"
  * entries point at the end of flash and look wrong (§B.4). Page sizes: flash 0x100, EEPROM 0x20

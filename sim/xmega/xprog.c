@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The board firmware's XPROG engine (XMEGA PDI programming) on vendor request 0x20, as
  * target-protocols.md §B.1/§B.2/§B.6 describes the shipped firmware: the sub-command in wValue's
  * low byte, the 256-byte RAM buffer with its offset in wValue's high byte (GET 0x21 / SET 0x22,

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.core.device: the C binding over the in-process simulator backend.
 local device = require "cwlua.core.device"
 

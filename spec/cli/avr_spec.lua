@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- The avr recipe on the simulator (issue 12): program/verify/read/erase/info for both reference
 -- parts, EEPROM and fuses from avr-gcc's layout, --fuse/--lock checks, the slow clock, the
 -- XMEGA timeout trap, and diagnosis of the faults that apply (no-clock, isp-open, no-power,

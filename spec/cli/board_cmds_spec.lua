@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua reset / power / clock / list / sim faults on the in-process simulator (design §3).
 local cli = require "support.cli"
 

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- The command line contract of design §3: help, version, options, exit codes.
 local cli = require "support.cli"
 

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua doctor on the simulator: every fault of design §5 that concerns an STM32 target gives
 -- the cause of issue 10's table, with an action, from evidence only (the doctor never reads
 -- the simulator's fault settings).

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- The lab examples (examples/lab/) run on the simulator as the README and their headers say.
 -- each_board.lua runs under 'cwlua sim attach' in tests/lab/CMakeLists.txt.
 local cli = require "support.cli"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- 'cwlua shell' and 'cwlua term' without a terminal: a session piped in, as a script or a test
 -- drives them. On a pseudo-terminal they are tested by tests/lab/pty_lab.py.
 local cli = require "support.cli"

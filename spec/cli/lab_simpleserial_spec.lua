@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- SimpleSerial v1.1 and v2.1 against the simulated applications (--sim-app ss1-aes | ss2-aes,
 -- design §5) through 'cwlua run', as a lab script uses them: FIPS-197 known answers, reset,
 -- timeouts, a wrong clock, and wire faults that must never pass a wrong ciphertext.

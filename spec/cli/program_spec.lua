@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua program / verify / read / erase / info stm32f1 on the simulator (issue 8). Every check
 -- of the chip's memory is made by reading it back with a second cwlua command, as a user would.
 local cli = require "support.cli"

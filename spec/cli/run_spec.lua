@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua run SCRIPT [ARGS]: lua.c-style arguments, the cwlua API, error reporting.
 local cli = require "support.cli"
 

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- The STM32 family, protection, option bytes, --json and --log-wire on the simulator (issue 9).
 local cli = require "support.cli"
 local images = require "support.images"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua targets and the search path of design §3: -s, CWLUA_PATH, the user folder, built-in.
 local cli = require "support.cli"
 

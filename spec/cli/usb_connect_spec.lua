@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Connecting to a board (cwlua.connect, design §3): the firmware check, loading the FPGA
 -- bitstream and the default set-up after it, on the in-process simulator; choosing a USB board
 -- from a stubbed device list. The same paths over real libusb are tests/usb/usb_test.lua.

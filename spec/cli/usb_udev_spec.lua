@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- udev/50-cwlua.rules (docs/install.md): well-formed udev syntax, and it gives the access and
 -- ModemManager behaviour the issue asks for. udevadm is not on the test machines, so the
 -- syntax is checked here against the udev(7) grammar: KEY[{attr}] OP "value", comma-separated.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- The xmega recipe on the simulator (issue 11): program, verify, read and info for both parts,
 -- in-process and through `cwlua sim attach` (the real libusb path); EEPROM, fuses and lock
 -- bits; checks before anything is erased; the chip-erase fallback; faults and diagnosis.

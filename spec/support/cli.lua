@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- spec/support/cli.lua: run the cwlua binary as a user would and capture what it did.
 --   local cli = require "support.cli"
 --   local r = cli.run({ "targets", "--json" }, { CWLUA_PATH = dir })

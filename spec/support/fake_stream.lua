@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- spec/support/fake_stream.lua: a stream with the cwlua stream interface whose replies come
 -- from a responder: responder(bytes_written, fake) may push reply bytes with fake:reply(s).
 -- Records everything written. Time does not pass; reads never wait.

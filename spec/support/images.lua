@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- spec/support/images.lua: firmware images built in the specs, so no binary fixtures are
 -- needed. Ranges are { {addr, data}, ... }.
 local M = {}

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- busted output handler: the plain terminal output, then one closing line
 -- "specs: N passed, N failed, N skipped" that dev/test adds up with the C tests' lines.
 return function(options)

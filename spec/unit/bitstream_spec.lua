@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.bitstream: raw inflate, zip, base64, NewAE's firmware modules, .bit files, where the
 -- bitstream is looked for; and the firmware-version rules of cwlua.connect.
 --

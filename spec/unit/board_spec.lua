@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.board over the in-process simulator: pins, power, clock, serial, snapshot, time.
 local board = require "cwlua.board"
 local clock = require "cwlua.clock"

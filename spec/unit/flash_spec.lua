@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.flash: the board is left as found on every exit path (design §3), glitch outputs
 -- included, and a failed check touches nothing.
 local board = require "cwlua.board"

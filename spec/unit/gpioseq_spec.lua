@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.gpioseq: --gpio-seq ENTRY[:EXIT] in stm32flash 0.7's -i grammar (target-protocols §A.10)
 local gpioseq = require "cwlua.gpioseq"
 

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Specs for cwlua.image reading ELF32 little-endian files (design §3 "FILE": ELF errors name the
 -- byte offset). The ELF files are built here with string.pack, so no binary fixture is needed.
 local image = require("cwlua.image")

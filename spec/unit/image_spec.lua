@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Specs for cwlua.image: detection, raw binaries, loading files, and the methods of a sparse
 -- image. Intel HEX and ELF have their own files (image_hex_spec.lua, image_elf_spec.lua).
 local image = require("cwlua.image")

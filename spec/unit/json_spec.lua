@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 local json = require "cwlua.json"
 
 describe("cwlua.json", function()

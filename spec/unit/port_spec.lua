@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.port and cwlua.lines over a scripted cwlua.core.serial (no port needed): the stream's
 -- return conventions (the same as a board's, cwlua.board Stream), the ChipWhisperer-port
 -- check, the lines. tests/serial runs the real backend on a simulated adapter.

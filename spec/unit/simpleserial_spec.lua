@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.simpleserial against a scripted stream: framing, CRC and stuffing, every failure code
 -- and its exact message. The simulated applications are in spec/cli/lab_simpleserial_spec.lua.
 local ss = require "cwlua.simpleserial"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.proto.stm32boot: AN3155 framing and error reporting, over a scripted stream
 -- (target-protocols §A.3, §A.4, §A.8).
 local errors = require "cwlua.errors"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.targets: recipe loading, the sandbox, validation and name/alias resolution.
 local cli = require "support.cli"
 local errors = require "cwlua.errors"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.proto.v2isp against a scripted board: the bytes it sends (little-endian payloads,
 -- exact sizes, the RAM-buffer codes) and how it reads statuses (target-protocols §C).
 local v2isp = require "cwlua.proto.v2isp"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # attach.sh ATTACH CWLUA: the avr recipe over real libusb, against simulated boards that
 # 'cwlua sim attach' (the cwlua-sim-attach helper, umockdev) puts on the USB bus: program,
 # verify, read back and info for both reference parts, as a user types it.

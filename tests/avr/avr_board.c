@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* NewAE's AVR host flow (target-protocols §C.4) end to end on a simulated CW-Lite: find (ISP
  * routing, ENTER, signature), erase, program page by page through the RAM buffer, verify with
  * 256-byte reads, close; for both reference parts, with the memories kept in a state folder.

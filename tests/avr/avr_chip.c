@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The simulated ATmega on its own: serial programming instructions, echo, the clock and SCK
  * conditions, fuses and lock bits, RDY/BSY, persistence (datasheet "Serial Programming";
  * target-protocols §C.5, §C.6). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers for the AVR tests: a simulated CW-Lite with an AVR part and host-side V2 requests
  * written the way NewAE's AVRISP sends them (target-protocols §C.1, §C.4). Include after
  * check.h. */

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """'cwlua shell' and 'cwlua term' on a pseudo-terminal, typed at as a person would (an
 expect-style test with Python's standard pty module; no extra packages).
 

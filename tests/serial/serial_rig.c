@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* serial_rig: a plain USB serial adapter wired to a simulated STM32, for the serial-adapter
  * tests (issue 7). Hardware-free, as test-harnesses.md §2.2 (A) describes:
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """serial_tests.py GROUP --cwlua BIN --rig BIN --shim LIB --serve BIN --work DIR
 
 The serial-adapter tests of issue 7: cwlua's libserialport backend on a simulated USB serial

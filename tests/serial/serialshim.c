@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* serialshim: an LD_PRELOAD library for the serial-adapter tests only (test-harnesses.md §2.2,
  * §2.4; our own code). It lets a program set parity and data bits on a pty, which Linux ptys
  * refuse, and reports what the program asked for:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libcwsim fault table and PRNG tests (design §5 --sim-fault, --sim-seed): parsing,
  * validation, defaults, the error that lists valid names, and repeatable random numbers. */
 #include "simtest.h"

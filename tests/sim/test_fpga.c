@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libcwsim FPGA register tests: reset values (cw-usb-protocol §4.0), SETTINGS reset, the byte
  * counter and address decoding (§2.5), read-only and unimplemented registers, IOROUTE (§4.1),
  * the CLKGEN (§4.8), glitch (§4.6) and reconfiguration (§3.5) registers, the exact default_setup

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libcwsim USB tests: identity and descriptors (cw-usb-protocol §1), standard requests, the
  * transfer rules and error paths (§2.1, §8), FPGA register access through control and bulk
  * with the bus lock (§2.5), bitstream loading (§3), the exact CW-Lite connect sequence (§3.6),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libcwsim wiring tests: what the register file puts on the target connector (cw-usb-protocol
  * §4.1-§4.3, §7.2), the target plug-in interface, read-back through register 59, the wiring
  * faults of design §5, the ISP/PDI stubs and engine hooks. */

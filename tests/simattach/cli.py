@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """cli.py - the command line of cwlua-sim-attach (`cwlua sim attach`): usage errors, the exit
 status of COMMAND passed through, signals, the child's environment, clean-up.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """connect_libusb1.py - cw.scope() and default_setup() on a simulated CW-Lite, request by
 request, through python-libusb1 (Debian's python3-usb1, the binding NewAE's library uses).
 

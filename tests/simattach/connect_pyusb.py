@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """connect_pyusb.py - cw.scope() and default_setup() on a simulated CW-Lite, request by request,
 through pyusb (Debian's python3-usb, libusb-1.0 backend): the same checks as
 connect_libusb1.py, from a second client library.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """cwsteps.py - the CW-Lite connect sequence and default set-up, request by request, with
 every answer checked against cw-usb-protocol.md (section numbers below are that document's).
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libusb_client.c - a plain libusb-1.0 program run under cwlua-sim-attach: the usbfs behaviour
  * the Python scripts do not reach (claiming, asynchronous transfers, real-time timeouts and
  * latency, the synchronous USBDEVFS_CONTROL/USBDEVFS_BULK ioctls, hotplug when the board

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """two_boards.py - several simulated boards under one attach helper, told apart by serial
 number (python-libusb1).
 

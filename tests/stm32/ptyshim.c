@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ptyshim: an LD_PRELOAD library that lets a program set parity on a pty, for the stm32flash
  * tests only (test-harnesses.md §2.4, our own code, extended here).
  *

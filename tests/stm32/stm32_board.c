@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The STM32 chip behind a simulated CW-Lite (cwsim_stm32_attach, CW308 wiring): bootloader
  * entry with PDIC = BOOT0 and an nRST pulse as the CW does it (target-protocols §A.2), the
  * AN3155 exchange through the board's USART bridge at 115200 8E1 (§A.1, cw-usb-protocol §5),

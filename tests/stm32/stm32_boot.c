@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Boot, sync and run states of the simulated STM32: start-up, BOOT0 and nRST (design §5),
  * autobaud on 0x7F at 1200-115200 baud with even parity (target-protocols §A.3), what an
  * already-synced bootloader does with 0x7F (§A.2 note, §A.10), the already-synced and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Bootloader commands of target-protocols §A.4 and their error paths (§A.8): Get, Get Version,
  * Get ID, Read Memory, Write Memory; bad command complements, unknown commands, bad address
  * checksums, addresses out of range, length complements, data checksums, alignment, the

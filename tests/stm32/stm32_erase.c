@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Erase (0x43) and Extended Erase (0x44) of target-protocols §A.4 on the part's layout (§A.6),
  * with the §A.7b typical timings, the slow-erase fault (design §5), the bad-input paths of
  * §A.8 (checksums, page numbers, special codes), and bytes lost while the bootloader erases. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A small AN3155 host for the STM32 chip tests: drives a standalone cwsim_stm32 with virtual
  * time, as a board would (frames back to back at the host's baud, replies collected with the
  * time their stop bit ended). target-protocols.md §A.3/§A.4 framing. Include after check.h. */

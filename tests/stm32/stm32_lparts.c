@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The L0, L1 and L4 parts (issue 9): geometry of target-protocols §A.6 rows 0x417, 0x416 and
  * 0x435, and what the model takes from ST's reference manuals [ext] (sim/stm32/
  * stm32_lseries.c, docs/simulator-stm32.md): L0/L1 flash erasing to 0x00 and programming that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The STM32 part table (target-protocols §A.6) and name lookup (design §3): every part's ID,
  * flash, RAM, erase command, the flash-size register read through the bootloader, and the
  * recipe/PLATFORM aliases. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Protection and option bytes (target-protocols §A.4, §A.8): Readout Protect/Unprotect and
  * Write Protect/Unprotect with the system resets they cause, what a protected chip refuses,
  * write-protected sectors that acknowledge and keep their bytes, Write Memory to the option

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # stm32flash.sh MODE CWLUA MKIMAGE SHIM: Debian's stm32flash 0.7 (a client we did not write)
 # against `cwlua sim serve stm32f1 --pty` (tools/simserve), issue 4's acceptance checks; and
 # against the L0 and L4 parts of issue 9, whose quirks stm32flash 0.7 knows from its own table.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* eacces_shim.so: make opening a USB device node for writing fail with EACCES, as it does on a
  * machine without cwlua's udev rule (the node is root's, mode 0664 or 0644). Test-only: loaded
  * with LD_PRELOAD *before* umockdev's preload library, under `cwlua sim attach`, which cannot

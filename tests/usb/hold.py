@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Hold a ChipWhisperer board the way a notebook does (python-libusb1, as NewAE's library):
 open it and claim interface 0, then wait until stdin closes.
 

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- tests/usb/usb_test.lua: cwlua's libusb backend against simulated boards on a mock USB bus
 -- (`cwlua sim attach`, docs/simulator-attach.md): the real libusb, the real usbfs ioctls,
 -- the simulator answering. Every case is one attach session with `timeout` around it, so a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The XMEGA's simulated SimpleSerial AES application (design §5 --sim-app ss1-aes | ss2-aes)
  * behind a simulated CW-Lite with the CW303/CW308 wiring: it runs only with a non-blank flash,
  * out of reset (PDIC) and with the PDI off; at 7.37 MHz it answers the FIPS-197 C.1 vector in

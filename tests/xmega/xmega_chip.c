@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The XMEGA chip model on its own, driven byte by byte over PDI as the board's engine would
  * (target-protocols §B.2 instruction bytes, §B.4 addresses, §B.5 target model): parts and
  * aliases, the keys and NVMEN, NVM commands and their triggers, the page buffers (AND into

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The board's XPROG engine (target-protocols §B.1, §B.2, §B.6, §E) on a simulated CW-Lite:
  * NewAE's host flow against an ATxmega128D4 and an ATxmega16A4, and every documented quirk —
  * the status echo and timeout flag, the RAM buffer offsets and their limits, the CRC no-op,

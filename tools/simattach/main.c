@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cwlua-sim-attach: runs a command with simulated ChipWhisperer boards on a mock USB bus. This
  * is `cwlua sim attach` (design.md §5): the cwlua binary execs this helper, which is installed
  * beside it, so that cwlua itself needs neither GLib nor umockdev (design.md §2).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* simbus.c - the mock USB bus of cwlua-sim-attach: one umockdev usbdevfs node per simulated
  * board, its ioctls answered from libcwsim.
  *

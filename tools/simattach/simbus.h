@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* simbus.h - the mock USB bus of cwlua-sim-attach: a umockdev testbed whose usbdevfs device
  * nodes are answered by libcwsim boards (design.md §5 "cwlua sim attach"; the umockdev pattern
  * is test-harnesses.md §1).

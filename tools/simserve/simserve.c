@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cwlua-sim-serve: `cwlua sim serve PART --pty` (design.md §5). A simulated STM32's ROM
  * bootloader on a pseudo-terminal, paced in real time, for tools we did not write (Debian's
  * stm32flash). It prints only the pty's path on stdout and serves until SIGTERM/SIGINT/SIGHUP,

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua clock [HZ|off]: show or set the target clock on HS2 (the board's clock generator).
 local cmdutil = require "cwlua.cmdutil"
 local errors = require "cwlua.errors"

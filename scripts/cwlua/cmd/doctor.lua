@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua doctor TARGET: find out why a target does not answer, and say what to do (design §6).
 local doctor = require "cwlua.doctor"
 

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua erase TARGET: erase the pages touched by --addr/--len, or everything with --chip.
 local fc = require "cwlua.flashcmd"
 

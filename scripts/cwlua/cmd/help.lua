@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua help [COMMAND]: the same text as --help.
 local errors = require "cwlua.errors"
 

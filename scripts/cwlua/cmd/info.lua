@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua info TARGET: what the chip says about itself.
 local fc = require "cwlua.flashcmd"
 local json = require "cwlua.json"

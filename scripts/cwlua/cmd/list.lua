@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua list: the boards on USB (and the simulated one with -d sim) and the serial ports.
 local board = require "cwlua.board"
 local connect = require "cwlua.connect"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua power on|off|cycle: the target's 3.3 V supply from the board (IOROUTE byte 5 bit 1).
 local clock = require "cwlua.clock"
 local cmdutil = require "cwlua.cmdutil"

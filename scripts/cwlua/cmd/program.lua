@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua program TARGET FILE: check the image, erase what it needs, write, verify, start.
 local fc = require "cwlua.flashcmd"
 

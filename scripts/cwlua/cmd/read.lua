@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua read TARGET OUT: read memory to .bin or .hex.
 local fc = require "cwlua.flashcmd"
 

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua reset [TARGET]: pulse the target's reset line.
 local clock = require "cwlua.clock"
 local cmdutil = require "cwlua.cmdutil"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua run SCRIPT [ARGS...]: run a Lua script with the cwlua API loaded, like lua.c runs one.
 local errors = require "cwlua.errors"
 

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua shell: an interactive Lua prompt with the cwlua API loaded (docs/api.md "cwlua shell").
 -- The board from -d (or $CWLUA_DEVICE) is open as the global 'board'; 'cw' is the cwlua module.
 -- Line editing and history through libedit on a terminal (cwlua.core.readline); from a pipe,

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua sim ...: the simulator's own commands (design §5).
 --   sim attach SPEC... [--sim-fault ...] -- COMMAND ARGS...
 -- 'attach' runs the helper program cwlua-sim-attach installed beside cwlua: it needs GLib and

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua targets: the recipes on the search path, their aliases and where each came from.
 local json = require "cwlua.json"
 local targets = require "cwlua.targets"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua term: a serial console to the target through the board's USART bridge, or through a
 -- plain serial port with -d serial:PATH (docs/api.md "cwlua term"). The terminal is put in raw
 -- mode (cwlua.core.tty) and restored on every way out: the escape key, end of input, Ctrl-C

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua verify TARGET FILE: compare the chip with the image, no writes.
 local fc = require "cwlua.flashcmd"
 

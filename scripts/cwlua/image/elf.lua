@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.image.elf: ELF32 little-endian reader for cwlua.image.
 --
 -- Sources: the System V ABI "ELF" chapter (Elf32_Ehdr and Elf32_Phdr layouts, e_ident values,

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.image.hex: Intel HEX reader for cwlua.image.
 --
 -- Sources: target-protocols.md §D (the record types, checks and behaviour of IntelHex 1.5.1,

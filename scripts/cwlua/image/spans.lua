@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.image.spans: turn the data spans a file parser found into sorted, merged, disjoint
 -- address ranges, or find the first address given twice.
 --

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.proto.stm32boot: the STM32 ROM USART bootloader protocol (ST AN3155), over any stream
 -- with the cwlua stream interface (a board's USART bridge or a plain serial port).
 -- Facts: ../shared/docs/target-protocols.md §A.3 (link layer), §A.4 (commands), §A.8 (what

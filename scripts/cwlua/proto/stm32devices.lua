@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.proto.stm32devices: STM32 parts by the product ID their bootloader reports (Get ID).
 -- Data from ../shared/docs/target-protocols.md §A.6 (ChipWhisperer's list merged with
 -- stm32flash 0.7's dev_table.c; the 0.4 values are not used). Addresses: flash, RAM and

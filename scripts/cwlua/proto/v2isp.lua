@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.proto.v2isp: the host side of the ChipWhisperer board's V2/ISP engine (AVR serial
 -- programming through the board's SAM SPI). Facts: ../shared/docs/target-protocols.md §1
 -- (transport, the timeout counter shared with XPROG), §C.1 (framing, codes, status), §C.2

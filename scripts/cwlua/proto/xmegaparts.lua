@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.proto.xmegaparts: the ATxmega parts cwlua programs, as data.
 -- Signatures, flash and EEPROM sizes: ../shared/docs/target-protocols.md §B.4 (NewAE's
 -- supported_xmega). The section layout is the datasheets' [ext] (NewAE's "boot" entries point at

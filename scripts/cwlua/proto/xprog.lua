@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- cwlua.proto.xprog: the host side of the board's XPROG engine (XMEGA PDI programming) on
 -- vendor request 0x20: sub-commands, the 256-byte RAM buffer, the 3-byte status.
 -- Facts: ../shared/docs/target-protocols.md §B.1 (framing), §B.2 (what each sub-command does),
