@@ -6,7 +6,7 @@
 --         + 2 control-transfer latencies per acknowledgement turnaround
 -- Run: build/bin/cwlua run bench/stm32_bench.lua   (modeled time: the simulator's virtual clock)
 local board = require "cwlua.board"
-local clock = require "cwlua.clock"
+local time = require "cwlua.time"
 local flash = require "cwlua.flash"
 local stm32boot = require "cwlua.proto.stm32boot"
 
@@ -46,12 +46,12 @@ for _, kib in ipairs({ 4, 16, 64 }) do
   local file = image_file(dir, kib)
   local b <close> = assert(board.open("sim", { target = "stm32f100xb", state = dir }))
   -- entry: everything up to and including Get ID, measured on a separate connect
-  local t0 = clock.now_ns()
+  local t0 = time.now_ns()
   local recipe = require("cwlua.targets").resolve("stm32f1")
   local ctx = { where = "bench", dev = b, opts = {}, defaults = recipe.defaults,
                 log = function() end }
   recipe.connect(ctx)
-  local entry_ms = (clock.now_ns() - t0) / 1e6
+  local entry_ms = (time.now_ns() - t0) / 1e6
   -- program + verify, from a fresh snapshot of the counters
   local c0 = b:sim_counters()
   acks = 0

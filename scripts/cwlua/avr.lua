@@ -5,7 +5,7 @@
 -- (docs/targets.md). Facts: ../shared/docs/target-protocols.md §1, §C; the ATmega48A/PA/88A/PA/
 -- 168A/PA/328/P datasheet for fuses, clock sources and write times.
 local avrparts = require "cwlua.proto.avrparts"
-local clock = require "cwlua.clock"
+local time = require "cwlua.time"
 local errors = require "cwlua.errors"
 local v2isp = require "cwlua.proto.v2isp"
 
@@ -198,7 +198,7 @@ local function connect(ctx)
   local hz, switched = ensure_clock(ctx)
   ctx.clock_hz, ctx.clock_switched = hz, switched
   route_isp(ctx, true)
-  clock.sleep(d.isp_settle_ms)
+  time.sleep(d.isp_settle_ms)
   -- the counter shared with XPROG: an XMEGA session's 100 ms would starve ENTER (§1, §C.3)
   local ok, msg = isp:set_shared_timeout(d.engine_timeout_ticks)
   if not ok then ctx.log("shared engine timeout not set (%s)", tostring(msg)) end
@@ -292,12 +292,12 @@ end
 
 local function write_fuse(ctx, _, name, value)
   ctx.isp:write_fuse(name, value)
-  clock.sleep(T_WD_FUSE_MS) -- the engine does not wait (§C.1); the chip ignores writes meanwhile
+  time.sleep(T_WD_FUSE_MS) -- the engine does not wait (§C.1); the chip ignores writes meanwhile
 end
 
 local function write_lock(ctx, _, value)
   ctx.isp:write_lock(value)
-  clock.sleep(T_WD_FUSE_MS)
+  time.sleep(T_WD_FUSE_MS)
 end
 
 local FUSE_NAMES = { "low", "high", "ext" }
@@ -515,7 +515,7 @@ local function doctor(ctx, report)
     if isp.slow then pcall(isp.slow_clock, isp, false) end
     pcall(route_isp, ctx, false)
   end
-  clock.sleep(d.isp_settle_ms)
+  time.sleep(d.isp_settle_ms)
   isp:set_shared_timeout(d.engine_timeout_ticks)
   local eok, err = pcall(enter, ctx, isp)
   if not eok then

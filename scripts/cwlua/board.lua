@@ -10,7 +10,7 @@
 --
 -- World failures (USB errors, a board without the feature) return nil, message, code; misuse
 -- (an unknown pin or mode, a bad argument) raises. docs/api.md lists every function.
-local clock = require "cwlua.clock"
+local time = require "cwlua.time"
 local connect = require "cwlua.connect"
 local device = require "cwlua.core.device"
 local devspec = require "cwlua.devspec"
@@ -277,7 +277,7 @@ function M.open(spec, opts)
     product = info.product, backend = info.backend, pid = info.pid,
     _ep_in = info.ep_bulk_in, _ep_out = info.ep_bulk_out, _nano_pins = {},
   }, Board)
-  clock.use(dev)
+  time.use(dev)
   local notify = opts.notify or function(text)
     if not M.defaults.quiet then io.stderr:write("cwlua: ", text, "\n") end
   end
@@ -299,7 +299,7 @@ end
 --- board:close() -> true; closing twice is harmless through <close> and __gc
 function Board:close()
   if self._dev then
-    clock.release(self._dev)
+    time.release(self._dev)
     self._dev:close()
     self._dev = nil
   end
@@ -527,7 +527,7 @@ function Board:_clkgen_set(mul, div)
     local done, locked = getbyte(adv, 4) & 0x02 ~= 0, getbyte(adv, 1) & 0x20 ~= 0
     if done and locked then return end
     self:_clkgen_reset(adv)
-    clock.sleep(50)
+    time.sleep(50)
   end
   fail("io", "%s: the clock generator did not lock at M=%d D=%d (ADVCLOCK reads %s)",
     self:_where(), mul, div, (adv:gsub(".", function(c) return ("%02X "):format(c:byte()) end)))
@@ -638,7 +638,7 @@ end
 --- board.wire(dir, bytes): log a burst (">" to the target, "<" from it); for other streams too
 function M.wire(dir, bytes)
   if not wire.out or #bytes == 0 then return end
-  local now = clock.now_ns()
+  local now = time.now_ns()
   wire.t0 = wire.t0 or now
   wire.out:write(("+%.6f %s %s\n"):format((now - wire.t0) / 1e9, dir,
     (bytes:gsub(".", function(c) return ("%02X "):format(c:byte()) end):gsub(" $", ""))))
@@ -668,14 +668,14 @@ end)
 -- when a reply can arrive at the earliest, are known without asking (performance.md "What we
 -- aim for": know when the answer can arrive instead of polling blindly).
 function Stream:_queued_est()
-  local left = self._tx_end_ns - clock.now_ns()
+  local left = self._tx_end_ns - time.now_ns()
   return left > 0 and -(-left // self.frame_ns) or 0 -- ceil
 end
 
 -- Re-synchronise the estimate with the board's own count (0x1B/0x18).
 function Stream:_tx_sync()
   local q = self:_count(USART_TX_COUNT)
-  self._tx_end_ns = clock.now_ns() + q * self.frame_ns
+  self._tx_end_ns = time.now_ns() + q * self.frame_ns
   return q
 end
 
@@ -692,13 +692,13 @@ Stream.write = protect(function(self, data)
     if room <= 0 then
       -- wait until what must leave first has left, then ask the board, so a wrong estimate
       -- can never overflow the buffer
-      clock.sleep_ns(math.min(n - pos + 1, CTRL_MAX) * self.frame_ns)
+      time.sleep_ns(math.min(n - pos + 1, CTRL_MAX) * self.frame_ns)
       room = USART_CAPACITY - 1 - self:_tx_sync()
     end
     if room > 0 then
       local chunk = math.min(room, CTRL_MAX, n - pos + 1)
       b:_ctrl_out(REQ.USART_DATA, 0, data:sub(pos, pos + chunk - 1))
-      self._tx_end_ns = math.max(self._tx_end_ns, clock.now_ns()) + chunk * self.frame_ns
+      self._tx_end_ns = math.max(self._tx_end_ns, time.now_ns()) + chunk * self.frame_ns
       pos = pos + chunk
     end
   end
@@ -738,19 +738,19 @@ local RX_UNREAD_MAX = USART_CAPACITY - 64
 function Stream:_await(n, left, extra_ns)
   local ahead = math.min(n - #self._pending, RX_UNREAD_MAX)
   local earliest = self._tx_end_ns + ahead * self.frame_ns + (extra_ns or 0)
-  local wait = earliest - clock.now_ns()
-  if wait > 0 then clock.sleep_ns(math.min(wait, math.max(left(), 0))) end
+  local wait = earliest - time.now_ns()
+  if wait > 0 then time.sleep_ns(math.min(wait, math.max(left(), 0))) end
   local gap = self.frame_ns
   while #self._pending < n do
     if self:_fill() == 0 then
       local remaining = left()
       if remaining <= 0 then return end
-      clock.sleep_ns(math.min(remaining, gap))
+      time.sleep_ns(math.min(remaining, gap))
       gap = math.min(gap * 2, POLL_MAX_NS)
     else
       gap = self.frame_ns
       local missing = math.min(n - #self._pending, RX_UNREAD_MAX)
-      if missing > 0 then clock.sleep_ns(math.min(math.max(left(), 0), missing * self.frame_ns)) end
+      if missing > 0 then time.sleep_ns(math.min(math.max(left(), 0), missing * self.frame_ns)) end
     end
   end
 end
@@ -764,7 +764,7 @@ Stream.read = protect(function(self, n, timeout_ms, extra_ns)
   if type(timeout_ms) ~= "number" or timeout_ms <= 0 then
     error("read: timeout_ms must be a positive number", 2)
   end
-  if #self._pending < n then self:_await(n, clock.deadline(timeout_ms), extra_ns) end
+  if #self._pending < n then self:_await(n, time.deadline(timeout_ms), extra_ns) end
   if #self._pending == 0 then
     return nil, ("read: nothing received within %g ms"):format(timeout_ms), "timeout"
   end
@@ -777,7 +777,7 @@ end)
 -- nil, msg, "timeout" (what arrived stays buffered for the next read)
 Stream.read_until = protect(function(self, pattern, timeout_ms)
   if type(pattern) ~= "string" then error("read_until: pattern must be a string", 2) end
-  local left = clock.deadline(timeout_ms)
+  local left = time.deadline(timeout_ms)
   while true do
     local _, e = self._pending:find(pattern)
     if e then
@@ -791,7 +791,7 @@ Stream.read_until = protect(function(self, pattern, timeout_ms)
         return nil, ("read_until: no match for %q within %g ms (%d bytes received)"):format(
           pattern, timeout_ms, #self._pending), "timeout"
       end
-      clock.sleep_ns(math.min(remaining, math.max(self.frame_ns, 100000)))
+      time.sleep_ns(math.min(remaining, math.max(self.frame_ns, 100000)))
     end
   end
 end)
@@ -811,14 +811,14 @@ end)
 
 --- stream:drain(timeout_ms) -> true once the board has sent everything | nil, msg, "timeout"
 Stream.drain = protect(function(self, timeout_ms)
-  local left = clock.deadline(timeout_ms)
+  local left = time.deadline(timeout_ms)
   while true do
     local q = self:_tx_sync()
     if q == 0 then return true end
     if left() <= 0 then
       return nil, ("drain: %d bytes still queued after %g ms"):format(q, timeout_ms), "timeout"
     end
-    clock.sleep_ns(q * self.frame_ns)
+    time.sleep_ns(q * self.frame_ns)
   end
 end)
 

@@ -11,7 +11,7 @@
 --   fpga_unprogrammed (no bitstream found, or the FPGA did not take it), invalid (a bitstream
 --   file that cannot be used: exit 2, nothing was changed).
 local bitstream = require "cwlua.bitstream"
-local clock = require "cwlua.clock"
+local time = require "cwlua.time"
 local device = require "cwlua.core.device"
 local errors = require "cwlua.errors"
 
@@ -239,9 +239,9 @@ local function load_fpga(b, bit, from)
   elseif not ok then
     b:_usb_fail(("FPGA erase (request 0x%02X OUT)"):format(REQ_FPGA_PROGRAM), msg, code)
   end
-  clock.sleep(1)
+  time.sleep(1)
   b:_ctrl_out(REQ_FPGA_PROGRAM, PROG_START)
-  clock.sleep(1)
+  time.sleep(1)
   local s = bitstream.stream(bit)
   for i = 1, #s, SLICE do
     b:_bulk_out(s:sub(i, i + SLICE - 1), SLICE_TIMEOUT_MS, "bitstream")
@@ -256,7 +256,7 @@ local function load_fpga(b, bit, from)
       done = true
       break
     end
-    clock.sleep(1)
+    time.sleep(1)
   end
   b:_ctrl_out(REQ_FPGA_PROGRAM, PROG_END) -- sent whether or not DONE rose (§3.4 step 7)
   if not done then

@@ -8,7 +8,7 @@
 -- sync, chip ID checked against the recipe) → check the image against this chip's flash →
 -- erase → write → verify by reading back → start the application.
 local board_mod = require "cwlua.board"
-local clock = require "cwlua.clock"
+local time = require "cwlua.time"
 local errors = require "cwlua.errors"
 local image = require "cwlua.image"
 local progress = require "cwlua.progress"
@@ -516,7 +516,7 @@ function M.program(word, file, opts)
     check_fits(chip, img, file)
     check_memories(ctx, chip, mem, file)
     note_image_fuses(ctx, mem)
-    local t0 = clock.now_ns()
+    local t0 = time.now_ns()
     local erased = 0
     if opts.chip then
       ctx.recipe.erase(ctx, chip, "all")
@@ -552,7 +552,7 @@ function M.program(word, file, opts)
     if not opts.no_verify then verified = "ok" end
     if ob then chip = M.write_option_bytes(ctx, chip, ob, opts) end
     ctx.recipe.start(ctx, chip)
-    local seconds = (clock.now_ns() - t0) / 1e9
+    local seconds = (time.now_ns() - t0) / 1e9
     return { bytes = total + (eeprom or 0), flash_bytes = total, eeprom = eeprom,
              fuses = #mem.fuses > 0 and mem.fuses or nil, lock = mem.lock, erased = erased,
              unit = chip.unit_name, seconds = seconds, verify = verified, chip = chip,
@@ -605,7 +605,7 @@ function M.verify(word, file, opts)
   return M.session("verify", word, opts, function(ctx, chip)
     check_fits(chip, img, file)
     check_memories(ctx, chip, mem, file)
-    local t0 = clock.now_ns()
+    local t0 = time.now_ns()
     local total = img:size() + (mem.eeprom and mem.eeprom:size() or 0)
     local prog = progress.new("verify", total, { quiet = opts.quiet })
     verify(ctx, chip, img, prog)
@@ -617,7 +617,7 @@ function M.verify(word, file, opts)
     prog:finish()
     if #mem.fuses > 0 or mem.lock then compare_fuses(ctx, chip, mem, "should be") end
     return { bytes = total, flash_bytes = img:size(), eeprom = mem.eeprom and mem.eeprom:size(),
-             seconds = (clock.now_ns() - t0) / 1e9, verify = "ok", chip = chip }
+             seconds = (time.now_ns() - t0) / 1e9, verify = "ok", chip = chip }
   end)
 end
 
@@ -656,7 +656,7 @@ function M.read(word, out, opts)
       addr, len = chip.ob_start, chip.ob_end - chip.ob_start + 1
     end
     if len <= 0 then errors.raise("usage", "--len must be positive") end
-    local t0 = clock.now_ns()
+    local t0 = time.now_ns()
     local parts, done = {}, 0
     local prog = progress.new("read", len, { quiet = opts.quiet })
     while done < len do
@@ -676,7 +676,7 @@ function M.read(word, out, opts)
       w:write(data)
     end
     w:close()
-    return { bytes = len, addr = addr, memory = memory, seconds = (clock.now_ns() - t0) / 1e9,
+    return { bytes = len, addr = addr, memory = memory, seconds = (time.now_ns() - t0) / 1e9,
              chip = chip }
   end)
   if not ok then
@@ -699,7 +699,7 @@ function M.erase(word, opts)
   local addr = opts.addr and M.number(opts.addr, "--addr")
   local len = opts.len and M.number(opts.len, "--len")
   return M.session("erase", word, opts, function(ctx, chip)
-    local t0 = clock.now_ns()
+    local t0 = time.now_ns()
     local units = "all"
     if not opts.chip then
       local lo, hi = chip.flash_start, chip.flash_start + chip.flash_size
@@ -712,7 +712,7 @@ function M.erase(word, opts)
     ctx.recipe.erase(ctx, chip, units)
     local n = units == "all" and #chip.units or #units
     ctx.recipe.start(ctx, chip)
-    return { erased = n, unit = chip.unit_name, seconds = (clock.now_ns() - t0) / 1e9,
+    return { erased = n, unit = chip.unit_name, seconds = (time.now_ns() - t0) / 1e9,
              chip = chip }
   end)
 end

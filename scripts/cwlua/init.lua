@@ -4,7 +4,7 @@
 local runtime = require "cwlua.core.runtime"
 
 local SUBMODULES = { errors = true, image = true, targets = true, json = true, board = true,
-                     clock = true, flash = true, simpleserial = true }
+                     time = true, flash = true, simpleserial = true }
 
 local M = { version = runtime.version }
 
@@ -15,8 +15,8 @@ function M.open(spec, opts)
 end
 
 --- cw.sleep(ms), cw.now() -> seconds: the runtime clock (virtual while a simulator is open)
-function M.sleep(ms) return require("cwlua.clock").sleep(ms) end
-function M.now() return require("cwlua.clock").now() end
+function M.sleep(ms) return require("cwlua.time").sleep(ms) end
+function M.now() return require("cwlua.time").now() end
 
 --- cw.sim.faults() -> the simulator's faults: { {name, arg, default, summary, live, ...} }
 M.sim = {

@@ -10,7 +10,7 @@
 --   local how = assert(lines.enter_bootloader(dev))   -- "pins", "sequence" or "assumed"
 --   ...
 --   if assert(lines.exit_bootloader(dev)) == "go" then boot:go(flash_start) end
-local clock = require "cwlua.clock"
+local time = require "cwlua.time"
 
 local M = {}
 
@@ -37,10 +37,10 @@ local function pins(dev, o, level)
   if not ok then return nil, msg, code end
   ok, msg, code = dev:pin(o.reset, "low")
   if not ok then return nil, msg, code end
-  clock.sleep(o.reset_ms)
+  time.sleep(o.reset_ms)
   ok, msg, code = dev:pin(o.reset, "high_z") -- released: the target's pull-up takes it high
   if not ok then return nil, msg, code end
-  clock.sleep(o.start_ms)
+  time.sleep(o.start_ms)
   return "pins"
 end
 

@@ -9,10 +9,10 @@
 --   local s = assert(port:serial{ baud = 115200, parity = "even" })
 --   s:write("\x7F"); print(s:read(1, 100))
 --
--- A real port runs on real time: waits use the runtime clock (cwlua.clock), whose default is
+-- A real port runs on real time: waits use the runtime clock (cwlua.time), whose default is
 -- the monotonic clock, and every C call is bounded by its timeout. World failures return
 -- nil, message, code with the hint that says what to do; misuse raises. docs/api.md.
-local clock = require "cwlua.clock"
+local time = require "cwlua.time"
 local core = require "cwlua.core.serial"
 local gpioseq = require "cwlua.gpioseq"
 
@@ -254,7 +254,7 @@ function Stream:read(n, timeout_ms)
   if type(timeout_ms) ~= "number" or timeout_ms <= 0 then
     error("read: timeout_ms must be a positive number", 2)
   end
-  local left = clock.deadline(timeout_ms)
+  local left = time.deadline(timeout_ms)
   while #self._pending < n and left() > 0 do
     local got, msg, code = self:_fill(n - #self._pending, wait_ms(left))
     if not got then return self:_fail(msg, code) end
@@ -275,7 +275,7 @@ function Stream:read_until(pattern, timeout_ms)
   if type(timeout_ms) ~= "number" or timeout_ms <= 0 then
     error("read_until: timeout_ms must be a positive number", 2)
   end
-  local left = clock.deadline(timeout_ms)
+  local left = time.deadline(timeout_ms)
   while true do
     local _, e = self._pending:find(pattern)
     if e then
@@ -314,7 +314,7 @@ function Stream:drain(timeout_ms)
   if type(timeout_ms) ~= "number" or timeout_ms <= 0 then
     error("drain: timeout_ms must be a positive number", 2)
   end
-  local left = clock.deadline(timeout_ms)
+  local left = time.deadline(timeout_ms)
   while true do
     local q, msg, code = self:tx_pending()
     if not q then return nil, msg, code end
@@ -322,7 +322,7 @@ function Stream:drain(timeout_ms)
     if left() <= 0 then
       return nil, ("drain: %d bytes still queued after %g ms"):format(q, timeout_ms), "timeout"
     end
-    clock.sleep_ns(math.min(left(), math.max(q * self.frame_ns, 100000)))
+    time.sleep_ns(math.min(left(), math.max(q * self.frame_ns, 100000)))
   end
 end
 
@@ -384,7 +384,7 @@ function Port:_run(steps)
     local name = line == "break" and "brk" or line
     if line ~= "break" then self._out[name] = on and "high" or "low" end
     return true
-  end, clock.sleep)
+  end, time.sleep)
 end
 
 --- port:enter_bootloader() -> "sequence" (the --gpio-seq entry sequence ran) | "assumed" (no

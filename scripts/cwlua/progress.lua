@@ -2,7 +2,7 @@
 -- cwlua.progress: progress on stderr — a bar with bytes, rate and ETA on a terminal, a plain
 -- line every quarter otherwise, nothing with -q (design §3 "Output"). Rates use the runtime
 -- clock, so on the simulator they are the simulated (exact) figures.
-local clock = require "cwlua.clock"
+local time = require "cwlua.time"
 local device = require "cwlua.core.device"
 local runtime = require "cwlua.core.runtime"
 
@@ -17,7 +17,7 @@ local REDRAW_NS = 100000000 -- redraw a terminal bar at most 10 times a second (
 function M.new(label, total, opts)
   opts = opts or {}
   return setmetatable({ label = label, total = total, done = 0, quiet = opts.quiet,
-    tty = runtime.isatty(2), t0 = clock.now_ns(), last_draw = 0, next_quarter = 1 }, P)
+    tty = runtime.isatty(2), t0 = time.now_ns(), last_draw = 0, next_quarter = 1 }, P)
 end
 
 --- progress.format_rate(bytes, seconds) -> "3.9 KiB/s"
@@ -34,7 +34,7 @@ local function kib(n) return ("%.1f"):format(n / 1024) end
 function P:update(done)
   self.done = done
   if self.quiet or self.total == 0 then return end
-  local elapsed = (clock.now_ns() - self.t0) / 1e9
+  local elapsed = (time.now_ns() - self.t0) / 1e9
   if self.tty then
     local now = device.monotonic_ns()
     if now - self.last_draw < REDRAW_NS and done < self.total then return end
@@ -60,7 +60,7 @@ end
 
 function P:finish()
   if not self.quiet and self.tty and self.total > 0 then io.stderr:write("\n") end
-  return (clock.now_ns() - self.t0) / 1e9
+  return (time.now_ns() - self.t0) / 1e9
 end
 
 return M

@@ -20,7 +20,7 @@
 -- reply: wrong letter, not hex, a broken frame), "crc" (v2 checksum), "nack" (the target
 -- answered with a non-zero status, given as a 4th value), or the stream's own codes. Misuse
 -- raises. docs/api.md has the reference.
-local clock = require "cwlua.clock"
+local time = require "cwlua.time"
 
 local M = {}
 
@@ -509,7 +509,7 @@ end
 function SS:reset_comms()
   local ok, msg, code = self.stream:write(self.version == 1 and ("x"):rep(24) or "\0\0")
   if not ok then return nil, msg, code end
-  if self.version == 2 then clock.sleep(V2_RESET_WAIT_MS) end
+  if self.version == 2 then time.sleep(V2_RESET_WAIT_MS) end
   self.stream:flush()
   return true
 end
@@ -537,10 +537,10 @@ function SS:reset_target()
     local ok
     ok, msg, code = dev:pin(pin, "low")
     if not ok then return nil, msg, code end
-    clock.sleep(self._reset_ms)
+    time.sleep(self._reset_ms)
     ok, msg, code = dev:pin(pin, "high")
     if not ok then return nil, msg, code end
-    clock.sleep(self._start_ms)
+    time.sleep(self._start_ms)
     ok, msg, code = dev:pin(pin, before)
     if not ok then return nil, msg, code end
   end

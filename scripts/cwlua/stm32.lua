@@ -4,7 +4,7 @@
 -- the erase/write/read/start steps over the AN3155 engine (cwlua.proto.stm32boot).
 -- A recipe states its facts and calls stm32.recipe{...} (docs/targets.md, targets/stm32f1.lua).
 -- Facts: ../shared/docs/target-protocols.md §A.
-local clock = require "cwlua.clock"
+local time = require "cwlua.time"
 local devices = require "cwlua.proto.stm32devices"
 local errors = require "cwlua.errors"
 local stm32boot = require "cwlua.proto.stm32boot"
@@ -36,9 +36,9 @@ local function enter_bootloader(ctx, d)
   if dev.enter_bootloader then return check(ctx, dev:enter_bootloader()) end
   check(ctx, dev:pin(d.boot_pin, "high"))
   check(ctx, dev:pin(d.reset_pin, "low"))
-  clock.sleep(d.reset_ms)
+  time.sleep(d.reset_ms)
   check(ctx, dev:pin(d.reset_pin, "high_z"))
-  clock.sleep(BOOT_START_MS)
+  time.sleep(BOOT_START_MS)
 end
 
 -- Which recipe accepts a product ID (for the wrong-chip message).
@@ -100,7 +100,7 @@ end
 -- bootloader starts afresh with BOOT0 still high: wait for it, sync, identify (§A.4).
 local SELF_RESET_MS = 10 -- reset pulse of the chip's own reset plus its start-up (UNCONFIRMED)
 local function resync(ctx, recipe)
-  clock.sleep(SELF_RESET_MS)
+  time.sleep(SELF_RESET_MS)
   local state = ctx.boot:sync()
   ctx.log("bootloader %s again after the chip's reset", state)
   return identify(ctx, recipe)
@@ -190,7 +190,7 @@ local function start(ctx, chip)
   end
   check(ctx, dev:pin(d.boot_pin, "low"))
   check(ctx, dev:pin(d.reset_pin, "low"))
-  clock.sleep(d.reset_ms)
+  time.sleep(d.reset_ms)
   check(ctx, dev:pin(d.reset_pin, "high_z"))
 end
 
@@ -325,7 +325,7 @@ local function listen_app(ctx, boot0)
   if not stream then return nil end
   dev:pin(d.boot_pin, boot0)
   dev:pin(d.reset_pin, "low")
-  clock.sleep(d.reset_ms)
+  time.sleep(d.reset_ms)
   dev:pin(d.reset_pin, "high_z")
   local got = stream:read(64, 60) or ""
   return got, baud

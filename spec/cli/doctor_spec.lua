@@ -141,7 +141,7 @@ describe("cwlua doctor", function()
       assert.matches("\nwhat to do:\n  %- ", r.stdout)
       -- modeled time: the simulator's clock, read through a script that runs the same doctor
       local s = cli.write(cli.tmpdir() .. "/t.lua", [[
-        local clock = require "cwlua.clock"
+        local time = require "cwlua.time"
         local board = require "cwlua.board"
         board.defaults.spec = "sim"
         board.defaults.sim = { faults = { "no-power" } }
@@ -149,14 +149,14 @@ describe("cwlua doctor", function()
         local open = board.open
         board.open = function(...)
           local b, m, c = open(...)
-          t0 = t0 or clock.now_ns()
+          t0 = t0 or time.now_ns()
           return b, m, c
         end
         -- the end: just before the board closes (then time is no longer the simulator's)
         local B = board.Board
         local close = B.close
         B.close = function(self)
-          if self._dev then t1 = clock.now_ns() end
+          if self._dev then t1 = time.now_ns() end
           return close(self)
         end
         B.__close = B.close

@@ -1,7 +1,7 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua.board over the in-process simulator: pins, power, clock, serial, snapshot, time.
 local board = require "cwlua.board"
-local clock = require "cwlua.clock"
+local time = require "cwlua.time"
 local device = require "cwlua.core.device"
 
 describe("cwlua.board", function()
@@ -185,9 +185,9 @@ describe("cwlua.board", function()
       local s = assert(b:serial({ baud = 115200, parity = "even" }))
       b:pin("pdic", "high") -- BOOT0
       b:pin("nrst", "low")
-      clock.sleep(10)
+      time.sleep(10)
       b:pin("nrst", "high_z")
-      clock.sleep(2)
+      time.sleep(2)
       s:write("\x7F")
       assert.are.equal("\x79", s:read(1, 100)) -- ACK
       s:write("\x02\xFD")                      -- Get ID and its complement
@@ -198,12 +198,12 @@ describe("cwlua.board", function()
       function()
         local b <close> = assert(board.open("sim"))
         local s = assert(b:serial())
-        local t0 = clock.now_ns()
+        local t0 = time.now_ns()
         local data, msg, code = s:read(1, 250)
         assert.is_nil(data)
         assert.are.equal("timeout", code)
         assert.are.equal("read: nothing received within 250 ms", msg)
-        assert.is_true(clock.now_ns() - t0 >= 250e6)
+        assert.is_true(time.now_ns() - t0 >= 250e6)
       end)
 
     it("reads up to a pattern and keeps the rest", function()
@@ -280,9 +280,9 @@ describe("cwlua.board", function()
   describe("virtual time", function()
     it("makes cw.sleep(1000) cost no real second while a simulator is open", function()
       local _ <close> = assert(board.open("sim")) -- its clock is the runtime clock now
-      local real0, virt0 = device.monotonic_ns(), clock.now_ns()
-      clock.sleep(1000)
-      assert.are.equal(1000000000, clock.now_ns() - virt0)
+      local real0, virt0 = device.monotonic_ns(), time.now_ns()
+      time.sleep(1000)
+      assert.are.equal(1000000000, time.now_ns() - virt0)
       assert.is_true(device.monotonic_ns() - real0 < 500000000)
     end)
   end)

@@ -1,6 +1,6 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua power on|off|cycle: the target's 3.3 V supply from the board (IOROUTE byte 5 bit 1).
-local clock = require "cwlua.clock"
+local time = require "cwlua.time"
 local cmdutil = require "cwlua.cmdutil"
 local errors = require "cwlua.errors"
 local json = require "cwlua.json"
@@ -16,7 +16,7 @@ local function run(ctx)
   local b <close> = cmdutil.open_board()
   if action == "cycle" then
     cmdutil.check(b:power(false))
-    clock.sleep(delay)
+    time.sleep(delay)
   end
   local on = cmdutil.check(b:power(action ~= "off"))
   if ctx.opts.json then

@@ -1,6 +1,6 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua reset [TARGET]: pulse the target's reset line.
-local clock = require "cwlua.clock"
+local time = require "cwlua.time"
 local cmdutil = require "cwlua.cmdutil"
 local errors = require "cwlua.errors"
 local targets = require "cwlua.targets"
@@ -22,9 +22,9 @@ local function run(ctx)
   -- low, then high 25 ms so the chip sees a clean edge, then back to what it was: the
   -- sequence NewAE uses around STM32 bootloader entry (target-protocols §A.2)
   cmdutil.check(b:pin(pin, "low"))
-  clock.sleep(low_ms)
+  time.sleep(low_ms)
   cmdutil.check(b:pin(pin, "high"))
-  clock.sleep(25)
+  time.sleep(25)
   cmdutil.check(b:pin(pin, before or "high"))
   if not ctx.opts.quiet and not ctx.opts.json then
     io.stdout:write(("reset: %s low for %g ms\n"):format(pin, low_ms))

@@ -6,7 +6,7 @@
 --
 -- The escape key is Ctrl-] (0x1D, as telnet's): then 'q' (or Ctrl-Q, '.') quits, Ctrl-] sends
 -- one Ctrl-] to the target, 'r' pulses the target's reset line, anything else is dropped.
-local clock = require "cwlua.clock"
+local time = require "cwlua.time"
 local cmdutil = require "cwlua.cmdutil"
 local errors = require "cwlua.errors"
 local tty = require "cwlua.core.tty"
@@ -31,10 +31,10 @@ local function pulse_reset(dev, s)
   end
   local before = cmdutil.check(dev:pin("nrst"))
   cmdutil.check(dev:pin("nrst", "low"))
-  clock.sleep(10)
+  time.sleep(10)
   cmdutil.check(s:flush())
   cmdutil.check(dev:pin("nrst", "high"))
-  clock.sleep(25)
+  time.sleep(25)
   cmdutil.check(dev:pin("nrst", before))
   return true
 end
@@ -88,9 +88,9 @@ local function run(ctx)
   end
 
   local function drain(ms)
-    local left = clock.deadline(ms)
+    local left = time.deadline(ms)
     while left() > 0 do
-      clock.sleep(5)
+      time.sleep(5)
       pump()
     end
   end
@@ -131,7 +131,7 @@ local function run(ctx)
     end
     if sim then -- virtual time keeps pace with the real time the keyboard wait took
       local now = require("cwlua.core.device").monotonic_ns()
-      clock.sleep_ns(math.min(now - last, 100000000))
+      time.sleep_ns(math.min(now - last, 100000000))
       last = now
     end
     pump()

@@ -15,7 +15,7 @@
 --   "garbled"  a reply one bit from ACK/NACK, or wrong bytes: a line or baud problem
 -- and a field `observed` with the bytes seen (for diagnosis). Stream (USB/port) failures
 -- raise kind "device" (exit 3).
-local clock = require "cwlua.clock"
+local time = require "cwlua.time"
 local errors = require "cwlua.errors"
 
 local M = {}
@@ -85,7 +85,7 @@ end
 
 -- Exactly n bytes within timeout_ms, or raise "timeout" naming what was awaited.
 function Boot:_read(n, timeout_ms, what, busy_ns)
-  local got, left = "", clock.deadline(timeout_ms)
+  local got, left = "", time.deadline(timeout_ms)
   while #got < n do
     local remaining = left()
     if remaining <= 0 and #got > 0 then break end
