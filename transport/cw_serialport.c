@@ -47,9 +47,14 @@ const cw_serialport_info *cw_serialport_info_of(const cw_dev *dev)
     return s ? &s->info : NULL;
 }
 
+/* Copies src into dst[size], cut to fit: these fields are for display and matching, and a
+ * longer string (a port path used as the serial) is cut rather than refused. */
 static void copy_str(char *dst, size_t size, const char *src)
 {
-    snprintf(dst, size, "%s", src != NULL ? src : "");
+    size_t n = src != NULL ? strnlen(src, size - 1) : 0;
+    if (n > 0)
+        memcpy(dst, src, n);
+    dst[n] = '\0';
 }
 
 /* errno values that mean the device itself is gone or hung up. */
