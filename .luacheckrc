@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- luacheck configuration: Lua 5.4, 100 columns (style guide §4.4). CI runs
+-- luacheck configuration: Lua 5.4, 100 columns (style.md §4.4). CI runs
 -- `luacheck --std lua54 .`; a command-line --std replaces any per-file std, so the busted
 -- globals are declared as read_globals for the spec files instead of std = "+busted".
 std = "lua54"

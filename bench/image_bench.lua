@@ -13,7 +13,7 @@ local image = require("cwlua.image")
 local DATA_MIB = tonumber(arg and arg[1]) or 1
 local RUNS = tonumber(arg and arg[2]) or 5
 local RECORD_BYTES = tonumber(arg and arg[3]) or 16   -- objcopy's default record size
-local BASE = 0x08000000                               -- STM32 flash (target-protocols §A.6)
+local BASE = 0x08000000                               -- STM32 flash (target-protocols.md §A.6)
 local SEGMENT = 0x10000                               -- one 04 record per 64 KiB (§D)
 
 -- record(rtype, addr16, data) -> one ":LLAAAATT…CC" line

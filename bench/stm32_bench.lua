@@ -1,6 +1,6 @@
 -- SPDX-License-Identifier: MIT
 -- bench/stm32_bench.lua: STM32F1 program + verify speed on the simulated CW-Lite against the
--- lower bound of issue 9 (../shared/docs/performance.md):
+-- AN3155 lower bound (bench/README.md, "The AN3155 bound"):
 --   bound = wire time of every AN3155 byte at the board's real baud (11 bits a byte, 8E1)
 --         + the simulator's erase and program time
 --         + 2 control-transfer latencies per acknowledgement turnaround
@@ -10,7 +10,7 @@ local time = require "cwlua.time"
 local flash = require "cwlua.flash"
 local stm32boot = require "cwlua.proto.stm32boot"
 
-local LATENCY_MS = 0.5 -- the simulator's default control-transfer latency (design §5)
+local LATENCY_MS = 0.5 -- the simulator's default control-transfer latency (contract.md §5)
 local BAUD = board.usart_baud(115200, 96e6) -- 115107.9: what the CW-Lite really produces
 local BYTE_NS = 11 * 1e9 / BAUD
 

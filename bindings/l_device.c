@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cwlua.core.device: a device from the transport layer as a Lua userdata (style guide §2.1).
+/* cwlua.core.device: a device from the transport layer as a Lua userdata (style.md §2.1).
  *
  *   device.open(opts)                 -> dev | nil, msg, code
  *       opts = { backend = "sim", board = "cwlite", serial = nil, target = "stm32f100xb",

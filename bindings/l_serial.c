@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* cwlua.core.serial: a plain serial adapter from the libserialport backend (transport/
- * cw_serialport.h) as a Lua userdata (style guide §2.1). cwlua.port builds the stream and the
+ * cw_serialport.h) as a Lua userdata (style.md §2.1). cwlua.port builds the stream and the
  * reset/boot lines on top of these primitives; sequencing, waits and hints live there.
  *
  *   serial.open(path)                 -> port | nil, msg, code

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Small helpers shared by the bindings (style guide §2.3: one way to report failures). */
+/* Small helpers shared by the bindings (style.md §2.3: one way to report failures). */
 #ifndef CWLUA_BINDINGS_L_UTIL_H
 #define CWLUA_BINDINGS_L_UTIL_H
 

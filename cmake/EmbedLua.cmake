@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# Turn the Lua library under scripts/ into a C source file (style guide §2.4, mpv's builtin
+# Turn the Lua library under scripts/ into a C source file (style.md §2.4, mpv's builtin
 # scripts): one entry per module with its require name, its chunk name "@scripts/…" (so
 # tracebacks name the file) and its text. Run as a script:
 #   cmake -DSRC_DIR=<scripts dir> -DOUT=<file.c> -DFILES="a.lua;cwlua/b.lua" -P EmbedLua.cmake

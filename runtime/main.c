@@ -2,7 +2,7 @@
 /* cwlua's main(): builds the Lua state, makes the embedded library loadable, and hands the
  * command line to the Lua bootstrap (scripts/cwlua/boot.lua). Modelled on lua.c: everything
  * runs inside a protected call, a message handler adds a traceback, one status becomes the
- * exit code. No protocol logic lives here (design §2). */
+ * exit code. No protocol logic lives here (contract.md §2). */
 #include "embedded.h"
 #include "l_readline.h"
 #include "l_serial.h"
@@ -22,7 +22,7 @@ static const char *progname = "cwlua";
 
 /* Ctrl-C, as lua.c does it: the signal handler only installs a hook, and the hook raises a Lua
  * error at the next instruction, so the error unwinds through every <close> guard and the
- * board is restored (design §3). The state pointer is the one C global the runtime keeps,
+ * board is restored (contract.md §3). The state pointer is the one C global the runtime keeps,
  * because a signal handler has no other way to reach it. */
 static lua_State *globalL = NULL;
 
@@ -80,7 +80,7 @@ static int pmain(lua_State *L)
 
     luaL_checkversion(L);
     luaL_openlibs(L);
-    /* The C modules, loaded on first require (none is a global; style guide §2.1). */
+    /* The C modules, loaded on first require (none is a global; style.md §2.1). */
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE); /* [preload] */
     lua_pushcfunction(L, luaopen_cwlua_core_runtime);
     lua_setfield(L, -2, "cwlua.core.runtime");

@@ -13,7 +13,7 @@
  *   runtime.isatty(fd)               -> boolean (fd 0, 1 or 2)
  *   runtime.exec(path, argv)         -> does not return | nil, msg, code (execv(3))
  *
- * World failures return nil, message, code (style guide §2.3); misuse raises. */
+ * World failures return nil, message, code (style.md §2.3); misuse raises. */
 #include "runtime.h"
 
 #include "embedded.h"
@@ -33,7 +33,7 @@
 #error "CWLUA_VERSION must be defined by the build"
 #endif
 
-/* Push nil, "<what>: <strerror>", code; code is a stable lowercase word (style guide §2.3). */
+/* Push nil, "<what>: <strerror>", code; code is a stable lowercase word (style.md §2.3). */
 static int pushfail_errno(lua_State *L, const char *what, int err)
 {
     const char *code;

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- Runs busted inside the cwlua binary (style guide §4.3, as neovim does):
+-- Runs busted inside the cwlua binary (style.md §4.3, as neovim does):
 --   cwlua run spec/run.lua [busted options] [spec paths]
 -- Options come from .busted in the current folder; see spec/CMakeLists.txt for how ctest
 -- calls this.

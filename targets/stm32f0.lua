@@ -1,7 +1,7 @@
 -- SPDX-License-Identifier: MIT
 -- targets/stm32f0.lua: STM32F0 through the ROM UART bootloader (ST AN3155).
--- Parts and aliases per design §3 (CW308_STM32F0 is an F071, CWNANO's target an F030); chip
--- IDs are the F0 rows of ../shared/docs/target-protocols.md §A.6. Shared STM32 steps: cwlua.stm32.
+-- Parts and aliases per contract.md §3 (CW308_STM32F0 is an F071, CWNANO's target an F030); chip
+-- IDs are the F0 rows of docs/reference/target-protocols.md §A.6. Shared STM32 steps: cwlua.stm32.
 local stm32 = require "cwlua.stm32"
 
 return stm32.recipe {

@@ -1,7 +1,7 @@
 -- SPDX-License-Identifier: MIT
 -- targets/stm32f1.lua: STM32F1 through the ROM UART bootloader (ST AN3155).
--- Parts and aliases per design §3 (CW308_STM32F1 carries an STM32F100); chip IDs are the F1
--- rows of ../shared/docs/target-protocols.md §A.6. The bootloader protocol and the entry
+-- Parts and aliases per contract.md §3 (CW308_STM32F1 carries an STM32F100); chip IDs are the F1
+-- rows of docs/reference/target-protocols.md §A.6. The bootloader protocol and the entry
 -- sequence shared by all STM32 families are in cwlua.stm32; this file holds what is F1's own.
 local stm32 = require "cwlua.stm32"
 
@@ -26,7 +26,7 @@ return stm32.recipe {
     reset_pin = "nrst",
     reset_ms = 10,      -- nRST low time of NewAE's entry sequence (§A.2)
     flash_start = 0x08000000,
-    -- typical flash times (target-protocols §A.7b: 52.5 µs per half-word, 20 ms per page and
+    -- typical flash times (target-protocols.md §A.7b: 52.5 µs per half-word, 20 ms per page and
     -- per mass erase), so the engine waits for an answer only when it can exist
     timing = { program_ns_per_byte = 26250, page_erase_ns = 20e6, mass_erase_ns = 20e6 },
   },

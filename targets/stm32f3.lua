@@ -1,7 +1,7 @@
 -- SPDX-License-Identifier: MIT
 -- targets/stm32f3.lua: STM32F3 through the ROM UART bootloader (ST AN3155).
--- Parts and aliases per design §3 (CWLITEARM, the CW-Lite's own ARM target, is an STM32F303);
--- chip IDs are the F3 rows of ../shared/docs/target-protocols.md §A.6.
+-- Parts and aliases per contract.md §3 (CWLITEARM, the CW-Lite's own ARM target, is an STM32F303);
+-- chip IDs are the F3 rows of docs/reference/target-protocols.md §A.6.
 local stm32 = require "cwlua.stm32"
 
 return stm32.recipe {

@@ -1,7 +1,7 @@
 -- SPDX-License-Identifier: MIT
 -- targets/stm32f4.lua: STM32F4 through the ROM UART bootloader (ST AN3155).
--- Parts and aliases per design §3 (CW308_STM32F4 carries an STM32F415); chip IDs are the F4 rows of
--- ../shared/docs/target-protocols.md §A.6. Flash is in sectors (16, 16, 16, 16, 64, then
+-- Parts and aliases per contract.md §3 (CW308_STM32F4 carries an STM32F415); chip IDs are the
+-- F4 rows of docs/reference/target-protocols.md §A.6. Flash is in sectors (16, 16, 16, 16, 64, then
 -- 128 KiB), which Extended Erase numbers; erasing them takes seconds, not milliseconds.
 local stm32 = require "cwlua.stm32"
 
@@ -25,7 +25,7 @@ return stm32.recipe {
     timing = { program_ns_per_byte = 4000, page_erase_ns = 400e6, mass_erase_ns = 16e9 },
     -- NewAE allows 1000 s for an F2/F4 mass erase (§A.5), stm32flash 35 s (§A.10). A 128 KiB
     -- sector takes ~2 s and 1 MiB ~16 s (§A.7b); a chip ten times slower than typical must
-    -- still work (design §5 slow-erase): 30 s a sector, 300 s for a mass erase.
+    -- still work (contract.md §5 slow-erase): 30 s a sector, 300 s for a mass erase.
     timeout = { page_erase = 30000, mass_erase = 300000 },
   },
 }

@@ -1,9 +1,9 @@
 -- SPDX-License-Identifier: MIT
 -- targets/stm32l0.lua: STM32L0 through the ROM UART bootloader (ST AN3155).
--- Chip IDs: the L0 row whose geometry ../shared/docs/target-protocols.md §A.6 gives (0x417,
+-- Chip IDs: the L0 row whose geometry docs/reference/target-protocols.md §A.6 gives (0x417,
 -- STM32L05xxx/06xxx; stm32flash 0.7's other L0 IDs 0x457, 0x425, 0x447 have no row there).
 -- No ChipWhisperer PLATFORM alias names an L0 in the documents. Shared steps: cwlua.stm32.
--- What is the L0's own (issue 9):
+-- What is the L0's own:
 --  * its flash erases to 0x00, not 0xFF [ext: RM0377 "erased state"], so writes are padded
 --    with 0x00 and a gap in an image reads 0x00;
 --  * no mass erase (§A.6 notes, stm32flash 0.7 "no mass erase"): --chip erases every page in

@@ -1,10 +1,10 @@
 -- SPDX-License-Identifier: MIT
 -- targets/stm32l1.lua: STM32L1 through the ROM UART bootloader (ST AN3155).
--- Chip IDs: the L1 rows of ../shared/docs/target-protocols.md §A.6 (0x416 category 1,
+-- Chip IDs: the L1 rows of docs/reference/target-protocols.md §A.6 (0x416 category 1,
 -- 0x429 category 2, 0x427 xC, 0x436 xD, 0x437 xE). 0x416 is an L1: the ChipWhisperer's list
 -- calls it "STM32F10xxx XL-density", which is wrong (§A.6 notes; F1 XL is 0x430). No PLATFORM
 -- alias names an L1 in the documents. Shared steps: cwlua.stm32.
--- What is the L1's own (issue 9):
+-- What is the L1's own:
 --  * its flash erases to 0x00, not 0xFF [ext: RM0038], so writes are padded with 0x00 and a
 --    gap in an image reads 0x00;
 --  * no mass erase (§A.6 notes): --chip erases every page in Extended Erase lists of at most

@@ -1,10 +1,10 @@
 -- SPDX-License-Identifier: MIT
 -- targets/stm32l4.lua: STM32L4 through the ROM UART bootloader (ST AN3155).
--- Chip IDs: the L4 row whose geometry ../shared/docs/target-protocols.md §A.6 gives (0x435,
+-- Chip IDs: the L4 row whose geometry docs/reference/target-protocols.md §A.6 gives (0x435,
 -- STM32L43xxx/44xxx: NewAE's L4 target, the STM32L433RC/L443, which the ChipWhisperer's own
 -- list does not know; stm32flash 0.7's other L4 IDs have no row there). No PLATFORM alias
 -- names it in the documents. Shared steps: cwlua.stm32.
--- What is the L4's own (issue 9): flash is programmed in 64-bit double words [ext: RM0394],
+-- What is the L4's own: flash is programmed in 64-bit double words [ext: RM0394],
 -- so every write block is padded to a multiple of 8 bytes (with 0xFF, the erased value): the
 -- simulator refuses anything else, and whether the ROM would pad it instead is UNCONFIRMED.
 -- Mass erase works (Extended Erase FF FF 00).

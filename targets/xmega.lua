@@ -1,6 +1,6 @@
 -- SPDX-License-Identifier: MIT
--- targets/xmega.lua: ATxmega over PDI through the board's XPROG engine (target-protocols §B).
--- Parts and aliases per design §3: CWLITEXMEGA (the CW-Lite's own target), CW303 and
+-- targets/xmega.lua: ATxmega over PDI through the board's XPROG engine (target-protocols.md §B).
+-- Parts and aliases per contract.md §3: CWLITEXMEGA (the CW-Lite's own target), CW303 and
 -- CW308_XMEGA carry an ATxmega128D4. The engine protocol is cwlua.proto.xprog, the part data
 -- cwlua.proto.xmegaparts, and the steps every XMEGA shares are in cwlua.xmega.
 local xmega = require "cwlua.xmega"
@@ -14,7 +14,7 @@ return xmega.recipe {
   aliases = { CWLITEXMEGA = "atxmega128d4", CW303 = "atxmega128d4",
               CW308_XMEGA = "atxmega128d4" },
   rig = "cw308",
-  -- avr-gcc's layout of an XMEGA ELF or HEX (design §3): .eeprom, .fuse (FUSEBYTE0..5),
+  -- avr-gcc's layout of an XMEGA ELF or HEX (contract.md §3): .eeprom, .fuse (FUSEBYTE0..5),
   -- .lock; the flash from 0 (§D: NewAE writes the image from address 0)
   regions = {
     eeprom = { addr = 0x810000 },

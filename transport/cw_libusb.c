@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NEWAE_VID    0x2B3E /* every NewAE board (cw-usb-protocol §1.1) */
+#define NEWAE_VID    0x2B3E /* every NewAE board (cw-usb-protocol.md §1.1) */
 #define VENDOR_IFACE 0      /* the vendor interface; all requests go here (§1.2) */
 
 typedef struct board_id {
@@ -38,7 +38,7 @@ static const board_id *board_by_pid(uint16_t pid)
     return NULL;
 }
 
-/* ---- the one place libusb's error codes become cw_err (style guide §1.3) ----------------- */
+/* ---- the one place libusb's error codes become cw_err (style.md §1.3) ----------------- */
 
 static cw_code code_of(int rc)
 {
@@ -267,7 +267,7 @@ static const cw_dev_ops usb_ops = {
     .close = usb_close,
     .control = usb_control,
     .bulk = usb_bulk,
-    .now_ns = NULL, /* the monotonic clock (design §4) */
+    .now_ns = NULL, /* the monotonic clock (contract.md §4) */
     .sleep_ns = NULL,
 };
 

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* The libusb backend (-d usb, -d usb:SERIAL; design §3): ChipWhisperer capture boards on real
+/* The libusb backend (-d usb, -d usb:SERIAL; contract.md §3): ChipWhisperer capture boards on real
  * USB through libusb-1.0. It lists NewAE's boards, opens one and performs control and bulk
  * transfers with timeouts. Everything a board means (firmware checks, FPGA, registers) is
  * Lua's business (scripts/cwlua/board.lua); this file only moves bytes and maps libusb's
- * errors to cw_err, in one place (style guide §1.3, §2.5).
+ * errors to cw_err, in one place (style.md §1.3, §2.5).
  *
- * Documents: cw-usb-protocol §1 (identity, interfaces, opening), §2.1 (transfer rules), §8
+ * Documents: cw-usb-protocol.md §1 (identity, interfaces, opening), §2.1 (transfer rules), §8
  * (error behaviour), §9 (checklist for a C host). */
 #ifndef CWLUA_TRANSPORT_CW_LIBUSB_H
 #define CWLUA_TRANSPORT_CW_LIBUSB_H

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 /* UNIX98 pty slaves (/dev/pts/N) have majors 136..143 (Linux devices.txt): libserialport
- * cannot open those (test-harnesses §2.1), which deserves its own message. */
+ * cannot open those (test-harnesses.md §2.1), which deserves its own message. */
 #define PTY_MAJOR_FIRST 136
 #define PTY_MAJOR_LAST  143
 

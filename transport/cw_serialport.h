@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The libserialport backend (-d serial:PATH, design §3): a plain serial adapter as a cw_dev with
- * the serial-stream operations of cw_transport.h (line settings, bounded reads and writes,
+/* The libserialport backend (-d serial:PATH, contract.md §3): a plain serial adapter as a cw_dev
+ * with the serial-stream operations of cw_transport.h (line settings, bounded reads and writes,
  * DTR/RTS/break, flush, queue sizes) and no USB transfers. Its clock is the monotonic clock.
  *
  * Errors carry the stable codes of cw_transport.h and a factual message; the hints (the

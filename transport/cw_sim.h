@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The in-process simulator backend (-d sim[:BOARD], design §5): a libcwsim world with one
+/* The in-process simulator backend (-d sim[:BOARD], contract.md §5): a libcwsim world with one
  * board, an optional target chip, faults, and the state folder. The device's clock is the
- * simulator's virtual clock, so waits cost no real time (design §4). */
+ * simulator's virtual clock, so waits cost no real time (contract.md §4). */
 #ifndef CWLUA_TRANSPORT_CW_SIM_H
 #define CWLUA_TRANSPORT_CW_SIM_H
 

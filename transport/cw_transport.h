@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The device interface every backend implements (style guide §2.5): USB-style control and bulk
+/* The device interface every backend implements (style.md §2.5): USB-style control and bulk
  * transfers, serial lines, and the clock the backend runs on (monotonic time on hardware, the
- * simulator's virtual time on the simulator; design §4). No Lua here, and backends never
+ * simulator's virtual time on the simulator; contract.md §4). No Lua here, and backends never
  * print: they return a cw_err with a stable code and a one-line message. */
 #ifndef CWLUA_TRANSPORT_CW_TRANSPORT_H
 #define CWLUA_TRANSPORT_CW_TRANSPORT_H

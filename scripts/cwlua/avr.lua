@@ -2,7 +2,7 @@
 -- cwlua.avr: the AVR (ATmega) recipe steps — ISP through the board's V2 engine
 -- (cwlua.proto.v2isp), parts by signature (cwlua.proto.avrparts), flash, EEPROM, fuses and lock
 -- bits, diagnosis. targets/avr.lua states the facts and calls avr.recipe{...}
--- (docs/targets.md). Facts: ../shared/docs/target-protocols.md §1, §C; the ATmega48A/PA/88A/PA/
+-- (docs/targets.md). Facts: docs/reference/target-protocols.md §1, §C; the ATmega48A/PA/88A/PA/
 -- 168A/PA/328/P datasheet for fuses, clock sources and write times.
 local avrparts = require "cwlua.proto.avrparts"
 local time = require "cwlua.time"
@@ -12,7 +12,8 @@ local v2isp = require "cwlua.proto.v2isp"
 local M = {}
 
 local IOROUTE = 55     -- FPGA register; byte 5 bit 0 routes the SAM SPI to the ISP pins
-local ISP_ROUTE_BIT = 0x01 -- (cw-usb-protocol §4.1 byte 5, setAVRISPMode; target-protocols §C.2)
+-- cw-usb-protocol.md §4.1 byte 5 (setAVRISPMode); target-protocols.md §C.2
+local ISP_ROUTE_BIT = 0x01
 local HS2_GLITCH_SRC = "glitch"
 
 local function where(ctx) return ctx.where end
@@ -431,7 +432,7 @@ local function unprotect(ctx, chip)
 end
 
 ---------------------------------------------------------------------------------------------
--- diagnosis (design §6): evidence only — HS2 as the board reports it, what MISO gave back
+-- diagnosis (contract.md §6): evidence only — HS2 as the board reports it, what MISO gave back
 
 local function rig_path(rig)
   return ({ cw506 = "the CW506 routing (its ISP lines)", cw313 = "the CW313's ISP header",

@@ -421,8 +421,9 @@ function M.parse_bit(data)
   if not s then return nil, "not a Xilinx bitstream (no sync word AA 99 55 66)" end
   info.sync = s - 1
   if info.sync < M.SKIP then
-    return nil, ("its sync word is at offset %d, inside the first %d bytes that are not sent "
-      .. "(§3.2)"):format(info.sync, M.SKIP)
+    -- NewAE's loader drops the first SKIP bytes (cw-usb-protocol.md §3.2)
+    return nil, ("its sync word is at offset %d, inside the first %d bytes, which the board's "
+      .. "loader does not send: not a bitstream for this board"):format(info.sync, M.SKIP)
   end
   return info
 end

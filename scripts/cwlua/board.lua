@@ -1,8 +1,8 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua.board: a ChipWhisperer capture board, over any USB backend (the in-process simulator,
 -- or real USB through libusb, with the same transfers). All protocol facts are from
--- ../shared/docs/cw-usb-protocol.md (cited as §N); the board logic lives here, in Lua, shared
--- by every backend (design §2).
+-- docs/reference/cw-usb-protocol.md (cited as §N); the board logic lives here, in Lua, shared
+-- by every backend (contract.md §2).
 --
 --   local board = assert(cw.open("sim"))        -- or "usb", "usb:SERIAL"
 --   board:pin("tio1", "serial_rx"); board:power(true); board:clock(7.37e6)
@@ -88,7 +88,7 @@ Board.__index = Board
 Board.__name = "cwlua.Board"
 
 -- Serial settings cwlua set on each board during this process, by serial number: the board
--- cannot report them, so a snapshot restores these, else SERIAL_DEFAULT (design §3).
+-- cannot report them, so a snapshot restores these, else SERIAL_DEFAULT (contract.md §3).
 local serial_set = {}
 
 ---------------------------------------------------------------------------------------------
@@ -237,7 +237,7 @@ end
 
 --- board.open_default([part]) -> board | nil, msg, code: the board the command line names (-d
 -- and the --sim-* options), carrying part as its simulated chip unless --sim-target gives one.
--- A simulated CW-Nano carries its own STM32F030 (design §3: CWNANO, "the default on
+-- A simulated CW-Nano carries its own STM32F030 (contract.md §3: CWNANO, "the default on
 -- -d sim:nano"). Every command that opens a board for a target goes through here.
 function M.open_default(part)
   local sim = {}
@@ -248,7 +248,7 @@ function M.open_default(part)
 end
 
 --- board.open([spec [, opts]]) -> board | nil, msg, code
--- spec: a device spec (design §3) or nil for $CWLUA_DEVICE, else "usb". opts: bitstream (a
+-- spec: a device spec (contract.md §3) or nil for $CWLUA_DEVICE, else "usb". opts: bitstream (a
 -- file to load when the FPGA is not configured; default board.defaults.bitstream, then
 -- $CWLUA_BITSTREAM, then NewAE's Python package), notify (function(msg) for progress and
 -- warnings; default: "cwlua: msg" on stderr unless board.defaults.quiet); for the simulator:
@@ -291,7 +291,7 @@ function M.open(spec, opts)
   return self
 end
 
--- Firmware check, FPGA state, bitstream and default set-up: cwlua.connect (design §3).
+-- Firmware check, FPGA state, bitstream and default set-up: cwlua.connect (contract.md §3).
 function Board:_connect(opts)
   connect.run(self, opts)
 end
@@ -392,8 +392,9 @@ local function nano_pin(self, pin, mode)
   end
   local mask = NANO_MASK[pin]
   if not mask then
-    fail("unsupported", "%s: the CW-Nano cannot set %s (only tio3, nrst, pdic and pdid; §7.2)",
-      self:_where(), pin)
+    -- the Nano's pin request drives only these lines (cw-usb-protocol.md §7.2)
+    fail("unsupported", "%s: the CW-Nano cannot set %s (it drives only tio3, nrst, pdic and "
+      .. "pdid)", self:_where(), pin)
   end
   if mode == "default" then mode = "high_z" end
   local data = string.char(mask, 0)
@@ -577,7 +578,8 @@ Board.clock = protect(function(self, hz)
   end
   if hz ~= nil then
     if self._kind.clkgen ~= "dcm" then
-      fail("unsupported", "%s: setting the clock of a %s (CDCI6214 PLL, §4.9) is not supported "
+      -- the Husky's target clock comes from its CDCI6214 PLL (cw-usb-protocol.md §4.9)
+      fail("unsupported", "%s: setting the clock of a %s (its CDCI6214 PLL) is not supported "
         .. "yet", self:_where(), self._kind.name)
     end
     local fin = self:_systemclk()
@@ -616,7 +618,7 @@ local Stream = {}
 Stream.__index = Stream
 Stream.__name = "cwlua.Stream"
 
--- --log-wire (design §3): one line per burst, "+0.012345 > 7F" (to the target) or "< 79"
+-- --log-wire (contract.md §3): one line per burst, "+0.012345 > 7F" (to the target) or "< 79"
 -- (from it), seconds since the first burst on the runtime clock.
 local wire = { out = nil, t0 = nil }
 
@@ -665,8 +667,9 @@ end)
 
 -- The stream keeps _tx_end_ns, the (virtual) time its last queued byte leaves the board's
 -- UART: the board shifts bytes out at a fixed rate, so how full its transmit buffer is, and
--- when a reply can arrive at the earliest, are known without asking (performance.md "What we
--- aim for": know when the answer can arrive instead of polling blindly).
+-- when a reply can arrive at the earliest, are known without asking: knowing when the answer
+-- can arrive, instead of polling blindly, is what keeps a block near its wire time
+-- (bench/README.md, "The AN3155 bound").
 function Stream:_queued_est()
   local left = self._tx_end_ns - time.now_ns()
   return left > 0 and -(-left // self.frame_ns) or 0 -- ceil
@@ -912,7 +915,7 @@ function Board:sim_view()
 end
 
 ---------------------------------------------------------------------------------------------
--- snapshot / restore (design §3 "Leave the board as found")
+-- snapshot / restore (contract.md §3 "Leave the board as found")
 
 local Snapshot = {}
 Snapshot.__index = Snapshot
@@ -969,7 +972,7 @@ Snapshot.restore = protect(function(self)
 end)
 
 function Snapshot:__close()
-  self:restore() -- errors in __close are swallowed: nowhere to report them (style guide §2.3)
+  self:restore() -- errors in __close are swallowed: nowhere to report them (style.md §2.3)
 end
 
 M.Board, M.Stream = Board, Stream

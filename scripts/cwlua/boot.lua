@@ -1,7 +1,7 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua.boot: run by main() with the argv table; returns the exit status.
 --
--- Installs the module searcher that gives cwlua.* modules their search path (design §3: a
+-- Installs the module searcher that gives cwlua.* modules their search path (contract.md §3: a
 -- library module cwlua.x is overridden by DIR/cwlua/x.lua on the recipe search path, and
 -- otherwise comes from the copy compiled into the binary), then runs the CLI.
 -- This file and cwlua.path are always taken from the binary: they set the path up.

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- cwlua.cli: the command line of design §3 — global options, commands, help, exit codes.
+-- cwlua.cli: the command line of contract.md §3 — global options, commands, help, exit codes.
 --
 -- Each command is a module cwlua.cmd.<name> returning
 --   { name, summary, usage, help, options = { option specs }, args_to_script = bool,
@@ -66,7 +66,7 @@ exit status: 0 done; 1 any other failure; 2 usage error or bad input (nothing on
   was touched); 3 no board, USB or port error; 4 target does not answer; 5 verify mismatch]]
 
 local verbose = false
-local json_errors = false -- --json: a failure with a design §6 cause also prints it as JSON
+local json_errors = false -- --json: a failure with a contract.md §6 cause also prints it as JSON
 
 local function usage_error(fmt, ...)
   errors.raise("usage", fmt, ...)
@@ -317,7 +317,7 @@ local function dispatch(argv)
   if opts.log_wire then board.set_wire_log(opts.log_wire) end
   board.defaults.bitstream = opts.bitstream
   board.defaults.quiet = opts.quiet or false
-  if opts.gpio_seq then -- design §3: reset/boot lines of a plain serial adapter
+  if opts.gpio_seq then -- contract.md §3: reset/boot lines of a plain serial adapter
     if devspec.parse(opts.device).kind ~= "serial" then
       usage_error("--gpio-seq drives a serial adapter's lines; it needs -d serial:PATH (the "
         .. "device is '%s')", opts.device)
@@ -352,7 +352,7 @@ function M.main(argv)
   if ok then return math.type(result) == "integer" and result or 0 end
   if errors.is(result) then
     io.stderr:write("cwlua: ", result.message, "\n")
-    if json_errors and result.cause then -- e.g. usb-permission (design §6)
+    if json_errors and result.cause then -- e.g. usb-permission (contract.md §6)
       io.stdout:write(require("cwlua.json").encode({ schema = 1, error = result.message,
         cause = result.cause }), "\n")
     end

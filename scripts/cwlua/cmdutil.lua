@@ -1,6 +1,6 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua.cmdutil: what the board commands share — opening the board from -d and the --sim-*
--- options, and turning world failures into the exit codes of design §3.
+-- options, and turning world failures into the exit codes of contract.md §3.
 local board = require "cwlua.board"
 local errors = require "cwlua.errors"
 
@@ -8,7 +8,7 @@ local M = {}
 
 --- cmdutil.fail(msg, code): raise the CLI error for a failed board call: 2 for a request the
 -- board cannot meet (nothing was changed), 3 for a board, USB or port problem. The error
--- carries code and, where there is one, its design §6 cause (cwlua.connect.CAUSE).
+-- carries code and, where there is one, its contract.md §6 cause (cwlua.connect.CAUSE).
 function M.fail(msg, code)
   error(errors.new(code == "invalid" and "usage" or "device", msg,
     { code = code, cause = require("cwlua.connect").CAUSE[code] }), 0)

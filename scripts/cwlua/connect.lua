@@ -1,8 +1,8 @@
 -- SPDX-License-Identifier: MIT
--- cwlua.connect: finding a board on USB and bringing it up — the selection rules of design §3
+-- cwlua.connect: finding a board on USB and bringing it up — the selection rules of contract.md §3
 -- (-d usb, -d usb:SERIAL), the firmware check, loading the FPGA bitstream when the FPGA is not
 -- configured, and NewAE's default set-up after that — plus the messages that say what to do
--- when USB fails. Facts are from ../shared/docs/cw-usb-protocol.md (cited as §N).
+-- when USB fails. Facts are from docs/reference/cw-usb-protocol.md (cited as §N).
 --
 -- cwlua.board calls these with a Board; they use its raising helpers (_ctrl_in, _fpga_read,
 -- ...) and raise cwlua.errors "device" errors with a stable code:
@@ -52,7 +52,7 @@ local FIRMWARE = {
                cdc = { 1, 0, 0 } },
 }
 
--- The design §6 cause for each failure code, for the CLI (--json) and doctor.
+-- The contract.md §6 cause for each failure code, for the CLI (--json) and doctor.
 M.CAUSE = { access = "usb-permission", busy = "usb-busy", no_device = "no-board",
             old_firmware = "old-firmware", fpga_unprogrammed = "fpga-unprogrammed" }
 
@@ -103,7 +103,7 @@ function M.hint(code)
 end
 
 ---------------------------------------------------------------------------------------------
--- selection (design §3 -d usb, usb:SERIAL; cw-usb-protocol §1.3)
+-- selection (contract.md §3 -d usb, usb:SERIAL; cw-usb-protocol.md §1.3)
 
 local function describe(e)
   return ("%s %s"):format(e.kind, e.serial ~= "" and e.serial or ("at usb %03d/%03d"):format(
@@ -304,7 +304,8 @@ local function default_setup(b, notify)
   end
   if has(b, "cdc") then b:_ctrl_out(REQ_CDC_SETTINGS, 0) end -- 12: cdc_settings = 0
   if husky then
-    local msg = ("%s: cwlua does not program the Husky's clock chip (CDCI6214 PLL, §6.2) yet: "
+    -- the Husky's default set-up programs its CDCI6214 PLL (cw-usb-protocol.md §6.2)
+    local msg = ("%s: cwlua does not program the Husky's clock chip (CDCI6214 PLL) yet: "
       .. "for 7.37 MHz on HS2 run scope.default_setup() in NewAE's chipwhisperer once"):format(
       b:_where())
     b._warnings[#b._warnings + 1] = msg
@@ -317,7 +318,7 @@ end
 
 --- connect.run(board, opts): firmware version and check, FPGA state; when the FPGA is not
 -- configured, find the bitstream (opts.bitstream, $CWLUA_BITSTREAM, NewAE's package), load it
--- and apply the default set-up (design §3). opts.notify(msg) reports progress and warnings.
+-- and apply the default set-up (contract.md §3). opts.notify(msg) reports progress and warnings.
 function M.run(b, opts)
   local notify = opts.notify or function() end
   b._warnings = {}

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- cwlua.devspec: the -d/--device SPEC grammar of design §3.
+-- cwlua.devspec: the -d/--device SPEC grammar of contract.md §3.
 --   usb             the only board attached (an error lists them when there are several)
 --   usb:SERIAL      the board with that serial number
 --   serial:PATH     a plain serial adapter

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- cwlua.doctor: find out why a target does not answer, and say what to do (design §6).
+-- cwlua.doctor: find out why a target does not answer, and say what to do (contract.md §6).
 --
 -- Walks the chain — board present and permitted, firmware and FPGA, glitch outputs, target
 -- power, clock, then the recipe's own probes (pin routing, reset, boot pin, the programming
@@ -14,7 +14,7 @@ local targets = require "cwlua.targets"
 
 local M = {}
 
--- Causes whose broken link is on the board side exit 3, the others 4 (design §3, §6).
+-- Causes whose broken link is on the board side exit 3, the others 4 (contract.md §3, §6).
 M.BOARD_SIDE = { ["no-board"] = true, ["usb-permission"] = true, ["usb-busy"] = true,
                  ["no-engine"] = true, -- the board lacks the programming engine (XMEGA on a Nano)
                  ["old-firmware"] = true, ["fpga-unprogrammed"] = true, ["glitch-active"] = true }
@@ -122,7 +122,7 @@ function Report:text(ctx)
   return table.concat(out, "\n") .. "\n"
 end
 
---- report:json(ctx) -> the --json object (design §3: cause, candidates, steps, actions)
+--- report:json(ctx) -> the --json object (contract.md §3: cause, candidates, steps, actions)
 function Report:json(ctx)
   local steps = json.array()
   for _, s in ipairs(self.steps) do

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- cwlua.errors: user-facing failures and the exit codes of design §3.
+-- cwlua.errors: user-facing failures and the exit codes of contract.md §3.
 --
 -- A recipe step or library function that fails for a reason the user must act on raises an
 -- error object made here; the CLI prints its message as "cwlua: <message>" and exits with its
@@ -9,7 +9,7 @@
 --   local ok, e = pcall(f); if errors.is(e, "input") then ... end
 local M = {}
 
--- Exit status per kind (design §3 "Exit status").
+-- Exit status per kind (contract.md §3 "Exit status").
 M.EXIT = {
   failure = 1,   -- anything else
   usage = 2,     -- bad command line

@@ -1,10 +1,10 @@
 -- SPDX-License-Identifier: MIT
--- cwlua.flash: the sequencing of program / verify / read / erase / info (design §3), the same
+-- cwlua.flash: the sequencing of program / verify / read / erase / info (contract.md §3), the same
 -- for every recipe; recipes fill in the steps (connect, erase, write, read, start, info).
 --
--- Order, so that nothing on the chip is touched before the checks (design §3 "Nothing before
+-- Order, so that nothing on the chip is touched before the checks (contract.md §3 "Nothing before
 -- the checks"): load and check the image → open the board → snapshot (restored on every exit
--- path, design §3 "Leave the board as found") → switch glitch outputs off → connect (entry,
+-- path, contract.md §3 "Leave the board as found") → switch glitch outputs off → connect (entry,
 -- sync, chip ID checked against the recipe) → check the image against this chip's flash →
 -- erase → write → verify by reading back → start the application.
 local board_mod = require "cwlua.board"
@@ -16,7 +16,7 @@ local targets = require "cwlua.targets"
 
 local M = {}
 
-local BLOCK = 256 -- AN3155 moves at most 256 bytes per Write/Read Memory (target-protocols §A.4)
+local BLOCK = 256 -- AN3155 moves at most 256 bytes per Write/Read Memory (target-protocols.md §A.4)
 
 --- flash.number(text, what) -> integer: 0x08000000, 134217728, 4K, 64KiB, 1M
 function M.number(text, what)
@@ -102,7 +102,7 @@ end
 ---------------------------------------------------------------------------------------------
 -- Memories other than flash (docs/targets.md "Memories other than flash"): a recipe declares
 -- where each memory sits in an image's address space (`regions`, e.g. avr-gcc's layout: EEPROM
--- at 0x810000, fuses at 0x820000, lock bits at 0x830000, design §3) and the steps that reach
+-- at 0x810000, fuses at 0x820000, lock bits at 0x830000, contract.md §3) and the steps that reach
 -- it; cwlua splits the image, checks every part against the chip before anything is erased,
 -- and writes flash, then EEPROM, then fuses, then lock bits (last: they may stop the rest).
 
@@ -200,7 +200,8 @@ function M.memories(recipe, img, file, opts, command)
       need_steps(recipe, "read EEPROM", "EEPROM data", "read_eeprom")
     end
   end
-  -- fuse and lock bytes in the image are reported, and written only when asked (issue 11)
+  -- fuse and lock bytes in the image are reported, and written only when asked: a wrong fuse
+  -- can lock a chip out of its programming interface, so it takes --fuse/--lock
   if parts.fuses then
     local names = regions.fuses.names or {}
     for _, range in ipairs(parts.fuses.ranges) do
@@ -274,7 +275,7 @@ end
 
 -- Read back and compare EEPROM; a difference exits 5 at its image address (region + offset).
 -- Read back every block of img with read(addr, len) and compare; the first differing byte goes
--- to mismatch(addr, want, got), which raises (exit 5, design §3).
+-- to mismatch(addr, want, got), which raises (exit 5, contract.md §3).
 local function compare(img, block, read, mismatch, prog)
   local done = 0
   for addr, want in img:blocks(block) do
@@ -354,11 +355,11 @@ local function open_device(part)
 end
 
 -- Glitch outputs a notebook left on (crowbar MOSFETs, HS2 = glitch clock) are switched off
--- for the operation (design §3); the snapshot puts them back afterwards.
+-- for the operation (contract.md §3); the snapshot puts them back afterwards.
 local function glitch_off(ctx)
   local b = ctx.dev
   if not b.fpga_read or not b:info().fpga or b:info().fpga ~= "configured" then return end
-  local io = b:fpga_read(55, 8) -- IOROUTE byte 4: glitch MOSFET enables (cw-usb-protocol §4.1)
+  local io = b:fpga_read(55, 8) -- IOROUTE byte 4: glitch MOSFET enables (cw-usb-protocol.md §4.1)
   if io and io:byte(5) ~= 0 then
     ctx.log("glitch MOSFETs were on; off while programming")
     b:fpga_write(55, io:sub(1, 4) .. "\0" .. io:sub(6))
@@ -407,7 +408,7 @@ function M.session(command, word, opts, body)
   local cok, chip = pcall(recipe.connect, ctx)
   if not cok then
     -- a target that does not answer: say what was seen and what is likely, then point to
-    -- cwlua doctor (design §6), never a fixed checklist
+    -- cwlua doctor (contract.md §6), never a fixed checklist
     if errors.is(chip, "target") and recipe.explain then
       local lines = recipe.explain(ctx, chip)
       lines[#lines + 1] = ("do: check those, then run 'cwlua doctor %s%s' to test each link")
@@ -486,7 +487,7 @@ local function mismatch_hint(ctx, chip, addr)
   return ""
 end
 
--- Read back and compare; the first differing byte exits 5 (design §3).
+-- Read back and compare; the first differing byte exits 5 (contract.md §3).
 local function verify(ctx, chip, img, prog)
   compare(img, ctx.read_block or BLOCK,
     function(addr, len) return ctx.recipe.read(ctx, chip, addr, len) end,
@@ -533,7 +534,7 @@ function M.program(word, file, opts)
       local prog = progress.new("write", total, { quiet = opts.quiet })
       local done = 0
       -- blocks padded to the chip's write unit with its erased value: 4 bytes and 0xFF, or the
-      -- recipe's write_unit/erased (L4 writes double words, L0/L1 erase to 0x00; issue 9)
+      -- recipe's write_unit/erased (L4 writes double words, L0/L1 erase to 0x00)
       local d = ctx.defaults
       for addr, data in img:pad(d.write_unit or 4, d.erased or 0xFF):blocks(BLOCK) do
         ctx.recipe.write(ctx, chip, addr, data)
@@ -563,7 +564,7 @@ end
 --- flash.write_option_bytes(ctx, chip, ob_img, opts) -> chip: the image's option-byte records
 -- merged over the chip's current option bytes (a byte the image does not set keeps its value:
 -- an 0xFF read-protection byte would turn read protection on), written last, then read back
--- after the chip's reset (design §3).
+-- after the chip's reset (contract.md §3).
 function M.write_option_bytes(ctx, chip, ob, opts)
   if not ctx.recipe.write_option_bytes then
     errors.raise("usage", "recipe %s cannot write option bytes", ctx.where)

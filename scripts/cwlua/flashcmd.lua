@@ -63,7 +63,7 @@ function M.args(ctx, n)
   return table.unpack(ctx.args)
 end
 
--- The design §6 cause of a failure, where the error knows it (JSON "cause").
+-- The contract.md §6 cause of a failure, where the error knows it (JSON "cause").
 local CAUSE_BY_CODE = { timeout = "no-reply", garbled = "garbled-reply", no_device = "no-board",
                         access = "usb-permission", busy = "usb-busy" }
 local function cause_of(e)
@@ -87,7 +87,7 @@ function M.run(ctx, f, ...)
   error(res, 0)
 end
 
---- flashcmd.report(ctx, summary, line): the --json object (design §3), or the summary line
+--- flashcmd.report(ctx, summary, line): the --json object (contract.md §3), or the summary line
 function M.report(ctx, summary, line)
   if ctx.opts.json then
     local out = { schema = 1, cause = "ok" }

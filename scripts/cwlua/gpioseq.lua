@@ -1,7 +1,7 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua.gpioseq: reset and boot lines of a plain serial adapter, written as stm32flash 0.7's
--- `-i` GPIO sequences (../shared/docs/target-protocols.md §A.10), for --gpio-seq ENTRY[:EXIT]
--- (design §3). The facts are stm32flash's; the code is ours.
+-- `-i` GPIO sequences (docs/reference/target-protocols.md §A.10), for --gpio-seq ENTRY[:EXIT]
+-- (contract.md §3). The facts are stm32flash's; the code is ours.
 --
 --   SEQUENCES := ENTRY [":" EXIT]      ENTRY may be empty when EXIT is given
 --   SEQUENCE  := STEP { SEP { SEP } STEP } { SEP }

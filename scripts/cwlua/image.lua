@@ -3,7 +3,7 @@
 -- disjoint, merged address ranges) and gives the programming code what it needs from one:
 -- aligned blocks, padding, touched pages, splitting, reading with gaps filled, range checks.
 --
--- Sources: design §3 "FILE" (formats, detection from content, "any address given twice is an
+-- Sources: contract.md §3 "FILE" (formats, detection from content, "any address given twice is an
 -- error", no 64 KiB wrap-around, ELF errors name the byte offset), target-protocols.md §D (Intel
 -- HEX) and the image-loader issue. docs/images.md is the user-facing description, with every
 -- message this module and cwlua.image.{hex,elf} raise.
@@ -11,7 +11,7 @@
 --   local img = image.load("fw.hex")            -- or image.load(path, { base = 0x08000000 })
 --   for addr, data in img:blocks(256) do ... end  -- 256-byte aligned writes
 --
--- Bad input raises errors.raise("input", ...) (exit 2, design §3); a wrong argument type from
+-- Bad input raises errors.raise("input", ...) (exit 2, contract.md §3); a wrong argument type from
 -- the calling code is a bug and raises a plain error.
 local errors = require("cwlua.errors")
 local hex = require("cwlua.image.hex")
@@ -26,13 +26,13 @@ local math_type = math.type
 
 -- Images live in a 32-bit address space: 0 .. 0xFFFFFFFF.
 local ADDR_LIMIT = 0x100000000
--- Erased flash reads 0xFF, so gaps read and pad with it (target-protocols §D: "gaps filled
+-- Erased flash reads 0xFF, so gaps read and pad with it (target-protocols.md §D: "gaps filled
 -- with 0xFF").
 local DEFAULT_FILL = 0xFF
 -- opts.format values (issue: "Allow forcing with opts.format").
 local FORMATS = { hex = true, bin = true, elf = true }
--- Detection (design §3 "detected from content"): hex when the first non-blank character is ':',
--- after an optional UTF-8 byte order mark.
+-- Detection (contract.md §3, "detected from content"): hex when the first non-blank character
+-- is ':', after an optional UTF-8 byte order mark.
 local COLON = byte(":")
 local UTF8_BOM = "\xEF\xBB\xBF"
 

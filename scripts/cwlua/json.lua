@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- cwlua.json: the JSON encoder behind --json (design §3: one object with "schema": 1).
+-- cwlua.json: the JSON encoder behind --json (contract.md §3: one object with "schema": 1).
 -- Object keys are written in sorted order so output is stable and diffable.
 local M = {}
 

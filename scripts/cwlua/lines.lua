@@ -3,7 +3,7 @@
 -- and on a plain serial adapter.
 --
 -- On a board the recipe's boot pin (default pdic, BOOT0 on a CW308) and reset pin (default
--- nrst) are driven as NewAE's STM32 programmer does (target-protocols §A.2, without its fixed
+-- nrst) are driven as NewAE's STM32 programmer does (target-protocols.md §A.2, without its fixed
 -- one-second waits). On a port (cwlua.port) the adapter's --gpio-seq sequences run instead:
 -- the recipe need not know how DTR and RTS are wired.
 --

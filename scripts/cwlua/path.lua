@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- cwlua.path: where recipes and overriding library modules are looked up (design §3).
+-- cwlua.path: where recipes and overriding library modules are looked up (contract.md §3).
 --
 -- Order, first match wins: each -s/--search DIR (in the order given), then the folders of
 -- CWLUA_PATH (split on ':'), then $XDG_CONFIG_HOME/cwlua/targets (default

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- cwlua.port: a plain serial adapter (-d serial:PATH, design §3) over libserialport
+-- cwlua.port: a plain serial adapter (-d serial:PATH, contract.md §3) over libserialport
 -- (cwlua.core.serial), with the same stream interface as a board's USART bridge (cwlua.board
 -- Stream) and its reset/boot lines: DTR, RTS and break, driven by --gpio-seq ENTRY[:EXIT]
 -- (cwlua.gpioseq, stm32flash 0.7's -i grammar).
@@ -22,7 +22,7 @@ local M = {}
 -- --gpio-seq (a sequence parsed by cwlua.gpioseq).
 M.defaults = { gpio_seq = nil }
 
--- NewAE's USB vendor ID (cw-usb-protocol §1.1): such a port is a ChipWhisperer's own CDC serial
+-- NewAE's USB vendor ID (cw-usb-protocol.md §1.1): such a port is a ChipWhisperer's own CDC serial
 -- port, which carries only the baud rate and always runs 8N1 (§5.6).
 local NEWAE_VID = 0x2B3E
 

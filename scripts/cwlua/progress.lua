@@ -1,6 +1,6 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua.progress: progress on stderr — a bar with bytes, rate and ETA on a terminal, a plain
--- line every quarter otherwise, nothing with -q (design §3 "Output"). Rates use the runtime
+-- line every quarter otherwise, nothing with -q (contract.md §3 "Output"). Rates use the runtime
 -- clock, so on the simulator they are the simulated (exact) figures.
 local time = require "cwlua.time"
 local device = require "cwlua.core.device"

@@ -1,7 +1,7 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua.simpleserial (cw.simpleserial): NewAE's SimpleSerial v1.1 and v2.1, the protocols of
 -- ChipWhisperer target firmware, over any cwlua stream (a board's USART bridge, a serial port,
--- a fake in a spec). Protocol facts: cw-usb-protocol §5.5 and §6.4, and NewAE's
+-- a fake in a spec). Protocol facts: cw-usb-protocol.md §5.5 and §6.4, and NewAE's
 -- simpleserial.c / SimpleSerial2.py (read for facts only).
 --
 --   local ss = assert(cw.simpleserial.open(board, { version = 1 }))
@@ -15,7 +15,7 @@
 -- COBS-stuffed behind a pointer byte and ended by 0x00; replies [cmd, len, data, crc], and
 -- every command ends with an 'e' frame carrying an error code. Default 230400 baud.
 --
--- World failures return nil, message, code (style guide §2.3): "timeout" (nothing came),
+-- World failures return nil, message, code (style.md §2.3): "timeout" (nothing came),
 -- "short" (part of a reply, then nothing), "malformed" (bytes that are not the expected
 -- reply: wrong letter, not hex, a broken frame), "crc" (v2 checksum), "nack" (the target
 -- answered with a non-zero status, given as a 4th value), or the stream's own codes. Misuse
@@ -24,11 +24,11 @@ local time = require "cwlua.time"
 
 local M = {}
 
--- NewAE's defaults: 38400 for v1, 230400 for v2 (cw-usb-protocol §5.5, §6.4); read timeout
+-- NewAE's defaults: 38400 for v1, 230400 for v2 (cw-usb-protocol.md §5.5, §6.4); read timeout
 -- 250 ms (SimpleSerial.py / SimpleSerial2.py simpleserial_read).
 M.BAUD = { [1] = 38400, [2] = 230400 }
 local TIMEOUT_MS = 250
--- The clock the firmware's baud rate assumes: the CW's 7.3846 MHz (cw-usb-protocol §6.1;
+-- The clock the firmware's baud rate assumes: the CW's 7.3846 MHz (cw-usb-protocol.md §6.1;
 -- NewAE's HSE_VALUE 7384600). A UART tolerates about 2 % in all.
 local CLOCK_REF = 7384600
 local CLOCK_TOL = 0.02
@@ -505,7 +505,7 @@ end
 
 --- ss:reset_comms() -> true | nil, msg, code: put the target's parser back to waiting for a
 -- command and drop what it said (v1: 24 'x' then a flush; v2: two 0x00, 50 ms, a flush), as
--- NewAE's target connect does (cw-usb-protocol §6.4)
+-- NewAE's target connect does (cw-usb-protocol.md §6.4)
 function SS:reset_comms()
   local ok, msg, code = self.stream:write(self.version == 1 and ("x"):rep(24) or "\0\0")
   if not ok then return nil, msg, code end

@@ -3,7 +3,7 @@
 -- sync over the recipe's baud candidates, identification against the recipe's chip IDs, and
 -- the erase/write/read/start steps over the AN3155 engine (cwlua.proto.stm32boot).
 -- A recipe states its facts and calls stm32.recipe{...} (docs/targets.md, targets/stm32f1.lua).
--- Facts: ../shared/docs/target-protocols.md §A.
+-- Facts: docs/reference/target-protocols.md §A.
 local time = require "cwlua.time"
 local devices = require "cwlua.proto.stm32devices"
 local errors = require "cwlua.errors"
@@ -56,7 +56,7 @@ end
 
 -- Get, Get ID, the chip ID against the recipe, the flash-size register: the chip as cwlua
 -- sees it. A read-protected chip NACKs the register read: reported in chip.read_protected
--- (flash size from the table), and the command decides (design §3: exit 2 unless --unprotect).
+-- (flash size from the table), and the command decides (contract.md §3: exit 2 unless --unprotect).
 local function identify(ctx, recipe)
   local boot = ctx.boot
   local info = boot:get()
@@ -88,7 +88,7 @@ local function identify(ctx, recipe)
       chip.flash_size = kib * 1024
     end
   elseif errors.is(raw, "target") and raw.code == "nack" then
-    chip.read_protected = true -- every read is refused (target-protocols §A.8)
+    chip.read_protected = true -- every read is refused (target-protocols.md §A.8)
   else
     error(raw, 0)
   end
@@ -113,7 +113,7 @@ local function connect(recipe)
     if has_lines(dev) then -- a board: route the USART to the CW308 pins (§6.1 roles)
       for pin, role in pairs({ tio1 = "serial_rx", tio2 = "serial_tx" }) do
         local ok, msg, code = dev:pin(pin, role)
-        -- the CW-Nano's USART pins are fixed (cw-usb-protocol §7.2): nothing to route
+        -- the CW-Nano's USART pins are fixed (cw-usb-protocol.md §7.2): nothing to route
         if not ok and code ~= "unsupported" then check(ctx, ok, msg, code) end
       end
       if d.program_clock_hz and dev.clock then check(ctx, dev:clock(d.program_clock_hz)) end
@@ -132,7 +132,7 @@ local function connect(recipe)
         state = r
         ctx.stream, ctx.baud, ctx.synced = stream, baud, true
         -- a Read Memory reply (ACK + data) must fit the line's receive buffer whole: the
-        -- board's holds 199 bytes (cw-usb-protocol §5.4) and drops the rest, and draining it
+        -- board's holds 199 bytes (cw-usb-protocol.md §5.4) and drops the rest, and draining it
         -- mid-reply depends on the host keeping up; 128-byte reads never depend on it
         local cap = stream.rx_capacity
         ctx.read_block = 256
@@ -268,11 +268,11 @@ local function info(ctx, chip)
 end
 
 ---------------------------------------------------------------------------------------------
--- diagnosis (design §6): evidence only — bytes that came back, the target TX line's level
+-- diagnosis (contract.md §6): evidence only — bytes that came back, the target TX line's level
 -- where the board can read it, what a probe changes
 
 -- The application's UART as NewAE's CW308 firmware sets it up: 38400 baud at the board's
--- 7.3846 MHz clock, scaled by the clock it really gets (target-protocols §A.7; design §5).
+-- 7.3846 MHz clock, scaled by the clock it really gets (target-protocols.md §A.7; contract.md §5).
 local APP_BAUD, APP_CLOCK_REF = 38400, 7384600
 
 -- The target's TX line (TIO1 on a CW308) where the board can read it: 1 driven high (the

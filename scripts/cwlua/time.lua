@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- cwlua.time: the runtime's time (design §4). Every wait and timeout goes through here:
+-- cwlua.time: the runtime's time (contract.md §4). Every wait and timeout goes through here:
 -- monotonic time on hardware, the simulator's virtual time while a simulated device is open,
 -- so a reset delay on the simulator costs no real time and reported figures are repeatable.
 local device = require "cwlua.core.device"

@@ -4,7 +4,7 @@
 -- signature (or --part), flash in application and boot sections, EEPROM, fuses and lock bits,
 -- the chip-erase fallback, info, and diagnosis. A recipe states its facts and calls
 -- xmega.recipe{...} (targets/xmega.lua, docs/targets.md "XMEGA").
--- Facts: ../shared/docs/target-protocols.md §B (§B.3 NewAE's flow, §B.4 parts, §B.5 target).
+-- Facts: docs/reference/target-protocols.md §B (§B.3 NewAE's flow, §B.4 parts, §B.5 target).
 local errors = require "cwlua.errors"
 local parts = require "cwlua.proto.xmegaparts"
 local xprog = require "cwlua.proto.xprog"
@@ -26,7 +26,7 @@ local function board_name(dev)
 end
 
 -- The board must have the XPROG engine: a plain serial port has none, nor has the CW-Nano's
--- firmware (cw-usb-protocol §2.3: request 0x20 is not compiled in; it stalls).
+-- firmware (cw-usb-protocol.md §2.3: request 0x20 is not compiled in; it stalls).
 local function check_board(ctx)
   local dev = ctx.dev
   if not dev.ctrl_out then
@@ -43,7 +43,7 @@ local function check_board(ctx)
 end
 
 -- The PDI lines belong to the SAM's PDI master while it programs: the FPGA must not drive
--- PDIC/PDID as GPIOs (NewAE's save_and_restore_pins sets them high-Z, target-protocols §1.2).
+-- PDIC/PDID as GPIOs (NewAE's save_and_restore_pins sets them high-Z, target-protocols.md §1.2).
 -- The board's snapshot puts them back afterwards.
 local function release_pins(ctx)
   for _, pin in ipairs({ "pdic", "pdid" }) do
@@ -339,7 +339,7 @@ local function info(ctx, chip)
 end
 
 ---------------------------------------------------------------------------------------------
--- diagnosis (design §6): evidence only — what the engine's status says, the signature and
+-- diagnosis (contract.md §6): evidence only — what the engine's status says, the signature and
 -- reads that came back
 
 local function rig_path(rig)

@@ -93,7 +93,7 @@ describe("cwlua.core.device", function()
   end)
 
   describe("sim_faults()", function()
-    it("lists every fault of design §5", function()
+    it("lists every fault of contract.md §5", function()
       local names = {}
       for _, f in ipairs(device.sim_faults()) do names[f.name] = true end
       for _, n in ipairs({ "no-power", "no-clock", "uart-rx-open", "uart-tx-open",

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- The avr recipe on the simulator (issue 12): program/verify/read/erase/info for both reference
+-- The avr recipe on the simulator: program/verify/read/erase/info for both reference
 -- parts, EEPROM and fuses from avr-gcc's layout, --fuse/--lock checks, the slow clock, the
 -- XMEGA timeout trap, and diagnosis of the faults that apply (no-clock, isp-open, no-power,
 -- nrst-open).
@@ -322,7 +322,7 @@ describe("avr recipe on the simulator", function()
   it("programs after an XMEGA session left the shared engine timeout at 100 ms", function()
     local script = cli.write(dir .. "/x.lua", [[
       local b = assert(cw.open("sim", { target = "atmega328p" }))
-      -- what NewAE's XMEGA find() sends first (target-protocols §B.3): TIMEOUT = 250 ticks
+      -- what NewAE's XMEGA find() sends first (target-protocols.md §B.3): TIMEOUT = 250 ticks
       local ok = b:ctrl_out(0x20, 0x0007, string.pack("<BI4", 0x08, 250))
       if not ok then print("no XPROG engine") return end
       -- NewAE's own AVR entry now fails (§C.3 "Timing trap")

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- The command line contract of design §3: help, version, options, exit codes.
+-- The command line contract of contract.md §3: help, version, options, exit codes.
 local cli = require "support.cli"
 
 describe("cwlua command line", function()
@@ -93,7 +93,7 @@ describe("cwlua command line", function()
   end)
 
   describe("-d/--device", function()
-    it("accepts every form of design §3", function()
+    it("accepts every form of contract.md §3", function()
       for _, spec in ipairs({ "usb", "usb:ABC123", "serial:/dev/ttyUSB0", "sim", "sim:cwlite",
                               "sim:cw1200", "sim:husky", "sim:nano" }) do
         local r = cli.run({ "-d", spec, "targets" })

@@ -1,6 +1,6 @@
 -- SPDX-License-Identifier: MIT
--- cwlua doctor on the simulator: every fault of design §5 that concerns an STM32 target gives
--- the cause of issue 10's table, with an action, from evidence only (the doctor never reads
+-- cwlua doctor on the simulator: every fault of contract.md §5 that concerns an STM32 target gives
+-- its cause from contract.md §6.4, with an action, from evidence only (the doctor never reads
 -- the simulator's fault settings).
 local cli = require "support.cli"
 local json = require "dkjson" -- Debian's lua-dkjson: a decoder we did not write

@@ -1,6 +1,6 @@
 -- SPDX-License-Identifier: MIT
 -- SimpleSerial v1.1 and v2.1 against the simulated applications (--sim-app ss1-aes | ss2-aes,
--- design §5) through 'cwlua run', as a lab script uses them: FIPS-197 known answers, reset,
+-- contract.md §5) through 'cwlua run', as a lab script uses them: FIPS-197 known answers, reset,
 -- timeouts, a wrong clock, and wire faults that must never pass a wrong ciphertext.
 local cli = require "support.cli"
 local images = require "support.images"

@@ -1,11 +1,11 @@
 -- SPDX-License-Identifier: MIT
--- cwlua program / verify / read / erase / info stm32f1 on the simulator (issue 8). Every check
+-- cwlua program / verify / read / erase / info stm32f1 on the simulator. Every check
 -- of the chip's memory is made by reading it back with a second cwlua command, as a user would.
 local cli = require "support.cli"
 local images = require "support.images"
 
 local FLASH = 0x08000000
-local PAGE = 1024 -- STM32F100xB: 1 KiB pages (target-protocols §A.6)
+local PAGE = 1024 -- STM32F100xB: 1 KiB pages (target-protocols.md §A.6)
 
 describe("programming an STM32F1 on the simulator", function()
   local dir, env

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- -d serial:PATH and --gpio-seq on the command line (design §3, issue 7). What needs a port
+-- -d serial:PATH and --gpio-seq on the command line (contract.md §3.4). What needs a port
 -- that exists (lines, 8E1, unplug, permission, busy) runs in tests/serial on a simulated
 -- adapter; these are the parts that need none.
 local cli = require "support.cli"

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- The STM32 family, protection, option bytes, --json and --log-wire on the simulator (issue 9).
+-- The STM32 family, protection, option bytes, --json and --log-wire on the simulator.
 local cli = require "support.cli"
 local images = require "support.images"
 -- Debian's lua-dkjson (a busted dependency): a JSON decoder we did not write
@@ -40,7 +40,7 @@ describe("STM32 family on the simulator", function()
     { "stm32f2", "STM32F2xxxx", 0x411, "sectors" },
     { "stm32f3", "STM32F302xB(C)/F303xB(C)/F358xx", 0x422, "2 KiB pages" },
     { "stm32f4", "STM32F40xxx/41xxx", 0x413, "sectors" },
-    -- issue 9: the L parts whose geometry §A.6 gives
+    -- the L parts whose geometry target-protocols.md §A.6 gives
     { "stm32l0", "STM32L05xxx/06xxx", 0x417, "128 B pages" },
     { "stm32l1", "STM32L1xxx6(8/B)", 0x416, "256 B pages" },
     { "stm32l4", "STM32L43xxx/44xxx", 0x435, "2 KiB pages" },

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- cwlua targets and the search path of design §3: -s, CWLUA_PATH, the user folder, built-in.
+-- cwlua targets and the search path of contract.md §3: -s, CWLUA_PATH, the user folder, built-in.
 local cli = require "support.cli"
 
 local RECIPE = [[

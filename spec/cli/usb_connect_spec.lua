@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- Connecting to a board (cwlua.connect, design §3): the firmware check, loading the FPGA
+-- Connecting to a board (cwlua.connect, contract.md §3): the firmware check, loading the FPGA
 -- bitstream and the default set-up after it, on the in-process simulator; choosing a USB board
 -- from a stubbed device list. The same paths over real libusb are tests/usb/usb_test.lua.
 local bitstream = require "cwlua.bitstream"
@@ -193,7 +193,7 @@ describe("connecting to a board", function()
         .. "or chipwhisperer's hardware/firmware/cwlite%.py\n$", r.stderr)
     end)
 
-    it("prints the design §6 cause with --json", function()
+    it("prints contract.md §6 cause with --json", function()
       local r = cli.run({ "-d", "sim", "--sim-fault", "old-firmware", "--json", "clock" },
         { XDG_STATE_HOME = cli.tmpdir() })
       assert.are.equal(3, r.status)
@@ -203,7 +203,7 @@ describe("connecting to a board", function()
   end)
 end)
 
-describe("choosing a USB board (design §3 -d usb, usb:SERIAL)", function()
+describe("choosing a USB board (contract.md §3 -d usb, usb:SERIAL)", function()
   local usb_list, open = device.usb_list, device.open
   local opened
   local function attached(list)

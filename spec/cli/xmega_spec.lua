@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- The xmega recipe on the simulator (issue 11): program, verify, read and info for both parts,
+-- The xmega recipe on the simulator: program, verify, read and info for both parts,
 -- in-process and through `cwlua sim attach` (the real libusb path); EEPROM, fuses and lock
 -- bits; checks before anything is erased; the chip-erase fallback; faults and diagnosis.
 local cli = require "support.cli"
@@ -7,7 +7,7 @@ local images = require "support.images"
 -- Debian's lua-dkjson (a busted dependency): a JSON decoder we did not write
 local json = require "dkjson"
 
-local EE, FUSE, LOCK = 0x810000, 0x820000, 0x830000 -- avr-gcc's layout (design §3)
+local EE, FUSE, LOCK = 0x810000, 0x820000, 0x830000 -- avr-gcc's layout (contract.md §3)
 
 describe("xmega on the simulator", function()
   local dir, env
@@ -293,7 +293,7 @@ describe("xmega on the simulator", function()
     local r = cw({ "program", "xmega", hex({ { 0x4000, "old boot data" } }), "-q",
       "--part", "atxmega16a4" })
     assert.are.equal(0, r.status, r.stderr)
-    -- slow-erase: 45 ms x 10 against the 200 ms counter (target-protocols §B.5)
+    -- slow-erase: 45 ms x 10 against the 200 ms counter (target-protocols.md §B.5)
     r = cw({ "-v", "--sim-fault", "slow-erase", "--sim-target", "atxmega16a4", "program",
       "xmega", hex({ { 0, "new" } }), "--chip" })
     assert.are.equal(0, r.status, r.stderr)

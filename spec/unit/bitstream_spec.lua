@@ -224,8 +224,9 @@ describe("cwlua.bitstream", function()
     it("refuses data without a sync word, or with it inside the skipped bytes", function()
       assert.are.same({ nil, "not a Xilinx bitstream (no sync word AA 99 55 66)" },
         { bitstream.parse_bit(("\xFF"):rep(300)) })
-      assert.are.same({ nil, "its sync word is at offset 16, inside the first 124 bytes that "
-        .. "are not sent (§3.2)" }, { bitstream.parse_bit(("\xFF"):rep(16) .. "\xAA\x99\x55\x66") })
+      assert.are.same({ nil, "its sync word is at offset 16, inside the first 124 bytes, which "
+        .. "the board's loader does not send: not a bitstream for this board" },
+        { bitstream.parse_bit(("\xFF"):rep(16) .. "\xAA\x99\x55\x66") })
     end)
 
     it("drops the first 124 bytes and adds 32 x 0xFF, as NewAE does (§3.2)", function()

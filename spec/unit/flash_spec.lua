@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- cwlua.flash: the board is left as found on every exit path (design §3), glitch outputs
+-- cwlua.flash: the board is left as found on every exit path (contract.md §3), glitch outputs
 -- included, and a failed check touches nothing.
 local board = require "cwlua.board"
 local flash = require "cwlua.flash"

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- cwlua.gpioseq: --gpio-seq ENTRY[:EXIT] in stm32flash 0.7's -i grammar (target-protocols §A.10)
+-- cwlua.gpioseq: --gpio-seq ENTRY[:EXIT] in stm32flash 0.7's -i grammar (target-protocols.md §A.10)
 local gpioseq = require "cwlua.gpioseq"
 
 local function step(signal, high, delay_ms)

@@ -1,6 +1,7 @@
 -- SPDX-License-Identifier: MIT
--- Specs for cwlua.image reading ELF32 little-endian files (design §3 "FILE": ELF errors name the
--- byte offset). The ELF files are built here with string.pack, so no binary fixture is needed.
+-- Specs for cwlua.image reading ELF32 little-endian files (contract.md §3 "FILE": ELF errors
+-- name the byte offset). The ELF files are built here with string.pack, so no binary fixture
+-- is needed.
 local image = require("cwlua.image")
 local errors = require("cwlua.errors")
 

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- Specs for cwlua.image reading Intel HEX (target-protocols.md §D, design §3 "FILE").
+-- Specs for cwlua.image reading Intel HEX (target-protocols.md §D, contract.md §3 "FILE").
 -- Records are built here with their checksums computed, so each case shows what it changes.
 local image = require("cwlua.image")
 local errors = require("cwlua.errors")

@@ -320,7 +320,7 @@ describe("cwlua.lines", function()
     }
   end
 
-  it("drives a board's BOOT0 and reset pins (target-protocols §A.2)", function()
+  it("drives a board's BOOT0 and reset pins (target-protocols.md §A.2)", function()
     local b = fake_board()
     assert.are.equal("pins", lines.enter_bootloader(b, { reset_ms = 1, start_ms = 1 }))
     assert.are.same({ "pdic=high", "nrst=low", "nrst=high_z" }, b.log)

@@ -1,6 +1,6 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua.proto.stm32boot: AN3155 framing and error reporting, over a scripted stream
--- (target-protocols §A.3, §A.4, §A.8).
+-- (target-protocols.md §A.3, §A.4, §A.8).
 local errors = require "cwlua.errors"
 local fake = require "support.fake_stream"
 local stm32boot = require "cwlua.proto.stm32boot"

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- cwlua.proto.stm32devices for the L parts (issue 9): the §A.6 rows, the flash-size register
+-- cwlua.proto.stm32devices for the L parts: the §A.6 rows, the flash-size register
 -- quirks and the option-byte decoding of L0/L1 and L4 (RM0377/RM0038/RM0394 [ext]), where a
 -- simulator that agrees with us proves nothing: these are checked against byte strings
 -- written out by hand from the reference manuals' layouts.

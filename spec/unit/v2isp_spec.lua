@@ -1,6 +1,6 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua.proto.v2isp against a scripted board: the bytes it sends (little-endian payloads,
--- exact sizes, the RAM-buffer codes) and how it reads statuses (target-protocols §C).
+-- exact sizes, the RAM-buffer codes) and how it reads statuses (target-protocols.md §C).
 local v2isp = require "cwlua.proto.v2isp"
 
 -- A board that records control transfers and answers GET_STATUS from a queue.
@@ -66,7 +66,7 @@ describe("cwlua.proto.v2isp", function()
     assert.is_false(ok)
     assert.are.equal("failure", e.kind)
     assert.are.equal("avr: V2 command 0x11 (2 payload bytes) left no status: the engine "
-      .. "dropped it (target-protocols §C.3)", e.message)
+      .. "dropped it (target-protocols.md §C.3)", e.message)
   end)
 
   it("turns a USB failure into a device error", function()

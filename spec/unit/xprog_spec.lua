@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- cwlua.proto.xprog against a scripted board: the exact requests (target-protocols §B.1, §B.3)
+-- cwlua.proto.xprog against a scripted board: the exact requests (target-protocols.md §B.1, §B.3)
 -- and how replies become results and errors.
 local xprog = require "cwlua.proto.xprog"
 

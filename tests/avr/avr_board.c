@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* NewAE's AVR host flow (target-protocols §C.4) end to end on a simulated CW-Lite: find (ISP
+/* NewAE's AVR host flow (target-protocols.md §C.4) end to end on a simulated CW-Lite: find (ISP
  * routing, ENTER, signature), erase, program page by page through the RAM buffer, verify with
  * 256-byte reads, close; for both reference parts, with the memories kept in a state folder.
  * Also XMEGA then AVR on the same board (the shared timeout trap, §1, §C.3) when the XMEGA

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The simulated ATmega on its own: serial programming instructions, echo, the clock and SCK
  * conditions, fuses and lock bits, RDY/BSY, persistence (datasheet "Serial Programming";
- * target-protocols §C.5, §C.6). */
+ * target-protocols.md §C.5, §C.6). */
 #include "../check.h"
 #include "cwsim_avr.h"
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The board's V2/ISP engine: one test per documented quirk (target-protocols §C.1-C.3, §C.7,
+/* The board's V2/ISP engine: one test per documented quirk (target-protocols.md §C.1-C.3, §C.7,
  * §E, §F, and the shared timeout counter of §1). */
 #include "../check.h"
 #include "avrtest.h"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Helpers for the AVR tests: a simulated CW-Lite with an AVR part and host-side V2 requests
- * written the way NewAE's AVRISP sends them (target-protocols §C.1, §C.4). Include after
+ * written the way NewAE's AVRISP sends them (target-protocols.md §C.1, §C.4). Include after
  * check.h. */
 #ifndef CWLUA_TESTS_AVR_AVRTEST_H
 #define CWLUA_TESTS_AVR_AVRTEST_H
@@ -16,7 +16,7 @@
 #define V2      0x21   /* bRequest (§1) */
 #define T_MS    20000u /* NewAE's USB timeout */
 #define MS      1000000ull
-#define REG_IOR 55 /* IOROUTE; byte 5 bit 0 routes the SAM SPI pins (cw-usb-protocol §4.1) */
+#define REG_IOR 55 /* IOROUTE; byte 5 bit 0 routes the SAM SPI pins (cw-usb-protocol.md §4.1) */
 
 /* NewAE's ENTER payload (§C.4) and its slow-clock variant */
 static const uint8_t ENTER_CW[11] = {0xC8, 0x64, 0x19, 0x20, 0x00, 0x53,

@@ -24,8 +24,8 @@ end
 
 local files = lines_of(("git -C '%s' ls-files 2>/dev/null"):format(root))
 if #files == 0 then -- not a git checkout (a source tarball): every file under ROOT
-  files = lines_of(("cd '%s' && find . -type f ! -path './build*' ! -path './.git/*' | sed 's|^./||'")
-    :format(root))
+  files = lines_of(("cd '%s' && find . -type f ! -path './build*' ! -path './.git/*'"
+    .. " | sed 's|^./||'"):format(root))
 end
 
 -- A pass is a citation that resolved or a file that carries its tag; a failure is a problem.

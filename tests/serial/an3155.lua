@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- an3155.lua: a small STM32 bootloader client (ST AN3155; target-protocols §A.3-A.4) over the
+-- an3155.lua: a small STM32 bootloader client (ST AN3155; target-protocols.md §A.3-A.4) over the
 -- device given with -d, for the serial-adapter tests. Run as
 --   cwlua -d serial:/dev/ttyUSB0 [--gpio-seq SEQ] run an3155.lua ACTION...
 -- ACTIONs, done in order, each printing one line:

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* serial_rig: a plain USB serial adapter wired to a simulated STM32, for the serial-adapter
- * tests (issue 7). Hardware-free, as test-harnesses.md §2.2 (A) describes:
+ * tests. Hardware-free, as test-harnesses.md §2.2 (A) describes:
  *
  *   - a umockdev testbed declares a USB serial adapter (VID:PID, strings) with its tty, so
  *     libserialport finds /dev/ttyUSB0 or /dev/ttyACM0 with its USB description; umockdev backs
@@ -52,7 +52,7 @@
 
 #define RIG_FAIL 125
 
-/* A CW308 after default_setup() gets 7.3846 MHz (cw-usb-protocol §6.1): the application
+/* A CW308 after default_setup() gets 7.3846 MHz (cw-usb-protocol.md §6.1): the application
  * model's UART runs from it (38400 baud). On a plain adapter rig the chip has its own clock. */
 #define CHIP_CLOCK_HZ 7384600.0
 #define MAX_EVENTS    256
@@ -591,7 +591,7 @@ static void make_testbed(void)
     const char *usbdev = "/devices/pci0000:00/0000:00:14.0/usb1/1-1";
     char desc[4096];
     /* libserialport walks from /sys/class/tty/<name> up to the USB device for idVendor and
-     * the strings (test-harnesses §2.2). */
+     * the strings (test-harnesses.md §2.2). */
     snprintf(desc, sizeof desc,
              "P: %s\nN: bus/usb/001/002\nE: DEVNAME=/dev/bus/usb/001/002\nE: DEVTYPE=usb_device\n"
              "E: SUBSYSTEM=usb\nA: busnum=1\\n\nA: devnum=2\\n\nA: idVendor=%s\\n\n"
@@ -624,7 +624,7 @@ static void make_testbed(void)
         die("TIOCGPTN: %s", strerror(errno));
     snprintf(R.slave, sizeof R.slave, "/dev/pts/%u", n);
     /* Keep the slave open: otherwise the master reads EIO whenever the client has it closed
-     * (test-harnesses §2.1), and this fd hangs the line up on --unplug-after. */
+     * (test-harnesses.md §2.1), and this fd hangs the line up on --unplug-after. */
     R.keep = open(R.slave, O_RDWR | O_NOCTTY);
     if (R.keep < 0)
         die("open %s: %s", R.slave, strerror(errno));

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """serial_tests.py GROUP --cwlua BIN --rig BIN --shim LIB --serve BIN --work DIR
 
-The serial-adapter tests of issue 7: cwlua's libserialport backend on a simulated USB serial
+The serial-adapter tests: cwlua's libserialport backend on a simulated USB serial
 adapter (serial_rig: a umockdev tty, the parity shim, a simulated STM32 wired to DTR/RTS/break),
 driven by an3155.lua, a small bootloader client run with `cwlua run`. GROUP:
   lines   line settings really applied (8E1 in the shim's log, no parity errors at the chip),
@@ -108,7 +108,7 @@ class Env:
     def env(self, **extra):
         e = dict(os.environ)
         asan = e.get('ASAN_OPTIONS', '')
-        # cwlua runs under umockdev's preload (test-harnesses §1.4, gotcha 4)
+        # cwlua runs under umockdev's preload (test-harnesses.md §1.4, gotcha 4)
         e['ASAN_OPTIONS'] = ':'.join(filter(None, [asan, 'verify_asan_link_order=0']))
         e.update(extra)
         return e
@@ -343,7 +343,7 @@ def group_errors(t, env):
     t.check('unplug: some reads worked before', 0 < len(r.lines('reads')) < 50, r.out)
     t.check('unplug: the rig unplugged it', r.events('unplug'), r.riglog)
 
-    # a pty: libserialport cannot drive one (test-harnesses §2.1)
+    # a pty: libserialport cannot drive one (test-harnesses.md §2.1)
     m, s = os.openpty()
     pty = os.ttyname(s)
     r = env.run([], ['-d', 'serial:' + pty], ['info'])
@@ -357,7 +357,7 @@ def group_errors(t, env):
     expect('not a device', r, 3, 'cwlua: serial:%s: not a serial port (not a character '
            'device)\n' % env.work)
 
-    # a ChipWhisperer's own CDC serial port: baud rate only, always 8N1 (cw-usb-protocol §5.6);
+    # a ChipWhisperer's own CDC serial port: baud rate only, always 8N1 (cw-usb-protocol.md §5.6);
     # its USB identity strings as the board reports them (§1.1)
     cw = ['--port', 'ttyACM0', '--vid', '2b3e', '--pid', 'ace2', '--manufacturer',
           'NewAE Technology Inc.', '--product', 'ChipWhisperer Lite', '--serial',

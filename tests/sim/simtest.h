@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Helpers for the libcwsim tests: host-side requests written the way NewAE's Python library
- * sends them (cw-usb-protocol §2.5, §3.6 notation). */
+ * sends them (cw-usb-protocol.md §2.5, §3.6 notation). */
 #ifndef CWLUA_TESTS_SIM_SIMTEST_H
 #define CWLUA_TESTS_SIM_SIMTEST_H
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libcwsim fault table and PRNG tests (design §5 --sim-fault, --sim-seed): parsing,
+/* libcwsim fault table and PRNG tests (contract.md §5 --sim-fault, --sim-seed): parsing,
  * validation, defaults, the error that lists valid names, and repeatable random numbers. */
 #include "simtest.h"
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libcwsim FPGA register tests: reset values (cw-usb-protocol §4.0), SETTINGS reset, the byte
+/* libcwsim FPGA register tests: reset values (cw-usb-protocol.md §4.0), SETTINGS reset, the byte
  * counter and address decoding (§2.5), read-only and unimplemented registers, IOROUTE (§4.1),
  * the CLKGEN (§4.8), glitch (§4.6) and reconfiguration (§3.5) registers, the exact default_setup
  * traffic (§6.1), and the Pro and Husky differences (§4.9, §7.1). */

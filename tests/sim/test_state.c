@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libcwsim state folder tests (design §5 --sim-state): creation, the exclusive lock and its
+/* libcwsim state folder tests (contract.md §5 --sim-state): creation, the exclusive lock and its
  * message, named blobs (atomic save, load, remove, name rules), the default location. */
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* mkdtemp, setenv */

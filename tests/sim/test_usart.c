@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libcwsim USART bridge tests (cw-usb-protocol §5, §8): baud rounding, frames in virtual time,
+/* libcwsim USART bridge tests (cw-usb-protocol.md §5, §8): baud rounding, frames in virtual time,
  * INIT/ENABLE/DISABLE, the 200-byte buffers (199 usable) and their overflow, the bytes-waiting
  * queries, 0xFF padding, INIT flushing, unknown ports and sub-commands, the CDC copy, slow
  * clock, and the loop-back target. */

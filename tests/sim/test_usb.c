@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* libcwsim USB tests: identity and descriptors (cw-usb-protocol §1), standard requests, the
+/* libcwsim USB tests: identity and descriptors (cw-usb-protocol.md §1), standard requests, the
  * transfer rules and error paths (§2.1, §8), FPGA register access through control and bulk
  * with the bus lock (§2.5), bitstream loading (§3), the exact CW-Lite connect sequence (§3.6),
- * SAM requests, old firmware and the USB faults (design §5). */
+ * SAM requests, old firmware and the USB faults (contract.md §5). */
 #include "simtest.h"
 
 #include <ctype.h>
@@ -197,7 +197,7 @@ static void test_rules(void)
     CHECK_EQ_INT(t_out(b, 0x15, 0, NULL, 0), CWSIM_STALL); /* CW305 only */
     CHECK_EQ_INT(t_out(b, 0x16, 0x00C3, NULL, 0), CWSIM_STALL);
     CHECK_EQ_INT(t_out(b, 0x14, 0, buf, 4), CWSIM_STALL); /* no streaming on the Lite */
-    CHECK_EQ_INT(t_out(b, 0x20, 0x0001, NULL, 0), 0);     /* the board's XPROG engine (issue 11) */
+    CHECK_EQ_INT(t_out(b, 0x20, 0x0001, NULL, 0), 0);     /* the board's XPROG engine */
     cwsim_board_set_vendor_hook(b, 0x20, NULL, NULL);     /* without an engine it stalls */
     CHECK_EQ_INT(t_out(b, 0x20, 0x0001, NULL, 0), CWSIM_STALL);
     CHECK_EQ_INT(cwsim_board_control(b, 0xE1, 0x17, 0, 0, buf, 3, T_MS), CWSIM_STALL);
@@ -491,7 +491,7 @@ static void test_bitstream(void)
     cwsim *sim = t_sim();
     char err[200];
     cwsim_board *b = t_board(sim, CWSIM_CWLITE);
-    CHECK_EQ_INT(cwsim_board_fpga_done(b), 1); /* design §5: starts configured */
+    CHECK_EQ_INT(cwsim_board_fpga_done(b), 1); /* contract.md §5: starts configured */
     CHECK_EQ_INT(cwsim_fault_set(sim, "fpga-unprogrammed", NULL, err, sizeof err), 0);
     CHECK_EQ_INT(cwsim_board_fpga_done(b), 0);
     uint8_t st[4], buf[8];
@@ -550,7 +550,7 @@ static void test_bitstream(void)
     cwsim_free(sim);
 }
 
-/* cw-usb-protocol §3.6 B: cw.scope() on a CW-Lite, every transfer with the exact answer. */
+/* cw-usb-protocol.md §3.6 B: cw.scope() on a CW-Lite, every transfer with the exact answer. */
 static void test_connect_sequence(void)
 {
     cwsim *sim = t_sim();
@@ -746,7 +746,7 @@ static void test_counters_time(void)
     CHECK_EQ_INT(cwsim_usb_latency_ns(sim), 500000);
     uint64_t t0 = cwsim_now_ns(sim);
     t_in(b, 0x17, 0, buf, 3);
-    CHECK_EQ_INT(cwsim_now_ns(sim) - t0, 500000); /* design §5: 0.5 ms per control transfer */
+    CHECK_EQ_INT(cwsim_now_ns(sim) - t0, 500000); /* contract.md §5: 0.5 ms per control transfer */
     cwsim_set_usb_latency_ns(sim, 125000);
     t0 = cwsim_now_ns(sim);
     t_out(b, 0x22, 0x0013, NULL, 0);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* libcwsim wiring tests: what the register file puts on the target connector (cw-usb-protocol
  * §4.1-§4.3, §7.2), the target plug-in interface, read-back through register 59, the wiring
- * faults of design §5, the ISP/PDI stubs and engine hooks. */
+ * faults of contract.md §5, the ISP/PDI stubs and engine hooks. */
 #include "simtest.h"
 
 #include <math.h>
@@ -439,7 +439,7 @@ static void test_faults(void)
     rmw55(b, 5, 0x00);
     CHECK_EQ_INT(cwsim_board_isp_exchange(b, 0x12, &miso), -1);
     /* the FPGA still drives PDIC and PDID as GPIOs (byte 6 above): that fights the SAM's PDI
-     * master and nothing reaches the chip (issue 11, inferred); released, PDI works */
+     * master and nothing reaches the chip (inferred); released, PDI works */
     CHECK_EQ_INT(cwsim_board_pdi_send(b, 0x99), -1);
     rmw55(b, 6, 0x01);
     CHECK_EQ_INT(cwsim_board_pdi_send(b, 0x99), 0);
@@ -601,7 +601,7 @@ static void test_target_api(void)
     cwsim_free(sim);
 }
 
-/* The engines' shared timeout counter (target-protocols §1, §B.6, §C.7): 500 ticks at power-on,
+/* The engines' shared timeout counter (target-protocols.md §1, §B.6, §C.7): 500 ticks at power-on,
  * 0.4 ms a tick, runs down with virtual time, shared default, stop freezes it. */
 static void test_engine_timeout(void)
 {

@@ -65,7 +65,7 @@ def main():
     usage("missing --", ["cwlite", "true"], "missing '--'")
     usage("no command", st + ["cwlite", "--"], "no command")
     usage("no board", st + ["--", "true"], "no board")
-    # a part may be a recipe name or a ChipWhisperer alias (design §5), so case is allowed;
+    # a part may be a recipe name or a ChipWhisperer alias (contract.md §5), so case is allowed;
     # a name that is neither is refused, listing the known parts
     usage("unknown part", ["cwlite:STM32F999", "--", "true"], "unknown target part 'STM32F999'")
     usage("bad part name", ["cwlite:9x", "--", "true"], "bad part name")

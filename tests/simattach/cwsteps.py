@@ -263,7 +263,7 @@ def connect(c, p, expect_configured=True):
     # B.2: FPGA status, 4 bytes [done 0 0 0] (§3.3)
     st = bytes(p.ctrl_in(0x15, 0, 4))
     if expect_configured:
-        c.eq("§3.6 B.2 FPGA status 01 00 00 00 (configured; design §5: the board starts so)",
+        c.eq("§3.6 B.2 FPGA status 01 00 00 00 (configured; contract.md §5: the board starts so)",
              st, bytes([1, 0, 0, 0]))
     else:
         c.eq("§3.6 B.2 FPGA status 00 00 00 00 after power-up (fpga-unprogrammed)",

@@ -31,7 +31,7 @@
 
 /* A simulator answers at once; this only bounds a broken run. */
 #define TIMEOUT_MS 2000
-/* design.md §5: a control transfer costs 0.5 ms by default (--sim-usb-latency) */
+/* contract.md §5: a control transfer costs 0.5 ms by default (--sim-usb-latency) */
 #define LATENCY_S 0.0005
 
 static double now_s(void)
@@ -137,7 +137,7 @@ static void test_basic(libusb_context *ctx)
     CHECK_MEM(buf, "\x01\x02\x00\x00\x00\x00\x00\x00", 8); /* §4.1 IOROUTE reset value */
     libusb_free_transfer(t);
 
-    /* design §5: every control transfer takes the USB latency, in real time here */
+    /* contract.md §5: every control transfer takes the USB latency, in real time here */
     t0 = now_s();
     int ok = 0;
     for (int i = 0; i < 40; i++)
@@ -349,7 +349,7 @@ static void test_reset(libusb_context *ctx)
     libusb_hotplug_deregister_callback(ctx, cbh);
 }
 
-/* design §5 unplug-after=N: transfer N+1 and every later one find no board; the helper adds
+/* contract.md §5 unplug-after=N: transfer N+1 and every later one find no board; the helper adds
  * no transfers of its own, so exactly N of ours succeed. */
 static void test_unplug(libusb_context *ctx, int n)
 {

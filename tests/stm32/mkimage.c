@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* stm32_mkimage OUT.bin OUT.hex ADDR SIZE [SEED]: a deterministic pseudo-random test image, as
  * raw binary and as Intel HEX (an extended linear address record, 16-byte data records, EOF;
- * target-protocols §D) loaded at ADDR. For the stm32flash tests. */
+ * target-protocols.md §D) loaded at ADDR. For the stm32flash tests. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,18 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /* The STM32 chip behind a simulated CW-Lite (cwsim_stm32_attach, CW308 wiring): bootloader
- * entry with PDIC = BOOT0 and an nRST pulse as the CW does it (target-protocols §A.2), the
- * AN3155 exchange through the board's USART bridge at 115200 8E1 (§A.1, cw-usb-protocol §5),
+ * entry with PDIC = BOOT0 and an nRST pulse as the CW does it (target-protocols.md §A.2), the
+ * AN3155 exchange through the board's USART bridge at 115200 8E1 (§A.1, cw-usb-protocol.md §5),
  * the application's banner at 38400 8N1 on the board clock, wiring faults, and the state
  * folder written when the world is freed. */
 #include "check.h"
 #include "stm32_host.h"
 
-#define REQ_USART_DATA 0x1A /* cw-usb-protocol §5, target-protocols §A.1 */
+#define REQ_USART_DATA 0x1A /* cw-usb-protocol.md §5, target-protocols.md §A.1 */
 #define REQ_USART_CFG  0x1B
-#define REQ_MEM_READ   0x12 /* cw-usb-protocol §2.5 */
+#define REQ_MEM_READ   0x12 /* cw-usb-protocol.md §2.5 */
 #define REQ_MEM_WRITE  0x13
-#define REG_IOROUTE    55 /* cw-usb-protocol §4.1 */
-#define REG_IOREAD     59 /* cw-usb-protocol §4.2 */
+#define REG_IOROUTE    55 /* cw-usb-protocol.md §4.1 */
+#define REG_IOREAD     59 /* cw-usb-protocol.md §4.2 */
 
 static int ctrl(cwsim_board *b, uint8_t type, uint8_t req, uint16_t value, uint8_t *data,
                 uint16_t len)
@@ -34,7 +34,7 @@ static void reg_write(cwsim_board *b, unsigned addr, const uint8_t *in, unsigned
     CHECK_EQ_INT(ctrl(b, 0x41, REQ_MEM_WRITE, 0, m, (uint16_t)(8 + len)), (int)(8 + len));
 }
 
-/* IOROUTE byte 6 (cw-usb-protocol §4.1): nRST bits 1..0, PDIC bits 5..4; enable + level. */
+/* IOROUTE byte 6 (cw-usb-protocol.md §4.1): nRST bits 1..0, PDIC bits 5..4; enable + level. */
 static void set_xio(cwsim_board *b, unsigned shift, int level /* -1: high-Z */)
 {
     uint8_t io[8];

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Boot, sync and run states of the simulated STM32: start-up, BOOT0 and nRST (design §5),
- * autobaud on 0x7F at 1200-115200 baud with even parity (target-protocols §A.3), what an
+/* Boot, sync and run states of the simulated STM32: start-up, BOOT0 and nRST (contract.md §5),
+ * autobaud on 0x7F at 1200-115200 baud with even parity (target-protocols.md §A.3), what an
  * already-synced bootloader does with 0x7F (§A.2 note, §A.10), the already-synced and
- * boot0-stuck-low faults, parity errors, Go (§A.4), and the application model (design §5:
+ * boot0-stuck-low faults, parity errors, Go (§A.4), and the application model (contract.md §5:
  * silent/banner, 38400 8N1 scaled by the clock, baud-skew). */
 #include "check.h"
 #include "stm32_host.h"
@@ -200,7 +200,7 @@ static const char *banner_of(const char *part, char *buf, size_t len)
     return buf;
 }
 
-/* design §5: the application after reset with BOOT0 low, when flash is not blank */
+/* contract.md §5: the application after reset with BOOT0 low, when flash is not blank */
 static void application(void)
 {
     char want[80];

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Bootloader commands of target-protocols §A.4 and their error paths (§A.8): Get, Get Version,
+/* Bootloader commands of target-protocols.md §A.4 and their error paths (§A.8): Get, Get Version,
  * Get ID, Read Memory, Write Memory; bad command complements, unknown commands, bad address
  * checksums, addresses out of range, length complements, data checksums, alignment, the
  * bootloader's own RAM, the receive register's overrun. Erase and protection have their own
@@ -14,7 +14,7 @@ static void get_family(void)
         CHECK(0);
         return;
     }
-    /* the exact bytes stm32flash saw from a real-looking F100 (test-harnesses §2.3) */
+    /* the exact bytes stm32flash saw from a real-looking F100 (test-harnesses.md §2.3) */
     const uint8_t get[] = {0x79, 0x0B, 0x22, 0x00, 0x01, 0x02, 0x11, 0x21,
                            0x31, 0x43, 0x63, 0x73, 0x82, 0x92, 0x79};
     const uint8_t ver[] = {0x79, 0x22, 0x00, 0x00, 0x79};
@@ -207,7 +207,7 @@ static void write_memory(void)
     host_close(&h);
 }
 
-/* design §5: the receive register holds one byte; bytes sent while the bootloader is busy
+/* contract.md §5: the receive register holds one byte; bytes sent while the bootloader is busy
  * sending a reply (or erasing/programming, stm32_erase) are lost, all but the first. */
 static void overrun(void)
 {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Erase (0x43) and Extended Erase (0x44) of target-protocols §A.4 on the part's layout (§A.6),
- * with the §A.7b typical timings, the slow-erase fault (design §5), the bad-input paths of
+/* Erase (0x43) and Extended Erase (0x44) of target-protocols.md §A.4 on the part's layout (§A.6),
+ * with the §A.7b typical timings, the slow-erase fault (contract.md §5), the bad-input paths of
  * §A.8 (checksums, page numbers, special codes), and bytes lost while the bootloader erases. */
 #include "check.h"
 #include "stm32_host.h"
@@ -171,7 +171,7 @@ static void erase44(void)
     host_close(&h);
 }
 
-/* design §5 slow-erase[=F]: erase time x F (default 10), still succeeds */
+/* contract.md §5 slow-erase[=F]: erase time x F (default 10), still succeeds */
 static void slow_erase(void)
 {
     static const struct {
@@ -213,7 +213,7 @@ static void slow_erase(void)
     }
 }
 
-/* design §5: the receive register holds one byte; while the bootloader erases, the first byte
+/* contract.md §5: the receive register holds one byte; while the bootloader erases, the first byte
  * that arrives waits there and the rest are lost. */
 static void overrun_while_erasing(void)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The L0, L1 and L4 parts (issue 9): geometry of target-protocols §A.6 rows 0x417, 0x416 and
+/* The L0, L1 and L4 parts: geometry of target-protocols.md §A.6 rows 0x417, 0x416 and
  * 0x435, and what the model takes from ST's reference manuals [ext] (sim/stm32/
  * stm32_lseries.c, docs/simulator-stm32.md): L0/L1 flash erasing to 0x00 and programming that
  * only sets bits, no mass erase on L0/L1 (a NACK, UNCONFIRMED), L4 double-word programming,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The STM32 part table (target-protocols §A.6) and name lookup (design §3): every part's ID,
- * flash, RAM, erase command, the flash-size register read through the bootloader, and the
+/* The STM32 part table (target-protocols.md §A.6) and name lookup (contract.md §3): every part's
+ * ID, flash, RAM, erase command, the flash-size register read through the bootloader, and the
  * recipe/PLATFORM aliases. */
 #include "check.h"
 #include "stm32_host.h"
@@ -26,7 +26,7 @@ static const want parts[] = {
     {"stm32f205xe", 0x411, 512, 0x44, 0x20002000, 0x20020000, 0x1FFF7A22, 8, 16, 0xFF},
     {"stm32f303xc", 0x422, 256, 0x44, 0x20001400, 0x2000A000, 0x1FFFF7CC, 128, 16, 0xFF},
     {"stm32f415xg", 0x413, 1024, 0x44, 0x20003000, 0x20020000, 0x1FFF7A22, 12, 16, 0xFF},
-    /* issue 9: §A.6 rows 0x417, 0x416, 0x435; flash-size registers [ext] */
+    /* the L parts: §A.6 rows 0x417, 0x416, 0x435; flash-size registers [ext] */
     {"stm32l051x8", 0x417, 64, 0x44, 0x20001000, 0x20002000, 0x1FF8007C, 512, 32, 0x00},
     {"stm32l151xb", 0x416, 128, 0x44, 0x20000800, 0x20004000, 0x1FF8004C, 512, 32, 0x00},
     {"stm32l433xc", 0x435, 256, 0x44, 0x20003100, 0x2000C000, 0x1FFF75E0, 128, 40, 0xFF},

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Protection and option bytes (target-protocols §A.4, §A.8): Readout Protect/Unprotect and
+/* Protection and option bytes (target-protocols.md §A.4, §A.8): Readout Protect/Unprotect and
  * Write Protect/Unprotect with the system resets they cause, what a protected chip refuses,
  * write-protected sectors that acknowledge and keep their bytes, Write Memory to the option
  * bytes, and persistence in the state folder with the read-protected / write-protected faults
- * (design §5). */
+ * (contract.md §5). */
 #include "check.h"
 #include "stm32_host.h"
 

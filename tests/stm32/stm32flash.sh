@@ -1,9 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # stm32flash.sh MODE CWLUA MKIMAGE SHIM: Debian's stm32flash 0.7 (a client we did not write)
-# against `cwlua sim serve stm32f1 --pty` (tools/simserve), issue 4's acceptance checks; and
-# against the L0 and L4 parts of issue 9, whose quirks stm32flash 0.7 knows from its own table.
-#   MODE 8n1: the bare pty, stm32flash -m 8n1 (a bare pty cannot carry parity, test-harnesses §2)
+# against `cwlua sim serve stm32f1 --pty` (tools/simserve): detection, write, verify, read-back, erase and protection; and
+# against the L0 and L4 parts, whose quirks stm32flash 0.7 knows from its own table.
+#   MODE 8n1: the bare pty, stm32flash -m 8n1 (a bare pty cannot carry parity, test-harnesses.md §2)
 #   MODE 8e1: stm32flash's default 8E1 through the parity shim SHIM (LD_PRELOAD), which lets the
 #             server see the parity, so the chip checks 8E1
 # Prints "stm32flash_MODE: N passed, N failed" and exits non-zero on any failure. Each scenario
@@ -182,8 +182,8 @@ if start_server "$D3" --sim-fault already-synced; then
     stop_server
 fi
 
-# ---- L0 and L4 (issue 9) -------------------------------------------------------------------
-# stm32flash 0.7 flags the L0 "no mass erase" (target-protocols §A.6 notes): -o erases every
+# ---- L0 and L4 ---------------------------------------------------------------------------
+# stm32flash 0.7 flags the L0 "no mass erase" (target-protocols.md §A.6 notes): -o erases every
 # page in lists (§A.10), which the model must take; its erased flash is 0x00 [ext RM0377].
 PART=stm32l0
 D6=$(mktemp -d "$WORK/state.XXXXXX")

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""Synthetic FPGA bitstreams for cwlua's tests, in every form cwlua accepts (cw-usb-protocol §3.1,
+"""Synthetic FPGA bitstreams for cwlua's tests, in every form cwlua accepts (cw-usb-protocol.md §3.1,
 §3.2): a Xilinx .bit, NewAE's firmware zip holding it (deflate-compressed, like NewAE's), NewAE's
 generated Python module holding that zip as base64, and a minimal 'chipwhisperer' package
 folder with that module in hardware/firmware/.

@@ -192,7 +192,7 @@ print(("get id %s"):format((assert(s:read(5, 500)):gsub(".", function(c)
     r = attach{ specs = { "cwlite:stm32f100xb@S1" }, cmd = "$CWLUA info stm32f1" }
     eq("cwlua info stm32f1 over libusb: exit 0", r.status, 0)
     has("cwlua info stm32f1 over libusb: the chip answered", r.out, "(ID 0x420)")
-    -- issue 8: program through the real libusb backend; a second cwlua in the same session
+    -- program through the real libusb backend; a second cwlua in the same session
     -- reads the simulated flash back
     local hex = (os.getenv("CWLUA_SOURCE_DIR") or ".") .. "/examples/stm32f1-hello/hello"
     r = attach{ specs = { "cwlite:stm32f1@S1" }, cmd = "$CWLUA program stm32f1 " .. q(hex .. ".hex")
@@ -321,7 +321,7 @@ do
   eq("permission denied, usb:SERIAL: the same hint", r.err, "cwlua: usb:S1: cannot read the "
     .. "serial number of the cwlite at usb 001/002: permission denied" .. ACCESS_HINT .. "\n")
   r = attach{ cmd = pre .. "$CWLUA --json clock" }
-  has("permission denied: --json gives the design §6 cause", r.out, '"cause":"usb-permission"')
+  has("permission denied: --json gives contract.md §6 cause", r.out, '"cause":"usb-permission"')
   r = attach{ cmd = pre .. "$CWLUA list" }
   eq("permission denied: list still exits 0", r.status, 0)
   has("permission denied: list says why", r.out, "  cwlite  usb 001/002  firmware ?  FPGA n/a  "
@@ -337,7 +337,7 @@ do
   has("busy: list says so", r.out, "  cwlite  S1  firmware ?  FPGA n/a  (busy: another program "
     .. "has it open)\n")
   r = attach{ cmd = hold .. "$CWLUA --json clock; rc=$?; kill %1 2>/dev/null; exit $rc" }
-  has("busy: --json gives the design §6 cause", r.out, '"cause":"usb-busy"')
+  has("busy: --json gives contract.md §6 cause", r.out, '"cause":"usb-busy"')
 end
 
 ---------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The XMEGA's simulated SimpleSerial AES application (design §5 --sim-app ss1-aes | ss2-aes)
+/* The XMEGA's simulated SimpleSerial AES application (contract.md §5 --sim-app ss1-aes | ss2-aes)
  * behind a simulated CW-Lite with the CW303/CW308 wiring: it runs only with a non-blank flash,
  * out of reset (PDIC) and with the PDI off; at 7.37 MHz it answers the FIPS-197 C.1 vector in
  * SimpleSerial v1.1 at 38400 8N1 (TX on TIO1, RX on TIO2), at 8 MHz its reply is garbled. */
@@ -13,11 +13,11 @@
 #include <string.h>
 
 #define MS             1000000ull
-#define REQ_USART_DATA 0x1A /* cw-usb-protocol §5 */
+#define REQ_USART_DATA 0x1A /* cw-usb-protocol.md §5 */
 #define REQ_USART_CFG  0x1B
-#define REQ_MEM_READ   0x12 /* cw-usb-protocol §2.5 */
+#define REQ_MEM_READ   0x12 /* cw-usb-protocol.md §2.5 */
 #define REQ_MEM_WRITE  0x13
-#define REG_IOROUTE    55 /* cw-usb-protocol §4.1 */
+#define REG_IOROUTE    55 /* cw-usb-protocol.md §4.1 */
 
 static int ctrl(cwsim_board *b, uint8_t type, uint8_t req, uint16_t value, uint8_t *data,
                 uint16_t len)

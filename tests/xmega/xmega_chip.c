@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The XMEGA chip model on its own, driven byte by byte over PDI as the board's engine would
- * (target-protocols §B.2 instruction bytes, §B.4 addresses, §B.5 target model): parts and
+ * (target-protocols.md §B.2 instruction bytes, §B.4 addresses, §B.5 target model): parts and
  * aliases, the keys and NVMEN, NVM commands and their triggers, the page buffers (AND into
  * flash; only loaded EEPROM bytes), section commands, lock bits, chip erase (NVMEN low, EESAVE),
  * busy times and slow-erase, a repeated LD, and the state folder. */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The board's XPROG engine (target-protocols §B.1, §B.2, §B.6, §E) on a simulated CW-Lite:
+/* The board's XPROG engine (target-protocols.md §B.1, §B.2, §B.6, §E) on a simulated CW-Lite:
  * NewAE's host flow against an ATxmega128D4 and an ATxmega16A4, and every documented quirk —
  * the status echo and timeout flag, the RAM buffer offsets and their limits, the CRC no-op,
  * SET_PARAM's length rules, a short WRITE_MEM that still writes, unknown erase and memory
@@ -8,9 +8,9 @@
 #include "check.h"
 #include "xmega_host.h"
 
-#define REQ_MEM_READ  0x12 /* cw-usb-protocol §2.5 */
+#define REQ_MEM_READ  0x12 /* cw-usb-protocol.md §2.5 */
 #define REQ_MEM_WRITE 0x13
-#define REG_IOROUTE   55 /* cw-usb-protocol §4.1 */
+#define REG_IOROUTE   55 /* cw-usb-protocol.md §4.1 */
 
 static void reg_write(cwsim_board *b, unsigned addr, const uint8_t *in, unsigned len)
 {
@@ -157,7 +157,7 @@ static void pin_contention(void)
     uint8_t io[8] = {0x02, 0x01, 0, 0, 0, 0, 0x30, 0}; /* byte 6: PDIC enabled, high */
     reg_write(b, REG_IOROUTE, io, 8);
     CHECK_EQ_INT(xp_cmd(b, 0x01, NULL, 0), 1 | 1 << 8);
-    io[6] = 0x20; /* high_z: only the enable bit cleared (cw-usb-protocol §4.1) */
+    io[6] = 0x20; /* high_z: only the enable bit cleared (cw-usb-protocol.md §4.1) */
     reg_write(b, REG_IOROUTE, io, 8);
     CHECK_EQ_INT(xp_cmd(b, 0x01, NULL, 0), 0);
     cwsim_free(sim);

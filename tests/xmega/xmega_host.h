@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* A small XPROG host for the XMEGA tests: the CW Python's requests on a simulated board
- * (target-protocols §B.1 framing, §B.3 host flow). Include after check.h. */
+ * (target-protocols.md §B.1 framing, §B.3 host flow). Include after check.h. */
 #ifndef CWLUA_TESTS_XMEGA_XMEGA_HOST_H
 #define CWLUA_TESTS_XMEGA_XMEGA_HOST_H
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* cwlua-sim-attach: runs a command with simulated ChipWhisperer boards on a mock USB bus. This
- * is `cwlua sim attach` (design.md §5): the cwlua binary execs this helper, which is installed
- * beside it, so that cwlua itself needs neither GLib nor umockdev (design.md §2).
+ * is `cwlua sim attach` (contract.md §5): the cwlua binary execs this helper, which is installed
+ * beside it, so that cwlua itself needs neither GLib nor umockdev (contract.md §2).
  *
  * The helper builds the boards with libcwsim, puts them on a umockdev testbed (simbus.c), and
  * runs COMMAND with umockdev's preload library (as umockdev-wrapper does), so every libusb-1.0
@@ -34,10 +34,10 @@
 #define MAX_FAULTS 64
 #define SERIAL_MAX 126 /* a USB string descriptor holds at most 126 UTF-16 characters */
 
-/* umockdev's preload library (test-harnesses §1.1): what umockdev-wrapper puts in LD_PRELOAD */
+/* umockdev's preload library (test-harnesses.md §1.1): what umockdev-wrapper puts in LD_PRELOAD */
 #define PRELOAD_LIB "libumockdev-preload.so.0"
 
-/* ASan refuses to start when another library is preloaded before it (test-harnesses §1.4
+/* ASan refuses to start when another library is preloaded before it (test-harnesses.md §1.4
  * gotcha 4); sanitizer builds of a client run under the preload with this option. */
 #define ASAN_LINK_ORDER "verify_asan_link_order=0"
 
@@ -122,7 +122,7 @@ static void setup_error(const char *fmt, ...)
 }
 
 /* PART: a part, recipe name or ChipWhisperer alias such as stm32f100xb, stm32f1 or
- * CW308_STM32F1 (design.md §3, §5); whether it exists is checked when the chip is attached. */
+ * CW308_STM32F1 (contract.md §3, §5); whether it exists is checked when the chip is attached. */
 static bool valid_part(const char *s)
 {
     if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
@@ -202,7 +202,7 @@ static const char *option_value(int argc, char **argv, int *i, const char *name)
 
 static void parse_args(int argc, char **argv, options *o)
 {
-    o->latency_ms = 0.5; /* design.md §5: a control transfer costs 0.5 ms by default */
+    o->latency_ms = 0.5; /* contract.md §5: a control transfer costs 0.5 ms by default */
     int dashdash = 0;
     for (int k = 1; k < argc && dashdash == 0; k++) {
         if (strcmp(argv[k], "-h") == 0 || strcmp(argv[k], "--help") == 0) {
@@ -450,7 +450,7 @@ int main(int argc, char **argv)
             usage_error("--sim-fault %s: %s", o.faults[i], err);
         }
     }
-    /* Chip memories persist in the state folder, locked while in use (design.md §5). */
+    /* Chip memories persist in the state folder, locked while in use (contract.md §5). */
     if (cwsim_state_open(sim, o.state_dir, err, sizeof err) != 0) {
         cwsim_free(sim);
         setup_error("%s", err);
@@ -465,7 +465,7 @@ int main(int argc, char **argv)
             cwsim_free(sim);
             usage_error("cannot add board '%s' (%s)", sp->arg, err);
         }
-        /* the chip on the board: a part, recipe name or alias (design §5) */
+        /* the chip on the board: a part, recipe name or alias (contract.md §5) */
         if (sp->part[0] && cwsim_attach_part(boards[i], sp->part, NULL, err, sizeof err) != 0) {
             cwsim_free(sim);
             usage_error("'%s': %s", sp->arg, err);

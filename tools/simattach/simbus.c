@@ -314,7 +314,7 @@ static const sa_ep *find_ep(const sa_dev *d, unsigned addr)
     return NULL;
 }
 
-/* Appends "A: key=value\n" with umockdev's escaping (test-harnesses §1.4 gotcha 1: the value
+/* Appends "A: key=value\n" with umockdev's escaping (test-harnesses.md §1.4 gotcha 1: the value
  * ends in a literal \n, which umockdev unescapes with g_strcompress). */
 static void add_attr(GString *s, const char *key, const char *value)
 {
@@ -1052,7 +1052,7 @@ static void on_ioctl_locked(sa_conn *c, UMockdevIoctlClient *client)
     switch (req) {
     case USBDEVFS_GET_CAPABILITIES: {
         /* what this handler implements: one URB per transfer of any size, ZLP flag, reaping
-         * after a disconnect (test-harnesses §1.5 reports the same set) */
+         * after a disconnect (test-harnesses.md §1.5 reports the same set) */
         guint32 caps = USBDEVFS_CAP_ZERO_PACKET | USBDEVFS_CAP_BULK_CONTINUATION |
                        USBDEVFS_CAP_NO_PACKET_SIZE_LIM | USBDEVFS_CAP_REAP_AFTER_DISCONNECT;
         UMockdevIoctlData *p = resolve(arg, 0, sizeof caps);
@@ -1409,7 +1409,7 @@ int sa_bus_new(sa_bus **out, cwsim *sim, const sa_bus_options *opts, char *err, 
     g_mutex_init(&bus->lock);
     g_cond_init(&bus->cond);
     bus->latency_ns = (int64_t)(opts->usb_latency_ms * SA_NS_PER_MS);
-    /* the board's own clock charges the same latency per control transfer (design.md §5) */
+    /* the board's own clock charges the same latency per control transfer (contract.md §5) */
     cwsim_set_usb_latency_ns(sim, (uint64_t)bus->latency_ns);
     bus->trace = opts->trace;
     bus->next_devnum = 2; /* address 1 is the root hub */

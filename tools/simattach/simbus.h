@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* simbus.h - the mock USB bus of cwlua-sim-attach: a umockdev testbed whose usbdevfs device
- * nodes are answered by libcwsim boards (design.md §5 "cwlua sim attach"; the umockdev pattern
+ * nodes are answered by libcwsim boards (contract.md §5 "cwlua sim attach"; the umockdev pattern
  * is test-harnesses.md §1).
  *
  * Threads: umockdev runs every ioctl handler on its own worker thread, and the bus runs a

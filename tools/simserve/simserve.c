@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cwlua-sim-serve: `cwlua sim serve PART --pty` (design.md §5). A simulated STM32's ROM
+/* cwlua-sim-serve: `cwlua sim serve PART --pty` (contract.md §5). A simulated STM32's ROM
  * bootloader on a pseudo-terminal, paced in real time, for tools we did not write (Debian's
  * stm32flash). It prints only the pty's path on stdout and serves until SIGTERM/SIGINT/SIGHUP,
  * keeping the chip's memories in the state folder. The cwlua binary execs this program.
@@ -7,8 +7,8 @@
  * The line: each byte the client writes occupies the wire for one frame at the baud the
  * client set on the pty (tcsetattr on the slave; we read it through the master), and reaches
  * the chip when its stop bit ends; the chip's replies are written to the pty when theirs end.
- * A bare pty cannot carry parity (test-harnesses §2.1): there the client's bytes are taken as
- * the 8E1 frames the chip expects. The parity shim of tests/stm32 (test-harnesses §2.4,
+ * A bare pty cannot carry parity (test-harnesses.md §2.1): there the client's bytes are taken as
+ * the 8E1 frames the chip expects. The parity shim of tests/stm32 (test-harnesses.md §2.4,
  * extended) leaves a marker in the pty's flags the kernel keeps: CMSPAR = parity requested
  * (PARODD = odd), PARODD alone = no parity requested. With the marker the frames carry the
  * client's real format and the chip checks 8E1. docs/simulator-stm32.md has the details. */
@@ -34,8 +34,8 @@
 #define EXIT_FAIL  1
 #define MAX_FAULTS 64
 
-/* A CW308 on a board after default_setup() gets 7.3846 MHz on HS2 (cw-usb-protocol §6.1,
- * target-protocols §A.7): the clock the application model runs from here. */
+/* A CW308 on a board after default_setup() gets 7.3846 MHz on HS2 (cw-usb-protocol.md §6.1,
+ * target-protocols.md §A.7): the clock the application model runs from here. */
 #define SERVE_CLOCK_HZ 7384600.0
 /* A client's baud we cannot read (B0, unknown speed): the CW programming rate (§A.1). */
 #define DEFAULT_BAUD 115200.0
@@ -493,7 +493,7 @@ int main(int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    /* A board at rest: powered, clocked, BOOT0 high, nRST released (design §5). */
+    /* A board at rest: powered, clocked, BOOT0 high, nRST released (contract.md §5). */
     cwsim_stm32_set_tx(s.chip, on_chip_tx, &s);
     cwsim_stm32_set_boot0(s.chip, 1, 0);
     cwsim_stm32_set_clock(s.chip, SERVE_CLOCK_HZ, 0);

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- cwlua doctor TARGET: find out why a target does not answer, and say what to do (design §6).
+-- cwlua doctor TARGET: find out why a target does not answer, and say what to do (contract.md §6).
 local doctor = require "cwlua.doctor"
 
 return {

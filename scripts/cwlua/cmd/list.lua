@@ -6,7 +6,7 @@ local device = require "cwlua.core.device"
 local devspec = require "cwlua.devspec"
 local json = require "cwlua.json"
 
-local NEWAE_VID = 0x2B3E -- cw-usb-protocol §1.1
+local NEWAE_VID = 0x2B3E -- cw-usb-protocol.md §1.1
 
 -- Why a board could not be opened or asked, and what to do, in a few words.
 local function problem(e)
@@ -48,7 +48,7 @@ local function run(ctx)
     ports[#ports + 1] = { path = p.path, description = p.description,
       vid = p.vid and ("%04x"):format(p.vid), pid = p.pid and ("%04x"):format(p.pid),
       serial = p.serial ~= "" and p.serial or nil,
-      -- a board's own CDC port: baud rate only, always 8N1 (cw-usb-protocol §5.6)
+      -- a board's own CDC port: baud rate only, always 8N1 (cw-usb-protocol.md §5.6)
       chipwhisperer = p.vid == NEWAE_VID or nil }
   end
   if ctx.opts.json then

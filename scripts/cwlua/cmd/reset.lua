@@ -20,7 +20,7 @@ local function run(ctx)
   local before, msg, code = b:pin(pin)
   if before == nil and code ~= "unsupported" then cmdutil.check(before, msg, code) end
   -- low, then high 25 ms so the chip sees a clean edge, then back to what it was: the
-  -- sequence NewAE uses around STM32 bootloader entry (target-protocols §A.2)
+  -- sequence NewAE uses around STM32 bootloader entry (target-protocols.md §A.2)
   cmdutil.check(b:pin(pin, "low"))
   time.sleep(low_ms)
   cmdutil.check(b:pin(pin, "high"))

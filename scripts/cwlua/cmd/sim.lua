@@ -1,14 +1,14 @@
 -- SPDX-License-Identifier: MIT
--- cwlua sim ...: the simulator's own commands (design §5).
+-- cwlua sim ...: the simulator's own commands (contract.md §5).
 --   sim attach SPEC... [--sim-fault ...] -- COMMAND ARGS...
 -- 'attach' runs the helper program cwlua-sim-attach installed beside cwlua: it needs GLib and
--- umockdev, which the cwlua binary itself does not link (design §2).
+-- umockdev, which the cwlua binary itself does not link (contract.md §2).
 local errors = require "cwlua.errors"
 local runtime = require "cwlua.core.runtime"
 
 local SUBCOMMANDS = { "attach", "serve", "faults" }
 -- The helper programs installed beside cwlua: attach needs GLib and umockdev, which the cwlua
--- binary does not link (design §2); serve is a long-running pty server.
+-- binary does not link (contract.md §2); serve is a long-running pty server.
 local HELPERS = { attach = "cwlua-sim-attach", serve = "cwlua-sim-serve" }
 
 -- Global --sim-* options given before 'sim' go to the helper too (each takes the ones it has).
@@ -78,7 +78,7 @@ return {
     .. "       cwlua sim serve PART --pty [--sim-state DIR] [--sim-fault NAME[=VALUE]]...\n"
     .. "       cwlua sim faults [--json]",
   help = [[
-'sim faults' lists the faults --sim-fault can inject (design §5), with their defaults.
+'sim faults' lists the faults --sim-fault can inject, with their defaults.
 
 'sim serve': the chip's ROM bootloader on a pseudo-terminal, paced in real time, for tools such
 as stm32flash; prints only the pty path, serves until killed, keeps the chip's memory in

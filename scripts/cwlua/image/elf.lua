@@ -2,7 +2,7 @@
 -- cwlua.image.elf: ELF32 little-endian reader for cwlua.image.
 --
 -- Sources: the System V ABI "ELF" chapter (Elf32_Ehdr and Elf32_Phdr layouts, e_ident values,
--- PT_LOAD), design §3 "FILE" ("ELF errors name the byte offset") and the image-loader issue.
+-- PT_LOAD), contract.md §3 "FILE" ("ELF errors name the byte offset") and the image-loader issue.
 -- Loads the file bytes (p_filesz, not p_memsz) of each PT_LOAD segment at its physical address
 -- (p_paddr, the load address: an initialised .data section runs from RAM but is stored in
 -- flash). Every error is errors.raise("input", ...) and reads "NAME: byte OFFSET: message".

@@ -2,7 +2,7 @@
 -- cwlua.image.hex: Intel HEX reader for cwlua.image.
 --
 -- Sources: target-protocols.md §D (the record types, checks and behaviour of IntelHex 1.5.1,
--- which ChipWhisperer uses), design §3 "FILE" (any address given twice is an error, no 64 KiB
+-- which ChipWhisperer uses), contract.md §3 "FILE" (any address given twice is an error, no 64 KiB
 -- wrap-around) and the image-loader issue. Every error is errors.raise("input", ...) and reads
 -- "NAME:LINE: message".
 --
@@ -18,7 +18,7 @@ local M = {}
 local byte, char, find, format, gsub, sub, unpack =
   string.byte, string.char, string.find, string.format, string.gsub, string.sub, string.unpack
 
--- Record types (target-protocols §D).
+-- Record types (target-protocols.md §D).
 local DATA = 0x00
 local EOF = 0x01
 local EXT_SEGMENT = 0x02     -- base = value * 16
@@ -41,7 +41,7 @@ local TYPE_NAME = {
 
 -- A record is length, address (2), type, data, checksum: at least 5 bytes (Intel HEX format).
 local MIN_RECORD = 5
--- Images live in a 32-bit address space (design §3: addresses print as 0x%08X).
+-- Images live in a 32-bit address space (contract.md §3: addresses print as 0x%08X).
 local ADDR_LIMIT = 0x100000000
 local COLON = byte(":")
 local CR = byte("\r")

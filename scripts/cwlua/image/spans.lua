@@ -4,7 +4,7 @@
 --
 -- Used by cwlua.image.hex and cwlua.image.elf; cwlua.image wraps the result. Duplicates are found
 -- by sorting spans, not with a table per byte (issue: a 1 MiB image must load well under a
--- second). The conflict reported is the one a file read front to back meets first (design §3:
+-- second). The conflict reported is the one a file read front to back meets first (contract.md §3:
 -- `file:line: 0x… already set at line M`): the earliest span that overlaps an earlier one, at
 -- its lowest byte that an earlier span already set.
 local M = {}

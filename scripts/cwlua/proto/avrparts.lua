@@ -1,6 +1,6 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua.proto.avrparts: the ATmega parts cwlua programs over ISP, by signature.
--- Signatures, flash/EEPROM sizes and pages: ../shared/docs/target-protocols.md §C.6 (NewAE's
+-- Signatures, flash/EEPROM sizes and pages: docs/reference/target-protocols.md §C.6 (NewAE's
 -- supported_avr). Fuse layouts: the ATmega48A/PA/88A/PA/168A/PA/328/P datasheet (Atmel-8271,
 -- "Memory Programming" → "Fuse Bits": Fuse Low Byte, Fuse High Byte, Extended Fuse Byte, Lock
 -- Bit Byte; 0 = programmed). Clock sources: the same datasheet, "System Clock and Clock

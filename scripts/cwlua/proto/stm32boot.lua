@@ -1,7 +1,7 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua.proto.stm32boot: the STM32 ROM USART bootloader protocol (ST AN3155), over any stream
 -- with the cwlua stream interface (a board's USART bridge or a plain serial port).
--- Facts: ../shared/docs/target-protocols.md §A.3 (link layer), §A.4 (commands), §A.8 (what
+-- Facts: docs/reference/target-protocols.md §A.3 (link layer), §A.4 (commands), §A.8 (what
 -- the host sees on bad input), §A.10 (stm32flash 0.7's timeouts and sync rule).
 --
 --   local boot = stm32boot.new(stream, { where = "stm32f1" })
@@ -72,7 +72,7 @@ local function fail(self, code, observed, fmt, ...)
 end
 
 -- A byte that is one bit away from ACK or NACK is a damaged reply: the line or the baud rate
--- is wrong, not the protocol (issue 8).
+-- is wrong, not the protocol, and the error should say so.
 local function near_miss(b)
   return bits(b ~ ACK) == 1 or bits(b ~ NACK) == 1
 end

@@ -1,6 +1,6 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua.proto.stm32devices: STM32 parts by the product ID their bootloader reports (Get ID).
--- Data from ../shared/docs/target-protocols.md §A.6 (ChipWhisperer's list merged with
+-- Data from docs/reference/target-protocols.md §A.6 (ChipWhisperer's list merged with
 -- stm32flash 0.7's dev_table.c; the 0.4 values are not used). Addresses: flash, RAM and
 -- system-memory ends are exclusive, the option-byte end is inclusive, as in §A.6.
 -- flash_size is the largest part sharing the ID ("up to"); the chip's own flash-size register

@@ -1,6 +1,6 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua.proto.v2isp: the host side of the ChipWhisperer board's V2/ISP engine (AVR serial
--- programming through the board's SAM SPI). Facts: ../shared/docs/target-protocols.md §1
+-- programming through the board's SAM SPI). Facts: docs/reference/target-protocols.md §1
 -- (transport, the timeout counter shared with XPROG), §C.1 (framing, codes, status), §C.2
 -- (SPI, slow clock), §C.3 (command semantics), §C.4 (NewAE's host flow), §C.5 (instructions).
 --
@@ -43,8 +43,8 @@ M.TICK_MS = 0.4 -- the shared counter ticks at 2500 Hz (§1)
 M.SCK_TABLE = { [0] = 8e6, 4e6, 2e6, 1e6, 500e3, 250e3, 125e3 }
 -- The SAM SPI divider is computed for the board's 96 MHz master clock and stops at 255 (§C.1:
 -- "silently uses divider 255"): nothing below 376.5 kHz. The slow clock (§C.2) switches the
--- master clock to the crystal: 6 MHz on a CW-Lite (cw-usb-protocol §2.3 infers 12 MHz / 2;
--- target-protocols §C.2 assumes 12 MHz: UNCONFIRMED), which slows SCK and every delay.
+-- master clock to the crystal: 6 MHz on a CW-Lite (cw-usb-protocol.md §2.3 infers 12 MHz / 2;
+-- target-protocols.md §C.2 assumes 12 MHz: UNCONFIRMED), which slows SCK and every delay.
 M.MCK_HZ, M.SLOW_MCK_HZ = 96e6, 6e6
 M.SPI_DIV_MAX = 255
 
@@ -129,8 +129,9 @@ function Isp:command(cmd, payload, timeout_ms)
   self:out(cmd, payload, timeout_ms)
   local st = self:status(timeout_ms)
   if #st < 2 then
+    -- the engine answers every command it runs with at least two bytes (target-protocols.md §C.3)
     errors.raise("failure", "%s: V2 command 0x%02X (%d payload bytes) left no status: the "
-      .. "engine dropped it (target-protocols §C.3)", self.where, cmd, #(payload or ""))
+      .. "board's V2 engine dropped it", self.where, cmd, #(payload or ""))
   end
   return st
 end

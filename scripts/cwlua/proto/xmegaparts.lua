@@ -1,6 +1,6 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua.proto.xmegaparts: the ATxmega parts cwlua programs, as data.
--- Signatures, flash and EEPROM sizes: ../shared/docs/target-protocols.md §B.4 (NewAE's
+-- Signatures, flash and EEPROM sizes: docs/reference/target-protocols.md §B.4 (NewAE's
 -- supported_xmega). The section layout is the datasheets' [ext] (NewAE's "boot" entries point at
 -- the end of flash and look wrong, §B.4). Page sizes: flash 0x100, EEPROM 0x20 (§B.4).
 -- Fuse bytes, their bits and what they do, and the chip-erase time are [ext] (Atmel XMEGA A and

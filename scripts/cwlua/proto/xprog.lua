@@ -1,7 +1,7 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua.proto.xprog: the host side of the board's XPROG engine (XMEGA PDI programming) on
 -- vendor request 0x20: sub-commands, the 256-byte RAM buffer, the 3-byte status.
--- Facts: ../shared/docs/target-protocols.md §B.1 (framing), §B.2 (what each sub-command does),
+-- Facts: docs/reference/target-protocols.md §B.1 (framing), §B.2 (what each sub-command does),
 -- §B.3 (NewAE's host flow), §E (what bad input does), §1 (the transport and the timeout counter
 -- the XPROG and AVR engines share).
 --
@@ -15,7 +15,7 @@ local errors = require "cwlua.errors"
 
 local M = {}
 
-M.REQUEST = 0x20 -- XMEGA_PROGRAM (target-protocols §1 request table)
+M.REQUEST = 0x20 -- XMEGA_PROGRAM (target-protocols.md §1 request table)
 
 -- Sub-commands: the low byte of wValue (§B.1).
 M.CMD = { ENTER = 0x01, LEAVE = 0x02, ERASE = 0x03, WRITE = 0x04, READ = 0x05, CRC = 0x06,
@@ -52,7 +52,7 @@ end
 M.hex = hex
 
 -- A transfer failed: a STALL on an engine request means the board has no XPROG engine (the
--- Nano's firmware lacks it, cw-usb-protocol §2.3); anything else is the board or USB.
+-- Nano's firmware lacks it, cw-usb-protocol.md §2.3); anything else is the board or USB.
 function Engine:_fail(what, msg, code)
   if code == "stall" or code == "pipe" then
     error(errors.new("device", ("%s: this board cannot program XMEGA: its XMEGA programmer "
