@@ -8,6 +8,7 @@
 #include "l_serial.h"
 #include "l_tty.h"
 #include "l_util.h"
+#include "l_zlib.h"
 #include "runtime.h"
 
 #include <lauxlib.h>
@@ -94,6 +95,8 @@ static int pmain(lua_State *L)
     lua_setfield(L, -2, "cwlua.core.readline");
     lua_pushcfunction(L, luaopen_cwlua_core_tty);
     lua_setfield(L, -2, "cwlua.core.tty");
+    lua_pushcfunction(L, luaopen_cwlua_core_zlib);
+    lua_setfield(L, -2, "cwlua.core.zlib");
     lua_pop(L, 1);
 
     const cw_embedded *boot = NULL;

@@ -1,15 +1,17 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua.bitstream: finding and reading the FPGA bitstream of a ChipWhisperer capture board
--- (cw-usb-protocol §3.1, §3.2), for loading it when the FPGA is not configured (§3.3, §3.4).
+-- (cw-usb-protocol.md §3.1, §3.2), for loading it when the FPGA is not configured (§3.3, §3.4).
 --
 -- A bitstream comes from --bitstream FILE, else $CWLUA_BITSTREAM, else NewAE's chipwhisperer
 -- Python package (its hardware/firmware/<board>.py holds a zip as base64, §3.1). FILE may be
 -- the .bit itself, NewAE's firmware zip, or that .py module; the kind is told by content.
--- Everything here is plain Lua: a raw-deflate decoder (RFC 1951), a zip reader, base64 and the
--- Xilinx .bit header.
+-- The zip reader, base64 and the Xilinx .bit header are plain Lua; inflating (RFC 1951) and
+-- the CRC-32 go through zlib (cwlua.zlib).
 --
 --   local bit, from = assert(bitstream.load("/path/cwlite.py", "cwlite"))
 --   local path, origin = bitstream.locate("cwlite", { file = opt, env = os.getenv(...) })
+local zlib = require "cwlua.zlib"
+
 local M = {}
 
 -- What NewAE ships per board (§3.1): the Python module, the zip inside it, the .bit inside that,
@@ -30,259 +32,29 @@ M.SKIP = 0x7C                    -- bytes NewAE drops from the start of the file
 M.PAD = 32                       -- 0xFF bytes NewAE appends: "extra CCLKs" (§3.2)
 
 ---------------------------------------------------------------------------------------------
--- inflate (RFC 1951), raw deflate as stored in zip files
+-- inflate (RFC 1951) and CRC-32, through zlib (cwlua.zlib)
 
--- Length and distance codes (RFC 1951 §3.2.5).
-local LEN_BASE = { 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67,
-                   83, 99, 115, 131, 163, 195, 227, 258 }
-local LEN_EXTRA = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5,
-                    5, 5, 0 }
-local DIST_BASE = { 1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513,
-                    769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577 }
-local DIST_EXTRA = { 0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11,
-                     11, 12, 12, 13, 13 }
--- Order of the code length code lengths (RFC 1951 §3.2.7).
-local CL_ORDER = { 16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15 }
-
-local function corrupt(what)
-  error({ inflate = "corrupt deflate data (" .. what .. ")" }, 0)
-end
-
--- A decoding table for canonical Huffman code lengths lens[0..n-1]: t[bits] = sym << 4 | len
--- for every maxbits-bit pattern whose low len bits (deflate sends codes MSB first into an
--- LSB-first stream, so they are bit-reversed here) are the code of sym.
-local function huffman(lens, n)
-  local count, maxbits = {}, 0
-  for l = 0, 15 do count[l] = 0 end
-  for s = 0, n - 1 do
-    local l = lens[s] or 0
-    count[l] = count[l] + 1
-    if l > maxbits then maxbits = l end
-  end
-  if maxbits == 0 then return { bits = 1, t = {} } end -- no codes: any use is an error
-  local next_code, code = {}, 0
-  count[0] = 0
-  for l = 1, maxbits do
-    code = (code + count[l - 1]) << 1
-    next_code[l] = code
-  end
-  local t = {}
-  for s = 0, n - 1 do
-    local l = lens[s] or 0
-    if l > 0 then
-      local c = next_code[l]
-      next_code[l] = c + 1
-      if c >= (1 << l) then corrupt("over-subscribed code") end
-      local r = 0
-      for _ = 1, l do
-        r = (r << 1) | (c & 1)
-        c = c >> 1
-      end
-      local v = (s << 4) | l
-      for k = r, (1 << maxbits) - 1, 1 << l do t[k] = v end
-    end
-  end
-  return { bits = maxbits, t = t }
-end
-
-local FIXED_LIT, FIXED_DIST
-do
-  local l = {}
-  for s = 0, 143 do l[s] = 8 end
-  for s = 144, 255 do l[s] = 9 end
-  for s = 256, 279 do l[s] = 7 end
-  for s = 280, 287 do l[s] = 8 end
-  FIXED_LIT = huffman(l, 288)
-  local d = {}
-  for s = 0, 29 do d[s] = 5 end
-  FIXED_DIST = huffman(d, 30)
-end
-
-local WINDOW = 32768            -- the furthest a match reaches back (RFC 1951 §2)
-local FLUSH_AT = 262144 + WINDOW -- output bytes kept as integers before turning into strings
+-- The most inflate() gives back when the caller knows no size: far more than any bitstream
+-- (the Husky's is 2.2 MB), yet a bound on what a corrupt or hostile stream can cost.
+local INFLATE_MAX = 64 << 20
 
 --- bitstream.inflate(data [, pos [, expected]]) -> string
 -- Decodes the raw deflate stream in data starting at byte pos (default 1). expected: the
--- uncompressed size, when known, to check against. Raises { inflate = msg } on corrupt data.
--- Speed (Lua 5.4.4, one x86-64 core): a 2.2 MB Husky-sized bitstream in 0.35 s, the Lite's
--- 340 KB in 0.05 s; the FPGA takes longer to receive them (8 bits per byte at 10 MHz, §3.4).
+-- uncompressed size, when known, to check against (inflating stops past it); otherwise at
+-- most 64 MiB. Raises { inflate = msg } on corrupt data, msg as cwlua.zlib.inflate_raw gives
+-- it. A 2.2 MB Husky-sized bitstream takes milliseconds (bench/README.md).
 function M.inflate(data, pos, expected)
-  pos = pos or 1
-  local n = #data
-  local byte, char, unpack, move = string.byte, string.char, table.unpack, table.move
-  local buf, cnt = 0, 0          -- bit buffer (LSB first) and how many bits it holds
-  local out, o = {}, 0           -- output bytes not yet turned into strings
-  local parts, total = {}, 0
-
-  local function need(k)         -- make sure k bits are buffered
-    while cnt < k do
-      if pos > n then corrupt("truncated") end
-      buf = buf | (byte(data, pos) << cnt)
-      pos, cnt = pos + 1, cnt + 8
-    end
+  if pos and pos > 1 then data = data:sub(pos) end
+  local out, err = zlib.inflate_raw(data, expected or INFLATE_MAX)
+  if not out then error({ inflate = err }, 0) end
+  if expected and #out ~= expected then
+    error({ inflate = ("corrupt deflate data (%d bytes, expected %d)"):format(#out, expected) }, 0)
   end
-  local function bits(k)
-    need(k)
-    local v = buf & ((1 << k) - 1)
-    buf, cnt = buf >> k, cnt - k
-    return v
-  end
-  local function decode(h)       -- one symbol of Huffman table h
-    local hb = h.bits
-    while cnt < hb and pos <= n do -- near the end fewer bits may be left: that is fine
-      buf = buf | (byte(data, pos) << cnt)
-      pos, cnt = pos + 1, cnt + 8
-    end
-    local v = h.t[buf & ((1 << hb) - 1)]
-    if v == nil or (v & 15) > cnt then corrupt("bad code") end
-    local l = v & 15
-    buf, cnt = buf >> l, cnt - l
-    return v >> 4
-  end
-  local function flush(keep)     -- turn all but the last keep bytes into strings
-    local upto = o - keep
-    for i = 1, upto, 8192 do
-      parts[#parts + 1] = char(unpack(out, i, math.min(i + 8191, upto)))
-    end
-    total = total + upto
-    move(out, upto + 1, o, 1)
-    for i = keep + 1, o do out[i] = nil end
-    o = keep
-  end
-
-  local last = 0
-  while last == 0 do
-    last = bits(1)
-    local kind = bits(2)
-    if kind == 0 then                  -- stored (RFC 1951 §3.2.4)
-      local whole = cnt >> 3           -- give back the whole bytes buffered, drop the rest
-      pos, buf, cnt = pos - whole, 0, 0
-      if pos + 3 > n then corrupt("truncated") end
-      local a, b, c, d = byte(data, pos, pos + 3)
-      local len, nlen = a | (b << 8), c | (d << 8)
-      if len ~= (~nlen & 0xFFFF) then corrupt("stored length") end
-      pos = pos + 4
-      if pos + len - 1 > n then corrupt("truncated") end
-      for i = pos, pos + len - 1, 4096 do
-        local chunk = { byte(data, i, math.min(i + 4095, pos + len - 1)) }
-        move(chunk, 1, #chunk, o + 1, out)
-        o = o + #chunk
-      end
-      pos = pos + len
-    elseif kind == 3 then
-      corrupt("block type 3")
-    else
-      local lit, dist
-      if kind == 1 then
-        lit, dist = FIXED_LIT, FIXED_DIST
-      else                             -- dynamic (RFC 1951 §3.2.7)
-        local hlit, hdist, hclen = bits(5) + 257, bits(5) + 1, bits(4) + 4
-        local cl = {}
-        for i = 1, hclen do cl[CL_ORDER[i]] = bits(3) end
-        local clh = huffman(cl, 19)
-        local lens, i = {}, 0
-        while i < hlit + hdist do
-          local s = decode(clh)
-          if s < 16 then
-            lens[i], i = s, i + 1
-          else
-            local rep, v
-            if s == 16 then
-              if i == 0 then corrupt("repeat without a length") end
-              rep, v = 3 + bits(2), lens[i - 1]
-            elseif s == 17 then
-              rep, v = 3 + bits(3), 0
-            else
-              rep, v = 11 + bits(7), 0
-            end
-            if i + rep > hlit + hdist then corrupt("too many lengths") end
-            for _ = 1, rep do lens[i], i = v, i + 1 end
-          end
-        end
-        if (lens[256] or 0) == 0 then corrupt("no end-of-block code") end
-        local dl = {}
-        for k = 0, hdist - 1 do dl[k] = lens[hlit + k] end
-        lit, dist = huffman(lens, hlit), huffman(dl, hdist)
-      end
-      local lt, lb = lit.t, lit.bits
-      local lmask = (1 << lb) - 1
-      while true do
-        -- decode(lit), inlined: this loop runs once per output symbol
-        while cnt < lb and pos <= n do
-          buf = buf | (byte(data, pos) << cnt)
-          pos, cnt = pos + 1, cnt + 8
-        end
-        local v = lt[buf & lmask]
-        if v == nil or (v & 15) > cnt then corrupt("bad code") end
-        buf, cnt = buf >> (v & 15), cnt - (v & 15)
-        local s = v >> 4
-        if s < 256 then
-          o = o + 1
-          out[o] = s
-        elseif s == 256 then
-          break
-        else
-          s = s - 256
-          if s > 29 then corrupt("length code") end
-          local len = LEN_BASE[s]
-          local e = LEN_EXTRA[s]
-          if e > 0 then len = len + bits(e) end
-          local d = decode(dist) + 1
-          if d > 30 then corrupt("distance code") end
-          local back = DIST_BASE[d]
-          e = DIST_EXTRA[d]
-          if e > 0 then back = back + bits(e) end
-          if back > o then corrupt("distance too far back") end
-          local from = o - back
-          for k = 1, len do out[o + k] = out[from + k] end
-          o = o + len
-        end
-        if o >= FLUSH_AT then flush(WINDOW) end
-      end
-    end
-    if o >= FLUSH_AT then flush(WINDOW) end
-  end
-  flush(0)
-  if expected and total ~= expected then
-    corrupt(("%d bytes, expected %d"):format(total, expected))
-  end
-  return table.concat(parts)
+  return out
 end
 
--- inflate raises tables for corrupt data; this turns them into nil, msg
-local function try(f, ...)
-  local ok, r = pcall(f, ...)
-  if ok then return r end
-  if type(r) == "table" and r.inflate then return nil, r.inflate end
-  error(r, 0)
-end
-
----------------------------------------------------------------------------------------------
--- CRC-32 (ISO-HDLC, as zip uses it)
-
-local CRC = {}
-for i = 0, 255 do
-  local c = i
-  for _ = 1, 8 do c = (c & 1 ~= 0) and (0xEDB88320 ~ (c >> 1)) or (c >> 1) end
-  CRC[i] = c
-end
-
---- bitstream.crc32(s) -> integer
-function M.crc32(s)
-  local c, byte = 0xFFFFFFFF, string.byte
-  for i = 1, #s, 8 do
-    local a, b, d, e, f, g, h, k = byte(s, i, i + 7)
-    c = CRC[(c ~ a) & 0xFF] ~ (c >> 8)
-    if b then c = CRC[(c ~ b) & 0xFF] ~ (c >> 8) end
-    if d then c = CRC[(c ~ d) & 0xFF] ~ (c >> 8) end
-    if e then c = CRC[(c ~ e) & 0xFF] ~ (c >> 8) end
-    if f then c = CRC[(c ~ f) & 0xFF] ~ (c >> 8) end
-    if g then c = CRC[(c ~ g) & 0xFF] ~ (c >> 8) end
-    if h then c = CRC[(c ~ h) & 0xFF] ~ (c >> 8) end
-    if k then c = CRC[(c ~ k) & 0xFF] ~ (c >> 8) end
-  end
-  return c ~ 0xFFFFFFFF
-end
+--- bitstream.crc32(s) -> integer: CRC-32 (ISO-HDLC), as zip uses it
+M.crc32 = zlib.crc32
 
 ---------------------------------------------------------------------------------------------
 -- zip (PKWARE APPNOTE 6.3: end of central directory 4.3.16, central header 4.3.12, local
@@ -326,7 +98,7 @@ function M.zip_read(data, e)
   if e.method == 0 then
     out = data:sub(start, start + e.size - 1)
   elseif e.method == 8 then
-    out, err = try(M.inflate, data:sub(start, start + e.csize - 1), 1, e.size)
+    out, err = zlib.inflate_raw(data:sub(start, start + e.csize - 1), e.size)
     if not out then return nil, ("'%s': %s"):format(e.name, err) end
   else
     return nil, ("'%s' uses compression method %d (only stored and deflate are read)"):format(

@@ -29,6 +29,14 @@ if #files == 0 then -- not a git checkout (a source tarball): every file under R
 end
 
 -- A pass is a citation that resolved or a file that carries its tag; a failure is a problem.
+do -- a file in several index stages (during a merge) is checked once
+  local seen, unique = {}, {}
+  for _, f in ipairs(files) do
+    if not seen[f] then seen[f], unique[#unique + 1] = true, f end
+  end
+  files = unique
+end
+
 local passed, failed = 0, 0
 local function fail(fmt, ...)
   failed = failed + 1
@@ -179,7 +187,8 @@ for _, path in ipairs(files) do
           end
         end
         -- 2. NAME.md §N resolves to a heading
-        for name, sec in line:gmatch("([%w_%-]+%.md)`?%)?,?%s*§%s*([%w]+[%.%w]*)") do
+        local cited = path == "tests/lint/repo_lint.lua" and "" or line
+        for name, sec in cited:gmatch("([%w_%-]+%.md)`?%)?,?%s*§%s*([%w]+[%.%w]*)") do
           sec = sec:gsub("%.$", "")
           local paths = docs[name]
           if not paths then
