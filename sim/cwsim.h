@@ -17,15 +17,16 @@
 #ifndef CWLUA_SIM_CWSIM_H
 #define CWLUA_SIM_CWSIM_H
 
+/* The chip interface: the world and board types (cwsim, cwsim_board), UART frames, pins,
+ * cwsim_target_ops and the calls a chip makes (target side, fault queries, state blobs). */
+#include "cwsim_chip.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef struct cwsim cwsim;             /* one simulated world: virtual clock, boards, faults */
-typedef struct cwsim_board cwsim_board; /* one board (owned by its cwsim) */
 
 typedef enum cwsim_kind { CWSIM_CWLITE, CWSIM_CW1200, CWSIM_HUSKY, CWSIM_NANO } cwsim_kind;
 
@@ -79,8 +80,8 @@ typedef struct cwsim_counters {
 
 void cwsim_counters_get(const cwsim *sim, cwsim_counters *out);           /* all boards */
 void cwsim_board_counters_get(const cwsim_board *b, cwsim_counters *out); /* one board */
-void cwsim_counters_reset(cwsim *sim);              /* zero every counter except now_ns */
-void cwsim_count_flash_ns(cwsim *sim, uint64_t ns); /* for target chips (later issues) */
+void cwsim_counters_reset(cwsim *sim); /* zero every counter except now_ns */
+/* cwsim_count_flash_ns: cwsim_chip.h */
 
 /* ---- PRNG for random faults (design §5 --sim-seed) -------------------------------------- */
 
@@ -96,10 +97,8 @@ double cwsim_random_unit(cwsim *sim); /* uniform in [0, 1) */
 int cwsim_fault_set(cwsim *sim, const char *name, const char *value, char *err, size_t errlen);
 /* "NAME" or "NAME=VALUE", as given to --sim-fault. */
 int cwsim_fault_parse(cwsim *sim, const char *spec, char *err, size_t errlen);
-int cwsim_fault_clear(cwsim *sim, const char *name);               /* 0 ok, -1 unknown name */
-int cwsim_fault_on(const cwsim *sim, const char *name);            /* 1 set, 0 not set or unknown */
-double cwsim_fault_number(const cwsim *sim, const char *name);     /* numeric value, 0 if unset */
-const char *cwsim_fault_value(const cwsim *sim, const char *name); /* text; NULL if unset */
+int cwsim_fault_clear(cwsim *sim, const char *name); /* 0 ok, -1 unknown name */
+/* cwsim_fault_on, cwsim_fault_number, cwsim_fault_value: cwsim_chip.h */
 
 typedef struct cwsim_fault_info {
     const char *name;    /* "uart-swapped" */
@@ -120,7 +119,7 @@ cwsim_board *cwsim_board_add(cwsim *sim, cwsim_kind kind, const char *serial, ch
 size_t cwsim_board_count(const cwsim *sim);
 cwsim_board *cwsim_board_at(cwsim *sim, size_t i);             /* NULL if out of range */
 cwsim_board *cwsim_board_find(cwsim *sim, const char *serial); /* NULL if none */
-cwsim *cwsim_board_sim(cwsim_board *b);
+/* cwsim_board_sim: cwsim_chip.h */
 
 cwsim_kind cwsim_board_kind(const cwsim_board *b);
 const char *cwsim_board_serial(const cwsim_board *b);
@@ -177,21 +176,7 @@ size_t cwsim_board_fpga_peek(const cwsim_board *b, unsigned addr, uint8_t *buf, 
  * board starts at the register reset values instead (design §5: FPGA configured). */
 void cwsim_board_default_setup(cwsim_board *b);
 
-/* Line format of a UART frame (cw-usb-protocol §5.1). */
-typedef enum cwsim_parity {
-    CWSIM_PARITY_NONE,
-    CWSIM_PARITY_ODD,
-    CWSIM_PARITY_EVEN,
-    CWSIM_PARITY_MARK,
-    CWSIM_PARITY_SPACE
-} cwsim_parity;
-typedef struct cwsim_uart_format {
-    double baud;         /* bits per second actually on the wire */
-    uint8_t data_bits;   /* 5..8 */
-    uint8_t parity;      /* cwsim_parity */
-    uint8_t stop_halves; /* stop bits x 2: 2 = 1, 3 = 1.5, 4 = 2 */
-} cwsim_uart_format;
-uint64_t cwsim_uart_frame_ns(const cwsim_uart_format *fmt); /* start+data+parity+stop */
+/* UART frames (cwsim_uart_format, cwsim_uart_frame, their time and decoding): cwsim_chip.h. */
 /* The SAM USART's fractional divider (§5.1): the baud the board really produces for a requested
  * one at master clock mck_hz (96 MHz Lite/Pro/Husky, 120 MHz Nano). 0 ok, -1 out of range
  * (CD outside 1..65535: the real INIT then fails silently). */
@@ -199,37 +184,8 @@ int cwsim_uart_baud_actual(uint32_t requested, uint32_t mck_hz, double *actual);
 
 /* ---- wiring and targets ------------------------------------------------------------------ */
 
-typedef enum cwsim_level { CWSIM_Z = 0, CWSIM_LOW = 1, CWSIM_HIGH = 2 } cwsim_level;
-typedef enum cwsim_pin {
-    CWSIM_PIN_TIO1,
-    CWSIM_PIN_TIO2,
-    CWSIM_PIN_TIO3,
-    CWSIM_PIN_TIO4,
-    CWSIM_PIN_NRST,
-    CWSIM_PIN_PDIC,
-    CWSIM_PIN_PDID,
-    CWSIM_PIN_MOSI,
-    CWSIM_PIN_MISO,
-    CWSIM_PIN_SCK,
-    CWSIM_PIN_COUNT
-} cwsim_pin;
-const char *cwsim_pin_name(cwsim_pin pin); /* "tio1", "nrst", ... */
-
-/* One UART frame as it travelled on a wire: the sender's format and the level of each bit slot
- * after the wire's faults (bit i of levels = slot i; slot 0 is the start bit, then data LSB
- * first, parity, stop). A receiver decodes it with its own format. */
-typedef struct cwsim_uart_frame {
-    uint8_t byte; /* as the sender meant it */
-    cwsim_uart_format fmt;
-    uint16_t levels;
-    uint8_t nslots;
-} cwsim_uart_frame;
-#define CWSIM_UART_PARITY_ERROR  0x01
-#define CWSIM_UART_FRAMING_ERROR 0x02
-/* Sample a frame as a receiver with format rx would (bit centres at rx's bit rate, from the
- * start bit's falling edge). Returns the error flags above; *byte gets the data bits. */
-unsigned cwsim_uart_frame_decode(const cwsim_uart_frame *f, const cwsim_uart_format *rx,
-                                 uint8_t *byte);
+/* Pins and levels, cwsim_target_ops, attaching and detaching a chip, and the calls for the
+ * target side: cwsim_chip.h. */
 
 /* What the board puts on the target connector (cw-usb-protocol §4.1, §4.3; faults applied). */
 typedef struct cwsim_target_view {
@@ -242,52 +198,6 @@ typedef struct cwsim_target_view {
     int uart_enabled;                  /* USART TX/RX enabled (0x1B/0x11) */
 } cwsim_target_view;
 void cwsim_board_target_view(const cwsim_board *b, cwsim_target_view *out);
-
-/* A target chip plugs into the wiring through this table (NULL members are skipped). All
- * callbacks run inside cwsim calls at virtual time now_ns. */
-typedef struct cwsim_target_ops {
-    const char *name;
-    cwsim_pin uart_rx_pin; /* the TIO wired to the chip's RX (CW308: TIO2 = board TX) */
-    cwsim_pin uart_tx_pin; /* the TIO wired to the chip's TX (CW308: TIO1 = board RX) */
-    void (*power)(void *ctx, int on, uint64_t now_ns);
-    void (*clock)(void *ctx, double hz, uint64_t now_ns); /* 0: no clock */
-    /* A pin level changed as the chip sees it: nRST, PDIC, PDID, TIO1-4 (the UART pins carry
-     * their idle level), MOSI, SCK. CWSIM_Z = nobody drives it. */
-    void (*pin)(void *ctx, cwsim_pin pin, cwsim_level level, uint64_t now_ns);
-    /* A complete frame arrived on the chip's RX pin (cwsim_uart_frame_decode it with the
-     * chip's own format). The chip's receive register holds one byte: a chip that is not
-     * ready loses it, as on hardware. */
-    void (*uart_rx)(void *ctx, const cwsim_uart_frame *frame, uint64_t now_ns);
-    void (*uart_tx_ready)(void *ctx, uint64_t now_ns); /* TX holding register empty again */
-    void (*wake)(void *ctx, uint64_t now_ns);          /* the time asked with _wake_at came */
-    /* For later issues (XMEGA PDI, AVR ISP). isp_exchange: one SPI byte (mode 0, MSB first);
-     * pdi_*: one PDI frame each way. Return 0, or -1 when the chip does not answer. */
-    int (*isp_exchange)(void *ctx, uint8_t mosi, uint8_t *miso, uint64_t now_ns);
-    int (*pdi_send)(void *ctx, uint8_t byte, uint64_t now_ns);
-    int (*pdi_recv)(void *ctx, uint8_t *byte, uint64_t now_ns);
-    /* The board's PDI master takes the lines (on: PDID held high, then PDI_CLK clocks; the
-     * chip's PDI starts) or releases them (off: both tri-stated; the chip's PDI stops).
-     * target-protocols §B.2 ENTER/LEAVE. */
-    void (*pdi_link)(void *ctx, int on, uint64_t now_ns);
-    void (*destroy)(void *ctx); /* at detach / cwsim_free */
-} cwsim_target_ops;
-
-/* Attach a target (replacing and destroying any previous one). ops must outlive the board. The
- * target immediately gets power, clock and pin callbacks with the current state. 0 ok. */
-int cwsim_board_attach_target(cwsim_board *b, const cwsim_target_ops *ops, void *ctx, char *err,
-                              size_t errlen);
-void cwsim_board_detach_target(cwsim_board *b);
-
-/* Calls for the target side. */
-/* Start sending one frame on the chip's TX pin (fmt: the chip's own format). The line holds one
- * frame shifting and one waiting; returns 0, or -1 when both are taken (the byte is lost). */
-int cwsim_target_uart_send(cwsim_board *b, uint8_t byte, const cwsim_uart_format *fmt);
-int cwsim_target_uart_busy(const cwsim_board *b); /* 1 while a frame is shifting */
-/* The level the chip drives on a pin (TIO1-4 read back through FPGA register 59; Husky also
- * nRST, PDIC, PDID, MOSI, MISO, SCK). CWSIM_Z: released. Ignored while the chip is unpowered. */
-void cwsim_target_drive(cwsim_board *b, cwsim_pin pin, cwsim_level level);
-void cwsim_target_wake_at(cwsim_board *b,
-                          uint64_t at_ns); /* one pending wake-up; UINT64_MAX: none */
 
 /* Board-side programming engines (XPROG 0x20, V2/ISP 0x21) come with later issues. They plug in
  * as vendor hooks called for bRequest 0x20/0x21 on boards that have the engine (not the Nano):
@@ -339,17 +249,10 @@ int cwsim_loopback_attach(cwsim_board *b, char *err, size_t errlen);
  * dir NULL: the default, $XDG_STATE_HOME/cwlua/sim (~/.local/state/cwlua/sim). Fails with a
  * clear message when another process holds it. 0 ok. */
 int cwsim_state_open(cwsim *sim, const char *dir, char *err, size_t errlen);
-void cwsim_state_close(cwsim *sim);            /* unlock; also done by cwsim_free */
-const char *cwsim_state_dir(const cwsim *sim); /* NULL when not open */
+void cwsim_state_close(cwsim *sim); /* unlock; also done by cwsim_free */
 /* The default folder into buf. 0 ok, -1 no $XDG_STATE_HOME and no $HOME, or too long. */
 int cwsim_state_default_dir(char *buf, size_t len, char *err, size_t errlen);
-/* Named blobs (name: [A-Za-z0-9._-]+, not starting with '.'), written atomically. */
-int cwsim_state_save(cwsim *sim, const char *name, const void *data, size_t len, char *err,
-                     size_t errlen); /* 0 ok */
-/* 0 ok (*data malloc'ed, caller frees), 1 no such blob, -1 error. */
-int cwsim_state_load(cwsim *sim, const char *name, void **data, size_t *len, char *err,
-                     size_t errlen);
-int cwsim_state_remove(cwsim *sim, const char *name, char *err, size_t errlen); /* 0 ok/absent */
+/* cwsim_state_dir and the named blobs (save, load, remove): cwsim_chip.h */
 
 #ifdef __cplusplus
 }

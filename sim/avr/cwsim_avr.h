@@ -19,7 +19,7 @@
 #ifndef CWLUA_SIM_AVR_CWSIM_AVR_H
 #define CWLUA_SIM_AVR_CWSIM_AVR_H
 
-#include "cwsim.h"
+#include "cwsim_chip.h"
 
 #include <stddef.h>
 #include <stdint.h>

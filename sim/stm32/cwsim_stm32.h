@@ -15,7 +15,7 @@
 #ifndef CWLUA_SIM_STM32_CWSIM_STM32_H
 #define CWLUA_SIM_STM32_CWSIM_STM32_H
 
-#include "cwsim.h"
+#include "cwsim_chip.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -20,7 +20,7 @@
 #ifndef CWLUA_SIM_XMEGA_CWSIM_XMEGA_H
 #define CWLUA_SIM_XMEGA_CWSIM_XMEGA_H
 
-#include "cwsim.h"
+#include "cwsim_chip.h"
 
 #include <stddef.h>
 #include <stdint.h>
