@@ -225,7 +225,7 @@ uint32_t cwsim_board_engine_timeout_remaining(const cwsim_board *b); /* ticks; 0
  * the same time (IOROUTE byte 6) fights it and the chip hears nothing (inferred: the host
  * releases both pins before programming, target-protocols §1.2). Time on the PDI wire is the
  * engine's to pass (it knows its clock). */
-int cwsim_board_isp_exchange(cwsim_board *b, uint8_t mosi, uint8_t *miso);
+int cwsim_board_isp_exchange(cwsim_board *b, uint8_t mosi, double sck_hz, uint8_t *miso);
 int cwsim_board_pdi_send(cwsim_board *b, uint8_t byte);
 int cwsim_board_pdi_recv(cwsim_board *b, uint8_t *byte);
 /* The PDI master takes (on = 1) or releases (on = 0) the PDI lines: tells the chip through

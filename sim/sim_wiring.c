@@ -382,7 +382,7 @@ int cwsim_board_set_vendor_hook(cwsim_board *b, uint8_t bRequest, cwsim_vendor_h
 
 /* ---- ISP and PDI lines (stubs for the XMEGA/AVR issues) ------------------------------------- */
 
-int cwsim_board_isp_exchange(cwsim_board *b, uint8_t mosi, uint8_t *miso)
+int cwsim_board_isp_exchange(cwsim_board *b, uint8_t mosi, double sck_hz, uint8_t *miso)
 {
     *miso = 0xFF; /* an unconnected MISO reads high (inferred) */
     if (b->kd->kind == CWSIM_NANO || !b->fpga.done || !(b->fpga.reg[55][5] & 0x01))
@@ -390,7 +390,7 @@ int cwsim_board_isp_exchange(cwsim_board *b, uint8_t mosi, uint8_t *miso)
     if (!chip_power(b) || wire_open(b, CWSIM_PIN_MOSI) || b->tops == NULL ||
         b->tops->isp_exchange == NULL)
         return -1;
-    return b->tops->isp_exchange(b->tctx, mosi, miso, b->sim->now);
+    return b->tops->isp_exchange(b->tctx, mosi, sck_hz, miso, b->sim->now);
 }
 
 /* PDI needs both lines (PDI_CLK on PDIC, PDI_DATA on PDID, target-protocols §1.1), a powered

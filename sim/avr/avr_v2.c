@@ -146,13 +146,14 @@ static int tmo_left(const cwsim_v2 *e)
 
 static uint8_t spi(cwsim_v2 *e, uint8_t mosi)
 {
-    uint64_t ns = (uint64_t)ceil(8e9 / cwsim_v2_sck_hz(e));
+    double sck = cwsim_v2_sck_hz(e);
+    uint64_t ns = (uint64_t)ceil(8e9 / sck);
     wait_ns(e, ns);
     if (!e->spi_enabled)
         return 0xFF; /* SPI off: nothing is clocked out (UNCONFIRMED what the SAM returns) */
     e->b->cnt.wire_ns += ns;
     uint8_t miso = 0xFF;
-    (void)cwsim_board_isp_exchange(e->b, mosi, &miso);
+    (void)cwsim_board_isp_exchange(e->b, mosi, sck, &miso);
     return miso;
 }
 

@@ -127,8 +127,10 @@ typedef struct cwsim_target_ops {
     void (*uart_tx_ready)(void *ctx, uint64_t now_ns); /* TX holding register empty again */
     void (*wake)(void *ctx, uint64_t now_ns);          /* the time asked with _wake_at came */
     /* For later issues (XMEGA PDI, AVR ISP). isp_exchange: one SPI byte (mode 0, MSB first);
-     * pdi_*: one PDI frame each way. Return 0, or -1 when the chip does not answer. */
-    int (*isp_exchange)(void *ctx, uint8_t mosi, uint8_t *miso, uint64_t now_ns);
+     * pdi_*: one PDI frame each way. Return 0, or -1 when the chip does not answer. The SPI
+     * master's SCK rate comes with each byte: it is a property of the wire, and the chip needs
+     * it to tell whether it keeps up. */
+    int (*isp_exchange)(void *ctx, uint8_t mosi, double sck_hz, uint8_t *miso, uint64_t now_ns);
     int (*pdi_send)(void *ctx, uint8_t byte, uint64_t now_ns);
     int (*pdi_recv)(void *ctx, uint8_t *byte, uint64_t now_ns);
     /* The board's PDI master takes the lines (on: PDID held high, then PDI_CLK clocks; the
