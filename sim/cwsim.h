@@ -20,6 +20,8 @@
 /* The chip interface: the world and board types (cwsim, cwsim_board), UART frames, pins,
  * cwsim_target_ops and the calls a chip makes (target side, fault queries, state blobs). */
 #include "cwsim_chip.h"
+/* The board firmware's programming engines (XPROG, V2/ISP). */
+#include "cwsim_engines.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -206,18 +208,7 @@ typedef int (*cwsim_vendor_hook)(void *ctx, cwsim_board *b, uint8_t bmRequestTyp
                                  uint16_t wValue, uint16_t wIndex, uint8_t *data, uint16_t wLength);
 int cwsim_board_set_vendor_hook(cwsim_board *b, uint8_t bRequest, cwsim_vendor_hook hook,
                                 void *ctx); /* 0 ok, -1 bRequest not 0x20/0x21 */
-/* The engines' shared timeout counter (target-protocols §1 "Shared timeout counter", §B.6, §C.7):
- * TC0 ticks at 2500 Hz (0.4 ms); the XPROG and V2 engines share one counter and one default
- * (power-on 500 ticks = 200 ms), so an XMEGA session's SET_PARAM can break a later AVR entry.
- * start reloads the counter from the default at the current virtual time; it then runs down
- * with virtual time to 0 and stays there; stop freezes it (the XPROG engine stops it after
- * each command, the V2 engine never does). */
-void cwsim_board_engine_timeout_set_default(cwsim_board *b, uint32_t ticks);
-uint32_t cwsim_board_engine_timeout_default(const cwsim_board *b);
-void cwsim_board_engine_timeout_start(cwsim_board *b);
-void cwsim_board_engine_timeout_stop(cwsim_board *b);
-uint32_t cwsim_board_engine_timeout_remaining(const cwsim_board *b); /* ticks; 0 = expired */
-#define CWSIM_ENGINE_TICK_NS 400000u                                 /* 1 / 2500 Hz */
+/* The engines themselves (XPROG, V2/ISP) and the timeout counter they share: cwsim_engines.h. */
 
 /* The wire as the engines see it: 0 ok, -1 not connected (unrouted, unpowered, pdi-open,
  * isp-open, no target) — an unconnected MISO/PDID reads 0xFF. The PDI lines belong to the

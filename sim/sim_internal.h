@@ -225,7 +225,7 @@ struct cwsim_board {
 
     cwsim_vendor_hook hook[2];
     void *hook_ctx[2];
-    void *xprog; /* the XPROG engine (sim/xmega/xprog.c), owned by the board */
+    void *xprog; /* the XPROG engine (sim/engines/xprog.c), owned by the board */
     /* the programming engines' shared timeout counter (target-protocols §1, §B.6, §C.7) */
     uint32_t engine_timeout_default; /* ticks; power-on 500 */
     uint64_t engine_timeout_end_ns;  /* when the running counter reaches 0 */
@@ -318,10 +318,10 @@ void wire_done(cwsim_board *b);
 void wiring_fault_frame(cwsim_board *b, cwsim_uart_frame *f, int *dropped);
 void target_destroy(cwsim_board *b);
 
-/* board-side programming engines (sim_targets.c): installed when a board is added, freed with
- * it */
+/* board-side programming engines (sim/engines/engines.c): installed when a board is added, freed
+ * with it */
 void sim_board_engines_add(cwsim_board *b);
 void sim_board_engines_free(cwsim_board *b);
-void sim_xprog_free(cwsim_board *b); /* sim/xmega/xprog.c */
+void sim_xprog_free(cwsim_board *b); /* sim/engines/xprog.c */
 
 #endif

@@ -7,7 +7,6 @@
 #include "cwsim_ssapp.h"
 #include "cwsim_stm32.h"
 #include "cwsim_xmega.h"
-#include "sim_internal.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -64,21 +63,4 @@ int cwsim_attach_part(cwsim_board *b, const char *part, const char *app, char *e
             snprintf(err + used, errlen - used, "loopback");
     }
     return -1;
-}
-
-/* The board-side programming engines a board gets when it is added: XPROG on bRequest 0x20
- * (sim/xmega/xprog.c) and V2/ISP on 0x21 (sim/avr/avr_v2.c), not on the Nano, whose firmware
- * lacks them (cw-usb-protocol §2.3; on the CW1200 they are unconfirmed). */
-void sim_board_engines_add(cwsim_board *b)
-{
-    if (cwsim_board_kind(b) != CWSIM_NANO) {
-        (void)cwsim_xprog_install(b, NULL, 0); /* fails only without memory: 0x20 then stalls */
-        (void)cwsim_v2_install(b, NULL, 0);    /* likewise for 0x21 */
-    }
-}
-
-void sim_board_engines_free(cwsim_board *b)
-{
-    sim_xprog_free(b);
-    cwsim_v2_remove(cwsim_v2_of(b));
 }

@@ -814,6 +814,15 @@ static int vendor_in(cwsim_board *b, uint8_t req, uint16_t val, uint16_t len, ui
     }
 }
 
+int cwsim_board_set_vendor_hook(cwsim_board *b, uint8_t bRequest, cwsim_vendor_hook hook, void *ctx)
+{
+    if (bRequest != 0x20 && bRequest != 0x21)
+        return -1;
+    b->hook[bRequest - 0x20] = hook;
+    b->hook_ctx[bRequest - 0x20] = ctx;
+    return 0;
+}
+
 /* *direct = 1 when an engine hook wrote an IN reply straight into data. */
 static int vendor_request(cwsim_board *b, uint8_t bm, uint8_t req, uint16_t val, uint16_t idx,
                           uint8_t *data, uint16_t len, uint8_t *resp, size_t *rlen, int *direct)

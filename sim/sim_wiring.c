@@ -371,15 +371,6 @@ void cwsim_board_detach_target(cwsim_board *b)
     target_destroy(b);
 }
 
-int cwsim_board_set_vendor_hook(cwsim_board *b, uint8_t bRequest, cwsim_vendor_hook hook, void *ctx)
-{
-    if (bRequest != 0x20 && bRequest != 0x21)
-        return -1;
-    b->hook[bRequest - 0x20] = hook;
-    b->hook_ctx[bRequest - 0x20] = ctx;
-    return 0;
-}
-
 /* ---- ISP and PDI lines (stubs for the XMEGA/AVR issues) ------------------------------------- */
 
 int cwsim_board_isp_exchange(cwsim_board *b, uint8_t mosi, double sck_hz, uint8_t *miso)
@@ -482,40 +473,4 @@ int cwsim_loopback_attach(cwsim_board *b, char *err, size_t errlen)
         return -1;
     }
     return 0;
-}
-
-/* ---- the engines' shared timeout counter (target-protocols §1, §B.6, §C.7) ---------------- */
-
-void cwsim_board_engine_timeout_set_default(cwsim_board *b, uint32_t ticks)
-{
-    b->engine_timeout_default = ticks;
-}
-
-uint32_t cwsim_board_engine_timeout_default(const cwsim_board *b)
-{
-    return b->engine_timeout_default;
-}
-
-void cwsim_board_engine_timeout_start(cwsim_board *b)
-{
-    b->engine_timeout_stopped = 0;
-    b->engine_timeout_end_ns =
-        cwsim_now_ns(b->sim) + (uint64_t)b->engine_timeout_default * CWSIM_ENGINE_TICK_NS;
-}
-
-uint32_t cwsim_board_engine_timeout_remaining(const cwsim_board *b)
-{
-    if (b->engine_timeout_stopped)
-        return b->engine_timeout_left;
-    uint64_t now = cwsim_now_ns(b->sim);
-    if (now >= b->engine_timeout_end_ns)
-        return 0;
-    return (uint32_t)((b->engine_timeout_end_ns - now + CWSIM_ENGINE_TICK_NS - 1) /
-                      CWSIM_ENGINE_TICK_NS);
-}
-
-void cwsim_board_engine_timeout_stop(cwsim_board *b)
-{
-    b->engine_timeout_left = cwsim_board_engine_timeout_remaining(b);
-    b->engine_timeout_stopped = 1;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The AVR chip behind a simulated board, with the CW308 wiring (target-protocols §1.1: /RESET
  * on nRST, SPI on MOSI/MISO/SCK; the clock on HS2 into XTAL1/CLKI). The board's V2 engine
- * (avr_v2.c, installed when the board is added) programs it. The board owns the chip and frees
- * it at detach or cwsim_free. */
+ * (sim/engines/v2.c, installed when the board is added) programs it. The board owns the chip and
+ * frees it at detach or cwsim_free. */
 #include "avr_internal.h"
 
 #include <stdlib.h>

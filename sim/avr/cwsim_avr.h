@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Simulated AVR (ATmega) target chips and the board's V2/ISP programming engine for libcwsim.
+/* Simulated AVR (ATmega) target chips for libcwsim. The board's V2/ISP programming engine that
+ * programs them is board firmware: cwsim_engines.h.
  *
  * The chip: serial (ISP) programming as the ATmega48A/PA/88A/PA/168A/PA/328/P datasheet
  * describes it — four-byte instructions, echo of the previous bytes, Programming Enable only
  * while /RESET is held low, a clock that must reach the chip (the fuses select it) and an SCK
  * no faster than a quarter of it, flash page buffer ANDed into flash, EEPROM, fuses, lock bits,
- * signature, RDY/BSY. The engine: the board firmware's STK500v2-like command set on vendor
- * request 0x21 (little-endian payloads, exact-size commands, consume-once status, the RAM
- * buffer, word addressing with auto-increment, the shared timeout counter, the SAM slow clock).
+ * signature, RDY/BSY.
  *
  * Documents: target-protocols.md §1 (transport, shared timeout counter), §C.1-C.7 (engine,
  * instructions, chip table), §E (bad input), §F; design.md §5 (simulator, faults);
@@ -76,8 +75,8 @@ int cwsim_avr_spi(cwsim_avr *chip, uint8_t mosi, double sck_hz, uint64_t now_ns,
 
 /* Plug a new chip of PART into board b with the CW308 wiring (/RESET = nRST, undriven =
  * released by the chip's pull-up; XTAL1 = HS2; MOSI/MISO/SCK = the ISP pins), programmed by
- * the board's V2 engine (below). The board owns the chip: it is saved and freed when detached
- * or at cwsim_free. NULL on error. */
+ * the board's V2 engine (cwsim_engines.h). The board owns the chip: it is saved and freed when
+ * detached or at cwsim_free. NULL on error. */
 cwsim_avr *cwsim_avr_attach(cwsim_board *b, const char *part, char *err, size_t errlen);
 
 /* ---- simulator-side view (never visible to a host; tests and diagnostics) ----------------- */
@@ -113,37 +112,6 @@ typedef struct cwsim_avr_counters {
     uint64_t flash_ns;    /* time spent erasing and writing */
 } cwsim_avr_counters;
 void cwsim_avr_counters_get(const cwsim_avr *chip, cwsim_avr_counters *out);
-
-/* ---- the board's V2/ISP engine (target-protocols §C.1-C.3, §C.7) ------------------------ */
-
-typedef struct cwsim_v2 cwsim_v2;
-
-/* Give board b the V2 engine: a vendor hook on bRequest 0x21 whose SPI goes through
- * cwsim_board_isp_exchange (routing, power, isp-open) and whose /RESET is the SAM pin on nRST.
- * libcwsim does this for every board but the Nano when the board is added (sim_targets.c), so
- * it answers whatever target is attached, or none; a board that has one gets it back. NULL on
- * error (the Nano has no engine). */
-cwsim_v2 *cwsim_v2_install(cwsim_board *b, char *err, size_t errlen);
-cwsim_v2 *cwsim_v2_of(cwsim_board *b); /* the board's engine, NULL if none */
-/* Remove the hook from the board and free the engine (the board does it at cwsim_free). NULL
- * is ignored. */
-void cwsim_v2_remove(cwsim_v2 *e);
-/* The SCK frequency the SAM SPI produces now (SCK_DURATION, the divider limit, slow clock). */
-double cwsim_v2_sck_hz(const cwsim_v2 *e);
-
-typedef struct cwsim_v2_view {
-    uint32_t current_address; /* LOAD_ADDRESS, auto-incremented */
-    int must_load_extended;   /* the next access sends Load Extended Address first */
-    int reset_asserted;       /* /RESET driven to its active level */
-    int spi_enabled;
-    uint8_t sck_duration;   /* parameter 0x98 */
-    uint8_t reset_polarity; /* parameter 0x9E */
-    unsigned status_len;    /* bytes the next GET_STATUS returns */
-    uint8_t status[32];
-    uint64_t commands; /* OUT commands run (not SET_RAMBUF) */
-    uint64_t ignored;  /* commands with a wrong payload size, silently dropped */
-} cwsim_v2_view;
-void cwsim_v2_view_get(const cwsim_v2 *e, cwsim_v2_view *out);
 
 #ifdef __cplusplus
 }

@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Simulated ATxmega target chips and the board's XPROG (PDI) programming engine for libcwsim.
+/* Simulated ATxmega target chips for libcwsim. The board's XPROG (PDI) programming engine that
+ * programs them is board firmware: cwsim_engines.h.
  *
  * The chip: the PDI link (instructions LDS/STS/LD/ST/LDCS/STCS/KEY/REPEAT, the RESET and NVM
  * keys, NVMEN), the NVM controller (CMD, CTRLA.CMDEX, STATUS.BUSY, page buffers) over flash with
  * application and boot sections, EEPROM, fuses, lock bits, signature and user signature, with
- * the busy times of the datasheets. The engine: the board firmware's XPROG command set on vendor
- * request 0x20 (sub-command in wValue's low byte, the 256-byte RAM buffer with its offset in
- * wValue's high byte, the 3-byte status with its timeout flag, the shared timeout counter),
- * every board except the Nano has it from the moment it is added (libcwsim installs it).
+ * the busy times of the datasheets.
  *
  * Documents: target-protocols.md §1 (transport, shared timeout counter), §B.1-B.6 (framing,
  * sub-commands and their PDI bytes, host flow, chip table, target model, engine state), §E (bad
@@ -135,24 +133,6 @@ typedef struct cwsim_xmega_counters {
     uint64_t app_tx;        /* reply bytes handed to the board's wire */
 } cwsim_xmega_counters;
 void cwsim_xmega_counters_get(const cwsim_xmega *chip, cwsim_xmega_counters *out);
-
-/* ---- the board's XPROG engine (target-protocols §B.1, §B.2, §B.6) ------------------------ */
-
-/* libcwsim gives every board but the Nano this engine when the board is added (its firmware
- * lacks it: requests 0x20 stall, cw-usb-protocol §2.3). Its PDI goes through
- * cwsim_board_pdi_send/recv/link, so it talks to whatever chip is attached, or to nobody. */
-int cwsim_xprog_install(cwsim_board *b, char *err, size_t errlen); /* 0 ok, -1 Nano/no memory */
-
-typedef struct cwsim_xprog_view {
-    int present;         /* the board has the engine */
-    uint8_t status;      /* XPROG_Status of the last command (0 OK, 1 FAILED, 3 TIMEOUT) */
-    int link;            /* the PDI USART runs (between ENTER and LEAVE) */
-    uint32_t nvm_base;   /* NVMBASE parameter, 0x010001C0 */
-    uint16_t ee_page;    /* EEPPAGESIZE parameter, 32 */
-    uint8_t rambuf[256]; /* xprog_rambuf */
-    uint64_t commands;   /* sub-commands 0x01-0x07 run */
-} cwsim_xprog_view;
-void cwsim_xprog_view_get(const cwsim_board *b, cwsim_xprog_view *out);
 
 #ifdef __cplusplus
 }

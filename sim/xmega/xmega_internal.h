@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Internal to the XMEGA model: the chip (xmega.c), its board attachment (xmega_attach.c) and
- * the part table (xmega_parts.c). The XPROG engine (xprog.c) only uses the public API. */
+ * the part table (xmega_parts.c). The board's XPROG engine (sim/engines/xprog.c) reaches the
+ * chip only through the wiring (cwsim_target_ops). */
 #ifndef CWLUA_SIM_XMEGA_XMEGA_INTERNAL_H
 #define CWLUA_SIM_XMEGA_XMEGA_INTERNAL_H
 
