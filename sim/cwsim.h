@@ -229,10 +229,7 @@ int cwsim_board_pdi_link(cwsim_board *b, int on);
  * listing the known parts. */
 int cwsim_attach_part(cwsim_board *b, const char *part, const char *app, char *err, size_t errlen);
 
-/* The trivial loop-back target for tests: a chip (RX on TIO2, TX on TIO1, like CW308 targets)
- * that needs power and sends every frame it receives straight back in the same format. It
- * drives TIO1 (its TX) high while powered. 0 ok. */
-int cwsim_loopback_attach(cwsim_board *b, char *err, size_t errlen);
+/* The trivial loop-back target for tests (cwsim_loopback_attach) is a chip: cwsim_loopback.h. */
 
 /* ---- state folder (design §5 --sim-state) ----------------------------------------------- */
 

@@ -4,6 +4,7 @@
  * PLATFORM alias (design §5: "wherever a PART is asked for, a recipe name or alias also works"). */
 #include "cwsim.h"
 #include "cwsim_avr.h"
+#include "cwsim_loopback.h"
 #include "cwsim_ssapp.h"
 #include "cwsim_stm32.h"
 #include "cwsim_xmega.h"

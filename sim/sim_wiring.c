@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* libcwsim wiring: what the register file puts on the 20-pin target connector (power, HS2
- * clock, nRST, PDIC, PDID, TIO1-4, the ISP pins), the UART lines both ways, the target plug-in
- * interface and the loop-back target. Documents: cw-usb-protocol §4.1 (IOROUTE), §4.2
- * (IOREAD), §4.3 (HS2), §5.7 (which USART, signal path), §7.1/§7.2 (Nano); design.md §5
- * (faults). A pin left high-Z or routed the wrong way does not reach the target. */
+ * clock, nRST, PDIC, PDID, TIO1-4, the ISP pins), the UART lines both ways and the target
+ * plug-in interface (cwsim_chip.h). Documents: cw-usb-protocol §4.1 (IOROUTE), §4.2 (IOREAD),
+ * §4.3 (HS2), §5.7 (which USART, signal path), §7.1/§7.2 (Nano); design.md §5 (faults). A pin
+ * left high-Z or routed the wrong way does not reach the target. */
 #include "sim_internal.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 const char *cwsim_pin_name(cwsim_pin pin)
@@ -418,59 +417,4 @@ int cwsim_board_pdi_link(cwsim_board *b, int on)
     if (b->tops != NULL && b->tops->pdi_link != NULL && (ok || !on))
         b->tops->pdi_link(b->tctx, on, b->sim->now);
     return ok ? 0 : -1;
-}
-
-/* ---- the loop-back target ------------------------------------------------------------------- */
-
-typedef struct loopback {
-    cwsim_board *b;
-    int powered;
-} loopback;
-
-static void lb_power(void *ctx, int on, uint64_t now_ns)
-{
-    loopback *l = ctx;
-    (void)now_ns;
-    l->powered = on;
-    cwsim_target_drive(l->b, CWSIM_PIN_TIO1, on ? CWSIM_HIGH : CWSIM_Z); /* its TX idles high */
-}
-
-static void lb_rx(void *ctx, const cwsim_uart_frame *f, uint64_t now_ns)
-{
-    loopback *l = ctx;
-    uint8_t v;
-    (void)now_ns;
-    if (!l->powered)
-        return;
-    cwsim_uart_frame_decode(f, &f->fmt, &v); /* it listens in the sender's format */
-    (void)cwsim_target_uart_send(l->b, v, &f->fmt);
-}
-
-static void lb_destroy(void *ctx)
-{
-    free(ctx);
-}
-
-static const cwsim_target_ops loopback_ops = {
-    .name = "loopback",
-    .uart_rx_pin = CWSIM_PIN_TIO2,
-    .uart_tx_pin = CWSIM_PIN_TIO1,
-    .power = lb_power,
-    .uart_rx = lb_rx,
-    .destroy = lb_destroy,
-};
-
-int cwsim_loopback_attach(cwsim_board *b, char *err, size_t errlen)
-{
-    loopback *l = calloc(1, sizeof *l);
-    if (l == NULL) {
-        sim_err(err, errlen, "cwsim: out of memory");
-        return -1;
-    }
-    l->b = b;
-    if (cwsim_board_attach_target(b, &loopback_ops, l, err, errlen) != 0) {
-        free(l);
-        return -1;
-    }
-    return 0;
 }

@@ -3,7 +3,7 @@
  * into and of the world it lives in. ("Target" is ChipWhisperer's word for the chip on the
  * board's 20-pin connector, hence the cwsim_target_ names.)
  *
- * Layering: a chip model (sim/stm32, sim/xmega, sim/avr) includes this header,
+ * Layering: a chip model (sim/stm32, sim/xmega, sim/avr, sim/loopback) includes this header,
  * the shared application model (cwsim_ssapp.h) if it runs one, and its own headers, never the
  * board's (cwsim.h, sim_internal.h) and never another chip's. The board core knows no chip: it
  * reaches whatever is attached only through cwsim_target_ops. cwsim.h includes this header, so
