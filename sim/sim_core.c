@@ -128,38 +128,6 @@ void sim_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* ---- circular buffers (§5.4) -------------------------------------------------------------- */
-
-void circ_init(sim_circbuf *c, uint16_t size)
-{
-    c->size = size;
-    c->head = c->tail = 0;
-}
-
-unsigned circ_count(const sim_circbuf *c)
-{
-    return (unsigned)((c->head + c->size - c->tail) % c->size);
-}
-
-int circ_push(sim_circbuf *c, uint8_t v)
-{
-    uint16_t next = (uint16_t)((c->head + 1) % c->size);
-    if (next == c->tail)
-        return -1; /* full: one slot stays empty, the new byte is dropped */
-    c->data[c->head] = v;
-    c->head = next;
-    return 0;
-}
-
-int circ_pop(sim_circbuf *c, uint8_t *v)
-{
-    if (c->head == c->tail)
-        return -1;
-    *v = c->data[c->tail];
-    c->tail = (uint16_t)((c->tail + 1) % c->size);
-    return 0;
-}
-
 /* ---- the world ----------------------------------------------------------------------------- */
 
 int cwsim_new(cwsim **out, char *err, size_t errlen)

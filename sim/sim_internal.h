@@ -22,6 +22,7 @@ typedef struct sim_circbuf {
     uint16_t head, tail;
 } sim_circbuf;
 
+/* sim_usart.c */
 void circ_init(sim_circbuf *c, uint16_t size);
 unsigned circ_count(const sim_circbuf *c);
 int circ_push(sim_circbuf *c, uint8_t v); /* 0 ok, -1 full (byte dropped) */
@@ -104,6 +105,7 @@ typedef struct sim_fault {
 /* ---- FPGA (§2.5, §3, §4) ------------------------------------------------------------------ */
 
 #define SIM_REG_BYTES 16
+#define EXTCLK_HZ     0.0 /* HS1 (the target's clock into the board) is not simulated */
 
 enum { LOCK_FREE, LOCK_USB, LOCK_BLOCKIN, LOCK_CTRLMEM }; /* §2.5 bus lock states we need */
 enum { BULK_OUT_REG, BULK_OUT_BITSTREAM, BULK_OUT_TARGET_BITSTREAM };
@@ -289,10 +291,13 @@ double fpga_clkgen_hz(const cwsim_board *b);
 double fpga_adc_hz(const cwsim_board *b);
 int fpga_clkgen_locked(const cwsim_board *b);
 double board_hs2_hz(const cwsim_board *b);
-double husky_pll_hz(const cwsim_board *b, int channel);
-int husky_pll_locked(const cwsim_board *b);
 void board_default_setup(cwsim_board *b);
 void board_glitch_active(cwsim_board *b);
+
+/* Husky PLL (sim_husky_pll.c) */
+void husky_pll_power_up(cwsim_board *b);
+double husky_pll_hz(const cwsim_board *b, int channel);
+int husky_pll_locked(const cwsim_board *b);
 
 /* USART (sim_usart.c) */
 void usart_reset(cwsim_board *b);
