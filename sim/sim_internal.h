@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* libcwsim private declarations: the board, FPGA, USART and wiring state shared by the sim_*.c
- * files. Not installed; only cwsim.h is public. Section numbers refer to cw-usb-protocol.md
- * unless they say design.md. */
+ * files and the firmware's engines (engines/). The board's own: no chip model includes it
+ * (they see cwsim_chip.h). Not installed; only cwsim.h is public. Section numbers refer to
+ * cw-usb-protocol.md unless they say design.md. */
 #ifndef CWLUA_SIM_SIM_INTERNAL_H
 #define CWLUA_SIM_SIM_INTERNAL_H
 
