@@ -3,7 +3,7 @@
  * CW-Nano) at the USB level, its wiring to a target chip, virtual time, faults and the state
  * folder. Plain C11, libc and libm only; no Lua, libusb, GLib or umockdev.
  *
- * Documents: design.md §4 (time) and §5 (the simulator); cw-usb-protocol.md (the board as
+ * Documents: contract.md §4 (time) and §5 (the simulator); cw-usb-protocol.md (the board as
  * shipped: §1 identity, §2 requests, §3 bitstream, §4 registers, §5 USART bridge, §7 per-device
  * differences, §8 errors, §9 simulator notes). docs/simulator.md explains the model and every
  * known deviation from real hardware.
@@ -17,15 +17,18 @@
 #ifndef CWLUA_SIM_CWSIM_H
 #define CWLUA_SIM_CWSIM_H
 
+/* The chip interface: the world and board types (cwsim, cwsim_board), UART frames, pins,
+ * cwsim_target_ops and the calls a chip makes (target side, fault queries, state blobs). */
+#include "cwsim_chip.h"
+/* The board firmware's programming engines (XPROG, V2/ISP). */
+#include "cwsim_engines.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef struct cwsim cwsim;             /* one simulated world: virtual clock, boards, faults */
-typedef struct cwsim_board cwsim_board; /* one board (owned by its cwsim) */
 
 typedef enum cwsim_kind { CWSIM_CWLITE, CWSIM_CW1200, CWSIM_HUSKY, CWSIM_NANO } cwsim_kind;
 
@@ -35,7 +38,7 @@ typedef enum cwsim_kind { CWSIM_CWLITE, CWSIM_CW1200, CWSIM_HUSKY, CWSIM_NANO } 
 #define CWSIM_NODEV   (-3) /* device gone (ENODEV), e.g. unplug-after, after 0x22/0x10 reset */
 #define CWSIM_INVALID (-4) /* not a valid transfer: no such endpoint, NULL buffer (EINVAL) */
 #define CWSIM_OVERFLOW                                                                             \
-    (-5) /* device sent more than asked for (EOVERFLOW; cw-usb-protocol §2.1)                     \
+    (-5) /* device sent more than asked for (EOVERFLOW; cw-usb-protocol.md §2.1)                  \
           */
 
 /* ---- the world ------------------------------------------------------------------------- */
@@ -47,7 +50,7 @@ void cwsim_free(cwsim *sim);                          /* also closes the state f
 int cwsim_kind_from_name(const char *name, cwsim_kind *out);
 const char *cwsim_kind_name(cwsim_kind kind); /* the name above */
 
-/* ---- virtual time (design §4, §5) --------------------------------------------------------- */
+/* ---- virtual time (contract.md §4, §5) ------------------------------------------------------- */
 
 uint64_t cwsim_now_ns(const cwsim *sim);
 /* Let ns of virtual time pass: the UART lines shift, targets run their timers. Counted as
@@ -79,16 +82,16 @@ typedef struct cwsim_counters {
 
 void cwsim_counters_get(const cwsim *sim, cwsim_counters *out);           /* all boards */
 void cwsim_board_counters_get(const cwsim_board *b, cwsim_counters *out); /* one board */
-void cwsim_counters_reset(cwsim *sim);              /* zero every counter except now_ns */
-void cwsim_count_flash_ns(cwsim *sim, uint64_t ns); /* for target chips (later issues) */
+void cwsim_counters_reset(cwsim *sim); /* zero every counter except now_ns */
+/* cwsim_count_flash_ns: cwsim_chip.h */
 
-/* ---- PRNG for random faults (design §5 --sim-seed) -------------------------------------- */
+/* ---- PRNG for random faults (contract.md §5 --sim-seed) -------------------------------------- */
 
 void cwsim_seed(cwsim *sim, uint64_t seed); /* default seed 1 */
 uint64_t cwsim_random_u64(cwsim *sim);
 double cwsim_random_unit(cwsim *sim); /* uniform in [0, 1) */
 
-/* ---- faults (design §5 --sim-fault NAME[=VALUE]) ----------------------------------------- */
+/* ---- faults (contract.md §5 --sim-fault NAME[=VALUE]) ---------------------------------------- */
 
 /* Set a fault for the whole world (all boards, present and future). value NULL: the fault's
  * default (an error for faults that need a value). Unknown name: -1 and a message listing the
@@ -96,10 +99,8 @@ double cwsim_random_unit(cwsim *sim); /* uniform in [0, 1) */
 int cwsim_fault_set(cwsim *sim, const char *name, const char *value, char *err, size_t errlen);
 /* "NAME" or "NAME=VALUE", as given to --sim-fault. */
 int cwsim_fault_parse(cwsim *sim, const char *spec, char *err, size_t errlen);
-int cwsim_fault_clear(cwsim *sim, const char *name);               /* 0 ok, -1 unknown name */
-int cwsim_fault_on(const cwsim *sim, const char *name);            /* 1 set, 0 not set or unknown */
-double cwsim_fault_number(const cwsim *sim, const char *name);     /* numeric value, 0 if unset */
-const char *cwsim_fault_value(const cwsim *sim, const char *name); /* text; NULL if unset */
+int cwsim_fault_clear(cwsim *sim, const char *name); /* 0 ok, -1 unknown name */
+/* cwsim_fault_on, cwsim_fault_number, cwsim_fault_value: cwsim_chip.h */
 
 typedef struct cwsim_fault_info {
     const char *name;    /* "uart-swapped" */
@@ -114,13 +115,13 @@ const cwsim_fault_info *cwsim_fault_table(size_t *count);
 /* ---- boards ------------------------------------------------------------------------------ */
 
 /* Plug a board into the world. serial NULL: a default serial, distinct per board (32 lower-case
- * hex digits like the real ones, cw-usb-protocol §1.1). NULL on error (duplicate serial...). */
+ * hex digits like the real ones, cw-usb-protocol.md §1.1). NULL on error (duplicate serial...). */
 cwsim_board *cwsim_board_add(cwsim *sim, cwsim_kind kind, const char *serial, char *err,
                              size_t errlen);
 size_t cwsim_board_count(const cwsim *sim);
 cwsim_board *cwsim_board_at(cwsim *sim, size_t i);             /* NULL if out of range */
 cwsim_board *cwsim_board_find(cwsim *sim, const char *serial); /* NULL if none */
-cwsim *cwsim_board_sim(cwsim_board *b);
+/* cwsim_board_sim: cwsim_chip.h */
 
 cwsim_kind cwsim_board_kind(const cwsim_board *b);
 const char *cwsim_board_serial(const cwsim_board *b);
@@ -173,25 +174,11 @@ int cwsim_board_fpga_done(const cwsim_board *b); /* DONE pin (Nano: 0) */
  * side effects of a read (no bus lock, no byte-counter change). Returns len. */
 size_t cwsim_board_fpga_peek(const cwsim_board *b, unsigned addr, uint8_t *buf, size_t len);
 /* Put the board in the state the host's default set-up leaves: the register image of
- * cw-usb-protocol §6.1 (Lite/Pro), §6.2 (Husky: also the PLL at 7.37 MHz x4), §6.3 (Nano). The
- * board starts at the register reset values instead (design §5: FPGA configured). */
+ * cw-usb-protocol.md §6.1 (Lite/Pro), §6.2 (Husky: also the PLL at 7.37 MHz x4), §6.3 (Nano). The
+ * board starts at the register reset values instead (contract.md §5: FPGA configured). */
 void cwsim_board_default_setup(cwsim_board *b);
 
-/* Line format of a UART frame (cw-usb-protocol §5.1). */
-typedef enum cwsim_parity {
-    CWSIM_PARITY_NONE,
-    CWSIM_PARITY_ODD,
-    CWSIM_PARITY_EVEN,
-    CWSIM_PARITY_MARK,
-    CWSIM_PARITY_SPACE
-} cwsim_parity;
-typedef struct cwsim_uart_format {
-    double baud;         /* bits per second actually on the wire */
-    uint8_t data_bits;   /* 5..8 */
-    uint8_t parity;      /* cwsim_parity */
-    uint8_t stop_halves; /* stop bits x 2: 2 = 1, 3 = 1.5, 4 = 2 */
-} cwsim_uart_format;
-uint64_t cwsim_uart_frame_ns(const cwsim_uart_format *fmt); /* start+data+parity+stop */
+/* UART frames (cwsim_uart_format, cwsim_uart_frame, their time and decoding): cwsim_chip.h. */
 /* The SAM USART's fractional divider (§5.1): the baud the board really produces for a requested
  * one at master clock mck_hz (96 MHz Lite/Pro/Husky, 120 MHz Nano). 0 ok, -1 out of range
  * (CD outside 1..65535: the real INIT then fails silently). */
@@ -199,39 +186,10 @@ int cwsim_uart_baud_actual(uint32_t requested, uint32_t mck_hz, double *actual);
 
 /* ---- wiring and targets ------------------------------------------------------------------ */
 
-typedef enum cwsim_level { CWSIM_Z = 0, CWSIM_LOW = 1, CWSIM_HIGH = 2 } cwsim_level;
-typedef enum cwsim_pin {
-    CWSIM_PIN_TIO1,
-    CWSIM_PIN_TIO2,
-    CWSIM_PIN_TIO3,
-    CWSIM_PIN_TIO4,
-    CWSIM_PIN_NRST,
-    CWSIM_PIN_PDIC,
-    CWSIM_PIN_PDID,
-    CWSIM_PIN_MOSI,
-    CWSIM_PIN_MISO,
-    CWSIM_PIN_SCK,
-    CWSIM_PIN_COUNT
-} cwsim_pin;
-const char *cwsim_pin_name(cwsim_pin pin); /* "tio1", "nrst", ... */
+/* Pins and levels, cwsim_target_ops, attaching and detaching a chip, and the calls for the
+ * target side: cwsim_chip.h. */
 
-/* One UART frame as it travelled on a wire: the sender's format and the level of each bit slot
- * after the wire's faults (bit i of levels = slot i; slot 0 is the start bit, then data LSB
- * first, parity, stop). A receiver decodes it with its own format. */
-typedef struct cwsim_uart_frame {
-    uint8_t byte; /* as the sender meant it */
-    cwsim_uart_format fmt;
-    uint16_t levels;
-    uint8_t nslots;
-} cwsim_uart_frame;
-#define CWSIM_UART_PARITY_ERROR  0x01
-#define CWSIM_UART_FRAMING_ERROR 0x02
-/* Sample a frame as a receiver with format rx would (bit centres at rx's bit rate, from the
- * start bit's falling edge). Returns the error flags above; *byte gets the data bits. */
-unsigned cwsim_uart_frame_decode(const cwsim_uart_frame *f, const cwsim_uart_format *rx,
-                                 uint8_t *byte);
-
-/* What the board puts on the target connector (cw-usb-protocol §4.1, §4.3; faults applied). */
+/* What the board puts on the target connector (cw-usb-protocol.md §4.1, §4.3; faults applied). */
 typedef struct cwsim_target_view {
     int power;                         /* target 3.3 V on */
     double clock_hz;                   /* HS2 frequency, 0 when HS2 is off/high-Z */
@@ -243,79 +201,22 @@ typedef struct cwsim_target_view {
 } cwsim_target_view;
 void cwsim_board_target_view(const cwsim_board *b, cwsim_target_view *out);
 
-/* A target chip plugs into the wiring through this table (NULL members are skipped). All
- * callbacks run inside cwsim calls at virtual time now_ns. */
-typedef struct cwsim_target_ops {
-    const char *name;
-    cwsim_pin uart_rx_pin; /* the TIO wired to the chip's RX (CW308: TIO2 = board TX) */
-    cwsim_pin uart_tx_pin; /* the TIO wired to the chip's TX (CW308: TIO1 = board RX) */
-    void (*power)(void *ctx, int on, uint64_t now_ns);
-    void (*clock)(void *ctx, double hz, uint64_t now_ns); /* 0: no clock */
-    /* A pin level changed as the chip sees it: nRST, PDIC, PDID, TIO1-4 (the UART pins carry
-     * their idle level), MOSI, SCK. CWSIM_Z = nobody drives it. */
-    void (*pin)(void *ctx, cwsim_pin pin, cwsim_level level, uint64_t now_ns);
-    /* A complete frame arrived on the chip's RX pin (cwsim_uart_frame_decode it with the
-     * chip's own format). The chip's receive register holds one byte: a chip that is not
-     * ready loses it, as on hardware. */
-    void (*uart_rx)(void *ctx, const cwsim_uart_frame *frame, uint64_t now_ns);
-    void (*uart_tx_ready)(void *ctx, uint64_t now_ns); /* TX holding register empty again */
-    void (*wake)(void *ctx, uint64_t now_ns);          /* the time asked with _wake_at came */
-    /* For later issues (XMEGA PDI, AVR ISP). isp_exchange: one SPI byte (mode 0, MSB first);
-     * pdi_*: one PDI frame each way. Return 0, or -1 when the chip does not answer. */
-    int (*isp_exchange)(void *ctx, uint8_t mosi, uint8_t *miso, uint64_t now_ns);
-    int (*pdi_send)(void *ctx, uint8_t byte, uint64_t now_ns);
-    int (*pdi_recv)(void *ctx, uint8_t *byte, uint64_t now_ns);
-    /* The board's PDI master takes the lines (on: PDID held high, then PDI_CLK clocks; the
-     * chip's PDI starts) or releases them (off: both tri-stated; the chip's PDI stops).
-     * target-protocols §B.2 ENTER/LEAVE. */
-    void (*pdi_link)(void *ctx, int on, uint64_t now_ns);
-    void (*destroy)(void *ctx); /* at detach / cwsim_free */
-} cwsim_target_ops;
-
-/* Attach a target (replacing and destroying any previous one). ops must outlive the board. The
- * target immediately gets power, clock and pin callbacks with the current state. 0 ok. */
-int cwsim_board_attach_target(cwsim_board *b, const cwsim_target_ops *ops, void *ctx, char *err,
-                              size_t errlen);
-void cwsim_board_detach_target(cwsim_board *b);
-
-/* Calls for the target side. */
-/* Start sending one frame on the chip's TX pin (fmt: the chip's own format). The line holds one
- * frame shifting and one waiting; returns 0, or -1 when both are taken (the byte is lost). */
-int cwsim_target_uart_send(cwsim_board *b, uint8_t byte, const cwsim_uart_format *fmt);
-int cwsim_target_uart_busy(const cwsim_board *b); /* 1 while a frame is shifting */
-/* The level the chip drives on a pin (TIO1-4 read back through FPGA register 59; Husky also
- * nRST, PDIC, PDID, MOSI, MISO, SCK). CWSIM_Z: released. Ignored while the chip is unpowered. */
-void cwsim_target_drive(cwsim_board *b, cwsim_pin pin, cwsim_level level);
-void cwsim_target_wake_at(cwsim_board *b,
-                          uint64_t at_ns); /* one pending wake-up; UINT64_MAX: none */
-
-/* Board-side programming engines (XPROG 0x20, V2/ISP 0x21) come with later issues. They plug in
- * as vendor hooks called for bRequest 0x20/0x21 on boards that have the engine (not the Nano):
+/* Board-side programming engines (XPROG 0x20, V2/ISP 0x21, in sim/engines/) plug in as vendor
+ * hooks called for bRequest 0x20/0x21 on boards that have the engine (not the Nano):
  * return bytes (IN), wLength (OUT), or CWSIM_STALL. Without a hook the request stalls. */
 typedef int (*cwsim_vendor_hook)(void *ctx, cwsim_board *b, uint8_t bmRequestType, uint8_t bRequest,
                                  uint16_t wValue, uint16_t wIndex, uint8_t *data, uint16_t wLength);
 int cwsim_board_set_vendor_hook(cwsim_board *b, uint8_t bRequest, cwsim_vendor_hook hook,
                                 void *ctx); /* 0 ok, -1 bRequest not 0x20/0x21 */
-/* The engines' shared timeout counter (target-protocols §1 "Shared timeout counter", §B.6, §C.7):
- * TC0 ticks at 2500 Hz (0.4 ms); the XPROG and V2 engines share one counter and one default
- * (power-on 500 ticks = 200 ms), so an XMEGA session's SET_PARAM can break a later AVR entry.
- * start reloads the counter from the default at the current virtual time; it then runs down
- * with virtual time to 0 and stays there; stop freezes it (the XPROG engine stops it after
- * each command, the V2 engine never does). */
-void cwsim_board_engine_timeout_set_default(cwsim_board *b, uint32_t ticks);
-uint32_t cwsim_board_engine_timeout_default(const cwsim_board *b);
-void cwsim_board_engine_timeout_start(cwsim_board *b);
-void cwsim_board_engine_timeout_stop(cwsim_board *b);
-uint32_t cwsim_board_engine_timeout_remaining(const cwsim_board *b); /* ticks; 0 = expired */
-#define CWSIM_ENGINE_TICK_NS 400000u                                 /* 1 / 2500 Hz */
+/* The engines themselves (XPROG, V2/ISP) and the timeout counter they share: cwsim_engines.h. */
 
 /* The wire as the engines see it: 0 ok, -1 not connected (unrouted, unpowered, pdi-open,
  * isp-open, no target) — an unconnected MISO/PDID reads 0xFF. The PDI lines belong to the
  * SAM's USART while the XPROG engine holds them; the FPGA driving PDIC or PDID as a GPIO at
  * the same time (IOROUTE byte 6) fights it and the chip hears nothing (inferred: the host
- * releases both pins before programming, target-protocols §1.2). Time on the PDI wire is the
+ * releases both pins before programming, target-protocols.md §1.2). Time on the PDI wire is the
  * engine's to pass (it knows its clock). */
-int cwsim_board_isp_exchange(cwsim_board *b, uint8_t mosi, uint8_t *miso);
+int cwsim_board_isp_exchange(cwsim_board *b, uint8_t mosi, double sck_hz, uint8_t *miso);
 int cwsim_board_pdi_send(cwsim_board *b, uint8_t byte);
 int cwsim_board_pdi_recv(cwsim_board *b, uint8_t *byte);
 /* The PDI master takes (on = 1) or releases (on = 0) the PDI lines: tells the chip through
@@ -324,32 +225,22 @@ int cwsim_board_pdi_link(cwsim_board *b, int on);
 
 /* Attach a target chip by name: a part ("stm32f100xb"), a recipe name ("stm32f1"), a
  * ChipWhisperer PLATFORM alias ("CW308_STM32F1"), or "loopback". app: the application model
- * where the chip has one (design §5 --sim-app), NULL for the default. 0 ok; -1 with a message
+ * where the chip has one (contract.md §5 --sim-app), NULL for the default. 0 ok; -1 with a message
  * listing the known parts. */
 int cwsim_attach_part(cwsim_board *b, const char *part, const char *app, char *err, size_t errlen);
 
-/* The trivial loop-back target for tests: a chip (RX on TIO2, TX on TIO1, like CW308 targets)
- * that needs power and sends every frame it receives straight back in the same format. It
- * drives TIO1 (its TX) high while powered. 0 ok. */
-int cwsim_loopback_attach(cwsim_board *b, char *err, size_t errlen);
+/* The trivial loop-back target for tests (cwsim_loopback_attach) is a chip: cwsim_loopback.h. */
 
-/* ---- state folder (design §5 --sim-state) ----------------------------------------------- */
+/* ---- state folder (contract.md §5 --sim-state) ----------------------------------------------- */
 
 /* Open (creating it and its parents) the state folder and lock it with an exclusive flock.
  * dir NULL: the default, $XDG_STATE_HOME/cwlua/sim (~/.local/state/cwlua/sim). Fails with a
  * clear message when another process holds it. 0 ok. */
 int cwsim_state_open(cwsim *sim, const char *dir, char *err, size_t errlen);
-void cwsim_state_close(cwsim *sim);            /* unlock; also done by cwsim_free */
-const char *cwsim_state_dir(const cwsim *sim); /* NULL when not open */
+void cwsim_state_close(cwsim *sim); /* unlock; also done by cwsim_free */
 /* The default folder into buf. 0 ok, -1 no $XDG_STATE_HOME and no $HOME, or too long. */
 int cwsim_state_default_dir(char *buf, size_t len, char *err, size_t errlen);
-/* Named blobs (name: [A-Za-z0-9._-]+, not starting with '.'), written atomically. */
-int cwsim_state_save(cwsim *sim, const char *name, const void *data, size_t len, char *err,
-                     size_t errlen); /* 0 ok */
-/* 0 ok (*data malloc'ed, caller frees), 1 no such blob, -1 error. */
-int cwsim_state_load(cwsim *sim, const char *name, void **data, size_t *len, char *err,
-                     size_t errlen);
-int cwsim_state_remove(cwsim *sim, const char *name, char *err, size_t errlen); /* 0 ok/absent */
+/* cwsim_state_dir and the named blobs (save, load, remove): cwsim_chip.h */
 
 #ifdef __cplusplus
 }

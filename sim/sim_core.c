@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* libcwsim core: the world (boards, virtual clock, counters, PRNG) and the per-kind constants.
- * Documents: design.md §4 (time), §5 (the simulator); cw-usb-protocol.md §1.1, §2.4, §7.1. */
+ * Documents: contract.md §4 (time), §5 (the simulator); cw-usb-protocol.md §1.1, §2.4, §7.1. */
 #include "sim_internal.h"
 
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #define V(a, b, c) (((uint32_t)(a) << 16) | ((uint32_t)(b) << 8) | (uint32_t)(c))
 #define NEVER      0xFFFFFFFFu
 
-/* cw-usb-protocol §1.1 (identity, bundled firmware), §1.2 (endpoints), §2.4 (feature versions),
+/* cw-usb-protocol.md §1.1 (identity, bundled firmware), §1.2 (endpoints), §2.4 (feature versions),
  * §3.1/§3.2 (bitstream sizes: file size minus the sync word's offset and length), §5.1 (MCK),
  * §7.1 (per-device differences). */
 static const sim_kind_desc kinds[] = {
@@ -128,38 +128,6 @@ void sim_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* ---- circular buffers (§5.4) -------------------------------------------------------------- */
-
-void circ_init(sim_circbuf *c, uint16_t size)
-{
-    c->size = size;
-    c->head = c->tail = 0;
-}
-
-unsigned circ_count(const sim_circbuf *c)
-{
-    return (unsigned)((c->head + c->size - c->tail) % c->size);
-}
-
-int circ_push(sim_circbuf *c, uint8_t v)
-{
-    uint16_t next = (uint16_t)((c->head + 1) % c->size);
-    if (next == c->tail)
-        return -1; /* full: one slot stays empty, the new byte is dropped */
-    c->data[c->head] = v;
-    c->head = next;
-    return 0;
-}
-
-int circ_pop(sim_circbuf *c, uint8_t *v)
-{
-    if (c->head == c->tail)
-        return -1;
-    *v = c->data[c->tail];
-    c->tail = (uint16_t)((c->tail + 1) % c->size);
-    return 0;
-}
-
 /* ---- the world ----------------------------------------------------------------------------- */
 
 int cwsim_new(cwsim **out, char *err, size_t errlen)
@@ -169,9 +137,9 @@ int cwsim_new(cwsim **out, char *err, size_t errlen)
         sim_err(err, errlen, "cwsim: out of memory");
         return -1;
     }
-    sim->usb_latency = 500000; /* design §5: --sim-usb-latency default 0.5 ms */
+    sim->usb_latency = 500000; /* contract.md §5: --sim-usb-latency default 0.5 ms */
     sim->state_fd = -1;
-    cwsim_seed(sim, 1); /* design §5: --sim-seed default 1 */
+    cwsim_seed(sim, 1); /* contract.md §5: --sim-seed default 1 */
     *out = sim;
     return 0;
 }
@@ -461,7 +429,7 @@ cwsim_board *cwsim_board_add(cwsim *sim, cwsim_kind kind, const char *serial, ch
         return NULL;
     }
     b->sim = sim;
-    b->engine_timeout_default = 500; /* power-on: 500 ticks = 200 ms (target-protocols §1) */
+    b->engine_timeout_default = 500; /* power-on: 500 ticks = 200 ms (target-protocols.md §1) */
     b->engine_timeout_stopped = 1;   /* not running until an engine starts it */
     b->kd = kd;
     b->index = sim->nboards;
@@ -474,7 +442,7 @@ cwsim_board *cwsim_board_add(cwsim *sim, cwsim_kind kind, const char *serial, ch
     sim_board_engines_add(b);
     b->config = 1; /* Linux configures the device when it enumerates (§1.3) */
     b->usart.cdc_enabled = 1;
-    fpga_power_up(b, 1); /* design §5: the board starts with its FPGA configured */
+    fpga_power_up(b, 1); /* contract.md §5: the board starts with its FPGA configured */
     sim->boards[sim->nboards++] = b;
     if (sim->fault[F_GLITCH_ACTIVE].on)
         board_default_setup(b); /* the notebook that left the glitch on ran default_setup() */
@@ -606,7 +574,7 @@ void cwsim_board_default_setup(cwsim_board *b)
 
 /* ---- transfers: the checks every transfer goes through ------------------------------------ */
 
-/* Faults and presence (design §5: usb-stall-after, usb-timeout-after, unplug-after act on
+/* Faults and presence (contract.md §5: usb-stall-after, usb-timeout-after, unplug-after act on
  * transfer N+1 and every later one). Returns 0 to go on, or the transfer's result. */
 static int usb_gate(cwsim_board *b, unsigned timeout_ms)
 {

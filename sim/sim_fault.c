@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libcwsim faults: the --sim-fault NAME[=VALUE] table of design.md §5, parsed and validated.
+/* libcwsim faults: the --sim-fault NAME[=VALUE] table of contract.md §5, parsed and validated.
  * Board and wiring faults act here; chip faults are stored for the target chips of later
  * issues (cwsim_fault_on/_number/_value). */
 #include "sim_internal.h"
@@ -12,7 +12,7 @@
 
 enum { VK_FLAG, VK_COUNT, VK_PROB, VK_PCT, VK_VER, VK_FACTOR, VK_SECTORS };
 
-/* Order = enum sim_fault_id. design.md §5 lists them all. */
+/* Order = enum sim_fault_id. contract.md §5 lists them all. */
 static const cwsim_fault_info infos[F_COUNT] = {
     {"no-power", "", NULL, "the target gets no power", 1, 0},
     {"no-clock", "", NULL, "the target gets no clock on HS2", 1, 0},

@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* libcwsim FPGA: the register file of the CW-Lite/Pro (and the Husky registers the document
  * names) addressed by (register, byte counter), its reset values, the CLKGEN DCM, the glitch
- * and reconfiguration registers, the bitstream configuration engine, and the Husky CDCI6214
- * PLL. Documents: cw-usb-protocol §2.5 (register semantics), §3 (bitstream), §4 (register map),
- * §4.8 (clock generator), §4.9 (Husky clock), §6 (default_setup). */
+ * and reconfiguration registers and the bitstream configuration engine; the Husky's CDCI6214
+ * PLL is sim_husky_pll.c. Documents: cw-usb-protocol.md §2.5 (register semantics), §3 (bitstream),
+ * §4 (register map), §4.8 (clock generator), §4.9 (Husky clock), §6 (default_setup). */
 #include "sim_internal.h"
 
 #include <math.h>
 #include <string.h>
 
 #define SYSCLK_HZ 96000000.0 /* §4.0 SYSTEM_CLK = 96 000 000 (Lite; Pro/Husky unconfirmed) */
-#define EXTCLK_HZ 0.0        /* HS1 (the target's clock into the board) is not simulated */
 
 /* DCM limits used for the lock bits (§4.8 "simulator guidance (inferred)"): Python warns below
  * 3.2 MHz; the upper bound is the Spartan-6 DCM_CLKGEN CLKFX maximum (unconfirmed). */
@@ -186,23 +185,13 @@ void fpga_regs_reset(cwsim_board *b)
     }
 }
 
-static void pll_power_up(cwsim_board *b)
-{
-    /* CDCI6214 power-up values are (unconfirmed): input divider 1, feedback 42 (VCO 2.52 GHz
-     * from the 12 MHz crystal), prescalers 5/5, output dividers 0 = off. */
-    memset(b->pll, 0, sizeof b->pll);
-    b->pll[0x1B] = 1;
-    b->pll[0x1D] = 42;
-    b->pll[0x1E] = 0x05; /* prescaler A and B = 5 (§4.9 "both start at 5") */
-}
-
 void fpga_power_up(cwsim_board *b, int configured)
 {
     sim_fpga *f = &b->fpga;
     memset(f, 0, sizeof *f);
     f->prog_hz = 10000000;
     if (is_husky(b))
-        pll_power_up(b);
+        husky_pll_power_up(b);
     if (!b->kd->has_fpga)
         return;
     f->done = configured;
@@ -304,42 +293,6 @@ double board_hs2_hz(const cwsim_board *b)
     default:
         return 0.0; /* 00 off (high-Z per HDL); 01 is not a mode Python writes */
     }
-}
-
-/* ---- Husky CDCI6214 (§4.9) ---------------------------------------------------------------- */
-
-static double pll_vco_hz(const cwsim_board *b)
-{
-    double fin = (b->pll[0x01] & 0x0100) ? EXTCLK_HZ : 12e6; /* bit8: 0 crystal, 1 FPGA */
-    unsigned d = b->pll[0x1B] & 0xFFu;
-    double in = d == 0 ? fin * 2.0 : fin / d; /* input divider 0 means x2 */
-    unsigned mul = b->pll[0x1D] & 0x3FFFu;
-    return in * 5.0 * mul;
-}
-
-int husky_pll_locked(const cwsim_board *b)
-{
-    unsigned mul = b->pll[0x1D] & 0x3FFFu;
-    if (b->pll[0x00] & 0x0004) /* reset/relock held */
-        return 0;
-    if (mul < 5)
-        return 0;
-    double vco = pll_vco_hz(b);
-    return vco >= 2.4e9 && vco <= 2.8e9;
-}
-
-double husky_pll_hz(const cwsim_board *b, int channel)
-{
-    if (!husky_pll_locked(b))
-        return 0.0;
-    /* prescaler A (reg 0x1E bits 1:0): 0 = /4, 1 = /5, 2 = /6 (encoding inferred); Python
-     * computes both outputs with A, so channel 1 uses A too (unconfirmed) */
-    unsigned code = b->pll[0x1E] & 0x03u;
-    double pres = code == 0 ? 4.0 : code == 1 ? 5.0 : 6.0;
-    unsigned div = (channel == 1 ? b->pll[0x25] : b->pll[0x31]) & 0x3FFFu;
-    if (div == 0)
-        return 0.0; /* output off */
-    return pll_vco_hz(b) / pres / div;
 }
 
 /* ---- register access through the bus (§2.5) ------------------------------------------------ */
@@ -661,7 +614,7 @@ void board_default_setup(cwsim_board *b)
     f->dcm_done = 1;
 }
 
-/* design §5 glitch-active: a notebook left the glitch outputs on: both MOSFETs follow the
+/* contract.md §5 glitch-active: a notebook left the glitch outputs on: both MOSFETs follow the
  * glitch module (IOROUTE byte4 = HP|LP) and HS2 carries the glitch output (register 38 bits
  * 6..5 = 11) with CLKGEN as the glitch clock source. The Nano has no such state. */
 void board_glitch_active(cwsim_board *b)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* libcwsim private declarations: the board, FPGA, USART and wiring state shared by the sim_*.c
- * files. Not installed; only cwsim.h is public. Section numbers refer to cw-usb-protocol.md
- * unless they say design.md. */
+ * files and the firmware's engines (engines/). The board's own: no chip model includes it
+ * (they see cwsim_chip.h). Not installed; only cwsim.h is public. Section numbers refer to
+ * cw-usb-protocol.md unless they say docs/reference/contract.md. */
 #ifndef CWLUA_SIM_SIM_INTERNAL_H
 #define CWLUA_SIM_SIM_INTERNAL_H
 
@@ -22,6 +23,7 @@ typedef struct sim_circbuf {
     uint16_t head, tail;
 } sim_circbuf;
 
+/* sim_usart.c */
 void circ_init(sim_circbuf *c, uint16_t size);
 unsigned circ_count(const sim_circbuf *c);
 int circ_push(sim_circbuf *c, uint8_t v); /* 0 ok, -1 full (byte dropped) */
@@ -104,6 +106,7 @@ typedef struct sim_fault {
 /* ---- FPGA (§2.5, §3, §4) ------------------------------------------------------------------ */
 
 #define SIM_REG_BYTES 16
+#define EXTCLK_HZ     0.0 /* HS1 (the target's clock into the board) is not simulated */
 
 enum { LOCK_FREE, LOCK_USB, LOCK_BLOCKIN, LOCK_CTRLMEM }; /* §2.5 bus lock states we need */
 enum { BULK_OUT_REG, BULK_OUT_BITSTREAM, BULK_OUT_TARGET_BITSTREAM };
@@ -225,8 +228,8 @@ struct cwsim_board {
 
     cwsim_vendor_hook hook[2];
     void *hook_ctx[2];
-    void *xprog; /* the XPROG engine (sim/xmega/xprog.c), owned by the board */
-    /* the programming engines' shared timeout counter (target-protocols §1, §B.6, §C.7) */
+    void *xprog; /* the XPROG engine (sim/engines/xprog.c), owned by the board */
+    /* the programming engines' shared timeout counter (target-protocols.md §1, §B.6, §C.7) */
     uint32_t engine_timeout_default; /* ticks; power-on 500 */
     uint64_t engine_timeout_end_ns;  /* when the running counter reaches 0 */
     uint32_t engine_timeout_stopped; /* 1: stopped, engine_timeout_left holds its value */
@@ -289,10 +292,13 @@ double fpga_clkgen_hz(const cwsim_board *b);
 double fpga_adc_hz(const cwsim_board *b);
 int fpga_clkgen_locked(const cwsim_board *b);
 double board_hs2_hz(const cwsim_board *b);
-double husky_pll_hz(const cwsim_board *b, int channel);
-int husky_pll_locked(const cwsim_board *b);
 void board_default_setup(cwsim_board *b);
 void board_glitch_active(cwsim_board *b);
+
+/* Husky PLL (sim_husky_pll.c) */
+void husky_pll_power_up(cwsim_board *b);
+double husky_pll_hz(const cwsim_board *b, int channel);
+int husky_pll_locked(const cwsim_board *b);
 
 /* USART (sim_usart.c) */
 void usart_reset(cwsim_board *b);
@@ -318,10 +324,10 @@ void wire_done(cwsim_board *b);
 void wiring_fault_frame(cwsim_board *b, cwsim_uart_frame *f, int *dropped);
 void target_destroy(cwsim_board *b);
 
-/* board-side programming engines (sim_targets.c): installed when a board is added, freed with
- * it */
+/* board-side programming engines (sim/engines/engines.c): installed when a board is added, freed
+ * with it */
 void sim_board_engines_add(cwsim_board *b);
 void sim_board_engines_free(cwsim_board *b);
-void sim_xprog_free(cwsim_board *b); /* sim/xmega/xprog.c */
+void sim_xprog_free(cwsim_board *b); /* sim/engines/xprog.c */
 
 #endif

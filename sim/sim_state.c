@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* libcwsim state folder (design.md §5 --sim-state DIR, default $XDG_STATE_HOME/cwlua/sim):
- * what must outlive a run (chip memories and protection, from later issues) as named blobs,
+/* libcwsim state folder (contract.md §5 --sim-state DIR, default $XDG_STATE_HOME/cwlua/sim):
+ * what must outlive a run (chip memories and protection) as named blobs,
  * written atomically, in a folder locked with an exclusive flock while a simulator uses it. */
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* flock() */

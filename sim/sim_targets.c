@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* Attaching a target chip by part name: one place for every way of reaching the simulator (the
  * in-process backend, cwlua sim attach). A part name, a recipe name or a ChipWhisperer
- * PLATFORM alias (design §5: "wherever a PART is asked for, a recipe name or alias also works"). */
+ * PLATFORM alias (contract.md §5: "wherever a PART is asked for, a recipe name or alias also
+ * works"). */
 #include "cwsim.h"
 #include "cwsim_avr.h"
+#include "cwsim_loopback.h"
 #include "cwsim_ssapp.h"
 #include "cwsim_stm32.h"
 #include "cwsim_xmega.h"
-#include "sim_internal.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -41,7 +42,7 @@ int cwsim_attach_part(cwsim_board *b, const char *part, const char *app, char *e
             return -1;
         return 0;
     }
-    if (cwsim_avr_part_find(part) != NULL) { /* AVR parts, "avr", CW308_MEGA328P (design §3) */
+    if (cwsim_avr_part_find(part) != NULL) { /* AVR parts, "avr", CW308_MEGA328P (contract.md §3) */
         if (app != NULL && strcmp(app, "silent") != 0) {
             if (err != NULL)
                 snprintf(err, errlen,
@@ -64,21 +65,4 @@ int cwsim_attach_part(cwsim_board *b, const char *part, const char *app, char *e
             snprintf(err + used, errlen - used, "loopback");
     }
     return -1;
-}
-
-/* The board-side programming engines a board gets when it is added: XPROG on bRequest 0x20
- * (sim/xmega/xprog.c) and V2/ISP on 0x21 (sim/avr/avr_v2.c), not on the Nano, whose firmware
- * lacks them (cw-usb-protocol §2.3; on the CW1200 they are unconfirmed). */
-void sim_board_engines_add(cwsim_board *b)
-{
-    if (cwsim_board_kind(b) != CWSIM_NANO) {
-        (void)cwsim_xprog_install(b, NULL, 0); /* fails only without memory: 0x20 then stalls */
-        (void)cwsim_v2_install(b, NULL, 0);    /* likewise for 0x21 */
-    }
-}
-
-void sim_board_engines_free(cwsim_board *b)
-{
-    sim_xprog_free(b);
-    cwsim_v2_remove(cwsim_v2_of(b));
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libcwsim USART bridge as shipped (cw-usb-protocol §5): 7-byte INIT with the SAM's fractional
+/* libcwsim USART bridge as shipped (cw-usb-protocol.md §5): 7-byte INIT with the SAM's fractional
  * baud divider, ENABLE/DISABLE, 200-byte RX/TX circular buffers (199 usable) that every INIT
  * empties (bundled firmware, §0/§5.1), drop-newest overflow with the error bits, and UART frames
  * that take start + data + parity + stop bits of virtual time at the real baud. */
@@ -136,6 +136,38 @@ int cwsim_uart_baud_actual(uint32_t requested, uint32_t mck_hz, double *actual)
 uint32_t usart_mck(const cwsim_board *b)
 {
     return b->slow_clock ? 6000000u : b->kd->mck_hz;
+}
+
+/* ---- circular buffers (§5.4) -------------------------------------------------------------- */
+
+void circ_init(sim_circbuf *c, uint16_t size)
+{
+    c->size = size;
+    c->head = c->tail = 0;
+}
+
+unsigned circ_count(const sim_circbuf *c)
+{
+    return (unsigned)((c->head + c->size - c->tail) % c->size);
+}
+
+int circ_push(sim_circbuf *c, uint8_t v)
+{
+    uint16_t next = (uint16_t)((c->head + 1) % c->size);
+    if (next == c->tail)
+        return -1; /* full: one slot stays empty, the new byte is dropped */
+    c->data[c->head] = v;
+    c->head = next;
+    return 0;
+}
+
+int circ_pop(sim_circbuf *c, uint8_t *v)
+{
+    if (c->head == c->tail)
+        return -1;
+    *v = c->data[c->tail];
+    c->tail = (uint16_t)((c->tail + 1) % c->size);
+    return 0;
 }
 
 /* ---- state ----------------------------------------------------------------------------- */

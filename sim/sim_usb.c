@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* libcwsim USB device: descriptors, standard and CDC class requests, the NAEUSB vendor request
- * handlers of the firmware as shipped, and the bulk endpoints. Documents: cw-usb-protocol §1
+ * handlers of the firmware as shipped, and the bulk endpoints. Documents: cw-usb-protocol.md §1
  * (identity, descriptors, endpoints), §2 (requests, transfer rules, bus lock, register access),
  * §3 (bitstream), §5 (USART requests), §7.2 (Nano), §8 (errors). */
 #include "sim_internal.h"
@@ -814,6 +814,15 @@ static int vendor_in(cwsim_board *b, uint8_t req, uint16_t val, uint16_t len, ui
     }
 }
 
+int cwsim_board_set_vendor_hook(cwsim_board *b, uint8_t bRequest, cwsim_vendor_hook hook, void *ctx)
+{
+    if (bRequest != 0x20 && bRequest != 0x21)
+        return -1;
+    b->hook[bRequest - 0x20] = hook;
+    b->hook_ctx[bRequest - 0x20] = ctx;
+    return 0;
+}
+
 /* *direct = 1 when an engine hook wrote an IN reply straight into data. */
 static int vendor_request(cwsim_board *b, uint8_t bm, uint8_t req, uint16_t val, uint16_t idx,
                           uint8_t *data, uint16_t len, uint8_t *resp, size_t *rlen, int *direct)
@@ -845,7 +854,7 @@ static int vendor_request(cwsim_board *b, uint8_t bm, uint8_t req, uint16_t val,
         return CWSIM_STALL;
 
     if ((req == 0x20 || req == 0x21) && b->kd->kind != CWSIM_NANO && b->hook[req - 0x20]) {
-        /* Engines (later issues). OUT data goes through the shared 128-byte buffer, so an
+        /* The engines (sim/engines/). OUT data goes through the shared 128-byte buffer, so an
          * engine that reads past wLength sees what earlier requests left there. */
         uint8_t *buf = data;
         if (!in) {

@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* libcwsim wiring: what the register file puts on the 20-pin target connector (power, HS2
- * clock, nRST, PDIC, PDID, TIO1-4, the ISP pins), the UART lines both ways, the target plug-in
- * interface and the loop-back target. Documents: cw-usb-protocol §4.1 (IOROUTE), §4.2
- * (IOREAD), §4.3 (HS2), §5.7 (which USART, signal path), §7.1/§7.2 (Nano); design.md §5
- * (faults). A pin left high-Z or routed the wrong way does not reach the target. */
+ * clock, nRST, PDIC, PDID, TIO1-4, the ISP pins), the UART lines both ways and the target
+ * plug-in interface (cwsim_chip.h). Documents: cw-usb-protocol.md §4.1 (IOROUTE), §4.2 (IOREAD),
+ * §4.3 (HS2), §5.7 (which USART, signal path), §7.1/§7.2 (Nano); contract.md §5 (faults). A pin
+ * left high-Z or routed the wrong way does not reach the target. */
 #include "sim_internal.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 const char *cwsim_pin_name(cwsim_pin pin)
@@ -242,7 +241,7 @@ void wiring_update(cwsim_board *b)
 
 /* ---- UART frames on the wire ---------------------------------------------------------------- */
 
-/* design §5 drop-bytes=P (per byte) and bit-flips=P (per bit), both directions. */
+/* contract.md §5 drop-bytes=P (per byte) and bit-flips=P (per bit), both directions. */
 void wiring_fault_frame(cwsim_board *b, cwsim_uart_frame *f, int *dropped)
 {
     cwsim *s = b->sim;
@@ -371,18 +370,9 @@ void cwsim_board_detach_target(cwsim_board *b)
     target_destroy(b);
 }
 
-int cwsim_board_set_vendor_hook(cwsim_board *b, uint8_t bRequest, cwsim_vendor_hook hook, void *ctx)
-{
-    if (bRequest != 0x20 && bRequest != 0x21)
-        return -1;
-    b->hook[bRequest - 0x20] = hook;
-    b->hook_ctx[bRequest - 0x20] = ctx;
-    return 0;
-}
-
 /* ---- ISP and PDI lines (stubs for the XMEGA/AVR issues) ------------------------------------- */
 
-int cwsim_board_isp_exchange(cwsim_board *b, uint8_t mosi, uint8_t *miso)
+int cwsim_board_isp_exchange(cwsim_board *b, uint8_t mosi, double sck_hz, uint8_t *miso)
 {
     *miso = 0xFF; /* an unconnected MISO reads high (inferred) */
     if (b->kd->kind == CWSIM_NANO || !b->fpga.done || !(b->fpga.reg[55][5] & 0x01))
@@ -390,12 +380,12 @@ int cwsim_board_isp_exchange(cwsim_board *b, uint8_t mosi, uint8_t *miso)
     if (!chip_power(b) || wire_open(b, CWSIM_PIN_MOSI) || b->tops == NULL ||
         b->tops->isp_exchange == NULL)
         return -1;
-    return b->tops->isp_exchange(b->tctx, mosi, miso, b->sim->now);
+    return b->tops->isp_exchange(b->tctx, mosi, sck_hz, miso, b->sim->now);
 }
 
-/* PDI needs both lines (PDI_CLK on PDIC, PDI_DATA on PDID, target-protocols §1.1), a powered
+/* PDI needs both lines (PDI_CLK on PDIC, PDI_DATA on PDID, target-protocols.md §1.1), a powered
  * chip, and no FPGA GPIO driving either pin against the SAM (IOROUTE byte 6 enable bits 2 and
- * 4, cw-usb-protocol §4.1; inferred contention). */
+ * 4, cw-usb-protocol.md §4.1; inferred contention). */
 static int pdi_connected(const cwsim_board *b)
 {
     if (b->kd->kind == CWSIM_NANO || !chip_power(b) || wire_open(b, CWSIM_PIN_PDID) ||
@@ -427,95 +417,4 @@ int cwsim_board_pdi_link(cwsim_board *b, int on)
     if (b->tops != NULL && b->tops->pdi_link != NULL && (ok || !on))
         b->tops->pdi_link(b->tctx, on, b->sim->now);
     return ok ? 0 : -1;
-}
-
-/* ---- the loop-back target ------------------------------------------------------------------- */
-
-typedef struct loopback {
-    cwsim_board *b;
-    int powered;
-} loopback;
-
-static void lb_power(void *ctx, int on, uint64_t now_ns)
-{
-    loopback *l = ctx;
-    (void)now_ns;
-    l->powered = on;
-    cwsim_target_drive(l->b, CWSIM_PIN_TIO1, on ? CWSIM_HIGH : CWSIM_Z); /* its TX idles high */
-}
-
-static void lb_rx(void *ctx, const cwsim_uart_frame *f, uint64_t now_ns)
-{
-    loopback *l = ctx;
-    uint8_t v;
-    (void)now_ns;
-    if (!l->powered)
-        return;
-    cwsim_uart_frame_decode(f, &f->fmt, &v); /* it listens in the sender's format */
-    (void)cwsim_target_uart_send(l->b, v, &f->fmt);
-}
-
-static void lb_destroy(void *ctx)
-{
-    free(ctx);
-}
-
-static const cwsim_target_ops loopback_ops = {
-    .name = "loopback",
-    .uart_rx_pin = CWSIM_PIN_TIO2,
-    .uart_tx_pin = CWSIM_PIN_TIO1,
-    .power = lb_power,
-    .uart_rx = lb_rx,
-    .destroy = lb_destroy,
-};
-
-int cwsim_loopback_attach(cwsim_board *b, char *err, size_t errlen)
-{
-    loopback *l = calloc(1, sizeof *l);
-    if (l == NULL) {
-        sim_err(err, errlen, "cwsim: out of memory");
-        return -1;
-    }
-    l->b = b;
-    if (cwsim_board_attach_target(b, &loopback_ops, l, err, errlen) != 0) {
-        free(l);
-        return -1;
-    }
-    return 0;
-}
-
-/* ---- the engines' shared timeout counter (target-protocols §1, §B.6, §C.7) ---------------- */
-
-void cwsim_board_engine_timeout_set_default(cwsim_board *b, uint32_t ticks)
-{
-    b->engine_timeout_default = ticks;
-}
-
-uint32_t cwsim_board_engine_timeout_default(const cwsim_board *b)
-{
-    return b->engine_timeout_default;
-}
-
-void cwsim_board_engine_timeout_start(cwsim_board *b)
-{
-    b->engine_timeout_stopped = 0;
-    b->engine_timeout_end_ns =
-        cwsim_now_ns(b->sim) + (uint64_t)b->engine_timeout_default * CWSIM_ENGINE_TICK_NS;
-}
-
-uint32_t cwsim_board_engine_timeout_remaining(const cwsim_board *b)
-{
-    if (b->engine_timeout_stopped)
-        return b->engine_timeout_left;
-    uint64_t now = cwsim_now_ns(b->sim);
-    if (now >= b->engine_timeout_end_ns)
-        return 0;
-    return (uint32_t)((b->engine_timeout_end_ns - now + CWSIM_ENGINE_TICK_NS - 1) /
-                      CWSIM_ENGINE_TICK_NS);
-}
-
-void cwsim_board_engine_timeout_stop(cwsim_board *b)
-{
-    b->engine_timeout_left = cwsim_board_engine_timeout_remaining(b);
-    b->engine_timeout_stopped = 1;
 }

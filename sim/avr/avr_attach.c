@@ -1,14 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* The AVR chip behind a simulated board, with the CW308 wiring (target-protocols §1.1: /RESET
+/* The AVR chip behind a simulated board, with the CW308 wiring (target-protocols.md §1.1: /RESET
  * on nRST, SPI on MOSI/MISO/SCK; the clock on HS2 into XTAL1/CLKI). The board's V2 engine
- * (avr_v2.c, installed when the board is added) programs it. The board owns the chip and frees
- * it at detach or cwsim_free. */
+ * (sim/engines/v2.c, installed when the board is added) programs it. The board owns the chip and
+ * frees it at detach or cwsim_free. */
 #include "avr_internal.h"
 
 #include <stdlib.h>
 
 typedef struct avr_attachment {
-    cwsim_board *b;
     cwsim_avr *chip;
 } avr_attachment;
 
@@ -31,13 +30,11 @@ static void a_pin(void *ctx, cwsim_pin pin, cwsim_level level, uint64_t now_ns)
         cwsim_avr_set_reset(a->chip, level == CWSIM_LOW, now_ns);
 }
 
-static int a_isp(void *ctx, uint8_t mosi, uint8_t *miso, uint64_t now_ns)
+static int a_isp(void *ctx, uint8_t mosi, double sck_hz, uint8_t *miso, uint64_t now_ns)
 {
     avr_attachment *a = ctx;
     /* the SCK rate is a property of the wire: the chip needs it to know whether it keeps up */
-    cwsim_v2 *e = cwsim_v2_of(a->b);
-    double sck = e != NULL ? cwsim_v2_sck_hz(e) : 125e3;
-    return cwsim_avr_spi(a->chip, mosi, sck, now_ns, miso);
+    return cwsim_avr_spi(a->chip, mosi, sck_hz, now_ns, miso);
 }
 
 static void a_destroy(void *ctx)
@@ -65,7 +62,6 @@ cwsim_avr *cwsim_avr_attach(cwsim_board *b, const char *part, char *err, size_t 
         avr_err(err, errlen, "cwsim avr: out of memory");
         return NULL;
     }
-    a->b = b;
     if (cwsim_avr_new(cwsim_board_sim(b), part, &a->chip, err, errlen) != 0) {
         free(a);
         return NULL;

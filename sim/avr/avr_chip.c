@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The simulated ATmega: serial programming (ISP) as the ATmega48A/PA/88A/PA/168A/PA/328/P
  * datasheet describes it ("Serial Downloading", "Serial Programming Instruction Set";
- * target-protocols §C.5 [ext]).
+ * target-protocols.md §C.5 [ext]).
  *
  * Model (docs/simulator-avr.md has the reasons and every UNCONFIRMED choice):
  *  - Instructions are four bytes, framed from the moment /RESET goes low. MISO echoes the
@@ -312,7 +312,7 @@ static void chip_erase(cwsim_avr *c)
     c->fuse[F_LOCK] = 0xFF;
     c->cnt.chip_erases++;
     uint64_t t = T_WD_ERASE_NS;
-    /* design §5 slow-erase[=F]: erase time x F (default 10), still succeeds */
+    /* contract.md §5 slow-erase[=F]: erase time x F (default 10), still succeeds */
     if (cwsim_fault_on(c->sim, "slow-erase")) {
         double f = cwsim_fault_number(c->sim, "slow-erase");
         t = (uint64_t)((double)t * (f > 0 ? f : 10.0));

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Internal to the AVR model: the chip, the V2 engine and the board attachment shared by
- * avr_chip.c, avr_v2.c and avr_attach.c. */
+/* Internal to the AVR model: the chip and the board attachment shared by avr_chip.c and
+ * avr_attach.c. */
 #ifndef CWLUA_SIM_AVR_AVR_INTERNAL_H
 #define CWLUA_SIM_AVR_AVR_INTERNAL_H
 
@@ -37,23 +37,6 @@ struct cwsim_avr {
     uint64_t now;
 
     cwsim_avr_counters cnt;
-};
-
-struct cwsim_v2 {
-    cwsim_board *b;
-    uint8_t rambuf[256]; /* §C.7 avr_rambuf */
-    uint8_t status[32];  /* §C.7 status_payload */
-    unsigned status_len; /* cleared by each GET_STATUS */
-    uint32_t cur_addr;   /* CurrentAddress */
-    int must_load_ext;   /* MustLoadExtendedAddress */
-    int reset_asserted, spi_enabled;
-    uint8_t sck_duration;    /* parameter 0x98, default 6 */
-    uint8_t reset_polarity;  /* parameter 0x9E, default 1 (active low) */
-    uint8_t discharge_delay; /* parameter 0xA4 */
-    uint8_t spi_scratch[12]; /* the 4 response bytes sit at [4..7]; READ_* ret index outside
-                              * 1..4 reads its neighbours (§E "garbage") */
-    uint64_t tmo_end_ns;     /* the shared counter as this engine sees it (slow clock scaled) */
-    uint64_t commands, ignored;
 };
 
 /* chip (avr_chip.c) */

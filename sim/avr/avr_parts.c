@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* AVR parts for the simulator: target-protocols §C.6 (signatures, flash and EEPROM sizes and
+/* AVR parts for the simulator: target-protocols.md §C.6 (signatures, flash and EEPROM sizes and
  * pages, from NewAE's supported_avr table) plus the fuse layout of the ATmega48A/PA/88A/PA/
  * 168A/PA/328/P datasheet (Atmel-8271, "Memory Programming": Fuse Bits, Table 28-5..28-9 in
  * DS40002061A; 8025I-AVR-02/09 Tables 25-5..25-9).
@@ -9,7 +9,7 @@
  * high 0xD9 (328/P: RSTDISBL, DWEN unprogrammed, SPIEN programmed, WDTON, EESAVE unprogrammed,
  * BOOTSZ1..0 = 00, BOOTRST unprogrammed) or 0xDF (48/88/168: BODLEVEL2..0 = 111), extended
  * 0xFF (328/P: BODLEVEL2..0 = 111; 48: SELFPRGEN unprogrammed) or 0xF9 (88/168: BOOTSZ1..0 = 00,
- * BOOTRST = 1), lock 0xFF (no lock). target-protocols §C.6 confirms 0x62/0xD9/0xFF for the
+ * BOOTRST = 1), lock 0xFF (no lock). target-protocols.md §C.6 confirms 0x62/0xD9/0xFF for the
  * ATmega328P [ext].
  * A CW308 target runs from the board's clock on HS2 (NewAE's firmware assumes 7.37 MHz for its
  * 38400 baud), which needs CKSEL3..0 = 0000 "External Clock" (datasheet §9.8 / 8025I §8.8,
@@ -157,7 +157,7 @@ const cwsim_avr_part_info *cwsim_avr_part_find(const char *name)
 {
     if (name == NULL)
         return NULL;
-    /* design §3: the recipe name and the PLATFORM alias mean the reference part */
+    /* contract.md §3: the recipe name and the PLATFORM alias mean the reference part */
     if (same_nocase(name, "avr") || same_nocase(name, "CW308_MEGA328P"))
         return &parts[0];
     for (size_t i = 0; i < cwsim_avr_part_count(); i++)

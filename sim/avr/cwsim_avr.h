@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* Simulated AVR (ATmega) target chips and the board's V2/ISP programming engine for libcwsim.
+/* Simulated AVR (ATmega) target chips for libcwsim. The board's V2/ISP programming engine that
+ * programs them is board firmware: cwsim_engines.h.
  *
  * The chip: serial (ISP) programming as the ATmega48A/PA/88A/PA/168A/PA/328/P datasheet
  * describes it — four-byte instructions, echo of the previous bytes, Programming Enable only
  * while /RESET is held low, a clock that must reach the chip (the fuses select it) and an SCK
  * no faster than a quarter of it, flash page buffer ANDed into flash, EEPROM, fuses, lock bits,
- * signature, RDY/BSY. The engine: the board firmware's STK500v2-like command set on vendor
- * request 0x21 (little-endian payloads, exact-size commands, consume-once status, the RAM
- * buffer, word addressing with auto-increment, the shared timeout counter, the SAM slow clock).
+ * signature, RDY/BSY.
  *
  * Documents: target-protocols.md §1 (transport, shared timeout counter), §C.1-C.7 (engine,
- * instructions, chip table), §E (bad input), §F; design.md §5 (simulator, faults);
+ * instructions, chip table), §E (bad input), §F; contract.md §5 (simulator, faults);
  * docs/simulator-avr.md (the model, every UNCONFIRMED choice and known deviation).
  *
  * Conventions as in cwsim.h: not thread-safe; functions that can fail take (err, errlen) and
@@ -19,7 +18,7 @@
 #ifndef CWLUA_SIM_AVR_CWSIM_AVR_H
 #define CWLUA_SIM_AVR_CWSIM_AVR_H
 
-#include "cwsim.h"
+#include "cwsim_chip.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -28,10 +27,11 @@
 extern "C" {
 #endif
 
-/* ---- parts (target-protocols §C.6; fuse layout and defaults: datasheet, see avr_parts.c) --- */
+/* ---- parts (target-protocols.md §C.6; fuse layout and defaults: datasheet, see avr_parts.c) ---
+ */
 
 typedef struct cwsim_avr_part_info {
-    const char *name;     /* design §3 part name, "atmega328p" */
+    const char *name;     /* contract.md §3 part name, "atmega328p" */
     const char *device;   /* "ATmega328P" */
     uint8_t signature[3]; /* Read Signature bytes 0..2 */
     uint32_t flash_size;  /* bytes */
@@ -48,7 +48,7 @@ typedef struct cwsim_avr_part_info {
 size_t cwsim_avr_part_count(void);
 const cwsim_avr_part_info *cwsim_avr_part_at(size_t i); /* NULL if out of range */
 /* A part name ("atmega328p"), the recipe name "avr" or the PLATFORM alias "CW308_MEGA328P",
- * case-insensitive; the last two mean the reference part atmega328p (design §3). NULL if
+ * case-insensitive; the last two mean the reference part atmega328p (contract.md §3). NULL if
  * unknown. */
 const cwsim_avr_part_info *cwsim_avr_part_find(const char *name);
 
@@ -76,8 +76,8 @@ int cwsim_avr_spi(cwsim_avr *chip, uint8_t mosi, double sck_hz, uint64_t now_ns,
 
 /* Plug a new chip of PART into board b with the CW308 wiring (/RESET = nRST, undriven =
  * released by the chip's pull-up; XTAL1 = HS2; MOSI/MISO/SCK = the ISP pins), programmed by
- * the board's V2 engine (below). The board owns the chip: it is saved and freed when detached
- * or at cwsim_free. NULL on error. */
+ * the board's V2 engine (cwsim_engines.h). The board owns the chip: it is saved and freed when
+ * detached or at cwsim_free. NULL on error. */
 cwsim_avr *cwsim_avr_attach(cwsim_board *b, const char *part, char *err, size_t errlen);
 
 /* ---- simulator-side view (never visible to a host; tests and diagnostics) ----------------- */
@@ -113,37 +113,6 @@ typedef struct cwsim_avr_counters {
     uint64_t flash_ns;    /* time spent erasing and writing */
 } cwsim_avr_counters;
 void cwsim_avr_counters_get(const cwsim_avr *chip, cwsim_avr_counters *out);
-
-/* ---- the board's V2/ISP engine (target-protocols §C.1-C.3, §C.7) ------------------------ */
-
-typedef struct cwsim_v2 cwsim_v2;
-
-/* Give board b the V2 engine: a vendor hook on bRequest 0x21 whose SPI goes through
- * cwsim_board_isp_exchange (routing, power, isp-open) and whose /RESET is the SAM pin on nRST.
- * libcwsim does this for every board but the Nano when the board is added (sim_targets.c), so
- * it answers whatever target is attached, or none; a board that has one gets it back. NULL on
- * error (the Nano has no engine). */
-cwsim_v2 *cwsim_v2_install(cwsim_board *b, char *err, size_t errlen);
-cwsim_v2 *cwsim_v2_of(cwsim_board *b); /* the board's engine, NULL if none */
-/* Remove the hook from the board and free the engine (the board does it at cwsim_free). NULL
- * is ignored. */
-void cwsim_v2_remove(cwsim_v2 *e);
-/* The SCK frequency the SAM SPI produces now (SCK_DURATION, the divider limit, slow clock). */
-double cwsim_v2_sck_hz(const cwsim_v2 *e);
-
-typedef struct cwsim_v2_view {
-    uint32_t current_address; /* LOAD_ADDRESS, auto-incremented */
-    int must_load_extended;   /* the next access sends Load Extended Address first */
-    int reset_asserted;       /* /RESET driven to its active level */
-    int spi_enabled;
-    uint8_t sck_duration;   /* parameter 0x98 */
-    uint8_t reset_polarity; /* parameter 0x9E */
-    unsigned status_len;    /* bytes the next GET_STATUS returns */
-    uint8_t status[32];
-    uint64_t commands; /* OUT commands run (not SET_RAMBUF) */
-    uint64_t ignored;  /* commands with a wrong payload size, silently dropped */
-} cwsim_v2_view;
-void cwsim_v2_view_get(const cwsim_v2 *e, cwsim_v2_view *out);
 
 #ifdef __cplusplus
 }

@@ -6,7 +6,7 @@
  * bytes out; this is what `cwlua sim serve` and the C tests use).
  *
  * Documents: target-protocols.md §A.3-A.9 (link layer, commands, chip-ID table A.6, timings
- * A.7b, bad input A.8, simulator notes A.9), design.md §5 (simulator, faults, --sim-app),
+ * A.7b, bad input A.8, simulator notes A.9), contract.md §5 (simulator, faults, --sim-app),
  * docs/simulator-stm32.md (the model, every UNCONFIRMED choice and known deviation).
  *
  * Conventions as in cwsim.h: not thread-safe; functions that can fail take (err, errlen) and
@@ -15,7 +15,7 @@
 #ifndef CWLUA_SIM_STM32_CWSIM_STM32_H
 #define CWLUA_SIM_STM32_CWSIM_STM32_H
 
-#include "cwsim.h"
+#include "cwsim_chip.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -26,10 +26,10 @@ extern "C" {
 
 typedef struct cwsim_stm32 cwsim_stm32; /* one simulated STM32 chip */
 
-/* ---- parts (target-protocols §A.6) -------------------------------------------------------- */
+/* ---- parts (target-protocols.md §A.6) -------------------------------------------------------- */
 
 typedef struct cwsim_stm32_part_info {
-    const char *name;   /* design §3 part name, "stm32f100xb" */
+    const char *name;   /* contract.md §3 part name, "stm32f100xb" */
     const char *device; /* stm32flash 0.7's name for the PID, "STM32F10xxx Medium-density VL" */
     uint16_t pid;       /* what Get ID returns, 0x420 */
     uint8_t bootloader_version; /* Get / Get Version, 0x22 = v2.2 */
@@ -50,7 +50,7 @@ size_t cwsim_stm32_part_count(void);
 const cwsim_stm32_part_info *cwsim_stm32_part_at(size_t i); /* NULL if out of range */
 /* A part name ("stm32f100xb"), a recipe name ("stm32f1") or a ChipWhisperer PLATFORM alias
  * ("CW308_STM32F1", "CWLITEARM", "CWNANO"), case-insensitive; the last two mean the recipe's
- * reference part (design §3, §5). NULL if unknown. */
+ * reference part (contract.md §3, §5). NULL if unknown. */
 const cwsim_stm32_part_info *cwsim_stm32_part_find(const char *name);
 
 /* ---- the chip ----------------------------------------------------------------------------- */
@@ -75,7 +75,7 @@ const cwsim_stm32_part_info *cwsim_stm32_part(const cwsim_stm32 *chip);
  * chip (to set the application model or look inside), NULL on error. */
 cwsim_stm32 *cwsim_stm32_attach(cwsim_board *b, const char *part, char *err, size_t errlen);
 
-/* Application model (design §5 --sim-app): "silent", "banner", or the SimpleSerial AES-128
+/* Application model (contract.md §5 --sim-app): "silent", "banner", or the SimpleSerial AES-128
  * applications "ss1-aes" (v1.1, 38400 baud) and "ss2-aes" (v2.1, 230400 baud) of cwsim_ssapp.h.
  * What runs when reset is released with BOOT0 low, or after Go, and the flash is not blank.
  * 0 ok, -1 unknown name. */

@@ -2,7 +2,7 @@
 /* A simulated STM32: the ROM USART bootloader (ST AN3155) with autobaud, every command of
  * target-protocols.md §A.4 and the bad-input behaviour of §A.8, flash with the part's
  * page/sector layout (§A.6) and the typical timings of §A.7b, option bytes with read-out and
- * write protection, the application model of design.md §5, and persistence of flash and
+ * write protection, the application model of contract.md §5, and persistence of flash and
  * option bytes in the state folder. docs/simulator-stm32.md describes the model, every
  * UNCONFIRMED choice and the known deviations from real chips.
  *
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- protocol constants (target-protocols §A.3, §A.4) ---------------------------------------- */
+/* ---- protocol constants (target-protocols.md §A.3, §A.4) ------------------------------------- */
 
 #define ACK  0x79 /* §A.3 */
 #define NACK 0x1F /* §A.3 */
@@ -70,7 +70,7 @@
 /* Autosave after this much quiet time following a flash change (model choice). */
 #define T_SAVE_IDLE_NS (200 * NS_PER_MS)
 
-/* design §5: the application's UART is 38400 (SimpleSerial v1) at a 7.3846 MHz board clock
+/* contract.md §5: the application's UART is 38400 (SimpleSerial v1) at a 7.3846 MHz board clock
  * (§A.7: the CW firmware's HSE_VALUE 7384600), scaled by the clock it receives. */
 #define APP_BAUD      38400.0
 #define APP_CLOCK_REF 7384600.0
@@ -94,7 +94,7 @@ static uint64_t ns_from_double(double ns)
 
 static double slow_erase_factor(const cwsim_stm32 *c)
 {
-    /* design §5 slow-erase[=F]: erase time x F (default 10), still succeeds */
+    /* contract.md §5 slow-erase[=F]: erase time x F (default 10), still succeeds */
     if (!cwsim_fault_on(c->sim, "slow-erase"))
         return 1.0;
     double f = cwsim_fault_number(c->sim, "slow-erase");
@@ -638,7 +638,7 @@ static int app_ss(const cwsim_stm32 *c)
     return c->app == STM32_APP_SS1 || c->app == STM32_APP_SS2;
 }
 
-/* design §5: the application's UART, 8N1 at its nominal rate (38400 for the banner and
+/* contract.md §5: the application's UART, 8N1 at its nominal rate (38400 for the banner and
  * SimpleSerial v1, 230400 for v2) scaled by the received clock; baud-skew=PCT skews it
  * further. */
 static cwsim_uart_format app_format(const cwsim_stm32 *c)
@@ -668,10 +668,10 @@ static void chip_boot(cwsim_stm32 *c)
     c->start_at = NEVER;
     /* BOOT0 as it is when the start-up delay ends (a real chip latches it a few clock cycles
      * after reset release; sampling later lets a board set PDIC and nRST in either order at
-     * one instant). design §5 boot0-stuck-low: the chip never sees it high. */
+     * one instant). contract.md §5 boot0-stuck-low: the chip never sees it high. */
     c->boot_bl = c->boot0_high && !cwsim_fault_on(c->sim, "boot0-stuck-low");
     if (c->synced_pending) {
-        /* design §5 already-synced: an earlier session synced the bootloader and left it in
+        /* contract.md §5 already-synced: an earlier session synced the bootloader and left it in
          * the middle of a command: its host's next sync 0x7F (§A.2 note) was taken as a
          * command byte, so the bootloader waits for the complement and NACKs whatever comes
          * next (§A.3). stm32flash then warns "the interface was not closed properly". */
@@ -693,7 +693,7 @@ static void app_banner(cwsim_stm32 *c)
 {
     c->app_at = NEVER;
     if (c->mode != CWSIM_STM32_APP || !(c->clock_hz > 0))
-        return; /* design §5: without a clock the application is silent */
+        return; /* contract.md §5: without a clock the application is silent */
     cwsim_uart_format f = app_format(c);
     const char *s = c->banner;
     for (; *s != '\0'; s++)
@@ -724,7 +724,7 @@ static void do_after(cwsim_stm32 *c)
         chip_release(c);
         return;
     }
-    /* Go (§A.4): the simulator does not execute code (design §5) */
+    /* Go (§A.4): the simulator does not execute code (contract.md §5) */
     uint64_t end;
     enum region r = region_of(c, c->go_addr, &end);
     chip_stop(c);
@@ -1290,7 +1290,7 @@ void stm32_nrst(cwsim_stm32 *c, int low)
     if (low) {
         chip_stop(c);
         c->mode = CWSIM_STM32_RESET;
-        c->synced_pending = 0; /* design §5: any nRST pulse clears already-synced */
+        c->synced_pending = 0; /* contract.md §5: any nRST pulse clears already-synced */
     } else {
         chip_release(c);
     }
@@ -1324,7 +1324,7 @@ void stm32_rx(cwsim_stm32 *c, const cwsim_uart_frame *f)
     }
     if (c->mode == CWSIM_STM32_APP && app_ss(c)) {
         if (!(c->clock_hz > 0))
-            return; /* design §5: without a clock the application does not run */
+            return; /* contract.md §5: without a clock the application does not run */
         /* sampled at the application's own rate: a wrong board clock garbles it. A framing
          * error still delivers the byte (the USART moves it to DR and only sets FE) */
         cwsim_uart_format fmt = app_format(c);
@@ -1348,7 +1348,7 @@ void stm32_rx(cwsim_stm32 *c, const cwsim_uart_frame *f)
         c->cnt.rx_errors++;
         return;
     }
-    if (c->rdr_full) { /* design §5: the receive register holds one byte; overrun loses it */
+    if (c->rdr_full) { /* contract.md §5: the receive register holds one byte; overrun loses it */
         c->cnt.rx_overruns++;
         return;
     }
@@ -1480,7 +1480,7 @@ int cwsim_stm32_new(cwsim *sim, const char *part, cwsim_stm32 **out, char *err, 
         cwsim_stm32_free(c);
         return -1;
     }
-    /* design §5: read-protected and write-protected set persistent chip state */
+    /* contract.md §5: read-protected and write-protected set persistent chip state */
     if (cwsim_fault_on(sim, "read-protected") && !cwsim_stm32_read_protected(c)) {
         set_read_protect(c);
         c->dirty = 1;

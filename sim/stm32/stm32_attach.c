@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The STM32 chip behind a simulated board: cwsim_target_ops with the CW308 wiring
- * (target-protocols §1.1: chip RX on TIO2 = board TX, chip TX on TIO1 = board RX, BOOT0 on
+ * (target-protocols.md §1.1: chip RX on TIO2 = board TX, chip TX on TIO1 = board RX, BOOT0 on
  * PDIC, reset on nRST). The board owns the chip and frees it at detach or cwsim_free. */
 #include "stm32_internal.h"
 

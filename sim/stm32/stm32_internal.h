@@ -14,10 +14,10 @@
 
 #define STM32_TXQ 1024 /* reply bytes waiting for the TX pin (a Read reply is 257) */
 
-/* ss1/ss2: the SimpleSerial AES application of sim/sim_ssapp.c (v1.1 / v2.1) */
+/* ss1/ss2: the SimpleSerial AES application of sim/ssapp/ssapp.c (v1.1 / v2.1) */
 enum stm32_app { STM32_APP_SILENT, STM32_APP_BANNER, STM32_APP_SS1, STM32_APP_SS2 };
 
-/* What the bootloader expects next (target-protocols §A.4 exchanges). */
+/* What the bootloader expects next (target-protocols.md §A.4 exchanges). */
 enum stm32_phase {
     PH_CMD,           /* a command byte */
     PH_CMD_COMP,      /* its complement */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The STM32 L0, L1 and L4 parts of the simulator (issue 9): what differs from the F-series
+/* The STM32 L0, L1 and L4 parts of the simulator: what differs from the F-series
  * model of stm32.c — the option-byte layouts and their protection semantics, the programming
  * rules and the flash timings. The chip-ID rows are target-protocols.md §A.6 (stm32_parts.c).
  * Everything else here comes from ST's reference manuals and datasheets, not from our

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The STM32 parts the simulator models. Every row is target-protocols.md §A.6 (the chip-ID
  * table: PID, stm32flash 0.7 name, flash, page x pages-per-sector, host RAM window, option
- * bytes, system memory) for the part named in design.md §3, with the part's real flash and RAM
+ * bytes, system memory) for the part named in contract.md §3, with the part's real flash and RAM
  * size where §A.6 gives the largest part of a PID. Erase command per §A.6 notes (F1 0x43,
  * F0/F2/F3/F4/L0/L1/L4 0x44). Bootloader versions: F100 0x22 is §A.4 [ext]; the others are
  * UNCONFIRMED (not in the documents; 0x22 for F1, 0x31 for the 0x44 parts, since Extended
@@ -139,8 +139,8 @@ static const stm32_part parts[] = {
 
 #define NPARTS (sizeof parts / sizeof parts[0])
 
-/* design §3 and §5: recipe names and ChipWhisperer PLATFORM aliases -> reference parts (the L
- * recipes of issue 9 have no PLATFORM alias in the documents). */
+/* contract.md §3 and §5: recipe names and ChipWhisperer PLATFORM aliases -> reference parts (the L
+ * recipes have no PLATFORM alias: no ChipWhisperer target carries an L part). */
 static const struct {
     const char *alias;
     const char *part;

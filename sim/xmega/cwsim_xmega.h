@@ -1,17 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* Simulated ATxmega target chips and the board's XPROG (PDI) programming engine for libcwsim.
+/* Simulated ATxmega target chips for libcwsim. The board's XPROG (PDI) programming engine that
+ * programs them is board firmware: cwsim_engines.h.
  *
  * The chip: the PDI link (instructions LDS/STS/LD/ST/LDCS/STCS/KEY/REPEAT, the RESET and NVM
  * keys, NVMEN), the NVM controller (CMD, CTRLA.CMDEX, STATUS.BUSY, page buffers) over flash with
  * application and boot sections, EEPROM, fuses, lock bits, signature and user signature, with
- * the busy times of the datasheets. The engine: the board firmware's XPROG command set on vendor
- * request 0x20 (sub-command in wValue's low byte, the 256-byte RAM buffer with its offset in
- * wValue's high byte, the 3-byte status with its timeout flag, the shared timeout counter),
- * every board except the Nano has it from the moment it is added (libcwsim installs it).
+ * the busy times of the datasheets.
  *
  * Documents: target-protocols.md §1 (transport, shared timeout counter), §B.1-B.6 (framing,
  * sub-commands and their PDI bytes, host flow, chip table, target model, engine state), §E (bad
- * input), §F; design.md §5 (simulator, faults); docs/simulator-xmega.md (the model, every
+ * input), §F; contract.md §5 (simulator, faults); docs/simulator-xmega.md (the model, every
  * UNCONFIRMED choice and known deviation).
  *
  * Conventions as in cwsim.h: not thread-safe; functions that can fail take (err, errlen) and
@@ -20,7 +18,7 @@
 #ifndef CWLUA_SIM_XMEGA_CWSIM_XMEGA_H
 #define CWLUA_SIM_XMEGA_CWSIM_XMEGA_H
 
-#include "cwsim.h"
+#include "cwsim_chip.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -29,12 +27,12 @@
 extern "C" {
 #endif
 
-/* ---- parts (target-protocols §B.4) -------------------------------------------------------- */
+/* ---- parts (target-protocols.md §B.4) -------------------------------------------------------- */
 
 #define CWSIM_XMEGA_NFUSES 6 /* FUSEBYTE0..5 at 0x08F0020 + n (§B.4) */
 
 typedef struct cwsim_xmega_part_info {
-    const char *name;      /* design §3 part name, "atxmega128d4" */
+    const char *name;      /* contract.md §3 part name, "atxmega128d4" */
     const char *device;    /* "ATxmega128D4" */
     uint8_t signature[3];  /* MCU.DEVID0..2 at data 0x0090 (§B.4) */
     uint32_t app_size;     /* application section, bytes (incl. the application table) */
@@ -52,7 +50,7 @@ size_t cwsim_xmega_part_count(void);
 const cwsim_xmega_part_info *cwsim_xmega_part_at(size_t i); /* NULL if out of range */
 /* A part name ("atxmega16a4"), the recipe name "xmega" or a ChipWhisperer PLATFORM alias
  * ("CWLITEXMEGA", "CW303", "CW308_XMEGA"), case-insensitive; the last ones mean the reference
- * part atxmega128d4 (design §3, §5). NULL if unknown. */
+ * part atxmega128d4 (contract.md §3, §5). NULL if unknown. */
 const cwsim_xmega_part_info *cwsim_xmega_part_find(const char *name);
 
 /* ---- the chip ----------------------------------------------------------------------------- */
@@ -73,8 +71,8 @@ int cwsim_xmega_save(cwsim_xmega *chip, char *err, size_t errlen);
 const cwsim_xmega_part_info *cwsim_xmega_part(const cwsim_xmega *chip);
 
 /* Plug a new chip of PART into board b with the CW308/CW303 wiring: PDI_CLK (= /RESET) on PDIC,
- * PDI_DATA on PDID, nothing on nRST (target-protocols §1.1). The board owns the chip: it is saved
- * and freed when detached or at cwsim_free. NULL on error. */
+ * PDI_DATA on PDID, nothing on nRST (target-protocols.md §1.1). The board owns the chip: it is
+ * saved and freed when detached or at cwsim_free. NULL on error. */
 cwsim_xmega *cwsim_xmega_attach(cwsim_board *b, const char *part, char *err, size_t errlen);
 
 /* Standalone inputs, each at virtual time now_ns (never earlier than one already given). */
@@ -83,7 +81,7 @@ void cwsim_xmega_set_power(cwsim_xmega *chip, int on, uint64_t now_ns);
 void cwsim_xmega_set_reset(cwsim_xmega *chip, int low, uint64_t now_ns);
 /* The clock on XTAL1 (the board's HS2), Hz; 0: none. Only the application uses it. */
 void cwsim_xmega_set_clock(cwsim_xmega *chip, double hz, uint64_t now_ns);
-/* The application model (design §5 --sim-app): "silent" (the default: the chip ignores its
+/* The application model (contract.md §5 --sim-app): "silent" (the default: the chip ignores its
  * UART), "ss1-aes" or "ss2-aes" (cwsim_ssapp.h: SimpleSerial AES-128 on the UART, RX on TIO2,
  * TX on TIO1, 8N1 at the application's baud x clock / CWSIM_SSAPP_CLOCK_REF). It runs while
  * the chip is powered, /RESET is high, the PDI is off and the flash is not blank, and starts
@@ -135,24 +133,6 @@ typedef struct cwsim_xmega_counters {
     uint64_t app_tx;        /* reply bytes handed to the board's wire */
 } cwsim_xmega_counters;
 void cwsim_xmega_counters_get(const cwsim_xmega *chip, cwsim_xmega_counters *out);
-
-/* ---- the board's XPROG engine (target-protocols §B.1, §B.2, §B.6) ------------------------ */
-
-/* libcwsim gives every board but the Nano this engine when the board is added (its firmware
- * lacks it: requests 0x20 stall, cw-usb-protocol §2.3). Its PDI goes through
- * cwsim_board_pdi_send/recv/link, so it talks to whatever chip is attached, or to nobody. */
-int cwsim_xprog_install(cwsim_board *b, char *err, size_t errlen); /* 0 ok, -1 Nano/no memory */
-
-typedef struct cwsim_xprog_view {
-    int present;         /* the board has the engine */
-    uint8_t status;      /* XPROG_Status of the last command (0 OK, 1 FAILED, 3 TIMEOUT) */
-    int link;            /* the PDI USART runs (between ENTER and LEAVE) */
-    uint32_t nvm_base;   /* NVMBASE parameter, 0x010001C0 */
-    uint16_t ee_page;    /* EEPPAGESIZE parameter, 32 */
-    uint8_t rambuf[256]; /* xprog_rambuf */
-    uint64_t commands;   /* sub-commands 0x01-0x07 run */
-} cwsim_xprog_view;
-void cwsim_xprog_view_get(const cwsim_board *b, cwsim_xprog_view *out);
 
 #ifdef __cplusplus
 }

@@ -113,7 +113,7 @@ static uint32_t flash_size(const cwsim_xmega *c)
     return c->p->app_size + c->p->boot_size;
 }
 
-/* design §5 slow-erase[=F]: erase times x F (default 10), still succeeding. */
+/* contract.md §5 slow-erase[=F]: erase times x F (default 10), still succeeding. */
 static double slow(const cwsim_xmega *c)
 {
     if (!cwsim_fault_on(c->sim, "slow-erase"))
@@ -764,7 +764,7 @@ int cwsim_xmega_pdi_enabled(const cwsim_xmega *c)
     return c->link;
 }
 
-/* ---- the application (design §5 --sim-app) ------------------------------------------------- */
+/* ---- the application (contract.md §5 --sim-app) ---------------------------------------------- */
 
 static int flash_blank(const cwsim_xmega *c)
 {
@@ -794,7 +794,7 @@ static void app_update(cwsim_xmega *c)
     cwsim_ssapp_init(&c->ss, c->app);
 }
 
-/* design §5: 8N1 at the application's nominal baud scaled by the received clock (a wrong clock
+/* contract.md §5: 8N1 at the application's nominal baud scaled by the received clock (a wrong clock
  * garbles it, as on hardware); baud-skew=PCT skews it further. */
 static cwsim_uart_format app_format(const cwsim_xmega *c)
 {
@@ -842,7 +842,7 @@ void xmega_uart_rx(cwsim_xmega *c, const cwsim_uart_frame *f, uint64_t now_ns)
 {
     advance(c, now_ns);
     if (!c->app_on || !(c->clock_hz > 0))
-        return; /* design §5: without a clock the application is silent */
+        return; /* contract.md §5: without a clock the application is silent */
     c->cnt.app_rx++;
     uint8_t byte;
     cwsim_uart_format fmt = app_format(c);
@@ -1072,7 +1072,7 @@ int cwsim_xmega_new(cwsim *sim, const char *part, cwsim_xmega **out, char *err, 
         cwsim_xmega_free(c);
         return -1;
     }
-    /* design §5: persistent protection faults set the lock bits LB now [ext encoding] */
+    /* contract.md §5: persistent protection faults set the lock bits LB now [ext encoding] */
     if (cwsim_fault_on(sim, "read-protected") && (c->fuse[7] & 3u) != 0) {
         c->fuse[7] &= 0xFCu;
         c->dirty = 1;

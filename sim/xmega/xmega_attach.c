@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The XMEGA chip behind a simulated board: cwsim_target_ops with the CW308/CW303 wiring
- * (target-protocols §1.1: PDI_CLK = /RESET on PDIC, PDI_DATA on PDID; nRST unused). The board
+ * (target-protocols.md §1.1: PDI_CLK = /RESET on PDIC, PDI_DATA on PDID; nRST unused). The board
  * owns the chip and frees it at detach or cwsim_free. The UART pins are declared as on every
  * CW308 target (RX TIO2 = board TX, TX TIO1 = board RX); the application model (--sim-app
  * ss1-aes | ss2-aes) uses them, clocked by HS2. */

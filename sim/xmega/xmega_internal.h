@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Internal to the XMEGA model: the chip (xmega.c), its board attachment (xmega_attach.c) and
- * the part table (xmega_parts.c). The XPROG engine (xprog.c) only uses the public API. */
+ * the part table (xmega_parts.c). The board's XPROG engine (sim/engines/xprog.c) reaches the
+ * chip only through the wiring (cwsim_target_ops). */
 #ifndef CWLUA_SIM_XMEGA_XMEGA_INTERNAL_H
 #define CWLUA_SIM_XMEGA_XMEGA_INTERNAL_H
 
@@ -30,7 +31,7 @@ struct cwsim_xmega {
     int powered, reset_low;
     uint64_t now;
 
-    /* PDI link (XMEGA manual "Program and Debug Interface" [ext]; target-protocols §B.5) */
+    /* PDI link (XMEGA manual "Program and Debug Interface" [ext]; target-protocols.md §B.5) */
     int link;      /* PDI enabled: the master holds PDI_DATA/PDI_CLK */
     int reset_key; /* RESET register holds 0x59: the core is kept in reset */
     int nvm_key;   /* the NVM key was given: NVMEN (unless a chip erase runs) */
@@ -44,7 +45,7 @@ struct cwsim_xmega {
     uint8_t reply[XMEGA_REPLY_MAX];
     unsigned reply_len, reply_pos;
 
-    /* NVM controller (registers at data 0x01C0, target-protocols §B.2) */
+    /* NVM controller (registers at data 0x01C0, target-protocols.md §B.2) */
     uint8_t nvm_addr[3], nvm_data[3], nvm_cmd, nvm_ctrlb, nvm_intctrl;
     uint64_t busy_until;       /* STATUS.BUSY */
     uint64_t chip_erase_until; /* NVMEN low while a chip erase runs (§B.5) */
@@ -53,7 +54,7 @@ struct cwsim_xmega {
     uint8_t ebuf[XMEGA_EEPAGE_MAX];
     uint32_t ebuf_loaded; /* bit i: EEPROM page buffer byte i loaded */
 
-    /* the application (design §5 --sim-app; docs/simulator-xmega.md "Application") */
+    /* the application (contract.md §5 --sim-app; docs/simulator-xmega.md "Application") */
     int app;         /* 0: silent; CWSIM_SSAPP_V1 / _V2: SimpleSerial AES */
     int app_on;      /* it runs: powered, out of reset, PDI off, flash not blank */
     double clock_hz; /* the clock on XTAL1 (the board's HS2); 0: none */

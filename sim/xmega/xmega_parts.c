@@ -73,7 +73,7 @@ const cwsim_xmega_part_info *cwsim_xmega_part_find(const char *name)
     for (size_t i = 0; i < cwsim_xmega_part_count(); i++)
         if (same(name, parts[i].name))
             return &parts[i];
-    /* design §3: the recipe name and the PLATFORM aliases mean the reference part */
+    /* contract.md §3: the recipe name and the PLATFORM aliases mean the reference part */
     static const char *const ref[] = {"xmega", "CWLITEXMEGA", "CW303", "CW308_XMEGA"};
     for (size_t i = 0; i < sizeof ref / sizeof ref[0]; i++)
         if (same(name, ref[i]))

@@ -3,6 +3,7 @@
  * conditions, fuses and lock bits, RDY/BSY, persistence (datasheet "Serial Programming";
  * target-protocols.md §C.5, §C.6). */
 #include "../check.h"
+#include "cwsim.h"
 #include "cwsim_avr.h"
 
 #include <stdlib.h>

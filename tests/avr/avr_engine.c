@@ -28,9 +28,10 @@ static void r_pin(void *ctx, cwsim_pin pin, cwsim_level level, uint64_t now)
         ((recorder *)ctx)->reset_low = level == CWSIM_LOW;
 }
 
-static int r_isp(void *ctx, uint8_t mosi, uint8_t *miso, uint64_t now)
+static int r_isp(void *ctx, uint8_t mosi, double sck_hz, uint8_t *miso, uint64_t now)
 {
     recorder *r = ctx;
+    (void)sck_hz;
     (void)now;
     if (r->n < sizeof r->mosi)
         r->mosi[r->n++] = mosi;

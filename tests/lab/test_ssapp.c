@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The simulated SimpleSerial AES application (sim/sim_ssapp.c, contract.md §5 --sim-app ss1-aes |
+/* The simulated SimpleSerial AES application (sim/ssapp/ssapp.c, contract.md §5 --sim-app ss1-aes |
  * ss2-aes): AES-128 against FIPS-197 Appendix C.1 and B, the v1.1 and v2.1 byte protocol as
  * cwsim_ssapp.h describes it (acks, errors, CRC, stuffing), and the application on a
  * standalone STM32 chip: replies at 38400 / 230400 on the nominal clock, garbage at 8 MHz. */

@@ -76,7 +76,7 @@ static void test_parse(void)
     CHECK_EQ_INT(cwsim_fault_parse(sim, "old-firmware=1.2.3.4", err, sizeof err), -1);
     CHECK_EQ_INT(cwsim_fault_parse(sim, "old-firmware=0.300", err, sizeof err), -1);
     CHECK(strstr(err, "MAJ.MIN[.DBG]") != NULL);
-    /* the chip faults are stored for later issues */
+    /* the chip faults are stored here and acted on by the chip models */
     CHECK_EQ_INT(cwsim_fault_parse(sim, "already-synced", err, sizeof err), 0);
     CHECK_EQ_INT(cwsim_fault_parse(sim, "read-protected", err, sizeof err), 0);
     CHECK_EQ_INT(cwsim_fault_parse(sim, "boot0-stuck-low", err, sizeof err), 0);

@@ -3,6 +3,7 @@
  * INIT/ENABLE/DISABLE, the 200-byte buffers (199 usable) and their overflow, the bytes-waiting
  * queries, 0xFF padding, INIT flushing, unknown ports and sub-commands, the CDC copy, slow
  * clock, and the loop-back target. */
+#include "cwsim_loopback.h"
 #include "simtest.h"
 
 #include <math.h>

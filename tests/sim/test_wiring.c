@@ -70,9 +70,10 @@ static void r_ready(void *ctx, uint64_t now)
     r->ready++;
 }
 
-static int r_isp(void *ctx, uint8_t mosi, uint8_t *miso, uint64_t now)
+static int r_isp(void *ctx, uint8_t mosi, double sck_hz, uint8_t *miso, uint64_t now)
 {
     (void)ctx;
+    (void)sck_hz;
     (void)now;
     *miso = (uint8_t)~mosi;
     return 0;
@@ -430,14 +431,14 @@ static void test_faults(void)
     CHECK_EQ_INT(cwsim_fault_set(sim, "isp-open", NULL, err, sizeof err), 0);
     rmw55(b, 5, 0x01);
     uint8_t miso = 0;
-    CHECK_EQ_INT(cwsim_board_isp_exchange(b, 0x12, &miso), -1);
+    CHECK_EQ_INT(cwsim_board_isp_exchange(b, 0x12, 125e3, &miso), -1);
     CHECK_EQ_INT(miso, 0xFF);
     CHECK_EQ_INT(r.pins[CWSIM_PIN_MOSI], CWSIM_Z);
     cwsim_fault_clear(sim, "isp-open");
-    CHECK_EQ_INT(cwsim_board_isp_exchange(b, 0x12, &miso), 0);
+    CHECK_EQ_INT(cwsim_board_isp_exchange(b, 0x12, 125e3, &miso), 0);
     CHECK_EQ_INT(miso, 0xED);
     rmw55(b, 5, 0x00);
-    CHECK_EQ_INT(cwsim_board_isp_exchange(b, 0x12, &miso), -1);
+    CHECK_EQ_INT(cwsim_board_isp_exchange(b, 0x12, 125e3, &miso), -1);
     /* the FPGA still drives PDIC and PDID as GPIOs (byte 6 above): that fights the SAM's PDI
      * master and nothing reaches the chip (inferred); released, PDI works */
     CHECK_EQ_INT(cwsim_board_pdi_send(b, 0x99), -1);
@@ -524,7 +525,7 @@ static void test_nano(void)
     t_out(n, 0x25, 1, NULL, 0);
     CHECK(r.pins[CWSIM_PIN_NRST] == CWSIM_LOW && r.pins[CWSIM_PIN_TIO3] == CWSIM_HIGH);
     uint8_t miso;
-    CHECK_EQ_INT(cwsim_board_isp_exchange(n, 1, &miso), -1);
+    CHECK_EQ_INT(cwsim_board_isp_exchange(n, 1, 125e3, &miso), -1);
     cwsim_board_default_setup(n);
     CHECK(fabs(view(n).clock_hz - 7.5e6) < 1e-6);
     cwsim_free(sim);

@@ -5,6 +5,7 @@
  * flash; only loaded EEPROM bytes), section commands, lock bits, chip erase (NVMEN low, EESAVE),
  * busy times and slow-erase, a repeated LD, and the state folder. */
 #include "check.h"
+#include "cwsim.h"
 #include "cwsim_xmega.h"
 
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* A simulated SimpleSerial AES-128 application (design §5 --sim-app ss1-aes | ss2-aes):
+/* A simulated SimpleSerial AES-128 application (contract.md §5 --sim-app ss1-aes | ss2-aes):
  * cwsim_ssapp.h describes the protocol as modelled and where each fact comes from. Our own
  * AES-128 from FIPS-197 (checked against its Appendix C.1 in tests/lab/test_ssapp.c). */
 #include "cwsim_ssapp.h"
@@ -138,7 +138,7 @@ int cwsim_ssapp_version_of(const char *name)
 
 double cwsim_ssapp_baud(int version)
 {
-    return version == CWSIM_SSAPP_V2 ? 230400.0 : 38400.0; /* design §5 */
+    return version == CWSIM_SSAPP_V2 ? 230400.0 : 38400.0; /* contract.md §5 */
 }
 
 void cwsim_ssapp_init(cwsim_ssapp *a, int version)

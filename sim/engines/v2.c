@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The board's V2/ISP engine (naeusb V2Protocol/ISPProtocol/ISPTarget as target-protocols §C
+/* The board's V2/ISP engine (naeusb V2Protocol/ISPProtocol/ISPTarget as target-protocols.md §C
  * documents them), as a vendor hook on bRequest 0x21. Board firmware, so it sees the board's
  * private state (sim_internal.h): the shared control buffer, the SAM pin on nRST, the slow
  * clock.
@@ -22,12 +22,29 @@
  *  - SCK from SCK_DURATION through the SAM SPI divider, which stops at 255: at 96 MHz nothing
  *    below 376 kHz (§C.1 "silently uses divider 255"); the slow clock (0x22/0x01) slows SCK,
  *    every delay and every tick by the same factor (§C.2). */
-#include "avr_internal.h"
+#include "cwsim_engines.h"
 #include "sim_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+struct cwsim_v2 {
+    cwsim_board *b;
+    uint8_t rambuf[256]; /* §C.7 avr_rambuf */
+    uint8_t status[32];  /* §C.7 status_payload */
+    unsigned status_len; /* cleared by each GET_STATUS */
+    uint32_t cur_addr;   /* CurrentAddress */
+    int must_load_ext;   /* MustLoadExtendedAddress */
+    int reset_asserted, spi_enabled;
+    uint8_t sck_duration;    /* parameter 0x98, default 6 */
+    uint8_t reset_polarity;  /* parameter 0x9E, default 1 (active low) */
+    uint8_t discharge_delay; /* parameter 0xA4 */
+    uint8_t spi_scratch[12]; /* the 4 response bytes sit at [4..7]; READ_* ret index outside
+                              * 1..4 reads its neighbours (§E "garbage") */
+    uint64_t tmo_end_ns;     /* the shared counter as this engine sees it (slow clock scaled) */
+    uint64_t commands, ignored;
+};
 
 /* §C.1 command codes (STK500v2 numbering) */
 enum {
@@ -146,13 +163,14 @@ static int tmo_left(const cwsim_v2 *e)
 
 static uint8_t spi(cwsim_v2 *e, uint8_t mosi)
 {
-    uint64_t ns = (uint64_t)ceil(8e9 / cwsim_v2_sck_hz(e));
+    double sck = cwsim_v2_sck_hz(e);
+    uint64_t ns = (uint64_t)ceil(8e9 / sck);
     wait_ns(e, ns);
     if (!e->spi_enabled)
         return 0xFF; /* SPI off: nothing is clocked out (UNCONFIRMED what the SAM returns) */
     e->b->cnt.wire_ns += ns;
     uint8_t miso = 0xFF;
-    (void)cwsim_board_isp_exchange(e->b, mosi, &miso);
+    (void)cwsim_board_isp_exchange(e->b, mosi, sck, &miso);
     return miso;
 }
 
@@ -586,12 +604,13 @@ cwsim_v2 *cwsim_v2_install(cwsim_board *b, char *err, size_t errlen)
     if (have != NULL)
         return have; /* one engine per board */
     if (cwsim_board_kind(b) == CWSIM_NANO) {
-        avr_err(err, errlen, "cwsim avr: the CW-Nano has no V2/ISP engine (target-protocols §1)");
+        /* the Nano's firmware registers no V2 handler (target-protocols.md §1) */
+        sim_err(err, errlen, "cwsim avr: the CW-Nano has no V2/ISP engine");
         return NULL;
     }
     cwsim_v2 *e = calloc(1, sizeof *e);
     if (e == NULL) {
-        avr_err(err, errlen, "cwsim avr: out of memory");
+        sim_err(err, errlen, "cwsim avr: out of memory");
         return NULL;
     }
     e->b = b;
@@ -599,7 +618,7 @@ cwsim_v2 *cwsim_v2_install(cwsim_board *b, char *err, size_t errlen)
     e->reset_polarity = 1; /* active low */
     if (cwsim_board_set_vendor_hook(b, 0x21, v2_hook, e) != 0) {
         free(e);
-        avr_err(err, errlen, "cwsim avr: cannot hook bRequest 0x21");
+        sim_err(err, errlen, "cwsim avr: cannot hook bRequest 0x21");
         return NULL;
     }
     return e;

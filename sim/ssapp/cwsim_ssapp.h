@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* A simulated SimpleSerial AES-128 application for libcwsim's target chips (design §5
+/* A simulated SimpleSerial AES-128 application for libcwsim's target chips (contract.md §5
  * --sim-app ss1-aes | ss2-aes): what NewAE's simpleserial-aes firmware does, as bytes in and
  * bytes out, with a real AES-128 of the plaintext under the loaded key. The chip model owns
  * everything physical: it decodes UART frames at the application's baud rate scaled by the
  * clock it receives (cwsim_ssapp_baud), feeds each received byte to cwsim_ssapp_rx, and sends
  * the reply bytes in its own UART format.
  *
- * Protocol facts (cw-usb-protocol §5.5; NewAE's simpleserial.c and simpleserial-aes.c, read
+ * Protocol facts (cw-usb-protocol.md §5.5; NewAE's simpleserial.c and simpleserial-aes.c, read
  * for facts only):
  *  - v1.1 ("ss1-aes", 38400 baud): a command letter, 2 hex digits per data byte (either case),
  *    then '\n' or '\r'. An unknown letter is ignored; an early end of line, a missing end of
@@ -39,8 +39,8 @@ extern "C" {
 #define CWSIM_SSAPP_V1 1 /* SimpleSerial v1.1 */
 #define CWSIM_SSAPP_V2 2 /* SimpleSerial v2.1 */
 
-/* design §5: the application's UART runs at these rates with a 7.3846 MHz board clock
- * (NewAE's HSE_VALUE 7384600, target-protocols §A.7), scaled by the clock it receives. */
+/* contract.md §5: the application's UART runs at these rates with a 7.3846 MHz board clock
+ * (NewAE's HSE_VALUE 7384600, target-protocols.md §A.7), scaled by the clock it receives. */
 #define CWSIM_SSAPP_CLOCK_REF 7384600.0
 #define CWSIM_SSAPP_OUT_MAX   64 /* most reply bytes one received byte can cause */
 

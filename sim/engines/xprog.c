@@ -9,7 +9,7 @@
  * It is board firmware, so it lives inside libcwsim (sim_internal.h): it passes virtual time
  * on the PDI wire itself, 12-bit frames at 500 kHz (§B.2, §B.6), and reaches the chip only
  * through cwsim_board_pdi_send/recv/link (power, pdi-open, pin contention are the wiring's). */
-#include "cwsim_xmega.h"
+#include "cwsim_engines.h"
 #include "sim_internal.h"
 
 #include <stdlib.h>
