@@ -193,7 +193,7 @@ describe("connecting to a board", function()
         .. "or chipwhisperer's hardware/firmware/cwlite%.py\n$", r.stderr)
     end)
 
-    it("prints contract.md §6 cause with --json", function()
+    it("prints the diagnosis cause (contract.md §6) with --json", function()
       local r = cli.run({ "-d", "sim", "--sim-fault", "old-firmware", "--json", "clock" },
         { XDG_STATE_HOME = cli.tmpdir() })
       assert.are.equal(3, r.status)

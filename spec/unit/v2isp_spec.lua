@@ -65,8 +65,8 @@ describe("cwlua.proto.v2isp", function()
     ok, e = pcall(isp.leave, isp)
     assert.is_false(ok)
     assert.are.equal("failure", e.kind)
-    assert.are.equal("avr: V2 command 0x11 (2 payload bytes) left no status: the engine "
-      .. "dropped it (target-protocols.md §C.3)", e.message)
+    assert.are.equal("avr: V2 command 0x11 (2 payload bytes) left no status: the board's V2 "
+      .. "engine dropped it", e.message)
   end)
 
   it("turns a USB failure into a device error", function()

@@ -4,8 +4,9 @@
 --  1. Licence: every C, Lua, Python, shell and CMake file we wrote starts with an
 --     SPDX-License-Identifier line (after a shebang); spec fixtures are data and exempt.
 --  2. Citations a clone can follow: "NAME.md §N" must name a Markdown file of the repository
---     that has a heading numbered N; nothing may point outside the repository (a "../shared"
---     folder, or reference documents under the names they had before docs/reference/).
+--     that has a heading numbered N; nothing may point outside the repository (the folder the
+--     source material came from, or reference documents under the names they had before
+--     docs/reference/).
 --  3. No user-visible section numbers: a string literal in the product's code (what a user can
 --     see in a message or in --help) contains no "§".
 --  4. No issue numbers in comments or docs: a reader of the code has no issue tracker; a
@@ -89,7 +90,7 @@ end
 
 -- Names the reference documents had before the repository held its own copies.
 local STALE = {
-  "%.%./shared", "shared/docs", "%f[%w%-]design%.md", "%f[%w%-]design §", "style guide §",
+  "%.%./" .. "shared", "shared" .. "/docs", "%f[%w%-]design%.md", "%f[%w%-]design §", "style guide §",
   "style%-by%-example", "harness document", "%f[%w%-]harnesses §", "%f[%w%-]harnesses%.md",
   "%f[%w%-]performance%.md",
   "cw%-usb%-protocol §", "target%-protocols §", "cw%-usb%-protocol` §", "target%-protocols` §",
