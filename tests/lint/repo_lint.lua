@@ -90,7 +90,8 @@ end
 
 -- Names the reference documents had before the repository held its own copies.
 local STALE = {
-  "%.%./" .. "shared", "shared" .. "/docs", "%f[%w%-]design%.md", "%f[%w%-]design §", "style guide §",
+  "%.%./" .. "shared", "shared" .. "/docs", "%f[%w%-]design%.md", "%f[%w%-]design §",
+  "style guide §",
   "style%-by%-example", "harness document", "%f[%w%-]harnesses §", "%f[%w%-]harnesses%.md",
   "%f[%w%-]performance%.md",
   "cw%-usb%-protocol §", "target%-protocols §", "cw%-usb%-protocol` §", "target%-protocols` §",

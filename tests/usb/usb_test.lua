@@ -321,7 +321,8 @@ do
   eq("permission denied, usb:SERIAL: the same hint", r.err, "cwlua: usb:S1: cannot read the "
     .. "serial number of the cwlite at usb 001/002: permission denied" .. ACCESS_HINT .. "\n")
   r = attach{ cmd = pre .. "$CWLUA --json clock" }
-  has("permission denied: --json gives the diagnosis cause (contract.md §6)", r.out, '"cause":"usb-permission"')
+  has("permission denied: --json gives the diagnosis cause (contract.md §6)", r.out,
+    '"cause":"usb-permission"')
   r = attach{ cmd = pre .. "$CWLUA list" }
   eq("permission denied: list still exits 0", r.status, 0)
   has("permission denied: list says why", r.out, "  cwlite  usb 001/002  firmware ?  FPGA n/a  "
