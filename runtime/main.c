@@ -6,6 +6,7 @@
 #include "embedded.h"
 #include "l_readline.h"
 #include "l_serial.h"
+#include "l_signal.h"
 #include "l_tty.h"
 #include "l_util.h"
 #include "l_zlib.h"
@@ -20,44 +21,6 @@
 #include <string.h>
 
 static const char *progname = "cwlua";
-
-/* Ctrl-C, as lua.c does it: the signal handler only installs a hook, and the hook raises a Lua
- * error at the next instruction, so the error unwinds through every <close> guard and the
- * board is restored (contract.md §3). The state pointer is the one C global the runtime keeps,
- * because a signal handler has no other way to reach it. */
-static lua_State *globalL = NULL;
-
-static void lstop(lua_State *L, lua_Debug *ar)
-{
-    (void)ar;
-    lua_sethook(L, NULL, 0, 0);
-    luaL_error(L, "interrupted");
-}
-
-static void laction(int sig)
-{
-    int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
-    signal(sig, SIG_DFL); /* a second Ctrl-C kills the process */
-    lua_sethook(globalL, lstop, flag, 1);
-}
-
-/* cwlua.core.signal.arm(): install the Ctrl-C handler again. It is one-shot (a second Ctrl-C
- * while the first is still unwinding kills the process, as in lua.c); `cwlua shell` re-arms it
- * after each interrupt so the session goes on. */
-static int l_signal_arm(lua_State *L)
-{
-    (void)L;
-    signal(SIGINT, laction);
-    return 0;
-}
-
-static int luaopen_cwlua_core_signal(lua_State *L)
-{
-    lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, l_signal_arm);
-    lua_setfield(L, -2, "arm");
-    return 1;
-}
 
 /* Errors that escape the Lua CLI are bugs or setup failures: print them with a traceback
  * (lua.c msghandler). User-facing errors are caught and reported by cwlua.cli itself. */
@@ -114,17 +77,16 @@ static int pmain(lua_State *L)
         lua_pushstring(L, argv[i]);
         lua_rawseti(L, -2, i);
     }
-    globalL = L;
-    signal(SIGINT, laction);
-    signal(SIGTERM, laction);
+    cw_signal_hook(L); /* SIGINT/SIGTERM stop any Lua code from here on (l_signal.c) */
     lua_call(L, 1, 1); /* [status] */
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
     return 1;
 }
 
 int main(int argc, char **argv)
 {
+    /* Before anything else: a signal in the first milliseconds is recorded, not fatal, and
+     * ends the run below like any other (exit 128 + signal number, one line). */
+    cw_signal_setup();
     lua_State *L = luaL_newstate();
     if (L == NULL) {
         fprintf(stderr, "%s: cannot create Lua state: not enough memory\n", progname);
@@ -136,7 +98,13 @@ int main(int argc, char **argv)
     lua_pushlightuserdata(L, argv);
     int status = lua_pcall(L, 2, 1, 1);
     int code;
-    if (status != LUA_OK) {
+    int signo = cw_signal_pending();
+    if (signo != 0) {
+        /* The run unwound because of SIGINT or SIGTERM; every guard restored what it had
+         * changed on the way out (signal.hold). The shell's convention: 128 + signo. */
+        fprintf(stderr, "%s: interrupted\n", progname);
+        code = 128 + signo;
+    } else if (status != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
         fprintf(stderr, "%s: %s\n", progname, msg ? msg : "(error object is not a string)");
         code = EXIT_FAILURE;

@@ -137,11 +137,20 @@ uint64_t cw_monotonic_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static int (*interrupt_check)(void) = NULL;
+
+void cw_set_interrupt_check(int (*check)(void))
+{
+    interrupt_check = check;
+}
+
 void cw_monotonic_sleep_ns(uint64_t ns)
 {
     struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u),
                           .tv_nsec = (long)(ns % 1000000000u)};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        if (interrupt_check != NULL && interrupt_check())
+            return; /* SIGINT/SIGTERM: the run is stopping, don't make it wait */
     }
 }
 

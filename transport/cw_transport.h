@@ -135,5 +135,8 @@ void cw_dev_close(cw_dev *dev); /* frees dev */
 /* The monotonic clock (hardware backends, and the runtime when no simulator is open). */
 uint64_t cw_monotonic_ns(void);
 void cw_monotonic_sleep_ns(uint64_t ns);
+/* A sleep interrupted by a signal ends early when check() returns non-zero (the runtime's
+ * SIGINT/SIGTERM record): the run is stopping. */
+void cw_set_interrupt_check(int (*check)(void));
 
 #endif

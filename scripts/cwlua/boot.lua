@@ -35,4 +35,29 @@ local function cwlua_searcher(name)
 end
 table.insert(package.searchers, 2, cwlua_searcher)
 
+-- SIGINT and SIGTERM stop any run (cwlua.core.signal, bindings/l_signal.c): the hook raises
+-- the interrupt once, and no pcall can swallow it: while a signal is pending, every caught
+-- error is thrown on, so the run unwinds through every <close> handler to main(), which exits
+-- 128 + the signal number. The same holds for a spent instruction budget.
+do
+  local signal = require "cwlua.core.signal"
+  local errors = require "cwlua.errors"
+  signal.install(function(kind, detail)
+    if kind == "interrupted" then
+      return errors.new("interrupted", "interrupted", { signo = detail })
+    end
+    return errors.new("failure", "instruction budget exhausted", { budget = true })
+  end)
+  local raw_pcall, raw_xpcall, raw_resume = pcall, xpcall, coroutine.resume
+  local stopping = signal.stopping
+  local function pass(ok, ...)
+    if not ok and stopping() then error((...), 0) end
+    return ok, ...
+  end
+  _G.pcall = function(f, ...) return pass(raw_pcall(f, ...)) end
+  _G.xpcall = function(f, handler, ...) return pass(raw_xpcall(f, handler, ...)) end
+  -- luacheck: ignore 122 (the runtime replaces resume on purpose, see above)
+  coroutine.resume = function(co, ...) return pass(raw_resume(co, ...)) end
+end
+
 return require("cwlua.cli").main(argv)

@@ -18,6 +18,7 @@ M.EXIT = {
   device = 3,    -- no board, USB or port error, board lacks the needed engine
   target = 4,    -- target does not answer
   mismatch = 5,  -- verify mismatch
+  interrupted = 130, -- SIGINT (SIGTERM: 143); main() sets the status from the signal itself
 }
 
 local Error = {}

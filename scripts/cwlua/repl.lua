@@ -42,8 +42,8 @@ end
 
 --- repl.run(io) -> nothing; returns when read() gives nil (end of input) or exit() is called.
 -- io.read(prompt), io.write(text), io.err(text), io.env (globals; gets 'exit'),
--- io.traceback (add a traceback to errors), io.history(source) (optional), io.interrupted(msg)
--- -> true when msg is the runtime's Ctrl-C error.
+-- io.traceback (add a traceback to errors), io.history(source) (optional), io.catch (a pcall
+-- that forgets a SIGINT once the line has unwound: cwlua.core.signal.catch)
 function M.run(o)
   local env = o.env or _G
   local leaving = false
@@ -84,11 +84,11 @@ function M.run(o)
     end
   end
   while not leaving do
-    if o.arm then o.arm() end -- Ctrl-C interrupts what runs now, and only that
-    local ok, e = pcall(iteration)
+    -- Ctrl-C interrupts what runs now, and only that: o.catch (cwlua.core.signal.catch) forgets
+    -- the signal once the line has unwound, so the session goes on
+    local ok, e, signo = (o.catch or pcall)(iteration)
     if not ok then
-      -- Ctrl-C at the prompt is raised once the line is read: drop the line, keep the session
-      if o.interrupted and o.interrupted(e) then
+      if signo then
         o.err("interrupted\n")
       else
         error(e, 0)

@@ -50,8 +50,7 @@ local function run(ctx)
     history = function(src) readline.add_history((src:gsub("\n", " "))) end,
     traceback = ctx.opts.verbose,
     env = _G,
-    arm = require("cwlua.core.signal").arm,
-    interrupted = function(e) return tostring(e):match("interrupted$") ~= nil end,
+    catch = require("cwlua.core.signal").catch,
   }
   if interactive then io.stdout:write("\n") end
   if hist then

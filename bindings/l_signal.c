@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT */
+/* cwlua.core.signal: SIGINT and SIGTERM that always stop a run, and an instruction budget.
+ *
+ * lua.c's way (a handler that installs a hook which raises once) has two holes: a pcall
+ * swallows the error and the run goes on, and a hook set from a signal handler reaches only the
+ * main thread. Here the signal handler only records the signal. A count hook is installed once
+ * and stays (coroutines inherit it from the thread that creates them, lstate.c lua_newthread);
+ * every HOOK_EVERY instructions it looks at the record and, once a signal is pending, raises
+ * the interrupt error. Every pcall, xpcall and coroutine.resume (replaced by cwlua.boot with
+ * wrappers that ask signal.stopping()) throws a caught error on while a signal is pending, so
+ * nothing can swallow it: the run unwinds to main(), running every <close> handler on the way,
+ * and main() exits 128 + signo. Cleanup that must finish even then (restoring a board) runs
+ * inside signal.hold(): no interrupt is raised there, and its own pcalls keep working.
+ *
+ * The same hook counts instructions for signal.budget(n, fn): a recipe that loops while it is
+ * loaded is stopped the same way, without a second hook that could displace this one.
+ *
+ * From C: cw_signal_setup() first thing in main(), cw_signal_hook(L) once the state exists.
+ *   signal.install(factory)    factory(kind, detail) -> the error value raised (kind
+ *                              "interrupted" with the signal number, or "budget" with n)
+ *   signal.pending() -> nil | signo
+ *   signal.stopping() -> bool  a caught error must be thrown on (a signal is pending outside a
+ *                              hold, or the running budget is spent)
+ *   signal.hold(fn, ...) -> fn's results; no interrupt is raised while fn runs
+ *   signal.budget(n, fn, ...) -> fn's results; raises once fn has run about n instructions
+ *   signal.catch(fn, ...) -> true, ... | false, err, signo: like pcall; when a signal stopped
+ *                            fn, the signal is forgotten and the handler armed again (the
+ *                            shell's prompt goes on after Ctrl-C)
+ */
+#include "l_signal.h"
+
+#include "cw_transport.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <signal.h>
+#include <string.h>
+
+/* Instructions between two looks at the signal record: the hook's cost is one C call per this
+ * many VM instructions, and a loop still stops within microseconds. */
+#define HOOK_EVERY 1000
+
+static volatile sig_atomic_t pending_signo = 0;
+static int hold_depth = 0;
+static long long budget_left = -1; /* < 0: no budget running */
+static int budget_tripped = 0;
+static int factory_ref = LUA_NOREF;
+static int installed = 0;
+
+int cw_signal_pending(void)
+{
+    return (int)pending_signo;
+}
+
+static void on_signal(int sig)
+{
+    pending_signo = sig;
+}
+
+static void arm_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    /* One-shot, as in lua.c: a second Ctrl-C while the first is still unwinding kills the
+     * process. No SA_RESTART: a sleep or a wait returns early, and cw_monotonic_sleep_ns stops
+     * sleeping once cw_signal_pending() says so. */
+    sa.sa_flags = (int)SA_RESETHAND;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static void raise_kind(lua_State *L, const char *kind, lua_Integer detail)
+{
+    if (factory_ref != LUA_NOREF) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, factory_ref);
+        lua_pushstring(L, kind);
+        lua_pushinteger(L, detail);
+        lua_call(L, 2, 1); /* hooks are off while a hook runs: no recursion */
+        lua_error(L);
+    }
+    if (strcmp(kind, "interrupted") == 0)
+        luaL_error(L, "interrupted");
+    luaL_error(L, "instruction budget of %d exhausted", (int)detail);
+}
+
+static int raised = 0; /* the pending signal has been raised once */
+
+static void hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    if (budget_left >= 0 && !budget_tripped) {
+        budget_left -= lua_gethookcount(L);
+        if (budget_left <= 0) {
+            budget_tripped = 1;
+            raise_kind(L, "budget", 0);
+        }
+    }
+    if (pending_signo != 0 && !raised && hold_depth == 0) {
+        raised = 1;
+        raise_kind(L, "interrupted", pending_signo);
+    }
+}
+
+static void hook_normal(lua_State *L)
+{
+    lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
+}
+
+static int stopping(void)
+{
+    return (pending_signo != 0 && hold_depth == 0) || (budget_left >= 0 && budget_tripped);
+}
+
+void cw_signal_setup(void)
+{
+    if (!installed) {
+        arm_handlers();
+        cw_set_interrupt_check(cw_signal_pending);
+        installed = 1;
+    }
+}
+
+void cw_signal_hook(lua_State *L)
+{
+    cw_signal_setup();
+    hook_normal(L);
+}
+
+/* signal.install(factory) */
+static int l_install(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    luaL_unref(L, LUA_REGISTRYINDEX, factory_ref);
+    lua_pushvalue(L, 1);
+    factory_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    cw_signal_setup();
+    if (lua_gethook(L) == NULL)
+        hook_normal(L);
+    return 0;
+}
+
+/* signal.stopping() -> bool */
+static int l_stopping(lua_State *L)
+{
+    lua_pushboolean(L, stopping());
+    return 1;
+}
+
+/* signal.pending() -> nil | signo */
+static int l_pending(lua_State *L)
+{
+    if (pending_signo == 0)
+        lua_pushnil(L);
+    else
+        lua_pushinteger(L, pending_signo);
+    return 1;
+}
+
+/* Calls the function at index 1 with the arguments above it, protected; returns the status
+ * with the results (or the error) on the stack above index 1. */
+static int pcall_rest(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    return lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+}
+
+/* signal.hold(fn, ...) -> fn's results */
+static int l_hold(lua_State *L)
+{
+    hold_depth++;
+    int status = pcall_rest(L);
+    hold_depth--;
+    if (status != LUA_OK)
+        return lua_error(L);
+    return lua_gettop(L);
+}
+
+/* signal.budget(n, fn, ...) -> fn's results */
+static int l_budget(lua_State *L)
+{
+    lua_Integer n = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, n > 0, 1, "must be positive");
+    luaL_argcheck(L, budget_left < 0, 1, "a budget is already running");
+    lua_remove(L, 1);
+    budget_left = (long long)n;
+    budget_tripped = 0;
+    int status = pcall_rest(L);
+    int tripped = budget_tripped;
+    budget_left = -1;
+    budget_tripped = 0;
+    if (status != LUA_OK) {
+        if (tripped && pending_signo == 0) {
+            lua_settop(L, 0);
+            raise_kind(L, "budget", n);
+        }
+        return lua_error(L);
+    }
+    return lua_gettop(L);
+}
+
+/* signal.catch(fn, ...) -> true, ... | false, err, signo */
+static int l_catch(lua_State *L)
+{
+    int status = pcall_rest(L);
+    int signo = (int)pending_signo;
+    if (status == LUA_OK) {
+        lua_pushboolean(L, 1);
+        lua_insert(L, 1);
+        return lua_gettop(L);
+    }
+    if (signo != 0) {
+        pending_signo = 0;
+        raised = 0;
+        arm_handlers();
+    }
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2); /* [false, err] */
+    if (signo == 0)
+        return 2;
+    lua_pushinteger(L, signo);
+    return 3;
+}
+
+int luaopen_cwlua_core_signal(lua_State *L)
+{
+    static const luaL_Reg funcs[] = {
+        {"install", l_install}, {"pending", l_pending}, {"stopping", l_stopping},
+        {"hold", l_hold},       {"budget", l_budget},   {"catch", l_catch},
+        {NULL, NULL},
+    };
+    luaL_newlib(L, funcs);
+    return 1;
+}
