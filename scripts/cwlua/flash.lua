@@ -12,6 +12,7 @@ local time = require "cwlua.time"
 local errors = require "cwlua.errors"
 local image = require "cwlua.image"
 local progress = require "cwlua.progress"
+local retry = require "cwlua.retry"
 local targets = require "cwlua.targets"
 
 local M = {}
@@ -273,13 +274,33 @@ local function check_memories(ctx, chip, mem, file)
   if #mem.fuses > 0 or mem.lock then ctx.recipe.check_fuses(ctx, chip, mem.fuses, mem.lock) end
 end
 
--- Read back and compare EEPROM; a difference exits 5 at its image address (region + offset).
+-- A block that reads back different is read again before anything is reported: data read back
+-- carries no checksum (AN3155 Read Memory, target-protocols.md §A.4) and the board keeps a byte
+-- that arrived damaged (§A.1), so one read proves nothing. Exit 5 only when two reads agree and
+-- differ from the image (contract.md §3.11); a read that equals the image settles it; a block
+-- that never reads the same twice in VERIFY_READS reads is a line problem (exit 4).
+local VERIFY_READS = 6
+local function settle(ctx, addr, want, got, read)
+  local seen = { [got] = true }
+  for i = 2, VERIFY_READS do
+    retry.of(ctx):note("verify: the block at 0x%X read back different; reading it again (%d of "
+      .. "%d)", addr, i, VERIFY_READS)
+    local again = read(addr, #want)
+    if again == want or seen[again] then return again end
+    seen[again] = true
+  end
+  error(errors.new("target", ("%s: verify: the block at 0x%X read back differently %d times; "
+    .. "the line to the target damages bytes"):format(ctx.where, addr, VERIFY_READS),
+    { code = "garbled" }), 0)
+end
+
 -- Read back every block of img with read(addr, len) and compare; the first differing byte goes
 -- to mismatch(addr, want, got), which raises (exit 5, contract.md §3).
-local function compare(img, block, read, mismatch, prog)
+local function compare(ctx, img, block, read, mismatch, prog)
   local done = 0
   for addr, want in img:blocks(block) do
     local got = read(addr, #want)
+    if got ~= want then got = settle(ctx, addr, want, got, read) end
     if got ~= want then
       for i = 1, #want do
         if got:byte(i) ~= want:byte(i) then
@@ -292,8 +313,10 @@ local function compare(img, block, read, mismatch, prog)
   end
 end
 
+-- Read back and compare EEPROM; a difference exits 5 at its image address (region + offset).
 local function verify_eeprom(ctx, chip, ee, base, prog)
-  compare(ee, BLOCK, function(off, len) return ctx.recipe.read_eeprom(ctx, chip, off, len) end,
+  compare(ctx, ee, BLOCK,
+    function(off, len) return ctx.recipe.read_eeprom(ctx, chip, off, len) end,
     function(o, want, got)
       error(errors.new("mismatch", ("%s: verify failed at EEPROM 0x%04X: the image has 0x%02X, "
         .. "the chip 0x%02X"):format(ctx.where, o, want, got), { first_mismatch = base + o }), 0)
@@ -317,9 +340,35 @@ local function write_eeprom(ctx, chip, mem, opts)
   return total
 end
 
--- Compare the fuses and lock byte asked for with the chip's; exit 5 on a difference.
+-- Compare the fuses and lock byte asked for with the chip's; exit 5 on a difference that two
+-- reads agree on (as settle does for blocks).
 local function compare_fuses(ctx, chip, mem, what)
+  local function key(c)
+    local t = {}
+    for _, f in ipairs(mem.fuses) do t[#t + 1] = tostring(c[f.name]) end
+    return table.concat(t, ",") .. ";" .. tostring(c.lock)
+  end
+  local function same(c)
+    for _, f in ipairs(mem.fuses) do
+      if c[f.name] ~= f.value then return false end
+    end
+    return not mem.lock or c.lock == mem.lock
+  end
   local cur = ctx.recipe.fuses(ctx, chip)
+  local seen = { [key(cur)] = true }
+  for i = 2, VERIFY_READS do
+    if same(cur) then break end
+    retry.of(ctx):note("the fuses and lock bits read back different; reading them again (%d of "
+      .. "%d)", i, VERIFY_READS)
+    cur = ctx.recipe.fuses(ctx, chip)
+    if seen[key(cur)] then break end
+    seen[key(cur)] = true
+    if i == VERIFY_READS and not same(cur) then
+      error(errors.new("target", ("%s: the fuses and lock bits read back differently %d times; "
+        .. "the line to the target damages bytes"):format(ctx.where, VERIFY_READS),
+        { code = "garbled" }), 0)
+    end
+  end
   for _, f in ipairs(mem.fuses) do
     if cur[f.name] ~= f.value then
       error(errors.new("mismatch", ("%s: %s %s 0x%02X, the chip has 0x%02X"):format(ctx.where,
@@ -385,6 +434,12 @@ function M.session(command, word, opts, body)
       if opts.verbose then io.stderr:write(recipe.name, ": ", fmt:format(...), "\n") end
     end,
   }
+  -- what was tried again (contract.md §3.11: --json reports it, -v names each) goes with the
+  -- result, or with the error that ends the command
+  ctx.retries = retry.new(ctx.log)
+  local _ <close> = setmetatable({}, { __close = function(_, err)
+    if errors.is(err) then err.retries, err.retry_log = ctx.retries.count, ctx.retries.list end
+  end })
   -- a board the caller holds open (a lab script: cw.flash.program(t, f, { board = b })) is
   -- used as is and left open; otherwise the session opens and closes its own
   local dev = opts.board
@@ -432,6 +487,9 @@ function M.session(command, word, opts, body)
   ctx.chip = chip
   ctx.sim0 = dev.sim_counters and dev:sim_counters() or nil
   local result = body(ctx, chip)
+  if type(result) == "table" then
+    result.retries, result.retry_log = ctx.retries.count, ctx.retries.list
+  end
   if ctx.sim0 and type(result) == "table" then
     local c1 = dev:sim_counters()
     result.sim = { wire_s = (c1.wire_ns - ctx.sim0.wire_ns) / 1e9,
@@ -489,7 +547,7 @@ end
 
 -- Read back and compare; the first differing byte exits 5 (contract.md §3).
 local function verify(ctx, chip, img, prog)
-  compare(img, ctx.read_block or BLOCK,
+  compare(ctx, img, ctx.read_block or BLOCK,
     function(addr, len) return ctx.recipe.read(ctx, chip, addr, len) end,
     function(a, want, got)
       error(errors.new("mismatch", ("%s: verify failed at 0x%08X: the image has 0x%02X, the "
@@ -536,7 +594,10 @@ function M.program(word, file, opts)
       -- blocks padded to the chip's write unit with its erased value: 4 bytes and 0xFF, or the
       -- recipe's write_unit/erased (L4 writes double words, L0/L1 erase to 0x00)
       local d = ctx.defaults
-      for addr, data in img:pad(d.write_unit or 4, d.erased or 0xFF):blocks(BLOCK) do
+      -- the image as written, for a write step that must write part of it again (an erase
+      -- unit it had to erase again after a block the line broke, cwlua.stm32)
+      ctx.image = img:pad(d.write_unit or 4, d.erased or 0xFF)
+      for addr, data in ctx.image:blocks(BLOCK) do
         ctx.recipe.write(ctx, chip, addr, data)
         done = math.min(total, done + #data)
         prog:update(done)
@@ -584,7 +645,9 @@ function M.write_option_bytes(ctx, chip, ob, opts)
     return chip
   end
   if not opts.no_verify then
-    local back = ctx.recipe.read(ctx, chip, chip.ob_start, len)
+    local function read(a, n) return ctx.recipe.read(ctx, chip, a, n) end
+    local back = read(chip.ob_start, len)
+    if back ~= merged then back = settle(ctx, chip.ob_start, merged, back, read) end
     for i = 1, len do
       if back:byte(i) ~= merged:byte(i) then
         error(errors.new("mismatch", ("%s: option bytes differ after writing at 0x%08X: wrote "

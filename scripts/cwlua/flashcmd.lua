@@ -82,24 +82,35 @@ function M.run(ctx, f, ...)
     if errors.is(res, "mismatch") then
       out.verify, out.first_mismatch = "mismatch", res.first_mismatch
     end
+    if errors.is(res) and res.retries then
+      out.retries = res.retries
+      if res.retries > 0 then out.retry_log = res.retry_log end
+    end
     io.stdout:write(json.encode(out), "\n")
   end
   error(res, 0)
 end
 
 --- flashcmd.report(ctx, summary, line): the --json object (contract.md §3), or the summary line
+-- (which says how many operations were tried again, contract.md §3.11)
 function M.report(ctx, summary, line)
   if ctx.opts.json then
     local out = { schema = 1, cause = "ok" }
     for _, k in ipairs({ "bytes", "erased", "seconds", "verify", "first_mismatch", "sim",
-                         "eeprom" }) do
+                         "eeprom", "retries" }) do
       out[k] = summary[k]
     end
+    if (summary.retries or 0) > 0 then out.retry_log = summary.retry_log end
     if summary.bytes and summary.seconds and summary.seconds > 0 then
       out.rate = summary.bytes / summary.seconds
     end
     io.stdout:write(json.encode(out), "\n")
   elseif not ctx.opts.quiet then
+    local n = summary.retries or 0
+    if n > 0 then
+      line = line .. ("; %d retr%s on a noisy line (-v names each)"):format(n,
+        n == 1 and "y" or "ies")
+    end
     io.stdout:write(line, "\n")
   end
   return 0

@@ -7,6 +7,7 @@
 local time = require "cwlua.time"
 local devices = require "cwlua.proto.stm32devices"
 local errors = require "cwlua.errors"
+local retry = require "cwlua.retry"
 local stm32boot = require "cwlua.proto.stm32boot"
 
 local M = {}
@@ -54,17 +55,43 @@ local function recipe_for(pid)
   end
 end
 
+-- A value read over the line that the caller did not expect is believed only when a second
+-- read agrees: a bit flipped on its way back makes another chip ID or flash size, which would
+-- end the command with exit 2, or makes a block look written over (contract.md §3.11). read()
+-- is asked up to reads - 1 more times; a value good(v) accepts at once, else the first one that
+-- comes twice. what names it for the record.
+local function agreed(ctx, first, read, good, what, show, reads)
+  if good(first) then return first end
+  reads = reads or 4
+  local seen = { [first] = true }
+  local last = first
+  for i = 2, reads do
+    retry.of(ctx):note("%s read %s, which is unexpected; reading it again (%d of %d)", what,
+      show(last), i, reads)
+    last = read()
+    if good(last) or seen[last] then return last end
+    seen[last] = true
+  end
+  error(errors.new("target", ("%s: %s read %d different values (the last %s): the serial line "
+    .. "damages bytes"):format(ctx.where, what, reads, show(last)), { code = "garbled" }), 0)
+end
+
 -- Get, Get ID, the chip ID against the recipe, the flash-size register: the chip as cwlua
 -- sees it. A read-protected chip NACKs the register read: reported in chip.read_protected
 -- (flash size from the table), and the command decides (contract.md §3: exit 2 unless --unprotect).
 local function identify(ctx, recipe)
   local boot = ctx.boot
   local info = boot:get()
-  local pid = boot:get_id()
+  local function accepted(id)
+    for _, c in ipairs(recipe.chips) do
+      if c == id then return true end
+    end
+    return false
+  end
+  local pid = agreed(ctx, boot:get_id(), function() return boot:get_id() end, accepted,
+    "the product ID", function(v) return ("0x%03X"):format(v) end)
   local known = devices.BY_PID[pid]
-  local accepted = false
-  for _, id in ipairs(recipe.chips) do accepted = accepted or id == pid end
-  if not accepted then
+  if not accepted(pid) then
     local other = recipe_for(pid)
     error(errors.new("input", ("%s: the chip reports product ID 0x%03X (%s), which this recipe "
       .. "does not program%s"):format(ctx.where, pid, known and known.name or "unknown to cwlua",
@@ -77,10 +104,15 @@ local function identify(ctx, recipe)
     ob_start = known.ob_start, ob_end = known.ob_end, pps = known.pps, device = known,
     unit_name = known.sectors and "sector" or "page",
   }
-  -- the flash-size register gives this chip's size (the table holds the largest part)
+  -- the flash-size register gives this chip's size (the table holds the largest part); a size
+  -- other than the table's is read twice
   local ok, raw = pcall(boot.read, boot, known.fsize_addr, 2)
   if ok then
-    local kib = devices.flash_kib(known, string.unpack("<I2", raw))
+    local function kib_of(r) return devices.flash_kib(known, string.unpack("<I2", r)) end
+    local kib = agreed(ctx, kib_of(raw),
+      function() return kib_of(boot:read(known.fsize_addr, 2)) end,
+      function(k) return k * 1024 == known.flash_size end, "the flash-size register",
+      function(k) return k .. " KiB" end)
     if kib == 0 or kib == 0xFFFF or kib * 1024 > known.flash_size then
       ctx.log("flash-size register reads %d KiB; using the table's %d KiB", kib,
         known.flash_size // 1024)
@@ -124,7 +156,8 @@ local function connect(recipe)
     local tried = {}
     for _, baud in ipairs(bauds) do
       local stream = check(ctx, dev:serial({ baud = baud, parity = "even" })) -- 8E1 (§A.3)
-      boot = stm32boot.new(stream, { where = ctx.where, timeout = d.timeout, timing = d.timing })
+      boot = stm32boot.new(stream, { where = ctx.where, timeout = d.timeout, timing = d.timing,
+        on_retry = function(msg) retry.of(ctx):note("%s", msg) end })
       if not ctx.opts.no_reset then enter_bootloader(ctx, d) end
       local ok, r = pcall(boot.sync, boot)
       tried[#tried + 1] = baud
@@ -168,12 +201,114 @@ local function erase(ctx, chip, units)
   end
 end
 
-local function write(ctx, _, addr, data)
-  ctx.boot:write(addr, data)
-end
-
 local function read(ctx, _, addr, len)
   return ctx.boot:read(addr, len)
+end
+
+-- A block as the flash holds it now, in reads the line can take whole (ctx.read_block). A read
+-- may come back damaged (nothing checks Read Memory data): each read that is neither of the two
+-- expected contents (the bytes written, or erased) is believed only when two reads agree.
+local function read_back(ctx, addr, data, erased)
+  local parts, done, rb = {}, 0, ctx.read_block or 256
+  while done < #data do
+    local n = math.min(rb, #data - done)
+    local a, w, e = addr + done, data:sub(done + 1, done + n), erased:sub(done + 1, done + n)
+    local function once() return ctx.boot:read(a, n) end
+    parts[#parts + 1] = agreed(ctx, once(), once, function(v) return v == w or v == e end,
+      ("the %d bytes at 0x%08X"):format(n, a), function() return "other bytes" end, 6)
+    done = done + n
+  end
+  return table.concat(parts)
+end
+
+local write
+
+-- The erase units a block lies in are erased again, and what the image being programmed
+-- (ctx.image, set by cwlua.flash) has in them before the block is written again, then the
+-- block. Once per block: a block that cannot be written after that ends the command.
+local function rewrite_units(ctx, chip, addr, data, why)
+  if not ctx.image or ctx.rewriting then
+    error(errors.new("target", ("%s: %s; the block at 0x%08X now holds bytes that are neither "
+      .. "erased nor the image's, and its %s must be erased again: run the command again")
+      :format(ctx.where, why, addr, chip.unit_name), { code = "garbled" }), 0)
+  end
+  local units, lo = {}, nil
+  for i, u in ipairs(chip.units) do
+    if u.start < addr + #data and u.start + u.size > addr then
+      units[#units + 1] = i - 1
+      lo = lo or u.start
+    end
+  end
+  retry.of(ctx):note("%s; the block at 0x%08X reads back neither erased nor written: erasing "
+    .. "its %s again and writing the image there again", why, addr, chip.unit_name)
+  ctx.rewriting = true
+  local ok, err = pcall(function()
+    ctx.recipe.erase(ctx, chip, units)
+    if lo < addr then
+      for a, d in ctx.image:split(lo, addr):blocks(256) do write(ctx, chip, a, d) end
+    end
+    write(ctx, chip, addr, data)
+  end)
+  ctx.rewriting = false
+  if not ok then error(err, 0) end
+end
+
+-- After a block that failed it goes again in pieces of this size (NewAE's fallback block size,
+-- target-protocols.md §A.5): on a line that damages a byte in every few thousand bits a
+-- 265-byte frame fails often, a 73-byte one seldom.
+local PIECE = 64
+
+-- Write Memory of data at addr, sent again only when the flash says it may (contract.md §3.11):
+-- after a failure the engine gets back in step and the bytes are read back. The image's bytes:
+-- only the reply was lost, done. Erased: sent again, up to attempts in all. Anything else (a
+-- write cut short, a frame the resync filler completed) cannot be written over — flash takes a
+-- write only where it is erased (target-protocols.md §A.9). Returns true, or false, the last
+-- error and whether the bytes are "dirty" (neither erased nor written).
+local function put(ctx, addr, data, attempts, what)
+  local boot = ctx.boot
+  local erased = string.char(ctx.defaults.erased or 0xFF):rep(#data)
+  local err
+  for attempt = 1, attempts do
+    local ok
+    ok, err = pcall(boot.write, boot, addr, data)
+    if ok then return true end
+    if not stm32boot.retryable(err) then error(err, 0) end
+    boot:resync()
+    boot.retries = boot.retries + 1
+    local now = read_back(ctx, addr, data, erased)
+    local why = retry.message(err)
+    if now == data then
+      retry.of(ctx):note("%s; the %s reads back as written (only the reply was lost)", why, what)
+      return true
+    end
+    if now ~= erased then return false, err, true end
+    if attempt < attempts then
+      retry.of(ctx):note("%s; the %s reads back erased: writing it again (%d of %d)", why, what,
+        attempt + 1, attempts)
+    end
+  end
+  return false, err, false
+end
+
+write = function(ctx, chip, addr, data)
+  local boot = ctx.boot
+  local ok, err, dirty = put(ctx, addr, data, 1, "block")
+  if ok then return end
+  if not dirty then
+    retry.of(ctx):note("%s; the block reads back erased: writing it again in %d-byte pieces",
+      retry.message(err), PIECE)
+    for off = 0, #data - 1, PIECE do
+      ok, err, dirty = put(ctx, addr + off, data:sub(off + 1, off + PIECE), boot.data_attempts,
+        ("piece at 0x%08X"):format(addr + off))
+      if not ok then break end
+    end
+    if ok then return end
+  end
+  if dirty then return rewrite_units(ctx, chip, addr, data, retry.message(err)) end
+  if errors.is(err) and boot.data_attempts > 1 then
+    err.message = err.message .. (" (%d attempts)"):format(boot.data_attempts)
+  end
+  error(err, 0)
 end
 
 -- Leave the bootloader so the new firmware runs: BOOT0 low and a reset (§A.2 "Exit"); where

@@ -15,6 +15,10 @@
 --   "garbled"  a reply one bit from ACK/NACK, or wrong bytes: a line or baud problem
 -- and a field `observed` with the bytes seen (for diagnosis). Stream (USB/port) failures
 -- raise kind "device" (exit 3).
+--
+-- Get, Get Version, Get ID, Read Memory and Erase are retried when the line broke them (see
+-- "Retries" below, contract.md §3.11); Write Memory is sent once (cwlua.stm32 decides from the
+-- flash whether it may go again), and so are Go and the protection commands.
 local time = require "cwlua.time"
 local errors = require "cwlua.errors"
 
@@ -43,16 +47,34 @@ local MAX_BLOCK = 256 -- Read and Write Memory move at most 256 bytes (§A.4)
 local Boot = {}
 Boot.__index = Boot
 
+-- Retries. A command that the line may have broken (no reply, a garbled reply, a NACK) is sent
+-- again once the engine is back in step with the bootloader (Boot:resync), up to ATTEMPTS
+-- times in all, DATA_ATTEMPTS for the commands that carry a data block (Read Memory; a Write
+-- Memory piece, cwlua.stm32), whose longer frames a noisy line breaks more often. A NACK is
+-- asked about only once more: two NACKs in a row are the bootloader's answer (read protection,
+-- an address it refuses, §A.8).
+M.ATTEMPTS, M.DATA_ATTEMPTS = 3, 5
+
+-- Getting back in step (Boot:resync): how long a quiet line must stay quiet to count as "no
+-- reply" (a USB-serial adapter may hold bytes 16 ms), how long to wait for the rest of a reply
+-- that has begun, the most filler bytes to send (a Write Memory frame is 258 bytes after its
+-- address), and the burst size once the bootloader is known to wait for a long frame.
+M.RESYNC = { quiet_ms = 50, settle_ms = 5, max_fill = 300, burst = 32 }
+
 --- stm32boot.new(stream [, opts]) -> boot. opts.where names the target in messages;
 -- opts.timeout overrides entries of M.TIMEOUT; opts.timing gives the chip's typical flash
 -- times, so the engine does not ask for an answer before it can exist:
 -- { program_ns_per_byte = 26250, page_erase_ns = 20e6, mass_erase_ns = 20e6 }.
+-- opts.attempts (default M.ATTEMPTS and M.DATA_ATTEMPTS; 1 = never retry); opts.on_retry(message)
+-- hears of each retry, which boot.retries counts.
 function M.new(stream, opts)
   opts = opts or {}
   local t = {}
   for k, v in pairs(M.TIMEOUT) do t[k] = (opts.timeout and opts.timeout[k]) or v end
   return setmetatable({ s = stream, where = opts.where or "stm32", timeout = t,
-    timing = opts.timing or {} }, Boot)
+    timing = opts.timing or {}, attempts = opts.attempts or M.ATTEMPTS,
+    data_attempts = opts.attempts or M.DATA_ATTEMPTS,
+    on_retry = opts.on_retry, retries = 0 }, Boot)
 end
 
 local function hex(s)
@@ -103,8 +125,8 @@ function Boot:_read(n, timeout_ms, what, busy_ns)
     if #got == 0 then
       fail(self, "timeout", got, "no reply to %s within %g ms", what, timeout_ms)
     end
-    fail(self, "garbled", got, "%s: %d of %d bytes arrived within %g ms (%s)", what, #got, n,
-      timeout_ms, hex(got))
+    fail(self, "garbled", got, "%s: %d of %d bytes arrived within %g ms (%s%s)", what, #got, n,
+      timeout_ms, hex(got:sub(1, 16)), #got > 16 and " ..." or "")
   end
   return got
 end
@@ -145,6 +167,90 @@ function Boot:_addr(addr, what)
   self:_ack(self.timeout.ack, ("%s: address 0x%08X"):format(what, addr))
 end
 
+--- stm32boot.retryable(err) -> true for an error a damaged or lost byte can cause: no reply,
+-- a garbled reply, a NACK
+function M.retryable(err)
+  return errors.is(err, "target") and (err.code == "timeout" or err.code == "garbled" or
+    err.code == "nack")
+end
+
+-- Everything that arrives until the line has been quiet for quiet_ms (then settle_ms).
+function Boot:_collect(quiet_ms)
+  local r = self.s:read(1, quiet_ms)
+  if not r then return "" end
+  local got = { r }
+  while true do
+    r = self.s:read(MAX_BLOCK + 2, M.RESYNC.settle_ms)
+    if not r then return table.concat(got) end
+    got[#got + 1] = r
+  end
+end
+
+--- boot:resync() -> true, filler bytes sent | false, filler bytes sent
+-- Back in step with a bootloader that may be waiting for the rest of a frame whose bytes the
+-- line lost, without resetting the chip. ST AN3155 §2 (target-protocols.md §A.3, §A.9): the
+-- bootloader NACKs a frame it cannot use and then waits for a new command. The filler is 0xFF,
+-- which completes nothing harmful: as a command byte it is unknown (FF FF is NACKed), as a Read
+-- length its complement check fails (FF FF), and it never makes a mass erase (43 FF 00,
+-- 44 FF FF 00); a frame it completes with a wrong checksum is NACKed, and the rare one whose
+-- checksum it matches is an address (which then wants more filler) or a Write Memory that
+-- cwlua.stm32 finds on reading the block back. stm32flash sends FF 00 pairs instead, which
+-- after an Erase command the bootloader took would be that mass erase (§A.10).
+-- One byte at a time, each followed by a wait for quiet: the bootloader is in step when a
+-- 0xFF met with silence (it took it as a command byte) is followed by a 0xFF met with exactly
+-- one NACK. Several silences in a row mean it swallows a long frame (an address the filler
+-- happened to complete, then a Write Memory block): then the filler goes in bursts.
+function Boot:resync()
+  local q = M.RESYNC
+  self:_collect(q.quiet_ms) -- whatever is still on its way is dropped
+  local sent, silent, burst = 0, 0, 1
+  while sent < q.max_fill do
+    self:_write(("\xFF"):rep(burst))
+    sent = sent + burst
+    local r = self:_collect(q.quiet_ms)
+    if burst == 1 and silent > 0 and r == string.char(NACK) then return true, sent end
+    if r == "" then
+      silent = silent + 1
+      if silent >= 3 then burst = q.burst end
+    else
+      silent, burst = 0, 1
+    end
+  end
+  return false, sent
+end
+
+-- Run fn(self, ...) and retry it as "Retries" above says, attempts times at most; what names the
+-- command in the messages. Only for commands that may be sent twice.
+function Boot:_again(attempts, what, fn, ...)
+  local nacks = 0
+  for attempt = 1, attempts do
+    local r = table.pack(pcall(fn, self, ...))
+    if r[1] then return table.unpack(r, 2, r.n) end
+    local e = r[2]
+    if not M.retryable(e) then error(e, 0) end
+    if e.code == "nack" then nacks = nacks + 1 end
+    if attempt == attempts or nacks >= 2 then
+      if attempt > 1 then
+        e.message = e.message .. (" (%d attempts)"):format(attempt)
+      end
+      error(e, 0)
+    end
+    self:_retried(e, ("sending %s again"):format(what), attempt + 1, attempts)
+  end
+end
+
+-- Back in step after err, then report the retry (attempt of attempts comes next).
+function Boot:_retried(err, next_step, attempt, attempts)
+  local ok, n = self:resync()
+  self.retries = self.retries + 1
+  if self.on_retry then
+    self.on_retry(("%s; %s after %d filler byte%s; %s (%d of %d)"):format(
+      err.message:gsub("^[^:]*: ", "", 1), ok and "in step again" or "not in step",
+      n, n == 1 and "" or "s", next_step, attempt, attempts))
+  end
+  return ok
+end
+
 --- boot:sync([timeout_ms]) -> "synced" | "already-synced"
 -- Sends 0x7F; if nothing comes back in time, sends it again. A NACK to either means a
 -- bootloader that was already synced took 0x7F as a command byte: accepted (stm32flash's
@@ -181,9 +287,10 @@ function Boot:sync(timeout_ms)
     timeout_ms)
 end
 
---- boot:get() -> { version = 0x22, commands = { ... }, has = { [code] = true },
----   erase = 0x43 | 0x44 } (Get, §A.4)
-function Boot:get()
+-- The command list must hold what every bootloader lists (Get, Get Version and Get ID, which
+-- stm32flash 0.7 insists on, §A.10) and exactly one of Erase and Extended Erase (§A.4): a list
+-- that does not is a damaged reply.
+local function get(self)
   self:_cmd(CMD.GET, "Get (0x00)")
   local n = self:_read(1, self.timeout.ack, "Get (0x00) length"):byte()
   local body = self:_read(n + 1, self.timeout.ack, "Get (0x00) command list")
@@ -197,20 +304,40 @@ function Boot:get()
   -- a bootloader lists exactly one of Erase and Extended Erase (§A.4, §A.6 notes)
   info.erase = info.has[CMD.EXT_ERASE] and CMD.EXT_ERASE or
     (info.has[CMD.ERASE] and CMD.ERASE or nil)
+  if not (info.has[CMD.GET] and info.has[CMD.GET_VERSION] and info.has[CMD.GET_ID]) or
+      not info.erase or (info.has[CMD.EXT_ERASE] and info.has[CMD.ERASE]) then
+    fail(self, "garbled", body, "Get (0x00): the command list %s lacks Get, Get Version, Get ID "
+      .. "or exactly one erase command", hex(body:sub(2)))
+  end
+  return info
+end
+
+--- boot:get() -> { version = 0x22, commands = { ... }, has = { [code] = true },
+---   erase = 0x43 | 0x44 } (Get, §A.4)
+function Boot:get()
+  local info = self:_again(self.attempts, "Get (0x00)", get)
   self.info = info
   return info
 end
 
---- boot:get_version() -> version, option byte 1, option byte 2 (Get Version, §A.4)
-function Boot:get_version()
+local function get_version(self)
   self:_cmd(CMD.GET_VERSION, "Get Version (0x01)")
   local r = self:_read(3, self.timeout.ack, "Get Version (0x01) reply")
   self:_ack(self.timeout.ack, "Get Version (0x01) end")
+  -- the version is the one Get gave: another is a damaged reply
+  if self.info and r:byte(1) ~= self.info.version then
+    fail(self, "garbled", r, "Get Version (0x01): version 0x%02X, but Get said 0x%02X",
+      r:byte(1), self.info.version)
+  end
   return r:byte(1), r:byte(2), r:byte(3)
 end
 
---- boot:get_id() -> product ID (Get ID, §A.4: N, then N+1 bytes, the PID big-endian)
-function Boot:get_id()
+--- boot:get_version() -> version, option byte 1, option byte 2 (Get Version, §A.4)
+function Boot:get_version()
+  return self:_again(self.attempts, "Get Version (0x01)", get_version)
+end
+
+local function get_id(self)
   self:_cmd(CMD.GET_ID, "Get ID (0x02)")
   local n = self:_read(1, self.timeout.ack, "Get ID (0x02) length"):byte()
   local body = self:_read(n + 1, self.timeout.ack, "Get ID (0x02) reply")
@@ -221,11 +348,14 @@ function Boot:get_id()
   return string.unpack(">I2", body)
 end
 
---- boot:read(addr, len) -> string (Read Memory, §A.4: 1..256 bytes)
-function Boot:read(addr, len)
-  if math.type(len) ~= "integer" or len < 1 or len > MAX_BLOCK then
-    error(("read: len must be 1 to %d"):format(MAX_BLOCK), 2)
-  end
+--- boot:get_id() -> product ID (Get ID, §A.4: N, then N+1 bytes, the PID big-endian). A PID
+-- damaged on the line reads as another chip: the caller asks again before believing a PID it
+-- did not expect (cwlua.stm32).
+function Boot:get_id()
+  return (self:_again(self.attempts, "Get ID (0x02)", get_id))
+end
+
+local function read(self, addr, len)
   self:_cmd(CMD.READ, "Read Memory (0x11)")
   self:_addr(addr, "Read Memory (0x11)")
   local n = len - 1
@@ -234,8 +364,20 @@ function Boot:read(addr, len)
   return self:_read(len, self.timeout.ack + len, ("Read Memory data at 0x%08X"):format(addr))
 end
 
+--- boot:read(addr, len) -> string (Read Memory, §A.4: 1..256 bytes). The data has no checksum:
+-- a byte damaged on its way back is not seen here (verify reads a differing block again).
+function Boot:read(addr, len)
+  if math.type(len) ~= "integer" or len < 1 or len > MAX_BLOCK then
+    error(("read: len must be 1 to %d"):format(MAX_BLOCK), 2)
+  end
+  return self:_again(self.data_attempts, ("Read Memory (0x11) at 0x%08X"):format(addr), read,
+    addr, len)
+end
+
 --- boot:write(addr, data): Write Memory (§A.4). data is padded with 0xFF to a multiple of 4;
--- at most 256 bytes; addr must be 4-byte aligned.
+-- at most 256 bytes; addr must be 4-byte aligned. Sent once: flash takes a write only where it
+-- is erased, so whether it may go again depends on what the flash now holds (cwlua.stm32's
+-- write step reads it back and decides; boot:resync gets back in step first).
 function Boot:write(addr, data)
   if addr % 4 ~= 0 then error(("write: address 0x%08X is not 4-byte aligned"):format(addr), 2) end
   if #data % 4 ~= 0 then data = data .. ("\xFF"):rep(4 - #data % 4) end
@@ -251,12 +393,7 @@ function Boot:write(addr, data)
 end
 
 -- Erase and Extended Erase (§A.4): "all", or a list of page (or sector) numbers.
-function Boot:erase(pages)
-  local info = self.info or self:get()
-  if not info.erase then
-    fail(self, "nack", "", "the bootloader lists neither Erase (0x43) nor Extended Erase (0x44)")
-  end
-  local what = info.erase == CMD.EXT_ERASE and "Extended Erase (0x44)" or "Erase (0x43)"
+local function erase(self, pages, info, what)
   self:_cmd(info.erase, what)
   local frame, timeout, busy
   if pages == "all" then
@@ -265,9 +402,7 @@ function Boot:erase(pages)
     busy = self.timing.mass_erase_ns
   else
     local n = #pages
-    if n < 1 then error("erase: no pages", 2) end
     if info.erase == CMD.ERASE then
-      if n > 255 then error("erase: at most 255 pages per Erase (0x43) command", 2) end
       frame = string.char(n - 1)
       for _, p in ipairs(pages) do frame = frame .. string.char(p) end
     else
@@ -281,6 +416,21 @@ function Boot:erase(pages)
   self:_write(frame)
   self:_ack(timeout, what .. (pages == "all" and " of the whole flash" or
     (" of %d pages"):format(#pages)), busy)
+end
+
+--- boot:erase(pages): "all", or a list of page (or sector) numbers. Sent again when the line
+-- broke it: erasing a page twice leaves it erased.
+function Boot:erase(pages)
+  local info = self.info or self:get()
+  if not info.erase then
+    fail(self, "nack", "", "the bootloader lists neither Erase (0x43) nor Extended Erase (0x44)")
+  end
+  local what = info.erase == CMD.EXT_ERASE and "Extended Erase (0x44)" or "Erase (0x43)"
+  if pages ~= "all" and #pages < 1 then error("erase: no pages", 2) end
+  if pages ~= "all" and info.erase == CMD.ERASE and #pages > 255 then
+    error("erase: at most 255 pages per Erase (0x43) command", 2)
+  end
+  return self:_again(self.attempts, what, erase, pages, info, what)
 end
 
 --- boot:go(addr): Go (§A.4): the chip leaves the bootloader and runs from addr
