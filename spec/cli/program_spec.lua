@@ -126,7 +126,8 @@ describe("programming an STM32F1 on the simulator", function()
       local r = cw({ "--json", "program", "stm32f1",
         cli.write(dir .. "/fw.hex", images.hex({ { FLASH, images.pattern(256) } })) })
       assert.are.equal(0, r.status, r.stderr)
-      assert.matches('^{"bytes":256,"cause":"ok","erased":1,"rate":[%d.e+]+,"schema":1,'
+      assert.matches('^{"bytes":256,"cause":"ok","erased":1,"rate":[%d.e+]+,"retries":0,'
+        .. '"schema":1,'
         .. '"seconds":[%d.e%-]+,"sim":{"flash_s":[%d.e%-]+,"usb":{"bulk":0,"ctrl_in":%d+,'
         .. '"ctrl_out":%d+},"wait_s":[%d.e%-]+,"wire_s":[%d.e%-]+},"verify":"ok"}\n$', r.stdout)
     end)

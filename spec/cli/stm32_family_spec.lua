@@ -303,7 +303,7 @@ describe("STM32 family on the simulator", function()
         { o.schema, o.verify, o.first_mismatch, o.cause })
       r = cw({ "--json", "--sim-fault", "uart-rx-open", "info", "stm32f1" })
       assert.are.equal(4, r.status)
-      assert.are.same({ schema = 1, cause = "no-reply" }, json.decode(r.stdout))
+      assert.are.same({ schema = 1, cause = "no-reply", retries = 0 }, json.decode(r.stdout))
     end)
   end)
 

@@ -3,6 +3,7 @@
 -- (target-protocols.md §A.3, §A.4, §A.8).
 local errors = require "cwlua.errors"
 local fake = require "support.fake_stream"
+local fake_an3155 = require "support.fake_an3155"
 local stm32boot = require "cwlua.proto.stm32boot"
 
 local ACK, NACK = "\x79", "\x1F"
@@ -134,7 +135,7 @@ describe("cwlua.proto.stm32boot", function()
 
     it("raises 'nack' with the command named when the bootloader refuses", function()
       local s = fake.new(function(_, f) f:reply(NACK) end)
-      local b = stm32boot.new(s, { where = "stm32f1" })
+      local b = stm32boot.new(s, { where = "stm32f1", attempts = 1 })
       local e = raised(b.read, b, 0x08000000, 4)
       assert.are.same({ "target", "nack" }, { e.kind, e.code })
       assert.are.equal("stm32f1: Read Memory (0x11) refused (NACK 0x1F)", e.message)
@@ -169,6 +170,97 @@ describe("cwlua.proto.stm32boot", function()
       s.sent = {}
       b:erase({ 0x102 })
       assert.are.equal("\x44\xBB\x00\x00\x01\x02" .. string.char(0 ~ 0 ~ 1 ~ 2), s:written())
+    end)
+  end)
+  describe("retries (contract.md §3.11)", function()
+    local FLASH = fake_an3155.BASE
+
+    -- bytes the host sent from the n-th on (1-based), as one string
+    local function sent_from(bl, n) return bl.stream:written():sub(n) end
+
+    local function boot_of(bl)
+      local heard = {}
+      local b = stm32boot.new(bl.stream, { where = "stm32f1",
+        on_retry = function(m) heard[#heard + 1] = m end })
+      return b, heard
+    end
+
+    it("a lost address byte: back in step with 0xFF filler, the Read sent again", function()
+      -- host bytes: 11 EE, then the address 08 00 00 00 08 (bytes 3..7): the 4th is lost
+      local bl = fake_an3155.new({ lose = function(n) return n == 4 end })
+      bl:poke(FLASH, "abcd")
+      local b, heard = boot_of(bl)
+      assert.are.equal("abcd", b:read(FLASH, 4))
+      assert.are.equal(1, b.retries)
+      assert.are.same({ "no reply to Read Memory (0x11): address 0x08000000 within 1000 ms; in "
+        .. "step again after 3 filler bytes; sending Read Memory (0x11) at 0x08000000 again (2 "
+        .. "of 5)" }, heard)
+      -- the frame was filled with 0xFF (NACK: bad checksum), then FF (silence) and FF (NACK)
+      assert.are.equal("\x11\xEE\x08\x00\x00\x00\x08\xFF\xFF\xFF\x11\xEE",
+        bl.stream:written():sub(1, 12))
+    end)
+
+    it("a damaged ACK: the command goes again once the bootloader is in step", function()
+      local bl = fake_an3155.new({
+        damage = function(n, byte) if n == 1 then return byte ~ 0x40 end end })
+      local b, heard = boot_of(bl)
+      assert.are.equal(0x420, b:get_id())
+      assert.are.equal(1, #heard)
+      assert.matches("^Get ID %(0x02%): reply 0x39 is one bit away from ACK 0x79;", heard[1])
+      -- the rest of the reply was dropped, then FF (silence), FF (NACK)
+      assert.are.equal("\x02\xFD\xFF\xFF\x02\xFD", bl.stream:written())
+    end)
+
+    it("Get: a command list without Get ID is a damaged reply, asked for again", function()
+      -- reply bytes: 79 0B 22 00 01 02 ...: the 6th (0x02) arrives as 0x06
+      local bl = fake_an3155.new({ damage = function(n) if n == 6 then return 0x06 end end })
+      local b, heard = boot_of(bl)
+      local info = b:get()
+      assert.are.equal(0x43, info.erase)
+      assert.is_true(info.has[0x02])
+      assert.matches("^Get %(0x00%): the command list 00 01 06 11 21 31 43 63 73 82 92 lacks",
+        heard[1])
+    end)
+
+    it("an Erase whose page list was lost never becomes a mass erase", function()
+      -- 43 BC, then the list 00 02 02 (one page, page 2, XOR): all three bytes lost, so the
+      -- bootloader waits for the page count; stm32flash's FF 00 filler would erase everything
+      local bl = fake_an3155.new({ lose = function(n) return n >= 3 and n <= 5 end })
+      bl:poke(FLASH, "keep")
+      local b = boot_of(bl)
+      b.info = { erase = 0x43 }
+      b:erase({ 2 })
+      assert.is_false(bl.mass)
+      assert.are.same({ 2 }, bl.erased)
+      assert.are.equal("keep", bl:peek(FLASH, 4))
+      assert.is_nil(sent_from(bl, 6):find("\xFF\x00", 1, true))
+    end)
+
+    it("two NACKs in a row are the bootloader's answer", function()
+      local bl = fake_an3155.new({ protected = true })
+      local b, heard = boot_of(bl)
+      local e = raised(b.read, b, FLASH, 4)
+      assert.are.same({ "nack", "stm32f1: Read Memory (0x11) refused (NACK 0x1F) (2 attempts)" },
+        { e.code, e.message })
+      assert.are.equal(1, #heard)
+    end)
+
+    it("gives up after its attempts, saying how many", function()
+      local bl = fake_an3155.new({ lose = function() return true end })
+      local b = boot_of(bl)
+      local e = raised(b.get_id, b)
+      assert.are.same({ "timeout",
+        "stm32f1: no reply to Get ID (0x02) within 1000 ms (3 attempts)" }, { e.code, e.message })
+      assert.are.equal(2, b.retries)
+    end)
+
+    it("never sends Write Memory twice by itself", function()
+      local bl = fake_an3155.new({ lose = function(n) return n == 10 end }) -- a data byte
+      local b = boot_of(bl)
+      local e = raised(b.write, b, FLASH, "abcdefgh")
+      assert.are.equal("timeout", e.code)
+      assert.are.equal(0, b.retries)
+      assert.are.equal(1, select(2, bl.stream:written():gsub("\x31\xCE", "")))
     end)
   end)
 end)
