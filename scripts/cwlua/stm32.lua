@@ -545,6 +545,12 @@ local function doctor(recipe)
         return
       end
       report:step("read check", "ok", "256 bytes read three times, identical")
+      local n = retry.of(ctx).count
+      if n > 0 then -- it works, but only because exchanges were sent again (contract.md §3.11)
+        report:warn(("the line lost or damaged bytes: %d exchange%s had to be sent again; "
+          .. "programming copes, but check the cable, its length and the ground"):format(n,
+          n == 1 and "" or "s"))
+      end
       local p = ctx.recipe.protection(ctx, chip)
       report:step("protection", "ok", ("read %s; write-protected sectors: %s"):format(
         p.read and "on" or "off", p.write and sector_list(p.write) or "unknown"))
