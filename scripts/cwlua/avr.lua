@@ -7,6 +7,7 @@
 local avrparts = require "cwlua.proto.avrparts"
 local time = require "cwlua.time"
 local errors = require "cwlua.errors"
+local retry = require "cwlua.retry"
 local v2isp = require "cwlua.proto.v2isp"
 
 local M = {}
@@ -561,12 +562,24 @@ local function doctor(ctx, report)
   report:conclude("ok")
 end
 
+-- A step whose V2 command reported a failure (a target error: a RDY/BSY or command timeout)
+-- runs once more (contract.md §3.11) when running it twice leaves the chip as running it once.
+-- Each step starts with its own LOAD_ADDRESS, so the engine's advancing address is set again
+-- (§C.3). Reads have no side effect; a flash page written again with the same bytes stays them
+-- (flash takes the AND of old and new bits); an EEPROM page write erases the page first; a fuse,
+-- the lock byte or a chip erase done twice is done once (§C.5).
+local ENGINE_ATTEMPTS = 2
+local function again(step, what) return retry.wrap(step, what, ENGINE_ATTEMPTS) end
+
 --- avr.recipe(t) -> t with the AVR steps filled in (a recipe's own steps win)
 function M.recipe(t)
-  local base = { connect = connect, erase = erase, write = write, read = read, start = start,
-                 info = info, protection = protection, unprotect = unprotect,
-                 write_eeprom = write_eeprom, read_eeprom = read_eeprom, fuses = fuses,
-                 write_fuse = write_fuse, write_lock = write_lock, check_fuses = check_fuses,
+  local base = { connect = connect, erase = again(erase, "chip erase"),
+                 write = again(write, "flash write"), read = again(read, "flash read"),
+                 start = start, info = info, protection = protection, unprotect = unprotect,
+                 write_eeprom = again(write_eeprom, "EEPROM write"),
+                 read_eeprom = again(read_eeprom, "EEPROM read"),
+                 fuses = again(fuses, "fuse read"), write_fuse = again(write_fuse, "fuse write"),
+                 write_lock = again(write_lock, "lock-bit write"), check_fuses = check_fuses,
                  explain = explain, doctor = doctor }
   for k, v in pairs(base) do
     if t[k] == nil then t[k] = v end

@@ -49,9 +49,19 @@ function Rec:run(what, attempts, fn, ...)
     local r = table.pack(pcall(fn, ...))
     if r[1] then return table.unpack(r, 2, r.n) end
     local e = r[2]
-    if attempt == attempts or not errors.is(e, "target") then error(e, 0) end
+    if not errors.is(e, "target") then error(e, 0) end
+    if attempt == attempts then
+      if attempts > 1 then e.message = e.message .. (" (%d attempts)"):format(attempts) end
+      error(e, 0)
+    end
     self:note("%s: %s; trying again (%d of %d)", what, M.message(e), attempt + 1, attempts)
   end
+end
+
+--- retry.wrap(step, what, attempts) -> a recipe step (ctx, ...) that runs step through
+-- ctx.retries:run: for steps that may be repeated as they are
+function M.wrap(step, what, attempts)
+  return function(ctx, ...) return M.of(ctx):run(what, attempts, step, ctx, ...) end
 end
 
 return M

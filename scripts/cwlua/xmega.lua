@@ -7,6 +7,7 @@
 -- Facts: docs/reference/target-protocols.md §B (§B.3 NewAE's flow, §B.4 parts, §B.5 target).
 local errors = require "cwlua.errors"
 local parts = require "cwlua.proto.xmegaparts"
+local retry = require "cwlua.retry"
 local xprog = require "cwlua.proto.xprog"
 
 local M = {}
@@ -455,12 +456,24 @@ local function doctor(ctx, report)
   report:conclude("ok")
 end
 
+-- A step whose engine command reported FAILED or TIMEOUT (a target error) runs once more
+-- (contract.md §3.11) when running it twice leaves the chip as running it once: READ_MEM reads;
+-- a flash page is written from a freshly erased page buffer, and flash takes the AND of old and
+-- new bits, so the same bytes again change nothing; an EEPROM page is erased and written in one
+-- command; a fuse or the lock byte written again with the same value stays it (§B.2). The chip
+-- erase keeps its own fallback (re-entering until NVMEN is back).
+local ENGINE_ATTEMPTS = 2
+local function again(step, what) return retry.wrap(step, what, ENGINE_ATTEMPTS) end
+
 --- xmega.recipe(t) -> t with the shared XMEGA steps filled in (a recipe's own steps win)
 function M.recipe(t)
-  local base = { connect = connect, erase = erase, write = write, read = read, start = start,
-                 info = info, protection = protection, unprotect = unprotect,
-                 write_eeprom = write_eeprom, read_eeprom = read_eeprom, fuses = fuses,
-                 write_fuse = write_fuse, write_lock = write_lock, check_fuses = check_fuses,
+  local base = { connect = connect, erase = erase, write = again(write, "flash write"),
+                 read = again(read, "flash read"), start = start, info = info,
+                 protection = protection, unprotect = unprotect,
+                 write_eeprom = again(write_eeprom, "EEPROM write"),
+                 read_eeprom = again(read_eeprom, "EEPROM read"),
+                 fuses = again(fuses, "fuse read"), write_fuse = again(write_fuse, "fuse write"),
+                 write_lock = again(write_lock, "lock-bit write"), check_fuses = check_fuses,
                  doctor = doctor, explain = explain }
   for k, v in pairs(base) do
     if t[k] == nil then t[k] = v end
