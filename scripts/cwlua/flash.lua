@@ -276,21 +276,25 @@ end
 
 -- A block that reads back different is read again before anything is reported: data read back
 -- carries no checksum (AN3155 Read Memory, target-protocols.md §A.4) and the board keeps a byte
--- that arrived damaged (§A.1), so one read proves nothing. Exit 5 only when two reads agree and
--- differ from the image (contract.md §3.11); a read that equals the image settles it; a block
--- that never reads the same twice in VERIFY_READS reads is a line problem (exit 4).
-local VERIFY_READS = 6
+-- that arrived damaged (§A.1), so one read proves nothing. A read that equals the image settles
+-- it; exit 5 only when AGREE reads agree and differ from the image (contract.md §3.11). Two are
+-- not enough: a block is a thousand bits, and on a line that flips one in a few thousand the
+-- same bit comes back flipped twice now and then. A block that never reads the same AGREE times
+-- in VERIFY_READS reads is a line problem (exit 4).
+local VERIFY_READS, AGREE = 8, 3
 local function settle(ctx, addr, want, got, read)
-  local seen = { [got] = true }
+  local seen = { [got] = 1 }
+  local at = (addr > 0xFFFF and "0x%08X" or "0x%04X"):format(addr)
   for i = 2, VERIFY_READS do
-    retry.of(ctx):note("verify: the block at 0x%X read back different; reading it again (%d of "
-      .. "%d)", addr, i, VERIFY_READS)
+    retry.of(ctx):note("verify: the %d bytes at %s read back different; reading them again (%d "
+      .. "of %d)", #want, at, i, VERIFY_READS)
     local again = read(addr, #want)
-    if again == want or seen[again] then return again end
-    seen[again] = true
+    if again == want then return again end
+    seen[again] = (seen[again] or 0) + 1
+    if seen[again] >= AGREE then return again end
   end
-  error(errors.new("target", ("%s: verify: the block at 0x%X read back differently %d times; "
-    .. "the line to the target damages bytes"):format(ctx.where, addr, VERIFY_READS),
+  error(errors.new("target", ("%s: verify: the %d bytes at %s read back differently %d times; "
+    .. "the line to the target damages bytes"):format(ctx.where, #want, at, VERIFY_READS),
     { code = "garbled" }), 0)
 end
 
@@ -340,7 +344,7 @@ local function write_eeprom(ctx, chip, mem, opts)
   return total
 end
 
--- Compare the fuses and lock byte asked for with the chip's; exit 5 on a difference that two
+-- Compare the fuses and lock byte asked for with the chip's; exit 5 on a difference that AGREE
 -- reads agree on (as settle does for blocks).
 local function compare_fuses(ctx, chip, mem, what)
   local function key(c)
@@ -355,19 +359,18 @@ local function compare_fuses(ctx, chip, mem, what)
     return not mem.lock or c.lock == mem.lock
   end
   local cur = ctx.recipe.fuses(ctx, chip)
-  local seen = { [key(cur)] = true }
-  for i = 2, VERIFY_READS do
-    if same(cur) then break end
-    retry.of(ctx):note("the fuses and lock bits read back different; reading them again (%d of "
-      .. "%d)", i, VERIFY_READS)
-    cur = ctx.recipe.fuses(ctx, chip)
-    if seen[key(cur)] then break end
-    seen[key(cur)] = true
-    if i == VERIFY_READS and not same(cur) then
+  local seen = { [key(cur)] = 1 }
+  for i = 2, VERIFY_READS + 1 do
+    if same(cur) or seen[key(cur)] >= AGREE then break end
+    if i > VERIFY_READS then
       error(errors.new("target", ("%s: the fuses and lock bits read back differently %d times; "
         .. "the line to the target damages bytes"):format(ctx.where, VERIFY_READS),
         { code = "garbled" }), 0)
     end
+    retry.of(ctx):note("the fuses and lock bits read back different; reading them again (%d of "
+      .. "%d)", i, VERIFY_READS)
+    cur = ctx.recipe.fuses(ctx, chip)
+    seen[key(cur)] = (seen[key(cur)] or 0) + 1
   end
   for _, f in ipairs(mem.fuses) do
     if cur[f.name] ~= f.value then

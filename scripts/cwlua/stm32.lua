@@ -59,21 +59,20 @@ end
 -- read agrees: a bit flipped on its way back makes another chip ID or flash size, which would
 -- end the command with exit 2, or makes a block look written over (contract.md §3.11). read()
 -- is asked up to reads - 1 more times; a value good(v) accepts at once, else the first one that
--- comes twice. what names it for the record.
-local function agreed(ctx, first, read, good, what, show, reads)
+-- comes twice. say(v) tells what was read, what names the value in the final error.
+local function agreed(ctx, first, read, good, say, what, reads)
   if good(first) then return first end
   reads = reads or 4
   local seen = { [first] = true }
   local last = first
   for i = 2, reads do
-    retry.of(ctx):note("%s read %s, which is unexpected; reading it again (%d of %d)", what,
-      show(last), i, reads)
+    retry.of(ctx):note("%s; reading it again (%d of %d)", say(last), i, reads)
     last = read()
     if good(last) or seen[last] then return last end
     seen[last] = true
   end
-  error(errors.new("target", ("%s: %s read %d different values (the last %s): the serial line "
-    .. "damages bytes"):format(ctx.where, what, reads, show(last)), { code = "garbled" }), 0)
+  error(errors.new("target", ("%s: %s read %d different values: the serial line damages bytes")
+    :format(ctx.where, what, reads), { code = "garbled" }), 0)
 end
 
 -- Get, Get ID, the chip ID against the recipe, the flash-size register: the chip as cwlua
@@ -89,7 +88,8 @@ local function identify(ctx, recipe)
     return false
   end
   local pid = agreed(ctx, boot:get_id(), function() return boot:get_id() end, accepted,
-    "the product ID", function(v) return ("0x%03X"):format(v) end)
+    function(v) return ("Get ID answered 0x%03X, which this recipe does not take"):format(v) end,
+    "the product ID")
   local known = devices.BY_PID[pid]
   if not accepted(pid) then
     local other = recipe_for(pid)
@@ -111,8 +111,9 @@ local function identify(ctx, recipe)
     local function kib_of(r) return devices.flash_kib(known, string.unpack("<I2", r)) end
     local kib = agreed(ctx, kib_of(raw),
       function() return kib_of(boot:read(known.fsize_addr, 2)) end,
-      function(k) return k * 1024 == known.flash_size end, "the flash-size register",
-      function(k) return k .. " KiB" end)
+      function(k) return k * 1024 == known.flash_size end,
+      function(k) return ("the flash-size register reads %d KiB, not the table's %d KiB"):format(
+        k, known.flash_size // 1024) end, "the flash-size register")
     if kib == 0 or kib == 0xFFFF or kib * 1024 > known.flash_size then
       ctx.log("flash-size register reads %d KiB; using the table's %d KiB", kib,
         known.flash_size // 1024)
@@ -215,7 +216,8 @@ local function read_back(ctx, addr, data, erased)
     local a, w, e = addr + done, data:sub(done + 1, done + n), erased:sub(done + 1, done + n)
     local function once() return ctx.boot:read(a, n) end
     parts[#parts + 1] = agreed(ctx, once(), once, function(v) return v == w or v == e end,
-      ("the %d bytes at 0x%08X"):format(n, a), function() return "other bytes" end, 6)
+      function() return ("the %d bytes at 0x%08X read back neither as written nor erased"):format(
+        n, a) end, ("the %d bytes at 0x%08X"):format(n, a), 8)
     done = done + n
   end
   return table.concat(parts)

@@ -198,8 +198,9 @@ end
 -- after an Erase command the bootloader took would be that mass erase (§A.10).
 -- One byte at a time, each followed by a wait for quiet: the bootloader is in step when a
 -- 0xFF met with silence (it took it as a command byte) is followed by a 0xFF met with exactly
--- one NACK. Several silences in a row mean it swallows a long frame (an address the filler
--- happened to complete, then a Write Memory block): then the filler goes in bursts.
+-- one NACK. More silences in a row than an address has bytes mean it swallows a long frame (an
+-- address the filler happened to complete, then a Write Memory block): then the filler goes in
+-- bursts.
 function Boot:resync()
   local q = M.RESYNC
   self:_collect(q.quiet_ms) -- whatever is still on its way is dropped
@@ -211,7 +212,7 @@ function Boot:resync()
     if burst == 1 and silent > 0 and r == string.char(NACK) then return true, sent end
     if r == "" then
       silent = silent + 1
-      if silent >= 3 then burst = q.burst end
+      if silent > 5 then burst = q.burst end -- longer than any frame but Write's data
     else
       silent, burst = 0, 1
     end
