@@ -276,11 +276,11 @@ end
 
 -- A block that reads back different is read again before anything is reported: data read back
 -- carries no checksum (AN3155 Read Memory, target-protocols.md §A.4) and the board keeps a byte
--- that arrived damaged (§A.1), so one read proves nothing. A read that equals the image settles
--- it; exit 5 only when AGREE reads agree and differ from the image (contract.md §3.11). Two are
--- not enough: a block is a thousand bits, and on a line that flips one in a few thousand the
--- same bit comes back flipped twice now and then. A block that never reads the same AGREE times
--- in VERIFY_READS reads is a line problem (exit 4).
+-- that arrived damaged (target-protocols.md §A.1), so one read proves nothing. A read that
+-- equals the image settles it; exit 5 only when AGREE reads agree and differ from the image
+-- (contract.md §3.11). Two are not enough: a block is a thousand bits, and on a line that flips
+-- one in a few thousand the same bit comes back flipped twice now and then. A block that never
+-- reads the same AGREE times in VERIFY_READS reads is a line problem (exit 4).
 local VERIFY_READS, AGREE = 8, 3
 local function settle(ctx, addr, want, got, read)
   local seen = { [got] = 1 }
