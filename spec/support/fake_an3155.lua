@@ -20,7 +20,8 @@ B.__index = B
 
 --- fake_an3155.new(opts) -> bl. opts: size (flash bytes, default 4096), protected (NACK Read,
 -- Write and Erase), lose(n, byte) -> true drops the n-th byte the host sends (counting from 1),
--- damage(n, byte) -> a byte that replaces the n-th reply byte, or nil.
+-- damage(n, byte) -> a byte that replaces the n-th reply byte, or nil, reset_at = n: the chip
+-- resets when the n-th byte arrives, and its bootloader waits for a 0x7F sync (§A.2).
 function M.new(opts)
   opts = opts or {}
   local bl = setmetatable({ size = opts.size or 4096, opts = opts, state = "cmd", buf = {},
@@ -30,7 +31,16 @@ function M.new(opts)
     for i = 1, #d do
       local b = d:byte(i)
       bl.sent = bl.sent + 1
-      if not (opts.lose and opts.lose(bl.sent, b)) then bl:_byte(b, f) end
+      if bl.sent == opts.reset_at then
+        bl.unsynced, bl.state, bl.resets = true, "cmd", (bl.resets or 0) + 1
+      elseif bl.unsynced then
+        if b == 0x7F then -- the baud rate measured: synced (§A.3)
+          bl.unsynced = false
+          bl:_reply(f, ACK)
+        end
+      elseif not (opts.lose and opts.lose(bl.sent, b)) then
+        bl:_byte(b, f)
+      end
     end
   end)
   return bl

@@ -236,6 +236,17 @@ describe("cwlua.proto.stm32boot", function()
       assert.is_nil(sent_from(bl, 6):find("\xFF\x00", 1, true))
     end)
 
+    it("a chip that reset mid-command is synced again with 0x7F when no filler is answered",
+      function()
+        -- 11 EE, address: the chip resets on the address's first byte
+        local bl = fake_an3155.new({ reset_at = 3 })
+        bl:poke(FLASH, "wxyz")
+        local b, heard = boot_of(bl)
+        assert.are.equal("wxyz", b:read(FLASH, 4))
+        assert.are.equal(1, bl.resets)
+        assert.matches("; in step again after %d+ filler bytes; sending Read Memory", heard[1])
+      end)
+
     it("two NACKs in a row are the bootloader's answer", function()
       local bl = fake_an3155.new({ protected = true })
       local b, heard = boot_of(bl)

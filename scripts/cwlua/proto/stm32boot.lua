@@ -204,7 +204,7 @@ end
 function Boot:resync()
   local q = M.RESYNC
   self:_collect(q.quiet_ms) -- whatever is still on its way is dropped
-  local sent, silent, burst = 0, 0, 1
+  local sent, silent, burst, heard = 0, 0, 1, false
   while sent < q.max_fill do
     self:_write(("\xFF"):rep(burst))
     sent = sent + burst
@@ -214,8 +214,15 @@ function Boot:resync()
       silent = silent + 1
       if silent > 5 then burst = q.burst end -- longer than any frame but Write's data
     else
-      silent, burst = 0, 1
+      silent, burst, heard = 0, 1, true
     end
+  end
+  -- Not a byte back to all that filler: the chip may have reset (a brown-out, a glitch) and its
+  -- bootloader waits for the 0x7F that measures the baud rate (§A.2, §A.3); a synced one would
+  -- have NACKed. One 0x7F tells.
+  if not heard then
+    self:_write(string.char(SYNC))
+    if self:_collect(q.quiet_ms) == string.char(ACK) then return true, sent + 1 end
   end
   return false, sent
 end
