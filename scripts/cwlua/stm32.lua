@@ -275,8 +275,7 @@ local function put(ctx, addr, data, attempts, what)
     ok, err = pcall(boot.write, boot, addr, data)
     if ok then return true end
     if not stm32boot.retryable(err) then error(err, 0) end
-    boot:resync()
-    boot.retries = boot.retries + 1
+    boot:recover(err)
     local now = read_back(ctx, addr, data, erased)
     local why = retry.message(err)
     if now == data then

@@ -257,12 +257,24 @@ describe("cwlua.proto.stm32boot", function()
     end)
 
     it("gives up after its attempts, saying how many", function()
+      -- every Get ID's length byte is damaged: 79 then 0x41, so each reply is too short
+      local bl = fake_an3155.new({ damage = function(_, byte)
+        if byte == 0x01 then return 0x41 end end })
+      local b = boot_of(bl)
+      local e = raised(b.get_id, b)
+      assert.are.equal("garbled", e.code)
+      assert.matches("^stm32f1: Get ID %(0x02%) reply: 3 of 66 bytes arrived within 1000 ms "
+        .. "%(04 20 79%) %(3 attempts%)$", e.message)
+      assert.are.equal(2, b.retries)
+    end)
+
+    it("stops at once when nothing answers any more, not even a 0x7F", function()
       local bl = fake_an3155.new({ lose = function() return true end })
       local b = boot_of(bl)
       local e = raised(b.get_id, b)
-      assert.are.same({ "timeout",
-        "stm32f1: no reply to Get ID (0x02) within 1000 ms (3 attempts)" }, { e.code, e.message })
-      assert.are.equal(2, b.retries)
+      assert.are.same({ "timeout", "stm32f1: no reply to Get ID (0x02) within 1000 ms; then no "
+        .. "answer to 300 filler bytes nor to a 0x7F sync" }, { e.code, e.message })
+      assert.are.equal(0, b.retries)
     end)
 
     it("never sends Write Memory twice by itself", function()

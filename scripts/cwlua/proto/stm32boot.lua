@@ -186,7 +186,8 @@ function Boot:_collect(quiet_ms)
   end
 end
 
---- boot:resync() -> true, filler bytes sent | false, filler bytes sent
+--- boot:resync() -> true, filler bytes sent | false, filler bytes sent, silent (nothing came
+-- back at all: the target no longer answers)
 -- Back in step with a bootloader that may be waiting for the rest of a frame whose bytes the
 -- line lost, without resetting the chip. ST AN3155 §2 (target-protocols.md §A.3, §A.9): the
 -- bootloader NACKs a frame it cannot use and then waits for a new command. The filler is 0xFF,
@@ -206,6 +207,7 @@ function Boot:resync()
   self:_collect(q.quiet_ms) -- whatever is still on its way is dropped
   local sent, silent, burst, heard = 0, 0, 1, false
   while sent < q.max_fill do
+    burst = math.min(burst, q.max_fill - sent)
     self:_write(("\xFF"):rep(burst))
     sent = sent + burst
     local r = self:_collect(q.quiet_ms)
@@ -224,7 +226,23 @@ function Boot:resync()
     self:_write(string.char(SYNC))
     if self:_collect(q.quiet_ms) == string.char(ACK) then return true, sent + 1 end
   end
-  return false, sent
+  return false, sent, not heard
+end
+
+--- boot:recover(err) -> in step (true | false), filler bytes sent: back in step after err (a
+-- retryable error). When nothing answers any more, not even the 0x7F, err is raised at once,
+-- saying so: retrying a target that has gone only wastes the user's time.
+function Boot:recover(err)
+  local ok, n, silent = self:resync()
+  if silent then
+    if errors.is(err) then
+      err.message = err.message .. ("; then no answer to %d filler bytes nor to a 0x7F sync")
+        :format(n)
+    end
+    error(err, 0)
+  end
+  self.retries = self.retries + 1
+  return ok, n
 end
 
 -- Run fn(self, ...) and retry it as "Retries" above says, attempts times at most; what names the
@@ -249,8 +267,7 @@ end
 
 -- Back in step after err, then report the retry (attempt of attempts comes next).
 function Boot:_retried(err, next_step, attempt, attempts)
-  local ok, n = self:resync()
-  self.retries = self.retries + 1
+  local ok, n = self:recover(err)
   if self.on_retry then
     self.on_retry(("%s; %s after %d filler byte%s; %s (%d of %d)"):format(
       err.message:gsub("^[^:]*: ", "", 1), ok and "in step again" or "not in step",
@@ -385,7 +402,7 @@ end
 --- boot:write(addr, data): Write Memory (§A.4). data is padded with 0xFF to a multiple of 4;
 -- at most 256 bytes; addr must be 4-byte aligned. Sent once: flash takes a write only where it
 -- is erased, so whether it may go again depends on what the flash now holds (cwlua.stm32's
--- write step reads it back and decides; boot:resync gets back in step first).
+-- write step reads it back and decides; boot:recover gets back in step first).
 function Boot:write(addr, data)
   if addr % 4 ~= 0 then error(("write: address 0x%08X is not 4-byte aligned"):format(addr), 2) end
   if #data % 4 ~= 0 then data = data .. ("\xFF"):rep(4 - #data % 4) end
