@@ -295,7 +295,7 @@ write = function(ctx, chip, addr, data)
   local boot = ctx.boot
   local ok, err, dirty = put(ctx, addr, data, 1, "block")
   if ok then return end
-  if not dirty then
+  if not dirty and boot.data_attempts > 1 then
     retry.of(ctx):note("%s; the block reads back erased: writing it again in %d-byte pieces",
       retry.message(err), PIECE)
     for off = 0, #data - 1, PIECE do
