@@ -108,7 +108,10 @@ local function load_file(file, base)
         and "its first line does not start with ':'" or "it does not start with 7F 45 4C 46")
   end
   local limit, what = M.image_limit()
-  return image.parse(data, file, { base = base, limit = limit, limit_what = what })
+  -- the format found above, so a big file is not scanned twice (a raw binary is still left to
+  -- image.parse, whose message then says why the file was taken for one)
+  return image.parse(data, file, { base = base, limit = limit, limit_what = what,
+    format = fmt ~= "bin" and fmt or nil })
 end
 
 --- flash.load_image(file, recipe, opts) -> img. Raw binary goes to --base, or the recipe's
