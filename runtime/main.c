@@ -22,11 +22,24 @@
 
 static const char *progname = "cwlua";
 
+/* Lua's message for a failed allocation (the one it preallocates in every state); assert and
+ * error put a position in front of it ("boot.lua:14: not enough memory"). */
+static const char no_memory[] = "not enough memory";
+
+static int is_out_of_memory(const char *msg)
+{
+    size_t len = strlen(msg), tail = sizeof no_memory - 1;
+    return len >= tail && strcmp(msg + len - tail, no_memory) == 0;
+}
+
 /* Errors that escape the Lua CLI are bugs or setup failures: print them with a traceback
- * (lua.c msghandler). User-facing errors are caught and reported by cwlua.cli itself. */
+ * (lua.c msghandler). User-facing errors are caught and reported by cwlua.cli itself. Out of
+ * memory passes unchanged: a traceback would need memory. */
 static int msghandler(lua_State *L)
 {
     const char *msg = lua_tostring(L, 1);
+    if (msg != NULL && is_out_of_memory(msg))
+        return 1;
     if (msg == NULL) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
             return 1;
@@ -89,7 +102,7 @@ int main(int argc, char **argv)
     cw_signal_setup();
     lua_State *L = luaL_newstate();
     if (L == NULL) {
-        fprintf(stderr, "%s: cannot create Lua state: not enough memory\n", progname);
+        fputs("cwlua: out of memory\n", stderr);
         return EXIT_FAILURE;
     }
     lua_pushcfunction(L, msghandler);
@@ -104,6 +117,12 @@ int main(int argc, char **argv)
          * changed on the way out (signal.hold). The shell's convention: 128 + signo. */
         fprintf(stderr, "%s: interrupted\n", progname);
         code = 128 + signo;
+    } else if (status == LUA_ERRMEM || (status != LUA_OK && lua_type(L, -1) == LUA_TSTRING &&
+                                        is_out_of_memory(lua_tostring(L, -1)))) {
+        /* One line and no allocation: the memory may still be held (cwlua.cli does the same
+         * for what happens inside a command). */
+        fputs("cwlua: out of memory\n", stderr);
+        code = EXIT_FAILURE;
     } else if (status != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
         fprintf(stderr, "%s: %s\n", progname, msg ? msg : "(error object is not a string)");

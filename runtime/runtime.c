@@ -10,6 +10,9 @@
  *   runtime.embedded(name)           -> source, chunkname | nil
  *   runtime.embedded_names()         -> { "cwlua.cli", ... } (sorted)
  *   runtime.dir(path)                -> { "a.lua", ... } (sorted, no dot entries) | nil, msg, code
+ *   runtime.stat(path)               -> { type = "file" | "directory" | "fifo" | "socket" |
+ *                                        "char" | "block" | "other", size = bytes }
+ *                                       | nil, msg, code (stat(2): symbolic links followed)
  *   runtime.isatty(fd)               -> boolean (fd 0, 1 or 2)
  *   runtime.exec(path, argv)         -> does not return | nil, msg, code (execv(3))
  *
@@ -27,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef CWLUA_VERSION
@@ -145,6 +149,36 @@ static int l_dir(lua_State *L)
     return 1;
 }
 
+/* Lets a caller refuse what is not a regular file before opening it: opening a FIFO blocks
+ * until a writer comes, a device may never end (/dev/zero) or act on being opened (a serial
+ * port's control lines). */
+static int l_stat(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return pushfail_errno(L, path, errno);
+    const char *type = "other";
+    if (S_ISREG(st.st_mode))
+        type = "file";
+    else if (S_ISDIR(st.st_mode))
+        type = "directory";
+    else if (S_ISFIFO(st.st_mode))
+        type = "fifo";
+    else if (S_ISSOCK(st.st_mode))
+        type = "socket";
+    else if (S_ISCHR(st.st_mode))
+        type = "char";
+    else if (S_ISBLK(st.st_mode))
+        type = "block";
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, type);
+    lua_setfield(L, -2, "type");
+    lua_pushinteger(L, (lua_Integer)st.st_size);
+    lua_setfield(L, -2, "size");
+    return 1;
+}
+
 static int l_isatty(lua_State *L)
 {
     lua_Integer fd = luaL_checkinteger(L, 1);
@@ -183,6 +217,7 @@ int luaopen_cwlua_core_runtime(lua_State *L)
         {"embedded", l_embedded},
         {"embedded_names", l_embedded_names},
         {"dir", l_dir},
+        {"stat", l_stat},
         {"isatty", l_isatty},
         {"exec", l_exec},
         {NULL, NULL},

@@ -341,15 +341,33 @@ local function dispatch(argv)
     command = command, cli = M })
 end
 
+-- Out of memory. Lua reports a failed allocation with a message it allocated when the state
+-- was made, "not enough memory", and calls no message handler for it (the handler would need
+-- memory too). Whatever holds the memory may still be alive, so this path allocates nothing:
+-- errors.out_of_memory only compares, the line is a constant of this chunk, and file:write of
+-- a string copies nothing.
+local OUT_OF_MEMORY_LINE = "cwlua: out of memory\n"
+local out_of_memory = errors.out_of_memory
+
+local function handler(e)
+  if errors.is(e) or out_of_memory(e) then return e end
+  return { internal = true, message = tostring(e), traceback = debug.traceback(tostring(e), 2) }
+end
+
 --- cli.main(argv) -> exit status. Prints user errors as "cwlua: message" (exit per kind);
--- anything else is an internal error: exit 1, with a traceback under -v.
+-- running out of memory as "cwlua: out of memory" (exit 1); anything else is an internal
+-- error: exit 1, with a traceback under -v.
 function M.main(argv)
-  local ok, result = xpcall(dispatch, function(e)
-    if errors.is(e) then return e end
-    return { internal = true, message = tostring(e), traceback = debug.traceback(tostring(e), 2) }
-  end, argv)
+  local ok, result = xpcall(dispatch, handler, argv)
+  if not ok and out_of_memory(result) then
+    io.stderr:write(OUT_OF_MEMORY_LINE)
+    return errors.EXIT.failure
+  end
   io.stdout:flush()
   if ok then return math.type(result) == "integer" and result or 0 end
+  if type(result) ~= "table" then -- the handler itself failed ("error in error handling")
+    result = { internal = true, message = tostring(result), traceback = tostring(result) }
+  end
   if errors.is(result) then
     io.stderr:write("cwlua: ", result.message, "\n")
     if json_errors and result.cause then -- e.g. usb-permission (contract.md §6)

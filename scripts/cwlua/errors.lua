@@ -51,6 +51,18 @@ function M.is(value, kind)
   return getmetatable(value) == Error and (kind == nil or value.kind == kind)
 end
 
+-- Lua's message for a failed allocation; assert and error may put a position in front of it
+-- ("boot.lua:14: not enough memory").
+local NO_MEMORY = "not enough memory"
+local find = string.find
+
+--- errors.out_of_memory(value) -> true when value is Lua's out-of-memory error. Allocates
+-- nothing (string.find returns numbers), so it is safe to call with no memory left; code that
+-- catches errors passes this one on rather than reporting it as something else.
+function M.out_of_memory(value)
+  return type(value) == "string" and find(value, NO_MEMORY, -#NO_MEMORY, true) ~= nil
+end
+
 --- errors.exit_code(value) -> the process exit status for an error value
 function M.exit_code(value)
   if M.is(value) then return value.exit end

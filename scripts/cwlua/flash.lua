@@ -72,14 +72,35 @@ local function require_steps(recipe, command)
     table.concat(targets.commands(recipe), ", "))
 end
 
+-- Besides flash an image may carry EEPROM, fuse and lock bytes and STM32 option bytes: under
+-- 3 KiB on every part cwlua knows, and avr-gcc gives each a 64 KiB window (REGION_WINDOW).
+local IMAGE_EXTRA = 0x10000
+
+--- flash.image_limit() -> bytes, text: the most data an image may hold, and what that limit
+-- is for the message ("any supported chip's flash (2 MiB)"). The largest flash in the part
+-- tables the recipes use (an override of one on the search path counts), plus IMAGE_EXTRA:
+-- an image that holds more fits no chip, and is refused before it is copied into memory.
+function M.image_limit()
+  local largest = 0
+  local function consider(n)
+    if math.type(n) == "integer" and n > largest then largest = n end
+  end
+  for _, dev in pairs(require("cwlua.proto.stm32devices").BY_PID) do consider(dev.flash_size) end
+  for _, p in ipairs(require("cwlua.proto.avrparts").LIST) do consider(p.flash_size) end
+  for _, p in ipairs(require("cwlua.proto.xmegaparts").PARTS) do
+    consider((p.app_size or 0) + (p.boot_size or 0))
+  end
+  return largest + IMAGE_EXTRA,
+    ("any supported chip's flash (%s)"):format(image.size_text(largest))
+end
+
 -- A file as an image: HEX, ELF or raw binary (at base). A file whose name says HEX or ELF must
--- be one: a damaged .hex is never programmed as raw bytes.
+-- be one: a damaged .hex is never programmed as raw bytes. Only a regular file of at most
+-- image.MAX_FILE bytes is read, and an image bigger than any chip is refused before its data
+-- is copied (image.read_file, M.image_limit).
 local function load_file(file, base)
-  local f, err = io.open(file, "rb")
-  if not f then errors.raise("input", "cannot open %s", err) end
-  local data = f:read("a")
-  f:close()
-  local fmt = data and #data > 0 and image.detect(data) or nil
+  local data = image.read_file(file)
+  local fmt = #data > 0 and image.detect(data) or nil
   local ext = file:lower():match("%.(%w+)$")
   local expect = ({ hex = "hex", ihex = "hex", ihx = "hex", elf = "elf" })[ext or ""]
   if fmt and expect and fmt ~= expect then
@@ -87,7 +108,11 @@ local function load_file(file, base)
       file, expect == "hex" and "Intel HEX" or "ELF", expect == "hex"
         and "its first line does not start with ':'" or "it does not start with 7F 45 4C 46")
   end
-  return image.parse(data or "", file, { base = base })
+  local limit, what = M.image_limit()
+  -- the format found above, so a big file is not scanned twice (a raw binary is still left to
+  -- image.parse, whose message then says why the file was taken for one)
+  return image.parse(data, file, { base = base, limit = limit, limit_what = what,
+    format = fmt ~= "bin" and fmt or nil })
 end
 
 --- flash.load_image(file, recipe, opts) -> img. Raw binary goes to --base, or the recipe's

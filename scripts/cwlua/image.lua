@@ -13,6 +13,12 @@
 --
 -- Bad input raises errors.raise("input", ...) (exit 2, contract.md §3); a wrong argument type from
 -- the calling code is a bug and raises a plain error.
+--
+-- Bounded input (contract.md §3.3): only a regular file is read, at most image.MAX_FILE bytes of
+-- it, and an image holds at most opts.limit bytes of data (default image.MAX_FILE). The loaders
+-- check sizes and overlaps from the headers before they copy a byte, so a file that claims more
+-- data than it has (ELF program headers that all cover the whole file) costs no memory, and
+-- memory stays a small multiple of the file's size.
 local errors = require("cwlua.errors")
 local hex = require("cwlua.image.hex")
 local elf = require("cwlua.image.elf")
@@ -23,6 +29,16 @@ local byte, char, find, format, rep, sub =
   string.byte, string.char, string.find, string.format, string.rep, string.sub
 local concat, insert, remove = table.concat, table.insert, table.remove
 local math_type = math.type
+
+local KIB, MIB = 1024, 1024 * 1024
+--- image.MAX_FILE: the most bytes image.load and image.read_file read from a file, and the
+-- default limit on the data an image holds. The largest flash of any chip cwlua knows is 2 MiB
+-- (STM32F42x/43x); a HEX file of it is under 6 MiB, and an ELF with debug information (often
+-- ten or more times the code) still fits in 64 MiB. A bigger file is not firmware for these
+-- chips, and reading it would only cost memory and time.
+M.MAX_FILE = 64 * MIB
+-- read_file reads a file of unknown size (a /proc file says 0) this much at a time.
+local READ_CHUNK = 64 * KIB
 
 -- Images live in a 32-bit address space: 0 .. 0xFFFFFFFF.
 local ADDR_LIMIT = 0x100000000
@@ -74,6 +90,91 @@ local function first_ending_after(ranges, addr)
   return lo
 end
 
+--- image.size_text(n) -> "512 bytes", "64 KiB", "2.1 MiB", "8.0 GiB": n bytes for a message
+function M.size_text(n)
+  if n < KIB then return format("%d bytes", n) end
+  local units, v, u = { "KiB", "MiB", "GiB", "TiB" }, n / KIB, 1
+  while v >= KIB and u < #units do v, u = v / KIB, u + 1 end
+  if v == math.floor(v) then return format("%d %s", math.floor(v), units[u]) end
+  return format("%.1f %s", v, units[u])
+end
+
+-- strip_name(msg, path) -> msg without the "PATH: " that io.open and runtime.stat put in front
+local function strip_name(msg, path)
+  local prefix = path .. ": "
+  if sub(msg, 1, #prefix) == prefix then return sub(msg, #prefix + 1) end
+  return msg
+end
+
+-- What runtime.stat calls each kind of file, for "not a regular file".
+local FILE_KINDS = {
+  fifo = "a FIFO", socket = "a socket", char = "a character device", block = "a block device",
+  other = "an unknown kind of file",
+}
+
+-- stat(path) -> runtime.stat's result; nil, nil outside the cwlua binary (plain lua5.4 running
+-- the pure-Lua specs), where only the size cap below applies
+local function stat(path)
+  local ok, runtime = pcall(require, "cwlua.core.runtime")
+  if not ok then return nil end
+  return runtime.stat(path)
+end
+
+--- image.read_file(path [, max]) -> the bytes of a regular file of at most max bytes (default
+-- image.MAX_FILE). Raises an "input" error otherwise: "cannot open PATH: REASON", "cannot read
+-- PATH: Is a directory", "PATH: not a regular file (a FIFO)", "PATH: file is larger than 64 MiB,
+-- the largest image file cwlua reads". A FIFO, socket or device is refused before it is
+-- opened: opening a FIFO waits for a writer, /dev/zero never ends, and opening a serial port
+-- moves its control lines.
+function M.read_file(path, max)
+  if type(path) ~= "string" then
+    error(format("image.read_file: path must be a string, got %s", type(path)), 2)
+  end
+  max = max or M.MAX_FILE
+  check_integer(max, "image.read_file: max", 0)
+  local function too_big()
+    errors.raise("input", "%s: file is larger than %s, the largest image file cwlua reads", path,
+      M.size_text(max))
+  end
+  local st, msg = stat(path)
+  if st == nil and msg then
+    errors.raise("input", "cannot open %s: %s", path, strip_name(msg, path))
+  end
+  if st and st.type == "directory" then
+    errors.raise("input", "cannot read %s: Is a directory", path)
+  end
+  if st and st.type ~= "file" then
+    errors.raise("input", "%s: not a regular file (%s)", path, FILE_KINDS[st.type] or st.type)
+  end
+  if st and st.size > max then too_big() end
+
+  local f, open_msg = io.open(path, "rb")
+  if not f then errors.raise("input", "cannot open %s: %s", path, strip_name(open_msg, path)) end
+  -- The size stat gave, and one byte more to see the end; then chunks, in case the file grew
+  -- or says 0 (/proc). Never more than max + 1 bytes in all.
+  local parts, total = {}, 0
+  local want = (st and st.size or READ_CHUNK) + 1
+  while true do
+    if want > max + 1 - total then want = max + 1 - total end
+    local chunk, read_msg = f:read(want)
+    if chunk == nil then
+      f:close()
+      if read_msg then
+        errors.raise("input", "cannot read %s: %s", path, strip_name(read_msg, path))
+      end
+      break
+    end
+    parts[#parts + 1] = chunk
+    total = total + #chunk
+    if total > max then
+      f:close()
+      too_big()
+    end
+    want = READ_CHUNK
+  end
+  return #parts == 1 and parts[1] or concat(parts)
+end
+
 --- image.new() -> an empty image
 function M.new()
   return setmetatable({ ranges = {} }, Image)
@@ -112,7 +213,9 @@ end
 --- image.parse(data, name [, opts]) -> image
 -- data: the file's contents; name: used in messages and as img.source (default "image");
 -- opts.format: "hex" | "bin" | "elf" to skip detection; opts.base: load address of a raw binary
--- (ignored for hex and elf, which carry their own addresses).
+-- (ignored for hex and elf, which carry their own addresses); opts.limit: the most bytes of
+-- data the image may hold (default image.MAX_FILE), checked before any is copied;
+-- opts.limit_what: what the limit is, for the message (default "the 64 MiB an image may hold").
 function M.parse(data, name, opts)
   opts = opts or {}
   name = name or "image"
@@ -123,6 +226,13 @@ function M.parse(data, name, opts)
   if fmt ~= nil and not FORMATS[fmt] then
     errors.raise("usage", "unknown image format '%s' (expected hex, bin or elf)", tostring(fmt))
   end
+  local limit = opts.limit or M.MAX_FILE
+  check_integer(limit, "image.parse: opts.limit", 0)
+  local what = opts.limit_what or format("the %s an image may hold", M.size_text(limit))
+  -- over(total) -> the end of the message for an image of total bytes of data
+  local function over(total)
+    return format("%s of data, more than %s", M.size_text(total), what)
+  end
   if #data == 0 then errors.raise("input", "%s: file is empty", name) end
 
   if fmt == nil then
@@ -132,31 +242,26 @@ function M.parse(data, name, opts)
         .. "address; pass --base ADDR", name)
     end
   end
-  if fmt == "bin" then return M.from_binary(data, opts.base, name) end
+  if fmt == "bin" then
+    local img = M.from_binary(data, opts.base, name)
+    if #data > limit then errors.raise("input", "%s: %s", name, over(#data)) end
+    return img
+  end
 
   local img = setmetatable({ format = fmt, source = name }, Image)
   if fmt == "hex" then
-    img.ranges, img.start, img.start_segment = hex.parse(data, name)
+    img.ranges, img.start, img.start_segment = hex.parse(data, name, limit, over)
   else
-    img.ranges, img.start = elf.parse(data, name)
+    img.ranges, img.start = elf.parse(data, name, limit, over)
   end
   return img
 end
 
 --- image.load(path [, opts]) -> image
--- Reads the file, detects its format and parses it (opts as for image.parse).
+-- Reads the file (image.read_file: a regular file of at most image.MAX_FILE bytes), detects
+-- its format and parses it (opts as for image.parse).
 function M.load(path, opts)
-  local f, msg = io.open(path, "rb")
-  if not f then
-    -- io.open says "PATH: strerror"; keep the strerror part.
-    local prefix = path .. ": "
-    if sub(msg, 1, #prefix) == prefix then msg = sub(msg, #prefix + 1) end
-    errors.raise("input", "cannot open %s: %s", path, msg)
-  end
-  local data, read_msg = f:read("a")
-  f:close()
-  if not data then errors.raise("input", "cannot read %s: %s", path, read_msg) end
-  return M.parse(data, path, opts)
+  return M.parse(M.read_file(path), path, opts)
 end
 
 --- img:add(addr, data [, where]) -> img

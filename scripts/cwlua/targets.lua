@@ -182,8 +182,10 @@ end
 function M.load(file, name)
   name = name or file:match("([^/]+)%.lua$")
   local chunk, err = loadfile(file, "t", sandbox())
+  if not chunk and errors.out_of_memory(err) then error(err, 0) end
   if not chunk then fail(file, "%s", err) end
   local ok, r = pcall(chunk)
+  if not ok and errors.out_of_memory(r) then error(r, 0) end -- not the recipe's fault
   if not ok then fail(file, "%s", tostring(r)) end
   validate(file, name, r)
   return r
@@ -213,6 +215,7 @@ function M.list()
         local file = d.dir .. "/" .. fname
         local e = { name = name, file = file, origin = d.origin }
         local ok, r = pcall(M.load, file, name)
+        if not ok and errors.out_of_memory(r) then error(r, 0) end
         if ok then e.recipe = r else e.error = tostring(r) end
         if winner[name] then
           e.overridden_by = winner[name].file

@@ -29,6 +29,24 @@ local function elf32(opts)
   return header .. table.concat(phdrs) .. table.concat(blobs)
 end
 
+-- covering(n, file_size, step) -> an ELF of file_size bytes whose n PT_LOAD program headers
+-- each load the whole file, at 0x08000000 + i * step (step 0: all at the same address). The
+-- file claims n times its size in data.
+local function covering(n, file_size, step)
+  local ident = "\x7fELF\1\1\1" .. ("\0"):rep(9)
+  local header = ident .. string.pack("<I2I2I4I4I4I4I4I2I2I2I2I2I2", 2, 40, 1, 0x08000000,
+    EHDR_SIZE, 0, 0, EHDR_SIZE, PHDR_SIZE, n, 40, 0, 0)
+  local phdrs = {}
+  for i = 0, n - 1 do
+    local addr = 0x08000000 + i * step
+    phdrs[#phdrs + 1] = string.pack("<I4I4I4I4I4I4I4I4", PT_LOAD, 0, addr, addr, file_size,
+      file_size, 5, 4)
+  end
+  local head = header .. table.concat(phdrs)
+  assert(#head <= file_size)
+  return head .. ("\0"):rep(file_size - #head)
+end
+
 local function parse(data, opts)
   return image.parse(data, "fw.elf", opts)
 end
@@ -80,6 +98,31 @@ describe("cwlua.image ELF", function()
         { paddr = 0x08000000, data = "x" },
       } }))
       assert.are.same({ { 0x08000000, "x" } }, ranges_of(img))
+    end)
+
+    it("that all load the same file bytes at one address are found before any is copied",
+      function()
+        -- 524 KiB, 16 000 headers over the whole file: 8.0 GiB if each were copied
+        local t0 = os.clock()
+        fails_with("fw.elf: byte 84: program header 1: 0x08000000 already set by program "
+          .. "header 0", parse, covering(16000, 524 * 1024, 0))
+        assert.is_true(os.clock() - t0 < 5, "took " .. (os.clock() - t0) .. " s")
+      end)
+
+    it("that all load the same file bytes at different addresses are refused over the limit",
+      function()
+        -- 7000 x 524 KiB = 3.5 GiB at disjoint addresses: refused from the headers alone
+        fails_with("fw.elf: byte 52: 3.5 GiB of data, more than the 64 MiB an image may hold",
+          parse, covering(7000, 524 * 1024, 524 * 1024))
+        fails_with("fw.elf: byte 52: 16 KiB of data, more than any supported chip's flash "
+          .. "(15 KiB)", parse, covering(16, 1024, 0x10000),
+          { limit = 15 * 1024, limit_what = "any supported chip's flash (15 KiB)" })
+      end)
+
+    it("load when they hold no more than the limit", function()
+      local img = parse(covering(16, 1024, 0x10000), { limit = 16 * 1024 })
+      assert.are.equal(16, #img.ranges)
+      assert.are.equal(16 * 1024, img:size())
     end)
 
     it("keep far-apart areas as separate small ranges, in address order", function()

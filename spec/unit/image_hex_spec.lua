@@ -284,6 +284,42 @@ describe("cwlua.image Intel HEX", function()
     end)
   end)
 
+  describe("size limit (opts.limit)", function()
+    it("stops at the data record that takes the image over it", function()
+      fails_with("fw.hex:3: 6 bytes of data, more than the 5 bytes an image may hold",
+        parse, hexfile(record(0, 0, "abc"), "", record(0, 3, "def"), record(0, 6, "g"), EOF),
+        { limit = 5 })
+    end)
+
+    it("counts the bytes as the records give them, before addresses set twice", function()
+      fails_with("fw.hex:2: 6 bytes of data, more than the 5 bytes an image may hold",
+        parse, hexfile(record(0, 0, "abc"), record(0, 0, "abc"), EOF), { limit = 5 })
+    end)
+
+    it("lets an image of exactly the limit through", function()
+      assert.are.same({ { 0, "abcdef" } }, ranges_of(parse(hexfile(record(0, 0, "abc"),
+        record(0, 3, "def"), EOF), { limit = 6 })))
+    end)
+  end)
+
+  describe("blank lines", function()
+    -- Runs of blank lines are skipped in one step; line numbers must not notice.
+    it("keep the line numbers of what follows them", function()
+      local text = record(0, 0, "a") .. "\n" .. ("\n"):rep(1000) .. "  \r\n\t\n\r\n" .. "x\n" .. EOF
+      fails_with("fw.hex:1005: line does not start with ':' (found 'x')", parse, text)
+    end)
+
+    it("do not swallow the spaces in front of a record", function()
+      fails_with("fw.hex:4: line does not start with ':' (found ' ')",
+        parse, "\n\n\n  " .. hexfile(record(0, 0, "a"), EOF))
+    end)
+
+    it("at the end count for the missing end-of-file record's line", function()
+      fails_with("fw.hex:5: no end-of-file record (:00000001FF); the file may be truncated",
+        parse, hexfile(record(0, 0, "a")) .. "\n\n \n\t")
+    end)
+  end)
+
   describe("detection", function()
     it("reads a file whose first non-blank line starts with ':' as Intel HEX", function()
       local img = image.parse("\n \r\n\t\n" .. hexfile(record(0, 0, "x"), EOF), "fw.txt",

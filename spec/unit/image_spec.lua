@@ -162,6 +162,95 @@ describe("cwlua.image", function()
     end)
   end)
 
+  describe("read_file()", function()
+    -- Only the cwlua binary has cwlua.core.runtime (stat); plain lua5.4 checks sizes only.
+    local in_binary = pcall(require, "cwlua.core.runtime")
+
+    local function temp_file(bytes)
+      local path = os.tmpname()
+      local f = assert(io.open(path, "wb"))
+      f:write(bytes)
+      f:close()
+      return path
+    end
+
+    it("reads a regular file of at most max bytes", function()
+      local path = temp_file("0123456789")
+      local ok, data = pcall(image.read_file, path, 10)
+      local ok2, e = pcall(image.read_file, path, 9)
+      os.remove(path)
+      assert.is_true(ok, tostring(data))
+      assert.are.equal("0123456789", data)
+      assert.is_false(ok2)
+      assert.are.equal(path .. ": file is larger than 9 bytes, the largest image file cwlua "
+        .. "reads", e.message)
+    end)
+
+    it("reads a file whose size the system does not know, still only up to max", function()
+      -- /proc files say 0 bytes and have content
+      local data = image.read_file("/proc/self/status")
+      assert.matches("^Name:", data)
+      fails_with("/proc/self/status: file is larger than 5 bytes, the largest image file "
+        .. "cwlua reads", image.read_file, "/proc/self/status", 5)
+    end)
+
+    it("caps files at image.MAX_FILE (64 MiB) by default", function()
+      assert.are.equal(64 * 1024 * 1024, image.MAX_FILE)
+    end)
+
+    it("refuses a device without reading it", function()
+      if not in_binary then pending("needs the cwlua binary (runtime.stat)") return end
+      fails_with("/dev/zero: not a regular file (a character device)", image.read_file,
+        "/dev/zero")
+      fails_with("/dev/null: not a regular file (a character device)", image.load, "/dev/null")
+    end)
+
+    it("says a directory is one", function()
+      fails_with("cannot read /: Is a directory", image.read_file, "/")
+    end)
+  end)
+
+  describe("size_text()", function()
+    it("gives bytes, KiB, MiB and GiB, with one decimal when not whole", function()
+      assert.are.equal("0 bytes", image.size_text(0))
+      assert.are.equal("1023 bytes", image.size_text(1023))
+      assert.are.equal("1 KiB", image.size_text(1024))
+      assert.are.equal("1.5 KiB", image.size_text(1536))
+      assert.are.equal("2 MiB", image.size_text(2 * 1024 * 1024))
+      assert.are.equal("2.1 MiB", image.size_text(2 * 1024 * 1024 + 64 * 1024))
+      assert.are.equal("8.0 GiB", image.size_text(16000 * 536576))
+    end)
+  end)
+
+  describe("opts.limit", function()
+    it("refuses a raw binary that holds more", function()
+      fails_with("fw.bin: 10 bytes of data, more than the 9 bytes an image may hold",
+        image.parse, ("x"):rep(10), "fw.bin", { base = 0, limit = 9 })
+      assert.are.equal(10, image.parse(("x"):rep(10), "fw.bin", { base = 0, limit = 10 }):size())
+    end)
+
+    it("names what the limit is when the caller says", function()
+      fails_with("fw.bin: 3 bytes of data, more than any supported chip's flash (2 bytes)",
+        image.parse, "abc", "fw.bin", { base = 0, limit = 2,
+          limit_what = "any supported chip's flash (2 bytes)" })
+    end)
+
+    it("is image.MAX_FILE unless given", function()
+      local saved = image.MAX_FILE
+      image.MAX_FILE = 3 -- rather than build 64 MiB of data
+      local ok, e = pcall(image.parse, "abcd", "fw.bin", { base = 0 })
+      image.MAX_FILE = saved
+      assert.is_false(ok)
+      assert.are.equal("fw.bin: 4 bytes of data, more than the 3 bytes an image may hold",
+        e.message)
+    end)
+
+    it("must be a non-negative integer", function()
+      assert.has_error(function() image.parse("ab", "fw.bin", { base = 0, limit = -1 }) end,
+        "image.parse: opts.limit must be an integer of at least 0, got -1")
+    end)
+  end)
+
   describe("new() and add()", function()
     it("starts empty", function()
       local img = image.new()

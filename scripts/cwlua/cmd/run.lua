@@ -16,6 +16,7 @@ local function run(ctx)
 
   local chunk, err = loadfile(script ~= "-" and script or nil, "t")
   if not chunk then
+    if errors.out_of_memory(err) then error(err, 0) end
     if err:find("^cannot open ") then
       errors.raise("usage", "%s; check the script's path", err)
     end
@@ -23,12 +24,13 @@ local function run(ctx)
   end
   _G.cw = require "cwlua"
   local ok, e = xpcall(chunk, function(m)
-    if errors.is(m) then return m end
+    if errors.is(m) or errors.out_of_memory(m) then return m end
     if tostring(m):match("interrupted$") then return { interrupted = true, message = m } end
     return { message = tostring(m), traceback = debug.traceback(tostring(m), 2) }
   end, table.unpack(ctx.args, 2))
   if ok then return 0 end
-  if errors.is(e) then error(e, 0) end
+  -- Not a table: out of memory (for which Lua calls no handler); the CLI reports it.
+  if errors.is(e) or type(e) ~= "table" then error(e, 0) end
   if e.interrupted then error(e.message, 0) end -- Ctrl-C: the CLI exits 130
   if ctx.opts.verbose then errors.raise("failure", "%s", e.traceback) end
   errors.raise("failure", "%s", e.message)

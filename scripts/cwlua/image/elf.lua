@@ -39,10 +39,17 @@ function M.is_elf(data)
   return sub(data, 1, #MAGIC) == MAGIC
 end
 
---- elf.parse(data, name) -> ranges, entry
+--- elf.parse(data, name [, limit, over]) -> ranges, entry
 -- ranges: sorted, merged { {addr=, data=}, ... } (possibly empty); entry: e_entry.
+-- limit: the most bytes of data the image may hold (default: no limit beyond the 32-bit address
+-- space); over(total) -> the message when it holds more ("8.0 GiB of data, more than ..."),
+-- needed with limit.
 -- Raises an "input" error "NAME: byte OFFSET: ..." for anything it cannot load.
-function M.parse(data, name)
+--
+-- Program headers may point any number of segments at the same file bytes, so the data an ELF
+-- claims can be thousands of times its size: every header is checked, overlaps are looked for
+-- and the total is compared with the limit before a single segment is copied.
+function M.parse(data, name, limit, over)
   local size = #data
   local function fail(offset, fmt, ...)
     errors.raise("input", "%s: byte %d: " .. fmt, name, offset, ...)
@@ -92,7 +99,7 @@ function M.parse(data, name)
     end
   end
 
-  local addrs, datas = {}, {}
+  local addrs, lens = {}, {}
   for k, seg in ipairs(loads) do
     if seg.offset + seg.filesz > size then
       fail(seg.offset, "segment of program header %d (%d bytes) runs past the end of the file "
@@ -102,15 +109,24 @@ function M.parse(data, name)
       fail(seg.at, "segment of program header %d at 0x%08X (%d bytes) runs past 0xFFFFFFFF",
         seg.index, seg.paddr, seg.filesz)
     end
-    addrs[k], datas[k] = seg.paddr, sub(data, seg.offset + 1, seg.offset + seg.filesz)
+    addrs[k], lens[k] = seg.paddr, seg.filesz
   end
 
-  local ranges, later, addr, earlier = spans.assemble(addrs, datas)
-  if not ranges then
-    fail(loads[later].at, "program header %d: 0x%08X already set by program header %d",
-      loads[later].index, addr, loads[earlier].index)
+  local ok, order, addr, earlier = spans.check(addrs, lens)
+  if not ok then
+    fail(loads[order].at, "program header %d: 0x%08X already set by program header %d",
+      loads[order].index, addr, loads[earlier].index)
   end
-  return ranges, entry
+  -- Disjoint segments in a 32-bit space: the total is at most 4 GiB, and still only a number.
+  local total = 0
+  for k = 1, #lens do total = total + lens[k] end
+  if limit and total > limit then
+    fail(phoff, "%s", over(total))
+  end
+
+  local datas = {}
+  for k, seg in ipairs(loads) do datas[k] = sub(data, seg.offset + 1, seg.offset + seg.filesz) end
+  return spans.merge(addrs, datas, order), entry
 end
 
 return M

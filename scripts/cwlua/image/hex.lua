@@ -89,11 +89,17 @@ local function byte_sum(s)
   return (acc * ADD_LANES) >> 48
 end
 
---- hex.parse(text, name) -> ranges, start, start_segment
+--- hex.parse(text, name [, limit, over]) -> ranges, start, start_segment
 -- ranges: sorted, merged { {addr=, data=}, ... }; start: the 03/05 start address as an integer
 -- (03: CS * 16 + IP) or nil; start_segment: { cs=, ip= } for a 03 record, else nil.
+-- limit: the most bytes of data the image may hold; over(total) -> the message when the data
+-- records read so far hold more (needed with limit). The check is made record by record, so a
+-- file with too much data stops at the line that goes over.
 -- Raises an "input" error "NAME:LINE: ..." for anything malformed.
-function M.parse(text, name)
+--
+-- Memory: the text, and per data record its bytes and three numbers (no table per byte, and
+-- nothing for blank lines or address records); a run of blank lines is skipped in one step.
+function M.parse(text, name, limit, over)
   local line_no = 0
   local function fail(fmt, ...)
     errors.raise("input", "%s:%d: " .. fmt, name, line_no, ...)
@@ -103,7 +109,7 @@ function M.parse(text, name)
   local pos = 1
   if sub(text, 1, #UTF8_BOM) == UTF8_BOM then pos = #UTF8_BOM + 1 end
   local base = 0
-  local addrs, datas, lines, count = {}, {}, {}, 0
+  local addrs, datas, lines, count, total = {}, {}, {}, 0, 0
   local start, start_segment, start_line
   local seen_eof = false
 
@@ -119,6 +125,14 @@ function M.parse(text, name)
       -- Empty (and blank) lines are skipped (§D).
       if find(sub(text, first, stop), "%S") then
         fail("line does not start with ':' (found %s)", show(sub(text, first, first)))
+      end
+      -- So are the blank lines that follow, in one search: a file of millions of empty lines
+      -- then costs no more than its size in memory and a scan in time.
+      local _, run_end = find(text, "^%s*\n", pos)
+      if run_end then
+        local run = sub(text, pos, run_end)
+        line_no = line_no + #run - #gsub(run, "\n+", "") -- its line ends, a run at a time
+        pos = run_end + 1
       end
     else
       local body = sub(text, first + 1, stop)
@@ -153,6 +167,8 @@ function M.parse(text, name)
           if addr + len > ADDR_LIMIT then
             fail("data record at 0x%08X (%d bytes) runs past 0xFFFFFFFF", addr, len)
           end
+          total = total + len
+          if limit and total > limit then fail("%s", over(total)) end
           count = count + 1
           addrs[count], datas[count], lines[count] = addr, sub(rec, 5, size - 1), line_no
         end

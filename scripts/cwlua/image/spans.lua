@@ -64,9 +64,9 @@ local function first_conflict(order, addrs, lens)
   return later, best_addr, best
 end
 
--- merge(addrs, datas, order) -> ranges: sorted, disjoint spans (in the given order, or file order
--- when order is nil) joined where they touch
-local function merge(addrs, datas, order)
+--- spans.merge(addrs, datas [, order]) -> ranges: sorted, disjoint spans (in the given order,
+-- or file order when order is nil) joined where they touch
+function M.merge(addrs, datas, order)
   local ranges, pieces, start, reach = {}, nil, nil, nil
   for k = 1, #addrs do
     local i = order and order[k] or k
@@ -83,30 +83,48 @@ local function merge(addrs, datas, order)
   return ranges
 end
 
---- spans.assemble(addrs, datas) -> ranges | nil, later, addr, earlier
--- addrs[i], datas[i]: span i in file order (non-empty strings). On success returns the sorted,
--- merged list { {addr=, data=}, ... }; if a byte is set twice, returns nil, the index of the
--- first span (in file order) that sets an already set byte, that byte's address, and the index
--- of the span that set it first.
-function M.assemble(addrs, datas)
+--- spans.check(addrs, lens) -> true [, order] | false, later, addr, earlier
+-- addrs[i], lens[i]: span i in file order (lens > 0). Needs only the sizes, so a loader can
+-- check a file's claims before it copies any data. When no byte is set twice: true, and the
+-- span indices sorted by address (nil when file order already is). Otherwise: false, the index
+-- of the first span (in file order) that sets an already set byte, that byte's address, and the
+-- index of the span that set it first.
+function M.check(addrs, lens)
   local n = #addrs
   -- Fast path: files usually list their spans in address order, without overlap.
   local reach = -1
   for i = 1, n do
     local a = addrs[i]
     if a < reach then break end
-    if i == n then return merge(addrs, datas, nil) end
-    reach = a + #datas[i]
+    if i == n then return true end
+    reach = a + lens[i]
   end
-  if n == 0 then return {} end
-
-  local lens = {}
-  for i = 1, n do lens[i] = #datas[i] end
+  if n == 0 then return true end
   local order = order_of(addrs, n)
   if overlaps_within(order, addrs, lens, n) then
-    return nil, first_conflict(order, addrs, lens)
+    return false, first_conflict(order, addrs, lens)
   end
-  return merge(addrs, datas, order)
+  return true, order
+end
+
+--- spans.assemble(addrs, datas) -> ranges | nil, later, addr, earlier
+-- addrs[i], datas[i]: span i in file order (non-empty strings). On success returns the sorted,
+-- merged list { {addr=, data=}, ... }; if a byte is set twice, returns nil and what
+-- spans.check returns after false.
+function M.assemble(addrs, datas)
+  -- The fast path of spans.check, without a table of lengths.
+  local reach = -1
+  for i = 1, #addrs do
+    local a = addrs[i]
+    if a < reach then break end
+    if i == #addrs then return M.merge(addrs, datas) end
+    reach = a + #datas[i]
+  end
+  local lens = {}
+  for i = 1, #datas do lens[i] = #datas[i] end
+  local ok, order, addr, earlier = M.check(addrs, lens)
+  if not ok then return nil, order, addr, earlier end
+  return M.merge(addrs, datas, order)
 end
 
 return M
