@@ -42,11 +42,23 @@ table.insert(package.searchers, 2, cwlua_searcher)
 do
   local signal = require "cwlua.core.signal"
   local errors = require "cwlua.errors"
+  -- A budget runs out in the hook (detail 0, at the instruction that spent it: level 2 is the
+  -- function that was running), and signal.budget raises once more when it returns (detail n).
+  -- The place is kept for that last error, which names it: "stopped at FILE:LINE".
+  local where
   signal.install(function(kind, detail)
     if kind == "interrupted" then
       return errors.new("interrupted", "interrupted", { signo = detail })
     end
-    return errors.new("failure", "instruction budget exhausted", { budget = true })
+    if detail == 0 then
+      local info = debug.getinfo(2, "Sl")
+      where = info and info.currentline and info.currentline > 0
+        and (info.source:gsub("^@", "") .. ":" .. info.currentline) or nil
+    end
+    local e = errors.new("failure", "instruction budget exhausted",
+      { budget = true, where = where })
+    if detail > 0 then where = nil end
+    return e
   end)
   local raw_pcall, raw_xpcall, raw_resume = pcall, xpcall, coroutine.resume
   local stopping = signal.stopping
@@ -55,7 +67,15 @@ do
     return ok, ...
   end
   _G.pcall = function(f, ...) return pass(raw_pcall(f, ...)) end
-  _G.xpcall = function(f, handler, ...) return pass(raw_xpcall(f, handler, ...)) end
+  -- Lua runs a message handler with hooks off when the error came from the hook (ldo.c restores
+  -- them only at the protected call), so a handler that loops could not be stopped: for the
+  -- interrupt or a spent budget the handler is skipped and the error thrown on.
+  _G.xpcall = function(f, handler, ...)
+    return pass(raw_xpcall(f, function(e)
+      if stopping() then return e end
+      return handler(e)
+    end, ...))
+  end
   -- luacheck: ignore 122 (the runtime replaces resume on purpose, see above)
   coroutine.resume = function(co, ...) return pass(raw_resume(co, ...)) end
 end
