@@ -1,10 +1,10 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua.boot: run by main() with the argv table; returns the exit status.
 --
--- Installs the module searcher that gives cwlua.* modules their search path (contract.md §3: a
--- library module cwlua.x is overridden by DIR/cwlua/x.lua on the recipe search path, and
--- otherwise comes from the copy compiled into the binary), then runs the CLI.
--- This file and cwlua.path are always taken from the binary: they set the path up.
+-- Installs the module searcher that gives cwlua.* modules their search path (contract.md §3.5:
+-- a module recipes are built from, cwlua.x, is overridden by DIR/cwlua/x.lua on the recipe
+-- search path and then runs in the recipe sandbox; every module comes from the copy compiled
+-- into the binary otherwise), the signal handling and the sandbox, then runs the CLI.
 local runtime = require "cwlua.core.runtime"
 local argv = ...
 
@@ -17,17 +17,20 @@ end
 local path = load_embedded("cwlua.path")("cwlua.path")
 package.loaded["cwlua.path"] = path
 
--- Searcher for "cwlua" and "cwlua.*" (but not the C modules cwlua.core.*): the search path
--- first, then the embedded copy. Other names fall through to Lua's own searchers, so Debian's
--- Lua modules (busted, penlight) load as usual.
+local sandbox -- cwlua.sandbox, loaded below through this searcher
+
+-- Searcher for "cwlua" and "cwlua.*" (but not the C modules cwlua.core.*). The modules recipes
+-- are built from (sandbox.overridable: the family builders and cwlua.proto.*) are looked for on
+-- the search path first, and such a file runs in the recipe sandbox; every other module comes
+-- from the binary, and a file of its name on the search path is ignored (contract.md §3.5).
+-- Other names fall through to Lua's own searchers, so Debian's Lua modules (busted, penlight)
+-- load as usual.
 local function cwlua_searcher(name)
   if name ~= "cwlua" and name:sub(1, 6) ~= "cwlua." then return nil end
   if name:sub(1, 11) == "cwlua.core." then return nil end
-  local file = path.find_module(name)
-  if file then
-    local chunk, err = loadfile(file, "t")
-    if not chunk then error(err, 0) end
-    return chunk, file
+  if sandbox and sandbox.overridable(name) then
+    local file = path.find_module(name)
+    if file then return sandbox.loader(file), file end
   end
   local chunk, chunkname = load_embedded(name)
   if chunk then return chunk, chunkname end
@@ -79,5 +82,11 @@ do
   -- luacheck: ignore 122 (the runtime replaces resume on purpose, see above)
   coroutine.resume = function(co, ...) return pass(raw_resume(co, ...)) end
 end
+
+-- The recipe sandbox (after the pcall above: recipes get that one). The string metatable is
+-- shared by every string in the process; recipes cannot reach it (their getmetatable refuses
+-- strings), and a protected metatable makes sure no code depends on reaching it.
+sandbox = require "cwlua.sandbox"
+getmetatable("").__metatable = false
 
 return require("cwlua.cli").main(argv)
