@@ -26,6 +26,7 @@
 -- the same budget. Every other module always comes from the binary.
 local errors = require "cwlua.errors"
 local signal = require "cwlua.core.signal"
+local time = require "cwlua.time"
 
 local M = {}
 
@@ -144,7 +145,8 @@ end
 -- Marks every table module m holds: its fields, nested tables, metatables, and the upvalues of
 -- its functions (a module's locals), but not the globals (_ENV) or the package tables.
 local function walk(m)
-  local stop = { [_G] = true, [package] = true, [package.loaded] = true }
+  local stop = { [_G] = true, [package] = true, [package.loaded] = true, [REAL] = true,
+                 [VIEW] = true, [SHARED] = true, [WALKED] = true, [CALL] = true }
   local stack, n = { m }, 1
   local function push(x)
     local t = type(x)
@@ -175,12 +177,6 @@ local function walk(m)
       end
     end
   end
-end
-
---- sandbox.view(t) -> a deep read-only view of t (a table a recipe may read but not change)
-function M.view(t)
-  walk(t)
-  return view(t)
 end
 
 local MODVIEW = setmetatable({}, weak) -- module table -> the view recipes get
@@ -322,8 +318,18 @@ end
 ---------------------------------------------------------------------------------------------
 -- the budget
 
+-- While a recipe loads, cwlua.time is a clock of its own that only counts: a sleep costs no
+-- real time, so a recipe (or an engine it drives with a stream of its own) that waits or polls
+-- the clock while it loads spends instructions, not seconds, and the budget stops it.
+local LOAD_CLOCK = { t = 0 }
+function LOAD_CLOCK.now_ns(self) return self.t end
+function LOAD_CLOCK.sleep_ns(self, ns) self.t = self.t + ns end
+
 local running = false -- a budget is running: a module loaded inside a recipe shares it
-local STOP = setmetatable({}, { __close = function() running = false end })
+local STOP = setmetatable({}, { __close = function()
+  running = false
+  time.release(LOAD_CLOCK)
+end })
 
 --- sandbox.run(what, fn, ...) -> fn's results; fn runs under the instruction budget (unless one
 -- is already running: a module loaded while a recipe loads counts against the recipe's).
@@ -334,6 +340,7 @@ function M.run(what, fn, ...)
   if running then return fn(...) end
   running = true
   local _ <close> = STOP
+  time.use(LOAD_CLOCK)
   local res = table.pack(pcall(signal.budget, M.BUDGET, fn, ...))
   if res[1] then return table.unpack(res, 2, res.n) end
   local e = res[2]
