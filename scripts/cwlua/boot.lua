@@ -19,22 +19,27 @@ package.loaded["cwlua.path"] = path
 
 local sandbox -- cwlua.sandbox, loaded below through this searcher
 
--- Searcher for "cwlua" and "cwlua.*" (but not the C modules cwlua.core.*). The modules recipes
--- are built from (sandbox.overridable: the family builders and cwlua.proto.*) are looked for on
--- the search path first, and such a file runs in the recipe sandbox; every other module comes
--- from the binary, and a file of its name on the search path is ignored (contract.md §3.5).
--- Other names fall through to Lua's own searchers, so Debian's Lua modules (busted, penlight)
--- load as usual.
+-- Searcher for "cwlua" and "cwlua.*". The modules recipes are built from (sandbox.overridable:
+-- the family builders and cwlua.proto.*) are looked for on the search path first, and such a
+-- file runs in the recipe sandbox; every other module comes from the binary, and a file of its
+-- name on the search path is ignored (contract.md §3.5). It decides alone: a name it does not
+-- find raises instead of falling through to Lua's own searchers, which would load
+-- ./cwlua/x.lua or a cwlua/x.so from package.path and cpath with the host's globals. The C
+-- modules cwlua.core.* come from package.preload, the searcher before this one. Other names
+-- go to Lua's own searchers, so Debian's Lua modules (busted, penlight) load as usual.
 local function cwlua_searcher(name)
   if name ~= "cwlua" and name:sub(1, 6) ~= "cwlua." then return nil end
-  if name:sub(1, 11) == "cwlua.core." then return nil end
-  if sandbox and sandbox.overridable(name) then
-    local file = path.find_module(name)
-    if file then return sandbox.loader(file), file end
+  if name:sub(1, 11) ~= "cwlua.core." then
+    if sandbox and sandbox.overridable(name) then
+      local file = path.find_module(name)
+      if file then return sandbox.loader(file), file end
+    end
+    local chunk, chunkname = load_embedded(name)
+    if chunk then return chunk, chunkname end
   end
-  local chunk, chunkname = load_embedded(name)
-  if chunk then return chunk, chunkname end
-  return "\n\tno embedded module '" .. name .. "'"
+  error(("module '%s' not found: cwlua has no such module%s"):format(name,
+    sandbox and sandbox.overridable(name) and " (and no cwlua/ folder on the search path has it)"
+    or ""), 0)
 end
 table.insert(package.searchers, 2, cwlua_searcher)
 

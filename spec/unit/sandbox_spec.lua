@@ -274,6 +274,22 @@ describe("cwlua.sandbox", function()
       assert.is_false(require("cwlua.proto.sbx_mod").io_seen)
     end)
 
+    it("are never taken from Lua's package.path or cpath (./cwlua/x.lua)", function()
+      local saved = package.path
+      package.path = dir .. "/lib/?.lua;" .. saved
+      local mark = dir .. "/pwned"
+      for _, m in ipairs({ "cwlua/proto/sbx_cwd.lua", "cwlua/sbx_cwd.lua" }) do
+        cli.write(dir .. "/lib/" .. m, ("io.open(%q, 'w'):close() return {}"):format(mark))
+      end
+      local ok1, e1 = pcall(run, "return (pcall(require, 'cwlua.proto.sbx_cwd'))")
+      local ok2, e2 = pcall(require, "cwlua.sbx_cwd")
+      package.path = saved
+      assert.are.same({ true, false }, { ok1, e1 })
+      assert.are.same({ false, "module 'cwlua.sbx_cwd' not found: cwlua has no such module" },
+        { ok2, e2 })
+      assert.is_nil(io.open(mark, "rb"))
+    end)
+
     it("are looked for only for the modules recipes are built from", function()
       assert.is_true(sandbox.overridable("cwlua.stm32"))
       assert.is_true(sandbox.overridable("cwlua.proto.stm32boot"))
@@ -284,7 +300,7 @@ describe("cwlua.sandbox", function()
       cli.write(dir .. "/cwlua/sbx_evil.lua", "return 'loaded'")
       local ok, e = pcall(require, "cwlua.sbx_evil")
       assert.is_false(ok)
-      assert.matches("no embedded module 'cwlua.sbx_evil'", e)
+      assert.are.equal("module 'cwlua.sbx_evil' not found: cwlua has no such module", e)
     end)
   end)
 end)
