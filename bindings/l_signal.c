@@ -17,12 +17,15 @@
  *
  * From C: cw_signal_setup() first thing in main(), cw_signal_hook(L) once the state exists.
  *   signal.install(factory)    factory(kind, detail) -> the error value raised (kind
- *                              "interrupted" with the signal number, or "budget" with n)
+ *                              "interrupted" with the signal number, or "budget" with 0 from
+ *                              the hook where the budget ran out, -1 from the hook while fn
+ *                              unwinds, n when signal.budget itself raises at the end)
  *   signal.pending() -> nil | signo
  *   signal.stopping() -> bool  a caught error must be thrown on (a signal is pending outside a
  *                              hold, or the running budget is spent)
  *   signal.hold(fn, ...) -> fn's results; no interrupt is raised while fn runs
- *   signal.budget(n, fn, ...) -> fn's results; raises once fn has run about n instructions
+ *   signal.budget(n, fn, ...) -> fn's results; raises once fn has run about n instructions,
+ *                              and keeps raising every HOOK_EVERY instructions until fn ends
  *   signal.catch(fn, ...) -> true, ... | false, err, signo: like pcall; when a signal stopped
  *                            fn, the signal is forgotten and the handler armed again (the
  *                            shell's prompt goes on after Ctrl-C)
@@ -90,7 +93,11 @@ static int raised = 0; /* the pending signal has been raised once */
 static void hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
-    if (budget_left >= 0 && !budget_tripped) {
+    if (budget_left >= 0) {
+        /* Spent: raise again until fn has unwound, so that code running on the way out (a
+         * <close> handler, an xpcall message handler) cannot loop either. */
+        if (budget_tripped)
+            raise_kind(L, "budget", -1);
         budget_left -= lua_gethookcount(L);
         if (budget_left <= 0) {
             budget_tripped = 1;

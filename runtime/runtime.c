@@ -15,23 +15,34 @@
  *                                       | nil, msg, code (stat(2): symbolic links followed)
  *   runtime.isatty(fd)               -> boolean (fd 0, 1 or 2)
  *   runtime.exec(path, argv)         -> does not return | nil, msg, code (execv(3))
+ *   runtime.capture(argv [, max [, timeout_ms]]) -> stdout, status | nil, msg, code
+ *                                       runs a program with an argument vector, no shell
  *
  * World failures return nil, message, code (style.md §2.3); misuse raises. */
 #include "runtime.h"
 
 #include "embedded.h"
+#include "l_signal.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <lauxlib.h>
 #include <libserialport.h>
 #include <libusb.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+extern char **environ;
 
 #ifndef CWLUA_VERSION
 #error "CWLUA_VERSION must be defined by the build"
@@ -207,6 +218,158 @@ static int l_exec(lua_State *L)
     return pushfail_errno(L, path, errno);
 }
 
+/* Milliseconds on the monotonic clock, for capture()'s deadline. */
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reaps the child, killing it first when kill_it is set, or once the deadline passed or a
+ * signal is pending; returns its status as a shell would: the exit code, or 128 + the signal
+ * that ended it (-1 when it cannot be known). */
+static int reap(pid_t pid, int kill_it, long long deadline)
+{
+    if (kill_it)
+        kill(pid, SIGKILL);
+    int st = 0;
+    for (;;) {
+        pid_t r = waitpid(pid, &st, kill_it ? 0 : WNOHANG);
+        if (r == pid)
+            break;
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (r == 0) {
+            if (mono_ms() >= deadline || cw_signal_pending()) {
+                kill(pid, SIGKILL);
+                kill_it = 1;
+                continue;
+            }
+            struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+    if (WIFSIGNALED(st))
+        return 128 + WTERMSIG(st);
+    return -1;
+}
+
+/* runtime.capture(argv [, max [, timeout_ms]]) -> stdout, status | nil, msg, code
+ * Runs argv[1] (looked up on PATH when it has no '/') with argv as its argument vector: no
+ * shell, so nothing in an argument is ever read as a command (cwlua.bitstream asks Python where
+ * NewAE's package is this way). stdin and stderr are /dev/null. Returns what the program wrote
+ * to stdout (at most max bytes, default 65536; the rest is not read) and its exit status (128 +
+ * the signal that ended it). A program that cannot be started gives nil, msg, "not_found" (or
+ * "access", "io"); one still running after timeout_ms (default 10000) is killed: nil, msg,
+ * "timeout"; a SIGINT/SIGTERM while waiting kills it too: nil, "interrupted", "interrupted".
+ * The argument vector and the buffer are made before the child starts, so nothing raises while
+ * it runs. */
+static int l_capture(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Integer n = luaL_len(L, 1);
+    luaL_argcheck(L, n >= 1 && n < 4096, 1, "argv must have 1 to 4095 entries");
+    lua_Integer max = luaL_optinteger(L, 2, 65536);
+    luaL_argcheck(L, max > 0 && max <= (1 << 24), 2, "must be 1 to 16777216 bytes");
+    lua_Integer timeout_ms = luaL_optinteger(L, 3, 10000);
+    luaL_argcheck(L, timeout_ms > 0 && timeout_ms <= 3600000, 3, "must be 1 to 3600000 ms");
+    const char **vec = lua_newuserdatauv(L, sizeof(char *) * (size_t)(n + 1), 0);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, 1, i);
+        vec[i - 1] = luaL_checkstring(L, -1); /* the table keeps the string alive */
+        lua_pop(L, 1);
+    }
+    vec[n] = NULL;
+    char *buf = lua_newuserdatauv(L, (size_t)max, 0);
+
+    int fds[2];
+    if (pipe(fds) != 0)
+        return pushfail_errno(L, "pipe", errno);
+    /* Only the child's stdout end goes to the child (dup2 clears close-on-exec on fd 1). */
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    /* The child starts with the default SIGINT/SIGTERM actions and nothing blocked. */
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, dflt;
+    sigemptyset(&none);
+    sigemptyset(&dflt);
+    sigaddset(&dflt, SIGINT);
+    sigaddset(&dflt, SIGTERM);
+    sigaddset(&dflt, SIGPIPE);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &dflt);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid;
+    int err = posix_spawnp(&pid, vec[0], &fa, &attr, (char *const *)(void *)vec, environ);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    if (err != 0) {
+        close(fds[0]);
+        return pushfail_errno(L, vec[0], err);
+    }
+
+    size_t len = 0;
+    int eof = 0;
+    long long deadline = mono_ms() + (long long)timeout_ms;
+    const char *fail = NULL, *code = NULL;
+    for (;;) {
+        if (cw_signal_pending()) {
+            fail = code = "interrupted";
+            break;
+        }
+        long long left = deadline - mono_ms();
+        if (left <= 0) {
+            fail = "did not finish in time";
+            code = "timeout";
+            break;
+        }
+        struct pollfd p = {.fd = fds[0], .events = POLLIN, .revents = 0};
+        int r = poll(&p, 1, left > 100 ? 100 : (int)left);
+        if (r < 0 && errno != EINTR) {
+            fail = "poll failed";
+            code = "io";
+            break;
+        }
+        if (r <= 0)
+            continue;
+        ssize_t got = read(fds[0], buf + len, (size_t)max - len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            eof = 1; /* end of file (or an error: what was read is what there is) */
+            break;
+        }
+        len += (size_t)got;
+        if (len == (size_t)max)
+            break;
+    }
+    close(fds[0]);
+    /* A child that wrote more than max is not waited for (it would block on the full pipe). */
+    int status = reap(pid, fail != NULL || !eof, deadline);
+    if (fail != NULL) {
+        lua_pushnil(L);
+        if (strcmp(code, "interrupted") == 0)
+            lua_pushstring(L, "interrupted");
+        else
+            lua_pushfstring(L, "%s: %s", vec[0], fail);
+        lua_pushstring(L, code);
+        return 3;
+    }
+    lua_pushlstring(L, buf, len);
+    lua_pushinteger(L, status);
+    return 2;
+}
+
 int luaopen_cwlua_core_runtime(lua_State *L)
 {
     /* clang-format off */
@@ -220,6 +383,7 @@ int luaopen_cwlua_core_runtime(lua_State *L)
         {"stat", l_stat},
         {"isatty", l_isatty},
         {"exec", l_exec},
+        {"capture", l_capture},
         {NULL, NULL},
     };
     /* clang-format on */

@@ -10,6 +10,7 @@
 --
 --   local bit, from = assert(bitstream.load("/path/cwlite.py", "cwlite"))
 --   local path, origin = bitstream.locate("cwlite", { file = opt, env = os.getenv(...) })
+local runtime = require "cwlua.core.runtime"
 local zlib = require "cwlua.zlib"
 
 local M = {}
@@ -285,12 +286,12 @@ local PY_FIND = "import importlib.util as u, os, sys; s = u.find_spec('chipwhisp
   .. "print('cwlua:' + os.path.realpath(sys.executable) + '\\t' + "
   .. "(s.submodule_search_locations[0] if s and s.submodule_search_locations else ''))"
 
--- The chipwhisperer package folder a Python interpreter would import: dir | nil, exe | nil
+-- The chipwhisperer package folder a Python interpreter would import: dir | nil, exe | nil.
+-- The interpreter runs with an argument vector (runtime.capture), never through a shell: a
+-- name in opts.pythons is a program to look up on PATH, nothing in it is read as a command.
 local function python_package(python)
-  local p = io.popen(("%s -c %q 2>/dev/null"):format(python, PY_FIND))
-  if not p then return nil, nil end
-  local out = p:read("a") or ""
-  p:close()
+  local out = runtime.capture({ python, "-c", PY_FIND })
+  if not out then return nil, nil end
   local exe, dir = out:match("cwlua:([^\t\n]*)\t([^\n]*)")
   return (dir ~= nil and dir ~= "") and dir or nil, exe
 end

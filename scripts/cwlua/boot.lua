@@ -1,10 +1,10 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua.boot: run by main() with the argv table; returns the exit status.
 --
--- Installs the module searcher that gives cwlua.* modules their search path (contract.md §3: a
--- library module cwlua.x is overridden by DIR/cwlua/x.lua on the recipe search path, and
--- otherwise comes from the copy compiled into the binary), then runs the CLI.
--- This file and cwlua.path are always taken from the binary: they set the path up.
+-- Installs the module searcher that gives cwlua.* modules their search path (contract.md §3.5:
+-- a module recipes are built from, cwlua.x, is overridden by DIR/cwlua/x.lua on the recipe
+-- search path and then runs in the recipe sandbox; every module comes from the copy compiled
+-- into the binary otherwise), the signal handling and the sandbox, then runs the CLI.
 local runtime = require "cwlua.core.runtime"
 local argv = ...
 
@@ -17,21 +17,29 @@ end
 local path = load_embedded("cwlua.path")("cwlua.path")
 package.loaded["cwlua.path"] = path
 
--- Searcher for "cwlua" and "cwlua.*" (but not the C modules cwlua.core.*): the search path
--- first, then the embedded copy. Other names fall through to Lua's own searchers, so Debian's
--- Lua modules (busted, penlight) load as usual.
+local sandbox -- cwlua.sandbox, loaded below through this searcher
+
+-- Searcher for "cwlua" and "cwlua.*". The modules recipes are built from (sandbox.overridable:
+-- the family builders and cwlua.proto.*) are looked for on the search path first, and such a
+-- file runs in the recipe sandbox; every other module comes from the binary, and a file of its
+-- name on the search path is ignored (contract.md §3.5). It decides alone: a name it does not
+-- find raises instead of falling through to Lua's own searchers, which would load
+-- ./cwlua/x.lua or a cwlua/x.so from package.path and cpath with the host's globals. The C
+-- modules cwlua.core.* come from package.preload, the searcher before this one. Other names
+-- go to Lua's own searchers, so Debian's Lua modules (busted, penlight) load as usual.
 local function cwlua_searcher(name)
   if name ~= "cwlua" and name:sub(1, 6) ~= "cwlua." then return nil end
-  if name:sub(1, 11) == "cwlua.core." then return nil end
-  local file = path.find_module(name)
-  if file then
-    local chunk, err = loadfile(file, "t")
-    if not chunk then error(err, 0) end
-    return chunk, file
+  if name:sub(1, 11) ~= "cwlua.core." then
+    if sandbox and sandbox.overridable(name) then
+      local file = path.find_module(name)
+      if file then return sandbox.loader(file), file end
+    end
+    local chunk, chunkname = load_embedded(name)
+    if chunk then return chunk, chunkname end
   end
-  local chunk, chunkname = load_embedded(name)
-  if chunk then return chunk, chunkname end
-  return "\n\tno embedded module '" .. name .. "'"
+  error(("module '%s' not found: cwlua has no such module%s"):format(name,
+    sandbox and sandbox.overridable(name) and " (and no cwlua/ folder on the search path has it)"
+    or ""), 0)
 end
 table.insert(package.searchers, 2, cwlua_searcher)
 
@@ -42,11 +50,34 @@ table.insert(package.searchers, 2, cwlua_searcher)
 do
   local signal = require "cwlua.core.signal"
   local errors = require "cwlua.errors"
+  -- A budget runs out in the hook (detail 0: level 2 is the function that was running), and
+  -- signal.budget raises once more when it returns (detail n). The place is kept for that last
+  -- error, which names it: "stopped at FILE:LINE", the innermost line outside the library
+  -- compiled into the binary (a recipe that loops calling a library function is named, not the
+  -- function), else the innermost Lua line.
+  local where
+  local function place()
+    local first
+    for level = 3, 60 do
+      local info = debug.getinfo(level, "Sl")
+      if not info then break end
+      if info.currentline and info.currentline > 0 then
+        local at = info.source:gsub("^@", "") .. ":" .. info.currentline
+        first = first or at
+        if not info.source:find("^@scripts/cwlua/") then return at end
+      end
+    end
+    return first
+  end
   signal.install(function(kind, detail)
     if kind == "interrupted" then
       return errors.new("interrupted", "interrupted", { signo = detail })
     end
-    return errors.new("failure", "instruction budget exhausted", { budget = true })
+    if detail == 0 then where = place() end
+    local e = errors.new("failure", "instruction budget exhausted",
+      { budget = true, where = where })
+    if detail > 0 then where = nil end
+    return e
   end)
   local raw_pcall, raw_xpcall, raw_resume = pcall, xpcall, coroutine.resume
   local stopping = signal.stopping
@@ -55,9 +86,23 @@ do
     return ok, ...
   end
   _G.pcall = function(f, ...) return pass(raw_pcall(f, ...)) end
-  _G.xpcall = function(f, handler, ...) return pass(raw_xpcall(f, handler, ...)) end
+  -- Lua runs a message handler with hooks off when the error came from the hook (ldo.c restores
+  -- them only at the protected call), so a handler that loops could not be stopped: for the
+  -- interrupt or a spent budget the handler is skipped and the error thrown on.
+  _G.xpcall = function(f, handler, ...)
+    return pass(raw_xpcall(f, function(e)
+      if stopping() then return e end
+      return handler(e)
+    end, ...))
+  end
   -- luacheck: ignore 122 (the runtime replaces resume on purpose, see above)
   coroutine.resume = function(co, ...) return pass(raw_resume(co, ...)) end
 end
+
+-- The recipe sandbox (after the pcall above: recipes get that one). The string metatable is
+-- shared by every string in the process; recipes cannot reach it (their getmetatable refuses
+-- strings), and a protected metatable makes sure no code depends on reaching it.
+sandbox = require "cwlua.sandbox"
+getmetatable("").__metatable = false
 
 return require("cwlua.cli").main(argv)

@@ -2,12 +2,14 @@
 -- cwlua.targets: finding, loading and validating target recipes (docs/targets.md).
 --
 -- A recipe is a Lua file that returns a table: metadata plus step functions (style guide
--- §2.6, an ops table like OpenOCD's flash_driver). It runs in a sandbox: it sees a fixed set
--- of safe globals and require() for cwlua.* library modules; reading any other global or
--- assigning a global raises, naming the file and line.
+-- §2.6, an ops table like OpenOCD's flash_driver). It runs in the recipe sandbox (cwlua.sandbox:
+-- an allow-list of pure functions, read-only views of the modules recipes are built from, an
+-- instruction budget while it loads); reading any other global or assigning a global raises,
+-- naming the file and line.
 local errors = require "cwlua.errors"
 local path = require "cwlua.path"
 local runtime = require "cwlua.core.runtime"
+local sandbox = require "cwlua.sandbox"
 
 local M = {}
 
@@ -42,14 +44,6 @@ local FIELDS = {
 -- fuses = { addr = 0x820000, names = { ... } }, lock = { addr = 0x830000 } }).
 local REGION_NAMES = { eeprom = true, fuses = true, lock = true }
 
-local SAFE_GLOBALS = {
-  "assert", "error", "ipairs", "next", "pairs", "pcall", "select", "tonumber", "tostring",
-  "type", "xpcall", "setmetatable", "getmetatable", "rawequal", "rawget", "rawlen", "rawset",
-  "string", "table", "math", "utf8", "_VERSION",
-}
-local SAFE = {}
-for _, g in ipairs(SAFE_GLOBALS) do SAFE[g] = true end
-
 local function fail(file, fmt, ...)
   errors.raise("input", "recipe %s: " .. fmt, file, ...)
 end
@@ -79,34 +73,40 @@ function M.suggest(word, candidates)
   return best
 end
 
-local function recipe_require(name)
-  if type(name) ~= "string" or (name ~= "cwlua" and name:sub(1, 6) ~= "cwlua.") then
-    error(("recipes may only require cwlua library modules, not '%s'"):format(tostring(name)), 2)
-  end
-  if name:sub(1, 11) == "cwlua.core." then
-    error(("recipes may not require C modules ('%s'); use the cwlua.* module that wraps it")
-      :format(name), 2)
-  end
-  return require(name)
-end
-
-local function sandbox()
-  local env = { require = recipe_require }
-  return setmetatable(env, {
-    __index = function(_, k)
-      if SAFE[k] then return _G[k] end
-      error(("undefined global '%s' (recipes see only: %s, require)")
-        :format(tostring(k), table.concat(SAFE_GLOBALS, ", ")), 2)
-    end,
-    __newindex = function(_, k)
-      error(("assignment to global '%s'; declare it local"):format(tostring(k)), 2)
-    end,
-  })
-end
-
 local function check_string_list(file, field, t)
   for i, v in ipairs(t) do
     if type(v) ~= "string" then fail(file, "field '%s'[%d] must be a string", field, i) end
+  end
+end
+
+-- cwlua reads a recipe's table after loading it, outside the budget (validation, `targets`, an
+-- alias lookup, --set): a metatable there would run the recipe's code at those moments, and a
+-- __tostring in an error message. So the table, its keys and the tables in its fields must be
+-- plain data; only the recipe's own fields (`_name`) and its steps may hold anything.
+local function check_plain(file, r)
+  if debug.getmetatable(r) ~= nil then
+    fail(file, "returned a table with a metatable; a recipe returns a plain table")
+  end
+  local seen, stack = {}, {}
+  for k, v in next, r do
+    if type(k) == "string" and k:sub(1, 1) == "_" then v = nil end
+    stack[#stack + 1] = { k, k }
+    stack[#stack + 1] = { k, v }
+  end
+  while #stack > 0 do
+    local top = table.remove(stack)
+    local field, x = top[1], top[2]
+    if type(x) == "table" and not seen[x] then
+      seen[x] = true
+      if debug.getmetatable(x) ~= nil then
+        fail(file, "field '%s' holds a table with a metatable; recipe fields must be plain data",
+          type(field) == "string" and field or ("(a " .. type(field) .. " key)"))
+      end
+      for k, v in next, x do
+        stack[#stack + 1] = { field, k }
+        stack[#stack + 1] = { field, v }
+      end
+    end
   end
 end
 
@@ -115,6 +115,7 @@ local function validate(file, name, r)
     fail(file, "returned %s instead of a table; a recipe ends with 'return { api = %d, ... }'",
       type(r), M.API)
   end
+  check_plain(file, r)
   if r.api ~= M.API then
     fail(file, "field 'api' must be %d (the recipe API of this cwlua), got %s", M.API,
       tostring(r.api))
@@ -181,12 +182,20 @@ end
 -- Raises an "input" error naming the file for any problem.
 function M.load(file, name)
   name = name or file:match("([^/]+)%.lua$")
-  local chunk, err = loadfile(file, "t", sandbox())
+  local chunk, err = loadfile(file, "t", sandbox.env())
   if not chunk and errors.out_of_memory(err) then error(err, 0) end
   if not chunk then fail(file, "%s", err) end
-  local ok, r = pcall(chunk)
-  if not ok and errors.out_of_memory(r) then error(r, 0) end -- not the recipe's fault
-  if not ok then fail(file, "%s", tostring(r)) end
+  local ok, r = pcall(sandbox.run, "recipe " .. file, function()
+    local done, v = pcall(chunk)
+    if done then return v end
+    -- a message made here, under the budget: the value may have the recipe's own __tostring
+    error(type(v) == "string" and v or tostring(v), 0)
+  end)
+  if not ok then
+    if errors.out_of_memory(r) then error(r, 0) end -- not the recipe's fault
+    if errors.is(r, "input") and r.budget then error(r, 0) end
+    fail(file, "%s", tostring(r))
+  end
   validate(file, name, r)
   return r
 end

@@ -89,12 +89,25 @@ describe("cwlua targets", function()
       .. ": field 'summary' must be a non%-empty string\n", r.stdout)
   end)
 
-  it("loads an overriding cwlua library module from the search path", function()
+  it("loads an overriding module recipes are built from, in the sandbox", function()
     local dir = cli.tmpdir()
-    cli.write(dir .. "/cwlua/json.lua", "return { encode = function() return 'OVERRIDDEN' end,"
-      .. " array = function(t) return t or {} end, null = false }\n")
-    local r = cli.run({ "targets", "--json" }, { CWLUA_PATH = dir })
+    cli.write(dir .. "/cwlua/stm32.lua", "return { recipe = function(t) t.summary = "
+      .. "'OVERRIDDEN' .. (pcall(function() return io end) and ' with io' or '') return t end }\n")
+    local r = cli.run({ "targets" }, { CWLUA_PATH = dir })
     assert.are.equal(0, r.status, r.stderr)
-    assert.are.equal("OVERRIDDEN\n", r.stdout)
+    assert.matches("\nstm32f1    OVERRIDDEN\n", r.stdout)
+  end)
+
+  it("ignores a host module of the same name on the search path", function()
+    local dir = cli.tmpdir()
+    for _, m in ipairs({ "json", "cli", "targets", "path" }) do
+      cli.write(dir .. "/cwlua/" .. m .. ".lua", "error('loaded " .. m .. "')\n")
+    end
+    for _, r in ipairs({ cli.run({ "targets", "--json" }, { CWLUA_PATH = dir }),
+                         cli.run({ "-s", dir, "targets", "--json" }) }) do
+      assert.are.equal(0, r.status, r.stderr)
+      assert.matches('^{"schema":1,"targets":%[', r.stdout)
+      assert.are.equal("", r.stderr)
+    end
   end)
 end)

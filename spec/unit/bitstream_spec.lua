@@ -301,6 +301,39 @@ describe("cwlua.bitstream", function()
         "the chipwhisperer package of /nonexistent/python3 (no such Python)" } },
         { bitstream.locate("cwlite", { pythons = { "/nonexistent/python3" } }) })
     end)
+
+    -- Python is started with an argument vector, never through a shell (contract.md §3.5)
+    describe("asking Python", function()
+      local cli = require "support.cli"
+      after_each(cli.cleanup)
+
+      it("runs no shell: a name with shell syntax is a program that does not exist", function()
+        local dir = cli.tmpdir()
+        local names = { "touch " .. dir .. "/p1;", "python3; touch " .. dir .. "/p2",
+                        "$(touch " .. dir .. "/p3)", "`touch " .. dir .. "/p4`" }
+        local path, searched = bitstream.locate("cwlite", { pythons = names })
+        assert.is_nil(path)
+        for i, name in ipairs(names) do
+          assert.are.equal("the chipwhisperer package of " .. name .. " (no such Python)",
+            searched[2 + i])
+        end
+        assert.are.same({}, require("cwlua.core.runtime").dir(dir))
+      end)
+
+      it("passes its code as one argument and reads the package folder it prints", function()
+        local dir = cli.tmpdir()
+        local pkg = dir .. "/site/chipwhisperer"
+        cli.write(pkg .. "/hardware/firmware/cwlite.py", "_contents = {}\n")
+        -- a stand-in interpreter: prints its arguments' count and answers like PY_FIND does
+        local py = cli.write(dir .. "/bin/python 3", "#!/bin/sh\n"
+          .. "[ \"$#\" = 2 ] && [ \"$1\" = -c ] || exit 1\n"
+          .. "printf 'cwlua:/usr/bin/fake\\t%s\\n' " .. cli.quote(pkg) .. "\n")
+        assert(os.execute("chmod +x " .. cli.quote(py)))
+        assert.are.same({ pkg .. "/hardware/firmware/cwlite.py",
+          "chipwhisperer package (/usr/bin/fake)" },
+          { bitstream.locate("cwlite", { pythons = { py } }) })
+      end)
+    end)
   end)
 end)
 
