@@ -48,6 +48,7 @@ local MODULES = {
   ["cwlua.xmega"] = { override = true },
   ["cwlua.avr"] = { override = true },
   ["cwlua.errors"] = {},
+  ["cwlua.retry"] = {}, -- the retry record the family builders keep (pure: needs only errors)
   ["cwlua.time"] = { fields = { "now", "now_ns", "sleep", "sleep_ns", "deadline" } },
   ["cwlua.board"] = { fields = { "wire" } }, -- the --log-wire log, for cwlua.proto.v2isp
 }
@@ -55,7 +56,7 @@ local PROTO = { override = true } -- every cwlua.proto.NAME
 
 --- sandbox.MODULE_NAMES: what a recipe may require, for messages and docs
 M.MODULE_NAMES = { "cwlua.stm32", "cwlua.xmega", "cwlua.avr", "cwlua.proto.*", "cwlua.errors",
-                   "cwlua.time", "cwlua.board" }
+                   "cwlua.retry", "cwlua.time", "cwlua.board" }
 
 local function module_spec(name)
   if type(name) ~= "string" then return nil end

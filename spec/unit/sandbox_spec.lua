@@ -138,8 +138,8 @@ describe("cwlua.sandbox", function()
                            "cwlua.cmd.program", "cwlua.path", "cwlua.targets", "cwlua.flash",
                            "cwlua.sandbox", "cwlua.json", "cwlua.evil" }) do
         assert.are.equal("recipes may not require '" .. m .. "': they may require only "
-          .. "cwlua.stm32, cwlua.xmega, cwlua.avr, cwlua.proto.*, cwlua.errors, cwlua.time, "
-          .. "cwlua.board", refused("require('" .. m .. "')"), m)
+          .. "cwlua.stm32, cwlua.xmega, cwlua.avr, cwlua.proto.*, cwlua.errors, cwlua.retry, "
+          .. "cwlua.time, cwlua.board", refused("require('" .. m .. "')"), m)
       end
       assert.are.equal("recipes may not require C modules ('cwlua.core.device'); use the "
         .. "cwlua.* module that wraps it", refused("require('cwlua.core.device')"))
