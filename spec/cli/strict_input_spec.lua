@@ -1,0 +1,52 @@
+-- SPDX-License-Identifier: MIT
+-- Command-line values read strictly (contract.md §3.1, §5.4, §5.7): a fault value that would
+-- wrap around, a latency out of range, a search folder that is not one, an option given twice,
+-- simulator options for a real board. Each is exit 2 with one line, before anything runs.
+local cli = require "support.cli"
+
+local function sim(args, dir)
+  local a = { "-d", "sim", "--sim-state", dir }
+  for _, x in ipairs(args) do a[#a + 1] = x end
+  return a
+end
+
+describe("strict command-line values", function()
+  after_each(cli.cleanup)
+
+  describe("--sim-fault values", function()
+    it("refuses a count that would wrap around to 0, naming the fault and the range", function()
+      local r = cli.run(sim({ "--sim-fault", "unplug-after=18446744073709551615", "info",
+        "stm32f1" }, cli.tmpdir()))
+      assert.are.equal(2, r.status)
+      assert.are.equal("cwlua: sim: cwsim: bad value '18446744073709551615' for fault "
+        .. "'unplug-after'; expected a whole number from 0 to 4294967295\n", r.stderr)
+      assert.are.equal("", r.stdout)
+    end)
+
+    it("refuses negative, NaN, infinite, out-of-range values and trailing garbage", function()
+      local N, P = "a whole number from 0 to 4294967295", "a probability from 0 to 1 (e.g. 1e-4)"
+      local cases = {
+        { "usb-stall-after", "-1", N }, { "usb-timeout-after", "4294967296", N },
+        { "unplug-after", "0x10", N }, { "unplug-after", " 5", N },
+        { "bit-flips", "nan", P }, { "drop-bytes", "inf", P }, { "bit-flips", "0.1x", P },
+        { "baud-skew", "-51", "a percentage from -50 to 50" },
+        { "slow-erase", "1e300", "a factor above 0, at most 1000" },
+        { "old-firmware", "1.256", "a version MAJ.MIN[.DBG], each part 0 to 255" },
+        { "write-protected", "99999999999999999999", "'all' or sectors 0 to 65535 like 0-3,7" },
+      }
+      for _, c in ipairs(cases) do
+        local r = cli.run(sim({ "--sim-fault", c[1] .. "=" .. c[2], "info", "stm32f1" },
+          cli.tmpdir()))
+        assert.are.equal(2, r.status, c[1])
+        assert.are.equal(("cwlua: sim: cwsim: bad value '%s' for fault '%s'; expected %s\n")
+          :format(c[2], c[1], c[3]), r.stderr)
+      end
+    end)
+
+    it("still takes the edges of each range", function()
+      local r = cli.run(sim({ "--sim-fault", "unplug-after=4294967295", "--sim-fault",
+        "bit-flips=0", "--sim-fault", "slow-erase=1000", "info", "stm32f1" }, cli.tmpdir()))
+      assert.are.equal(0, r.status, r.stderr)
+    end)
+  end)
+end)
