@@ -107,7 +107,7 @@ static int parse_count(const char *s, double max, double *out)
 
 /* A decimal number as a person writes one: [-]digits[.digits][e[+-]digits] (or .digits).
  * strtod alone would also take leading spaces, '+', hexadecimal, "inf" and "nan". */
-static int parse_decimal(const char *s, int allow_minus, double *out)
+int sim_parse_decimal(const char *s, int allow_minus, double *out)
 {
     const char *p = s;
     if (*p == '-' && allow_minus)
@@ -254,13 +254,13 @@ int cwsim_fault_set(cwsim *sim, const char *name, const char *value, char *err, 
             bad = parse_count(value, COUNT_MAX, &f.num) != 0;
             break;
         case VK_PROB:
-            bad = parse_decimal(value, 0, &f.num) != 0 || f.num < 0 || f.num > 1;
+            bad = sim_parse_decimal(value, 0, &f.num) != 0 || f.num < 0 || f.num > 1;
             break;
         case VK_PCT:
-            bad = parse_decimal(value, 1, &f.num) != 0 || f.num < -50 || f.num > 50;
+            bad = sim_parse_decimal(value, 1, &f.num) != 0 || f.num < -50 || f.num > 50;
             break;
         case VK_FACTOR:
-            bad = parse_decimal(value, 0, &f.num) != 0 || f.num <= 0 || f.num > FACTOR_MAX;
+            bad = sim_parse_decimal(value, 0, &f.num) != 0 || f.num <= 0 || f.num > FACTOR_MAX;
             break;
         case VK_VER:
             bad = parse_version(value, f.ver) != 0;

@@ -50,7 +50,7 @@ M.GLOBAL_OPTIONS = {
   { long = "sim-fault", key = "sim_fault", arg = "NAME[=VALUE]", multi = true,
     help = "simulator: inject a fault (repeatable); 'cwlua sim faults' lists them" },
   { long = "sim-usb-latency", key = "sim_usb_latency", arg = "MS",
-    help = "simulator: cost of one control transfer (default 0.5)" },
+    help = "simulator: cost of one control transfer, 0 to 10000 (default 0.5)" },
   { long = "sim-seed", key = "sim_seed", arg = "N", help = "simulator: seed for random faults" },
   { long = "sim-app", key = "sim_app", arg = "APP",
     help = "simulator: the flashed application (silent, banner,\n"
@@ -276,11 +276,10 @@ end
 function M.sim_options(opts)
   local latency, seed
   if opts.sim_usb_latency then
-    latency = tonumber(opts.sim_usb_latency)
-    if not latency or latency < 0 then
-      usage_error("--sim-usb-latency needs a number of milliseconds, got '%s'",
-        opts.sim_usb_latency)
-    end
+    -- the rule and the message of sim attach (cwsim_usb_latency_parse): one range for both
+    local msg
+    latency, msg = require("cwlua.core.device").sim_usb_latency(opts.sim_usb_latency)
+    if not latency then usage_error("%s", msg) end
   end
   if opts.sim_seed then
     seed = math.tointeger(tonumber(opts.sim_seed))

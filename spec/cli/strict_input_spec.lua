@@ -49,4 +49,37 @@ describe("strict command-line values", function()
       assert.are.equal(0, r.status, r.stderr)
     end)
   end)
+
+  describe("--sim-usb-latency", function()
+    local LINE = "--sim-usb-latency '%s': expected milliseconds from 0 to 10000"
+
+    it("has one rule in process and under sim attach: 0 to 10000 ms", function()
+      for _, v in ipairs({ "1e9", "10000.5", "-1", "inf", "nan", "0x10", " 1", "abc", "" }) do
+        local r = cli.run(sim({ "--sim-usb-latency", v, "info", "stm32f1" }, cli.tmpdir()))
+        assert.are.equal(2, r.status, v)
+        assert.are.equal("cwlua: " .. LINE:format(v) .. "\n", r.stderr)
+        local a = cli.run({ "sim", "attach", "--sim-usb-latency", v, "cwlite", "--", "true" })
+        assert.are.equal(2, a.status, v)
+        assert.are.equal("cwlua sim attach: " .. LINE:format(v)
+          .. "; run 'cwlua sim attach --help' for usage\n", a.stderr)
+      end
+    end)
+
+    it("accepts the range's ends in process", function()
+      for _, v in ipairs({ "0", "10000", "0.5", "2e3" }) do
+        local r = cli.run(sim({ "--sim-usb-latency", v, "info", "stm32f1" }, cli.tmpdir()))
+        assert.are.equal(0, r.status, v .. ": " .. r.stderr)
+      end
+    end)
+
+    it("is checked by cw.open too", function()
+      local script = cli.write(cli.tmpdir() .. "/s.lua", [[
+        local ok, err = pcall(cw.open, "sim", { latency_ms = 1e9, state = arg[1] })
+        print(ok, (tostring(err):gsub("^.-: ", "")))
+      ]])
+      local r = cli.run({ "run", script, cli.tmpdir() })
+      assert.are.equal(0, r.status, r.stderr)
+      assert.matches("^false\t.*opts%.latency_ms must be 0 to 10000 %(milliseconds%)", r.stdout)
+    end)
+  end)
 end)

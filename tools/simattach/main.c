@@ -12,7 +12,6 @@
 #include "simbus.h"
 
 #include <errno.h>
-#include <math.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -82,7 +81,7 @@ static const char usage_text[] =
     "Options:\n"
     "  --sim-fault NAME[=VALUE]  inject a fault; repeatable (list: cwlua sim faults)\n"
     "  --sim-seed N              seed of the random faults (default 1)\n"
-    "  --sim-usb-latency MS      time a control transfer takes (default 0.5)\n"
+    "  --sim-usb-latency MS      time a control transfer takes, 0 to 10000 (default 0.5)\n"
     "  --sim-state DIR           folder for persistent chip state\n"
     "  -h, --help                show this help\n"
     "\n"
@@ -233,11 +232,9 @@ static void parse_args(int argc, char **argv, options *o)
                 usage_error("--sim-seed '%s': expected a non-negative integer", v);
             o->have_seed = true;
         } else if ((v = option_value(argc, argv, &i, "--sim-usb-latency")) != NULL) {
-            char *end;
-            double ms = strtod(v, &end);
-            if (end == v || *end != '\0' || !isfinite(ms) || ms < 0 || ms > 10000)
-                usage_error("--sim-usb-latency '%s': expected milliseconds from 0 to 10000", v);
-            o->latency_ms = ms;
+            char msg[256];
+            if (cwsim_usb_latency_parse(v, &o->latency_ms, msg, sizeof msg) != 0)
+                usage_error("%s", msg); /* the same line as in-process cwlua (cwsim.h) */
         } else if ((v = option_value(argc, argv, &i, "--sim-state")) != NULL) {
             if (*v == '\0')
                 usage_error("--sim-state: expected a folder");
