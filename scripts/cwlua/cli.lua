@@ -86,6 +86,12 @@ local function set_option(opts, spec, value)
   if spec.multi then
     opts[spec.key] = opts[spec.key] or {}
     table.insert(opts[spec.key], value)
+  elseif opts[spec.key] ~= nil then
+    -- the second value would silently win (--base 0x100 --base 0x200): say so instead
+    local old = opts[spec.key]
+    usage_error("option '--%s' is given twice%s; give it once", spec.long,
+      (type(old) == "string" and type(value) == "string")
+        and (" ('" .. old .. "' and '" .. value .. "')") or "")
   else
     opts[spec.key] = value == nil and true or value
   end
@@ -272,6 +278,40 @@ local function print_version(opts)
   end
 end
 
+-- The --sim-* options: { key in opts, option name }. They act only on a simulated board.
+M.SIM_OPTIONS = { { "sim_target", "--sim-target" }, { "sim_state", "--sim-state" },
+  { "sim_fault", "--sim-fault" }, { "sim_usb_latency", "--sim-usb-latency" },
+  { "sim_seed", "--sim-seed" }, { "sim_app", "--sim-app" } }
+
+-- -s DIR must name a folder that exists: a typo would otherwise just find no recipe there.
+local function check_search_dirs(dirs)
+  local runtime = require "cwlua.core.runtime"
+  for _, d in ipairs(dirs) do
+    local ok, msg, code = runtime.dir(d)
+    if not ok then
+      if code == "not_found" then
+        usage_error("-s %s: no such directory", d)
+      elseif code == "not_dir" then
+        usage_error("-s %s: not a directory", d)
+      end
+      usage_error("-s %s: cannot list it (%s)", d, (msg:gsub("^.*: ", "")))
+    end
+  end
+end
+
+-- --sim-* options with a real board or a serial port would be ignored; refuse them instead.
+-- 'sim' takes them for its helpers (cwlua.cmd.sim checks which).
+local function check_sim_options(opts, command, device_from)
+  if command and command.name == "sim" then return end
+  if require("cwlua.devspec").parse(opts.device).kind == "sim" then return end
+  for _, o in ipairs(M.SIM_OPTIONS) do
+    if opts[o[1]] ~= nil then
+      usage_error("%s applies to the simulator only (-d sim or sim:BOARD); the device is '%s'%s",
+        o[2], opts.device, device_from)
+    end
+  end
+end
+
 --- cli.sim_options(opts) -> the options cwlua.board.open passes to the simulator
 function M.sim_options(opts)
   local latency, seed
@@ -297,8 +337,10 @@ local function dispatch(argv)
   if opts.rig and not ({ cw308 = true, cw506 = true, cw313 = true, serial = true })[opts.rig] then
     usage_error("unknown rig '%s'; use cw308, cw506, cw313 or serial", opts.rig)
   end
+  check_search_dirs(opts.search or {})
   path.set_search(opts.search or {})
   local devspec = require "cwlua.devspec"
+  local device_from = ""
   if opts.device then
     devspec.parse(opts.device, "-d")
   else
@@ -306,8 +348,10 @@ local function dispatch(argv)
     if env and env ~= "" then
       devspec.parse(env, "CWLUA_DEVICE")
       opts.device = env
+      device_from = " (from CWLUA_DEVICE)"
     else
       opts.device = "usb"
+      device_from = " (the default)"
     end
   end
   local board = require "cwlua.board"
@@ -336,6 +380,7 @@ local function dispatch(argv)
   if command == nil then
     usage_error("no command given; run 'cwlua --help' for the list of commands")
   end
+  check_sim_options(opts, command, device_from)
   return command.run({ opts = opts, args = args, first_arg = first_arg, argv = argv,
     command = command, cli = M })
 end

@@ -82,4 +82,106 @@ describe("strict command-line values", function()
       assert.matches("^false\t.*opts%.latency_ms must be 0 to 10000 %(milliseconds%)", r.stdout)
     end)
   end)
+
+  describe("-s DIR", function()
+    it("exits 2 for a folder that does not exist or is not a folder", function()
+      local missing = cli.tmpdir() .. "/nonexistent"
+      local r = cli.run({ "-s", missing, "targets" })
+      assert.are.equal(2, r.status)
+      assert.are.equal("cwlua: -s " .. missing .. ": no such directory\n", r.stderr)
+      assert.are.equal("", r.stdout)
+      local file = cli.write(cli.tmpdir() .. "/passwd", "root:x:0:0::/root:/bin/sh\n")
+      r = cli.run({ "--search", file, "program", "stm32f1", file })
+      assert.are.equal(2, r.status)
+      assert.are.equal("cwlua: -s " .. file .. ": not a directory\n", r.stderr)
+      r = cli.run({ "-s", cli.tmpdir(), "-s", "/etc/passwd", "targets" })
+      assert.are.equal("cwlua: -s /etc/passwd: not a directory\n", r.stderr)
+    end)
+
+    it("still takes an empty folder", function()
+      local r = cli.run({ "-s", cli.tmpdir(), "targets" })
+      assert.are.equal(0, r.status, r.stderr)
+    end)
+  end)
+
+  describe("options given twice", function()
+    it("exits 2 naming the option, for every option that is not repeatable", function()
+      local cases = {
+        { { "-d", "sim", "program", "stm32f1", "x.bin", "--base", "0x100", "--base", "0x200" },
+          "option '--base' is given twice ('0x100' and '0x200'); give it once" },
+        { { "-d", "sim", "-d", "usb", "targets" },
+          "option '--device' is given twice ('sim' and 'usb'); give it once" },
+        { { "--device=sim", "--sim-state", "a", "--sim-state", "b", "targets" },
+          "option '--sim-state' is given twice ('a' and 'b'); give it once" },
+        { { "-q", "targets", "--quiet" }, "option '--quiet' is given twice; give it once" },
+        { { "--json", "--json", "targets" }, "option '--json' is given twice; give it once" },
+        { { "-d", "sim", "read", "stm32f1", "out.bin", "--len", "4K", "--len=8K" },
+          "option '--len' is given twice ('4K' and '8K'); give it once" },
+        { { "-d", "sim", "reset", "--ms", "5", "--ms", "6" },
+          "option '--ms' is given twice ('5' and '6'); give it once" },
+        { { "-d", "sim", "program", "xmega", "x.hex", "--lock", "0xFF", "--lock", "0xFC" },
+          "option '--lock' is given twice ('0xFF' and '0xFC'); give it once" },
+      }
+      for _, c in ipairs(cases) do
+        local r = cli.run(c[1])
+        assert.are.equal(2, r.status, table.concat(c[1], " "))
+        assert.are.equal("cwlua: " .. c[2] .. "\n", r.stderr)
+      end
+    end)
+
+    it("keeps the repeatable ones repeatable", function()
+      local dir = cli.tmpdir()
+      local r = cli.run({ "-s", cli.tmpdir(), "-s", cli.tmpdir(), "-d", "sim", "--sim-state", dir,
+        "--sim-fault", "slow-erase", "--sim-fault", "bit-flips=0", "info", "stm32f1" })
+      assert.are.equal(0, r.status, r.stderr)
+    end)
+  end)
+
+  describe("--sim-* options", function()
+    it("exit 2 with a real board or a serial port: they apply to the simulator only", function()
+      local cases = {
+        { { "-d", "usb", "--sim-fault", "no-power", "info", "stm32f1" }, "--sim-fault", "usb" },
+        { { "-d", "serial:/dev/ttyUSB0", "--sim-seed", "3", "program", "stm32f1", "x.hex" },
+          "--sim-seed", "serial:/dev/ttyUSB0" },
+        { { "-d", "usb:123", "--sim-usb-latency", "1", "list" }, "--sim-usb-latency", "usb:123" },
+        { { "--device", "usb", "--sim-state", "/tmp", "reset" }, "--sim-state", "usb" },
+        { { "-d", "usb", "--sim-target", "stm32f1", "term" }, "--sim-target", "usb" },
+        { { "-d", "usb", "--sim-app", "banner", "run", "x.lua" }, "--sim-app", "usb" },
+      }
+      for _, c in ipairs(cases) do
+        local r = cli.run(c[1])
+        assert.are.equal(2, r.status, table.concat(c[1], " "))
+        assert.are.equal(("cwlua: %s applies to the simulator only (-d sim or sim:BOARD); the "
+          .. "device is '%s'\n"):format(c[2], c[3]), r.stderr)
+      end
+    end)
+
+    it("say where the device came from when -d was not given", function()
+      local r = cli.run({ "--sim-fault", "no-power", "info", "stm32f1" })
+      assert.are.equal(2, r.status)
+      assert.are.equal("cwlua: --sim-fault applies to the simulator only (-d sim or sim:BOARD); "
+        .. "the device is 'usb' (the default)\n", r.stderr)
+      r = cli.run({ "--sim-fault", "no-power", "info", "stm32f1" }, { CWLUA_DEVICE = "usb" })
+      assert.matches("the device is 'usb' %(from CWLUA_DEVICE%)\n$", r.stderr)
+      r = cli.run({ "--sim-fault", "no-power", "--sim-state", cli.tmpdir(), "info", "stm32f1" },
+        { CWLUA_DEVICE = "sim" })
+      assert.are.equal(4, r.status) -- the simulator took it: an unpowered target is silent
+      assert.not_matches("simulator only", r.stderr)
+    end)
+
+    it("go to the sim helpers only where the helper takes them", function()
+      local r = cli.run({ "--sim-app", "banner", "sim", "attach", "cwlite", "--", "true" })
+      assert.are.equal(2, r.status)
+      assert.are.equal("cwlua: --sim-app does not apply to 'sim attach'; run 'cwlua sim attach "
+        .. "--help'\n", r.stderr)
+      r = cli.run({ "--sim-usb-latency", "1", "sim", "serve", "stm32f1", "--pty" })
+      assert.are.equal(2, r.status)
+      assert.are.equal("cwlua: --sim-usb-latency does not apply to 'sim serve'; run 'cwlua sim "
+        .. "serve --help'\n", r.stderr)
+      r = cli.run({ "--sim-fault", "no-power", "sim", "faults" })
+      assert.are.equal(2, r.status)
+      r = cli.run({ "--sim-seed", "5", "sim", "attach", "cwlite", "--", "true" })
+      assert.are.equal(0, r.status, r.stderr)
+    end)
+  end)
 end)
