@@ -390,7 +390,10 @@ end
 function M.main(argv)
   local ok, result = xpcall(dispatch, function(e)
     if errors.is(e) then return e end
-    return { internal = true, message = tostring(e), traceback = debug.traceback(tostring(e), 2) }
+    local what = errors.not_message(e) -- error({}): say so, not "table: 0x55…"
+    local msg = what and ("%s raised %s (not a message)"):format(errors.position(2) or "?", what)
+      or tostring(e)
+    return { internal = true, message = msg, traceback = debug.traceback(msg, 2) }
   end, argv)
   io.stdout:flush()
   if ok then return math.type(result) == "integer" and result or 0 end

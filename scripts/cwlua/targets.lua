@@ -90,8 +90,37 @@ local function recipe_require(name)
   return require(name)
 end
 
-local function sandbox()
+-- error() and assert() as a recipe sees them. A value that is not a message (error({}),
+-- error(nil), assert(false, {})) would reach the user as "table: 0x55…": it becomes one line
+-- naming the recipe and where it was raised, a bug in the recipe (exit 1). Messages and cwlua
+-- errors pass through as the built-ins raise them.
+local function raisers(name)
+  local function bug(value, where)
+    error(errors.new("failure", ("recipe %s raised %s (not a message)%s; this is a bug in the "
+      .. "recipe: raise a string, or an error made with cwlua.errors"):format(name,
+      errors.not_message(value), where and (" at " .. where) or ""), { recipe_bug = true }), 0)
+  end
+  local function recipe_error(value, level)
+    if errors.not_message(value) then bug(value, errors.position(2)) end
+    level = level or 1
+    -- one more level for this function, so "file:line:" still names the recipe's line
+    if type(value) == "string" and math.type(level) == "integer" and level > 0 then
+      level = level + 1
+    end
+    error(value, level)
+  end
+  local function recipe_assert(v, message, ...)
+    if v then return v, message, ... end
+    if message == nil then message = "assertion failed!" end
+    if errors.not_message(message) then bug(message, errors.position(2)) end
+    error(message, 2) -- as assert does: a string gets the recipe's "file:line: "
+  end
+  return recipe_error, recipe_assert
+end
+
+local function sandbox(name)
   local env = { require = recipe_require }
+  env.error, env.assert = raisers(name)
   return setmetatable(env, {
     __index = function(_, k)
       if SAFE[k] then return _G[k] end
@@ -181,10 +210,13 @@ end
 -- Raises an "input" error naming the file for any problem.
 function M.load(file, name)
   name = name or file:match("([^/]+)%.lua$")
-  local chunk, err = loadfile(file, "t", sandbox())
+  local chunk, err = loadfile(file, "t", sandbox(name))
   if not chunk then fail(file, "%s", err) end
   local ok, r = pcall(chunk)
-  if not ok then fail(file, "%s", tostring(r)) end
+  if not ok then
+    if errors.is(r) and r.recipe_bug then error(r, 0) end -- error({}) while loading: exit 1
+    fail(file, "%s", tostring(r))
+  end
   validate(file, name, r)
   return r
 end
