@@ -129,6 +129,21 @@ describe("strict command-line values", function()
       end
     end)
 
+    it("is refused by the sim helpers too, in the same words", function()
+      local r = cli.run({ "sim", "attach", "--sim-state", "a", "--sim-state", "b", "cwlite", "--",
+        "true" })
+      assert.are.equal(2, r.status)
+      assert.are.equal("cwlua sim attach: option '--sim-state' is given twice ('a' and 'b'); give "
+        .. "it once; run 'cwlua sim attach --help' for usage\n", r.stderr)
+      r = cli.run({ "--sim-seed", "1", "sim", "attach", "--sim-seed", "2", "cwlite", "--", "true" })
+      assert.are.equal(2, r.status)
+      assert.matches("option '--sim-seed' is given twice ('1' and '2')", r.stderr, 1, true)
+      r = cli.run({ "sim", "serve", "stm32f1", "--pty", "--sim-app", "banner", "--sim-app=silent" })
+      assert.are.equal(2, r.status)
+      assert.are.equal("cwlua sim serve: option '--sim-app' is given twice ('banner' and "
+        .. "'silent'); give it once; run 'cwlua sim serve --help'\n", r.stderr)
+    end)
+
     it("keeps the repeatable ones repeatable", function()
       local dir = cli.tmpdir()
       local r = cli.run({ "-s", cli.tmpdir(), "-s", cli.tmpdir(), "-d", "sim", "--sim-state", dir,

@@ -61,6 +61,8 @@ typedef struct options {
     unsigned long long seed;
     bool have_seed;
     double latency_ms;
+    const char *latency_text; /* as given, to name it if it is given twice */
+    const char *seed_text;
     const char *state_dir;
     char **command;
 } options;
@@ -199,6 +201,14 @@ static const char *option_value(int argc, char **argv, int *i, const char *name)
     return argv[++*i];
 }
 
+/* An option that is not repeatable, given twice: the second value would win unseen (the
+ * wording of cwlua's own command line, contract.md §3.1). */
+static void once(const char *name, const char *old, const char *value)
+{
+    if (old != NULL)
+        usage_error("option '%s' is given twice ('%s' and '%s'); give it once", name, old, value);
+}
+
 static void parse_args(int argc, char **argv, options *o)
 {
     o->latency_ms = 0.5; /* contract.md §5: a control transfer costs 0.5 ms by default */
@@ -225,6 +235,8 @@ static void parse_args(int argc, char **argv, options *o)
                 usage_error("--sim-fault '%s': no fault named (expected NAME[=VALUE])", v);
             o->faults[o->n_faults++] = v;
         } else if ((v = option_value(argc, argv, &i, "--sim-seed")) != NULL) {
+            once("--sim-seed", o->seed_text, v);
+            o->seed_text = v;
             char *end;
             errno = 0;
             o->seed = strtoull(v, &end, 10);
@@ -232,10 +244,13 @@ static void parse_args(int argc, char **argv, options *o)
                 usage_error("--sim-seed '%s': expected a non-negative integer", v);
             o->have_seed = true;
         } else if ((v = option_value(argc, argv, &i, "--sim-usb-latency")) != NULL) {
+            once("--sim-usb-latency", o->latency_text, v);
+            o->latency_text = v;
             char msg[256];
             if (cwsim_usb_latency_parse(v, &o->latency_ms, msg, sizeof msg) != 0)
                 usage_error("%s", msg); /* the same line as in-process cwlua (cwsim.h) */
         } else if ((v = option_value(argc, argv, &i, "--sim-state")) != NULL) {
+            once("--sim-state", o->state_dir, v);
             if (*v == '\0')
                 usage_error("--sim-state: expected a folder");
             o->state_dir = v;
