@@ -24,6 +24,8 @@
  *       why it could not be opened (absent when fine)
  *   device.serial_list()              -> { {path, description, vid, pid, serial}, ... }
  *   device.sim_faults()               -> { {name, arg, default, summary, live, persistent}, ... }
+ *   device.sim_usb_latency(text)      -> milliseconds | nil, msg: --sim-usb-latency checked by
+ *                                        the rule sim attach uses too (cwsim.h)
  *
  * Misuse (bad types, ranges, a closed device) raises; world failures return nil, msg, code
  * with the stable codes of cw_err_code_name(). */
@@ -115,6 +117,10 @@ static int l_open(lua_State *L)
     o.app = optstringfield(L, 1, "app");
     lua_getfield(L, 1, "latency_ms");
     o.usb_latency_ms = luaL_optnumber(L, -1, -1.0);
+    luaL_argcheck(L,
+                  lua_isnil(L, -1) ||
+                      (o.usb_latency_ms >= 0 && o.usb_latency_ms <= CWSIM_USB_LATENCY_MAX_MS),
+                  1, "opts.latency_ms must be 0 to 10000 (milliseconds)");
     lua_getfield(L, 1, "seed");
     lua_Integer seed = luaL_optinteger(L, -1, 1);
     lua_getfield(L, 1, "power_up");
@@ -390,6 +396,21 @@ static int l_monotonic_sleep_ns(lua_State *L)
     return 0;
 }
 
+/* device.sim_usb_latency(text) -> ms | nil, msg */
+static int l_sim_usb_latency(lua_State *L)
+{
+    const char *text = luaL_checkstring(L, 1);
+    char msg[256];
+    double ms = 0;
+    if (cwsim_usb_latency_parse(text, &ms, msg, sizeof msg) != 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, msg);
+        return 2;
+    }
+    lua_pushnumber(L, ms);
+    return 1;
+}
+
 static int l_sim_faults(lua_State *L)
 {
     size_t n = 0;
@@ -510,6 +531,7 @@ int luaopen_cwlua_core_device(lua_State *L)
     static const luaL_Reg funcs[] = {
         {"open", l_open}, {"monotonic_ns", l_monotonic_ns},
         {"monotonic_sleep_ns", l_monotonic_sleep_ns}, {"sim_faults", l_sim_faults},
+        {"sim_usb_latency", l_sim_usb_latency},
         {"usb_list", l_usb_list}, {"serial_list", l_serial_list},
         {NULL, NULL},
     };

@@ -58,6 +58,13 @@ uint64_t cwsim_now_ns(const cwsim *sim);
 void cwsim_advance_ns(cwsim *sim, uint64_t ns);
 void cwsim_set_usb_latency_ns(cwsim *sim, uint64_t ns); /* per control transfer; default 500000 */
 uint64_t cwsim_usb_latency_ns(const cwsim *sim);
+/* --sim-usb-latency MS, the one rule for every front end (in-process cwlua, sim attach): a
+ * decimal number of milliseconds from 0 to CWSIM_USB_LATENCY_MAX_MS. Beyond 10 s a control
+ * transfer would outlast every host timeout, so no run could work. 0 ok (*ms set); -1 and the
+ * line "--sim-usb-latency 'TEXT': expected milliseconds from 0 to 10000" (no "cwsim:" prefix:
+ * it is the option's message, printed the same way by each command line). */
+#define CWSIM_USB_LATENCY_MAX_MS 10000
+int cwsim_usb_latency_parse(const char *text, double *ms, char *err, size_t errlen);
 
 typedef struct cwsim_counters {
     uint64_t now_ns;          /* virtual time */

@@ -189,6 +189,19 @@ void cwsim_set_usb_latency_ns(cwsim *sim, uint64_t ns)
     sim->usb_latency = ns;
 }
 
+int cwsim_usb_latency_parse(const char *text, double *ms, char *err, size_t errlen)
+{
+    double v = 0;
+    if (text == NULL || sim_parse_decimal(text, 0, &v) != 0 || v < 0 ||
+        v > CWSIM_USB_LATENCY_MAX_MS) {
+        sim_err(err, errlen, "--sim-usb-latency '%s': expected milliseconds from 0 to %d",
+                text != NULL ? text : "", CWSIM_USB_LATENCY_MAX_MS);
+        return -1;
+    }
+    *ms = v;
+    return 0;
+}
+
 uint64_t cwsim_usb_latency_ns(const cwsim *sim)
 {
     return sim->usb_latency;

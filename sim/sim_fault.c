@@ -79,41 +79,120 @@ static void unknown_fault(const char *name, char *err, size_t errlen)
             list);
 }
 
-static int parse_double(const char *s, double *out)
+/* Value ranges (contract.md §5 --sim-fault). A count of USB transfers beyond 2^32 - 1 means
+ * "never" in any real run; the bound keeps it exact as a double and as a uint64_t. A factor
+ * above 1000 would overflow the chips' nanosecond erase times. Sector numbers stop at 65535:
+ * no part has more, and larger numbers would overflow strtoul's range checks. */
+#define COUNT_MAX   4294967295.0
+#define FACTOR_MAX  1000.0
+#define SECTORS_MAX 65535ul
+
+/* A whole number written in decimal digits only (no sign, space, "0x" or exponent), <= max.
+ * Digits are accumulated while the value stays within max, so nothing wraps. */
+static int parse_count(const char *s, double max, double *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end != '\0' || errno != 0 || !isfinite(v))
+    double v = 0;
+    if (*s == '\0')
         return -1;
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (double)(*p - '0');
+        if (v > max)
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* A decimal number as a person writes one: [-]digits[.digits][e[+-]digits] (or .digits).
+ * strtod alone would also take leading spaces, '+', hexadecimal, "inf" and "nan". */
+int sim_parse_decimal(const char *s, int allow_minus, double *out)
+{
+    const char *p = s;
+    if (*p == '-' && allow_minus)
+        p++;
+    size_t digits = strspn(p, "0123456789");
+    p += digits;
+    if (*p == '.') {
+        size_t frac = strspn(p + 1, "0123456789");
+        digits += frac;
+        p += 1 + frac;
+    }
+    if (digits == 0)
+        return -1;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        size_t exp = strspn(p, "0123456789");
+        if (exp == 0)
+            return -1;
+        p += exp;
+    }
+    if (*p != '\0')
+        return -1;
+    char *end;
+    double v = strtod(s, &end);
+    if (end != p || !isfinite(v))
+        return -1; /* beyond double's range (an underflow is just a tiny number) */
     *out = v;
     return 0;
 }
 
 static int parse_version(const char *s, uint8_t ver[3])
 {
-    unsigned long part[3] = {0, 0, 0};
+    double part[3] = {0, 0, 0};
     int n = 0;
     const char *p = s;
     for (;;) {
-        char *end;
-        if (*p < '0' || *p > '9')
+        size_t len = strspn(p, "0123456789");
+        if (len == 0 || len > 3)
             return -1;
-        errno = 0;
-        part[n] = strtoul(p, &end, 10);
-        if (errno != 0 || part[n] > 255)
+        char num[4];
+        memcpy(num, p, len);
+        num[len] = '\0';
+        if (parse_count(num, 255, &part[n]) != 0)
             return -1;
         n++;
-        if (*end == '\0')
+        p += len;
+        if (*p == '\0')
             break;
-        if (*end != '.' || n == 3)
+        if (*p != '.' || n == 3)
             return -1;
-        p = end + 1;
+        p++;
     }
     if (n < 2)
         return -1;
     for (int i = 0; i < 3; i++)
         ver[i] = (uint8_t)part[i];
+    return 0;
+}
+
+/* What each kind of value accepts: every bad value gets one line naming the fault and this
+ * (contract.md §5). Order = the VK_ enum. */
+static const char *const value_what[] = {"",
+                                         "a whole number from 0 to 4294967295",
+                                         "a probability from 0 to 1 (e.g. 1e-4)",
+                                         "a percentage from -50 to 50",
+                                         "a version MAJ.MIN[.DBG], each part 0 to 255",
+                                         "a factor above 0, at most 1000",
+                                         "'all' or sectors 0 to 65535 like 0-3,7"};
+
+/* One sector number of a SECTORS list: digits only, <= SECTORS_MAX; *end is set past it. */
+static int parse_sector(const char *p, unsigned long *out, const char **end)
+{
+    size_t len = strspn(p, "0123456789");
+    unsigned long v = 0;
+    if (len == 0)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        v = v * 10 + (unsigned long)(p[i] - '0');
+        if (v > SECTORS_MAX)
+            return -1;
+    }
+    *out = v;
+    *end = p + len;
     return 0;
 }
 
@@ -123,16 +202,12 @@ static int parse_sectors(const char *s)
         return 0;
     const char *p = s;
     for (;;) {
-        char *end;
-        if (*p < '0' || *p > '9')
+        const char *end;
+        unsigned long a, z;
+        if (parse_sector(p, &a, &end) != 0)
             return -1;
-        unsigned long a = strtoul(p, &end, 10);
         if (*end == '-') {
-            p = end + 1;
-            if (*p < '0' || *p > '9')
-                return -1;
-            unsigned long z = strtoul(p, &end, 10);
-            if (z < a)
+            if (parse_sector(end + 1, &z, &end) != 0 || z < a)
                 return -1;
         }
         if (*end == '\0')
@@ -168,24 +243,24 @@ int cwsim_fault_set(cwsim *sim, const char *name, const char *value, char *err, 
             return -1;
         }
         if (strlen(value) >= sizeof f.text) {
-            sim_err(err, errlen, "cwsim: value for fault '%s' is too long", name);
+            sim_err(err, errlen, "cwsim: bad value for fault '%s' (%zu characters); expected %s",
+                    name, strlen(value), value_what[vk]);
             return -1;
         }
         snprintf(f.text, sizeof f.text, "%s", value);
         int bad = 0;
         switch (vk) {
         case VK_COUNT:
-            bad = parse_double(value, &f.num) != 0 || f.num < 0 || f.num != floor(f.num) ||
-                  strchr(value, '.') != NULL || strchr(value, 'e') != NULL;
+            bad = parse_count(value, COUNT_MAX, &f.num) != 0;
             break;
         case VK_PROB:
-            bad = parse_double(value, &f.num) != 0 || f.num < 0 || f.num > 1;
+            bad = sim_parse_decimal(value, 0, &f.num) != 0 || f.num < 0 || f.num > 1;
             break;
         case VK_PCT:
-            bad = parse_double(value, &f.num) != 0 || f.num < -50 || f.num > 50;
+            bad = sim_parse_decimal(value, 1, &f.num) != 0 || f.num < -50 || f.num > 50;
             break;
         case VK_FACTOR:
-            bad = parse_double(value, &f.num) != 0 || f.num <= 0;
+            bad = sim_parse_decimal(value, 0, &f.num) != 0 || f.num <= 0 || f.num > FACTOR_MAX;
             break;
         case VK_VER:
             bad = parse_version(value, f.ver) != 0;
@@ -197,15 +272,8 @@ int cwsim_fault_set(cwsim *sim, const char *name, const char *value, char *err, 
             break;
         }
         if (bad) {
-            static const char *const what[] = {"",
-                                               "a whole number >= 0",
-                                               "a probability between 0 and 1",
-                                               "a percentage between -50 and 50",
-                                               "a version MAJ.MIN[.DBG]",
-                                               "a number > 0",
-                                               "'all' or a list like 0-3,7"};
             sim_err(err, errlen, "cwsim: bad value '%s' for fault '%s'; expected %s", value, name,
-                    what[vk]);
+                    value_what[vk]);
             return -1;
         }
     }

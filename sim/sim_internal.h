@@ -267,6 +267,9 @@ void sim_pass_usb(cwsim_board *b, uint64_t ns); /* time inside a transfer */
 /* faults */
 int sim_fault_on(const cwsim *sim, int id);
 double sim_fault_num(const cwsim *sim, int id);
+/* A decimal number as a person writes one ([-]digits[.digits][e[+-]digits]); 0 ok, -1 for
+ * anything else (spaces, '+', hexadecimal, inf, nan, trailing text, out of double's range). */
+int sim_parse_decimal(const char *s, int allow_minus, double *out);
 void sim_fault_apply_board(cwsim_board *b, int id);
 int sim_chance(cwsim *sim, double p);
 

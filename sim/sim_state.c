@@ -8,18 +8,28 @@
 
 #include "sim_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-#define LOCK_NAME   "lock"
-#define FORMAT_NAME "format"
-#define FORMAT_TEXT "cwlua simulator state 1\n"
+#define LOCK_NAME      "lock"
+#define FORMAT_NAME    "format"
+#define FORMAT_PREFIX  "cwlua simulator state "
+#define FORMAT_VERSION 1
+#define FORMAT_TEXT    "cwlua simulator state 1\n"
+
+/* How long a second simulator waits to read the pid of the one holding the lock: the holder
+ * writes it right after taking the lock, so only a descheduled holder takes longer. */
+#define PID_WAIT_NS  1000000000L
+#define PID_RETRY_NS 1000000L
 
 int cwsim_state_default_dir(char *buf, size_t len, char *err, size_t errlen)
 {
@@ -99,6 +109,167 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
+static int pwrite_all(int fd, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    off_t off = 0;
+    while (len > 0) {
+        ssize_t w = pwrite(fd, p, len, off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        off += (off_t)w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+/* The pid in a lock file: a whole "DIGITS\n" line of a process that exists, else 0 (the holder
+ * has not written it yet, or the line is a dead holder's). *seen gets any whole pid line, so a
+ * holder that kill() cannot see (another pid namespace) is still named in the end. */
+static long lock_pid(int fd, long *seen)
+{
+    char buf[32];
+    ssize_t r = pread(fd, buf, sizeof buf - 1, 0);
+    if (r <= 0)
+        return 0;
+    buf[r] = '\0';
+    size_t digits = strspn(buf, "0123456789");
+    if (digits == 0 || digits > 10 || buf[digits] != '\n')
+        return 0;
+    long pid = strtol(buf, NULL, 10);
+    if (pid <= 0)
+        return 0;
+    *seen = pid;
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+        return 0;
+    return pid;
+}
+
+/* An exclusive flock on the lock file. When another simulator holds it, its pid goes in the
+ * message: the holder writes it just after taking the lock, so a reader that came in between
+ * waits for it (up to PID_WAIT_NS), trying the lock again meanwhile in case it came free. */
+static int take_lock(int fd, const char *dir, const char *lock, char *err, size_t errlen)
+{
+    long seen = 0, pid = 0;
+    for (long waited = 0;; waited += PID_RETRY_NS) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+        int e = errno;
+        if (e == EINTR)
+            continue;
+        if (e != EWOULDBLOCK) {
+            sim_err(err, errlen, "cwsim: cannot lock %s (%s)", lock, strerror(e));
+            return -1;
+        }
+        pid = lock_pid(fd, &seen);
+        if (pid != 0 || waited >= PID_WAIT_NS)
+            break;
+        struct timespec ts = {0, PID_RETRY_NS};
+        nanosleep(&ts, NULL);
+    }
+    if (pid == 0)
+        pid = seen;
+    char who[32] = "?";
+    if (pid != 0)
+        snprintf(who, sizeof who, "%ld", pid);
+    sim_err(err, errlen,
+            "cwsim: state folder %s is in use by another simulator (pid %s); wait for it to "
+            "finish or pass another --sim-state folder",
+            dir, who);
+    return -1;
+}
+
+/* 1 when the folder holds anything besides the lock (and a format file), 0 when not, -1 when it
+ * cannot be listed. */
+static int holds_files(const char *dir, char *err, size_t errlen)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        sim_err(err, errlen, "cwsim: cannot list state folder %s (%s)", dir, strerror(errno));
+        return -1;
+    }
+    int found = 0;
+    const struct dirent *ent;
+    while (!found && (ent = readdir(d)) != NULL) {
+        const char *n = ent->d_name;
+        found = strcmp(n, ".") != 0 && strcmp(n, "..") != 0 && strcmp(n, LOCK_NAME) != 0 &&
+                strcmp(n, FORMAT_NAME) != 0;
+    }
+    closedir(d);
+    return found;
+}
+
+/* The start of a format file, as text that fits a message: the first line, at most 40
+ * characters ("..." when it goes on), anything unprintable as '?'. */
+static void format_excerpt(const uint8_t *data, size_t len, char out[48])
+{
+    size_t n = 0;
+    for (; n < len && n < 40 && data[n] != '\n'; n++)
+        out[n] = (data[n] >= 0x20 && data[n] < 0x7F) ? (char)data[n] : '?';
+    out[n] = '\0';
+    if (n == 40 && len > 40 && data[40] != '\n')
+        memcpy(out + 40, "...", 4);
+}
+
+/* The folder's layout version (contract.md §5.5): "cwlua simulator state 1". A fresh folder
+ * (nothing but the lock) gets the format file; a folder with files and no format file, or
+ * another format (a newer cwlua's, or not ours), is refused before anything in it is read or
+ * written, so its chip memories are never misread or overwritten. */
+static int check_format(cwsim *sim, char *err, size_t errlen)
+{
+    const char *dir = sim->state_dir;
+    void *data = NULL;
+    size_t len = 0;
+    int r = cwsim_state_load(sim, FORMAT_NAME, &data, &len, err, errlen);
+    if (r < 0)
+        return -1;
+    if (r == 1) {
+        int other = holds_files(dir, err, errlen);
+        if (other < 0)
+            return -1;
+        if (other) {
+            sim_err(err, errlen,
+                    "cwsim: state folder %s has files but no format file: it is not a "
+                    "simulator state folder of cwlua; pass another --sim-state folder, or "
+                    "delete it",
+                    dir);
+            return -1;
+        }
+        return cwsim_state_save(sim, FORMAT_NAME, FORMAT_TEXT, strlen(FORMAT_TEXT), err, errlen);
+    }
+    const uint8_t *t = data;
+    size_t body = len > 0 && t[len - 1] == '\n' ? len - 1 : len;
+    size_t plen = strlen(FORMAT_PREFIX);
+    long version = -1;
+    if (body > plen && body - plen <= 6 && memcmp(t, FORMAT_PREFIX, plen) == 0) {
+        version = 0;
+        for (size_t i = plen; i < body && version >= 0; i++)
+            version = (t[i] >= '0' && t[i] <= '9') ? version * 10 + (t[i] - '0') : -1;
+        if (body - plen > 1 && t[plen] == '0')
+            version = -1; /* "01" is not a version cwlua writes */
+    }
+    char found[48];
+    format_excerpt(t, len, found);
+    free(data);
+    if (version == FORMAT_VERSION)
+        return 0;
+    if (version > FORMAT_VERSION)
+        sim_err(err, errlen,
+                "cwsim: state folder %s has format %ld, from a newer cwlua; this one reads "
+                "format %d: pass another --sim-state folder, or delete it",
+                dir, version, FORMAT_VERSION);
+    else
+        sim_err(err, errlen,
+                "cwsim: state folder %s has an unknown format file ('%s'; expected '%s%d'): "
+                "pass another --sim-state folder, or delete it",
+                dir, found, FORMAT_PREFIX, FORMAT_VERSION);
+    return -1;
+}
+
 int cwsim_state_open(cwsim *sim, const char *dir, char *err, size_t errlen)
 {
     char def[4096];
@@ -125,29 +296,18 @@ int cwsim_state_open(cwsim *sim, const char *dir, char *err, size_t errlen)
         free(lock);
         return -1;
     }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        char pid[32] = "";
-        ssize_t r = pread(fd, pid, sizeof pid - 1, 0);
-        if (r > 0) {
-            pid[r] = '\0';
-            pid[strcspn(pid, "\n")] = '\0';
-        }
-        if (e == EWOULDBLOCK)
-            sim_err(err, errlen,
-                    "cwsim: state folder %s is in use by another simulator (pid %s); wait for "
-                    "it to finish or pass another --sim-state folder",
-                    dir, pid[0] ? pid : "?");
-        else
-            sim_err(err, errlen, "cwsim: cannot lock %s (%s)", lock, strerror(e));
+    if (take_lock(fd, dir, lock, err, errlen) != 0) {
         close(fd);
         free(lock);
         return -1;
     }
     free(lock);
+    /* The pid goes in with one write over the old contents, then the rest is cut: a reader sees
+     * a whole "PID\n" line at every moment (the old holder's, until the write lands), never an
+     * empty file. */
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || write_all(fd, pid, (size_t)n) != 0) {
+    if (pwrite_all(fd, pid, (size_t)n) != 0 || ftruncate(fd, (off_t)n) != 0) {
         sim_err(err, errlen, "cwsim: cannot write the lock file in %s (%s)", dir, strerror(errno));
         close(fd);
         return -1;
@@ -160,16 +320,7 @@ int cwsim_state_open(cwsim *sim, const char *dir, char *err, size_t errlen)
     }
     strcpy(sim->state_dir, dir);
     sim->state_fd = fd;
-    void *old = NULL;
-    size_t oldlen = 0;
-    int r = cwsim_state_load(sim, FORMAT_NAME, &old, &oldlen, err, errlen);
-    free(old);
-    if (r == 1 &&
-        cwsim_state_save(sim, FORMAT_NAME, FORMAT_TEXT, strlen(FORMAT_TEXT), err, errlen) != 0) {
-        cwsim_state_close(sim);
-        return -1;
-    }
-    if (r < 0) {
+    if (check_format(sim, err, errlen) != 0) {
         cwsim_state_close(sim);
         return -1;
     }
@@ -178,8 +329,13 @@ int cwsim_state_open(cwsim *sim, const char *dir, char *err, size_t errlen)
 
 void cwsim_state_close(cwsim *sim)
 {
-    if (sim->state_fd >= 0)
+    if (sim->state_fd >= 0) {
+        /* no pid in a lock nobody holds: the next holder's pid is the only one a waiter sees */
+        if (ftruncate(sim->state_fd, 0) != 0) {
+            /* harmless: a waiter checks that the pid it reads is alive */
+        }
         close(sim->state_fd); /* releases the flock */
+    }
     sim->state_fd = -1;
     free(sim->state_dir);
     sim->state_dir = NULL;

@@ -181,6 +181,7 @@ local function identify(ctx, isp)
     flash_size = part.flash_size, eeprom_size = part.eeprom_size,
     units = { { start = 0, size = part.flash_size } }, unit_name = "chip",
     fuses = fuses, sck_hz = ctx.sck_hz, slow_clock = ctx.slow_clock,
+    fuse_names = avrparts.FUSE_NAMES, -- every part of the family has all three
   }
   -- lock mode 3 hides flash and EEPROM (reads come back 0xFF); only a chip erase lifts it
   chip.read_protected = lock_mode(fuses.lock) == 3
@@ -302,8 +303,6 @@ local function write_lock(ctx, _, value)
   time.sleep(T_WD_FUSE_MS)
 end
 
-local FUSE_NAMES = { "low", "high", "ext" }
-
 -- The CPU clock a low fuse gives, on this rig: nil when the source is not on the rig.
 local function cpu_hz(low, board_hz)
   local src = avrparts.CLOCK_SOURCES[low & avrparts.LOW_CKSEL]
@@ -328,7 +327,7 @@ local function check_fuses(ctx, chip, list, lock)
     local mask = part.masks[f.name]
     if not mask then
       fail(ctx, "input", nil, "unknown fuse '%s'; the %s has %s (--fuse low=0xE0)", f.name,
-        chip.name, table.concat(FUSE_NAMES, ", "))
+        chip.name, table.concat(avrparts.FUSE_NAMES, ", "))
     end
     local unused = ~mask & 0xFF
     if f.value & unused ~= unused then

@@ -50,7 +50,7 @@ M.GLOBAL_OPTIONS = {
   { long = "sim-fault", key = "sim_fault", arg = "NAME[=VALUE]", multi = true,
     help = "simulator: inject a fault (repeatable); 'cwlua sim faults' lists them" },
   { long = "sim-usb-latency", key = "sim_usb_latency", arg = "MS",
-    help = "simulator: cost of one control transfer (default 0.5)" },
+    help = "simulator: cost of one control transfer, 0 to 10000 (default 0.5)" },
   { long = "sim-seed", key = "sim_seed", arg = "N", help = "simulator: seed for random faults" },
   { long = "sim-app", key = "sim_app", arg = "APP",
     help = "simulator: the flashed application (silent, banner,\n"
@@ -86,6 +86,12 @@ local function set_option(opts, spec, value)
   if spec.multi then
     opts[spec.key] = opts[spec.key] or {}
     table.insert(opts[spec.key], value)
+  elseif opts[spec.key] ~= nil then
+    -- the second value would silently win (--base 0x100 --base 0x200): say so instead
+    local old = opts[spec.key]
+    usage_error("option '--%s' is given twice%s; give it once", spec.long,
+      (type(old) == "string" and type(value) == "string")
+        and (" ('" .. old .. "' and '" .. value .. "')") or "")
   else
     opts[spec.key] = value == nil and true or value
   end
@@ -272,15 +278,48 @@ local function print_version(opts)
   end
 end
 
+-- The --sim-* options: { key in opts, option name }. They act only on a simulated board.
+M.SIM_OPTIONS = { { "sim_target", "--sim-target" }, { "sim_state", "--sim-state" },
+  { "sim_fault", "--sim-fault" }, { "sim_usb_latency", "--sim-usb-latency" },
+  { "sim_seed", "--sim-seed" }, { "sim_app", "--sim-app" } }
+
+-- -s DIR must name a folder that exists: a typo would otherwise just find no recipe there.
+local function check_search_dirs(dirs)
+  local runtime = require "cwlua.core.runtime"
+  for _, d in ipairs(dirs) do
+    local ok, msg, code = runtime.dir(d)
+    if not ok then
+      if code == "not_found" then
+        usage_error("-s %s: no such directory", d)
+      elseif code == "not_dir" then
+        usage_error("-s %s: not a directory", d)
+      end
+      usage_error("-s %s: cannot list it (%s)", d, (msg:gsub("^.*: ", "")))
+    end
+  end
+end
+
+-- --sim-* options with a real board or a serial port would be ignored; refuse them instead.
+-- 'sim' takes them for its helpers (cwlua.cmd.sim checks which).
+local function check_sim_options(opts, command, device_from)
+  if command and command.name == "sim" then return end
+  if require("cwlua.devspec").parse(opts.device).kind == "sim" then return end
+  for _, o in ipairs(M.SIM_OPTIONS) do
+    if opts[o[1]] ~= nil then
+      usage_error("%s applies to the simulator only (-d sim or sim:BOARD); the device is '%s'%s",
+        o[2], opts.device, device_from)
+    end
+  end
+end
+
 --- cli.sim_options(opts) -> the options cwlua.board.open passes to the simulator
 function M.sim_options(opts)
   local latency, seed
   if opts.sim_usb_latency then
-    latency = tonumber(opts.sim_usb_latency)
-    if not latency or latency < 0 then
-      usage_error("--sim-usb-latency needs a number of milliseconds, got '%s'",
-        opts.sim_usb_latency)
-    end
+    -- the rule and the message of sim attach (cwsim_usb_latency_parse): one range for both
+    local msg
+    latency, msg = require("cwlua.core.device").sim_usb_latency(opts.sim_usb_latency)
+    if not latency then usage_error("%s", msg) end
   end
   if opts.sim_seed then
     seed = math.tointeger(tonumber(opts.sim_seed))
@@ -298,8 +337,10 @@ local function dispatch(argv)
   if opts.rig and not ({ cw308 = true, cw506 = true, cw313 = true, serial = true })[opts.rig] then
     usage_error("unknown rig '%s'; use cw308, cw506, cw313 or serial", opts.rig)
   end
+  check_search_dirs(opts.search or {})
   path.set_search(opts.search or {})
   local devspec = require "cwlua.devspec"
+  local device_from = ""
   if opts.device then
     devspec.parse(opts.device, "-d")
   else
@@ -307,8 +348,10 @@ local function dispatch(argv)
     if env and env ~= "" then
       devspec.parse(env, "CWLUA_DEVICE")
       opts.device = env
+      device_from = " (from CWLUA_DEVICE)"
     else
       opts.device = "usb"
+      device_from = " (the default)"
     end
   end
   local board = require "cwlua.board"
@@ -337,6 +380,7 @@ local function dispatch(argv)
   if command == nil then
     usage_error("no command given; run 'cwlua --help' for the list of commands")
   end
+  check_sim_options(opts, command, device_from)
   return command.run({ opts = opts, args = args, first_arg = first_arg, argv = argv,
     command = command, cli = M })
 end
@@ -351,7 +395,10 @@ local out_of_memory = errors.out_of_memory
 
 local function handler(e)
   if errors.is(e) or out_of_memory(e) then return e end
-  return { internal = true, message = tostring(e), traceback = debug.traceback(tostring(e), 2) }
+  local what = errors.not_message(e) -- error({}): say so, not "table: 0x55…"
+  local msg = what and ("%s raised %s (not a message)"):format(errors.position(2) or "?", what)
+    or tostring(e)
+  return { internal = true, message = msg, traceback = debug.traceback(msg, 2) }
 end
 
 --- cli.main(argv) -> exit status. Prints user errors as "cwlua: message" (exit per kind);

@@ -69,4 +69,27 @@ function M.exit_code(value)
   return M.EXIT.failure
 end
 
+--- errors.not_message(value) -> nil for a message (a string, a number or a cwlua error), else
+-- what the value is ("a table value"): error({}) or error(nil) would otherwise print as
+-- "table: 0x55…" or "nil", which tells nobody anything.
+function M.not_message(value)
+  if type(value) == "string" or type(value) == "number" or M.is(value) then return nil end
+  return ("a %s value"):format(type(value))
+end
+
+--- errors.position(level) -> "FILE:LINE" of the first Lua function at or above level (1 = the
+-- caller of position), or nil. The whole file name, not Lua's 60-character short_src.
+function M.position(level)
+  level = level + 1
+  while true do
+    local info = debug.getinfo(level, "Sl")
+    if not info then return nil end
+    if info.what ~= "C" and (info.currentline or 0) > 0 then
+      local src = info.source:sub(1, 1) == "@" and info.source:sub(2) or info.short_src
+      return ("%s:%d"):format(src, info.currentline)
+    end
+    level = level + 1
+  end
+end
+
 return M

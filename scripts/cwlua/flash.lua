@@ -228,17 +228,33 @@ function M.memories(recipe, img, file, opts, command)
   end
   -- fuse and lock bytes in the image are reported, and written only when asked: a wrong fuse
   -- can lock a chip out of its programming interface, so it takes --fuse/--lock
+  -- A section longer than the chip's fuse or lock bytes is a broken image (a wrong -mmcu, a
+  -- hand-made HEX): refused, rather than its extra bytes shown as fuses no option can write.
   if parts.fuses then
-    local names = regions.fuses.names or {}
+    local names = regions.fuses.names
+    local _, hi = parts.fuses:bounds()
+    if names and #names > 0 and hi > #names then
+      errors.raise("input", "%s: the image's fuse section at 0x%X reaches 0x%X (%d bytes), but "
+        .. "the parts of recipe %s have %d fuse bytes (%s)", file, regions.fuses.addr,
+        regions.fuses.addr + hi - 1, hi, recipe.name, #names, table.concat(names, ", "))
+    end
     for _, range in ipairs(parts.fuses.ranges) do
       for i = 1, #range.data do
         local off = range.addr + i - 1
-        mem.image_fuses[#mem.image_fuses + 1] = { name = names[off + 1] or ("fuse byte " .. off),
+        mem.image_fuses[#mem.image_fuses + 1] = { name = names and names[off + 1], offset = off,
                                                   value = range.data:byte(i) }
       end
     end
   end
-  if parts.lock then mem.image_lock = parts.lock:read(0, 1):byte() end
+  if parts.lock then
+    local _, hi = parts.lock:bounds()
+    if hi > 1 then
+      errors.raise("input", "%s: the image's lock section at 0x%X reaches 0x%X (%d bytes), but "
+        .. "the parts of recipe %s have 1 lock byte", file, regions.lock.addr,
+        regions.lock.addr + hi - 1, hi, recipe.name)
+    end
+    mem.image_lock = parts.lock:read(0, 1):byte()
+  end
   local seen = {}
   for _, kv in ipairs(opts.fuse or {}) do
     local name, value = kv:match("^%s*([%w_]+)%s*=%s*(%S+)%s*$")
@@ -267,19 +283,38 @@ function M.memories(recipe, img, file, opts, command)
   return mem
 end
 
--- Fuse and lock bytes the image sets but the command line does not: said, not written.
-local function note_image_fuses(ctx, mem)
-  local given, opts = {}, {}
+-- Fuse and lock bytes the image sets but the command line does not: said, not written. The
+-- options named are ones this chip takes: a byte of the section the part has no fuse for
+-- (FUSEBYTE0 on an ATxmega128D4; connect's chip.fuse_names) is left out when it is 0xFF,
+-- avr-gcc's filler, and otherwise said to be ignored.
+local function note_image_fuses(ctx, chip, mem)
+  local given, opts, ignored = {}, {}, {}
+  local has
+  if chip.fuse_names then
+    has = {}
+    for _, n in ipairs(chip.fuse_names) do has[n] = true end
+  end
   for _, f in ipairs(mem.fuses) do given[f.name] = true end
   for _, f in ipairs(mem.image_fuses) do
-    if not given[f.name] then opts[#opts + 1] = ("--fuse %s=0x%02X"):format(f.name, f.value) end
+    if not f.name then -- the recipe names no fuse bytes: no option can write it
+      opts[#opts + 1] = ("(fuse byte %d = 0x%02X)"):format(f.offset, f.value)
+    elseif has and not has[f.name] then
+      if f.value ~= 0xFF then ignored[#ignored + 1] = ("%s=0x%02X"):format(f.name, f.value) end
+    elseif not given[f.name] then
+      opts[#opts + 1] = ("--fuse %s=0x%02X"):format(f.name, f.value)
+    end
   end
   if mem.image_lock and not mem.lock then
     opts[#opts + 1] = ("--lock 0x%02X"):format(mem.image_lock)
   end
-  if #opts > 0 and not ctx.opts.quiet then
+  if ctx.opts.quiet then return end
+  if #opts > 0 then
     io.stderr:write(("%s: the image sets fuse or lock bytes; they are written only when asked: "
       .. "%s\n"):format(ctx.where, table.concat(opts, " ")))
+  end
+  if #ignored > 0 then
+    io.stderr:write(("%s: the image sets %s, which the %s does not have; ignored\n"):format(
+      ctx.where, table.concat(ignored, " "), chip.name))
   end
 end
 
@@ -602,7 +637,7 @@ function M.program(word, file, opts)
     end
     check_fits(chip, img, file)
     check_memories(ctx, chip, mem, file)
-    note_image_fuses(ctx, mem)
+    note_image_fuses(ctx, chip, mem)
     local t0 = time.now_ns()
     local erased = 0
     if opts.chip then

@@ -298,13 +298,44 @@ local function make_globals()
   }
 end
 
---- sandbox.env() -> a fresh environment for one recipe or module chunk. Reading a global that
--- is not allowed, or assigning any global, raises naming the line.
-function M.env()
+-- error() and assert() as a recipe sees them. A value that is not a message (error({}),
+-- error(nil), assert(false, {})) would reach the user as "table: 0x55…": it becomes one line
+-- naming the recipe and where it was raised, a bug in the recipe (exit 1). Messages and cwlua
+-- errors pass through as the built-ins raise them.
+local function raisers(name)
+  local function bug(value, where)
+    error(errors.new("failure", ("recipe %s raised %s (not a message)%s; this is a bug in the "
+      .. "recipe: raise a string, or an error made with cwlua.errors"):format(name,
+      errors.not_message(value), where and (" at " .. where) or ""), { recipe_bug = true }), 0)
+  end
+  local function recipe_error(value, level)
+    if errors.not_message(value) then bug(value, errors.position(2)) end
+    level = level or 1
+    -- one more level for this function, so "file:line:" still names the recipe's line
+    if type(value) == "string" and math.type(level) == "integer" and level > 0 then
+      level = level + 1
+    end
+    error(value, level)
+  end
+  local function recipe_assert(v, message, ...)
+    if v then return v, message, ... end
+    if message == nil then message = "assertion failed!" end
+    if errors.not_message(message) then bug(message, errors.position(2)) end
+    error(message, 2) -- as assert does: a string gets the recipe's "file:line: "
+  end
+  return recipe_error, recipe_assert
+end
+
+--- sandbox.env([name]) -> a fresh environment for one recipe or module chunk (name: the
+-- recipe's or module's, for messages). Reading a global that is not allowed, or assigning any
+-- global, raises naming the line.
+function M.env(name)
   globals = globals or make_globals()
+  local own_globals = {}
+  own_globals.error, own_globals.assert = raisers(name or "?")
   return setmetatable({}, {
     __index = function(_, k)
-      local v = globals[k]
+      local v = own_globals[k] or globals[k]
       if v ~= nil then return v end
       error(("undefined global '%s' (recipes see only: %s)")
         :format(tostring(k), table.concat(ALLOWED, ", ")), 2)
@@ -357,7 +388,7 @@ end
 -- the file's chunk in a fresh sandbox environment, run under the budget.
 -- A syntax error raises at once (as Lua's own file searcher does).
 function M.loader(file)
-  local chunk, err = loadfile(file, "t", M.env())
+  local chunk, err = loadfile(file, "t", M.env(file:match("([^/]+)%.lua$")))
   if not chunk then error(err, 0) end
   return function(...) return M.run("module " .. file, chunk, ...) end
 end

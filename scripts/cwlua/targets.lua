@@ -182,18 +182,20 @@ end
 -- Raises an "input" error naming the file for any problem.
 function M.load(file, name)
   name = name or file:match("([^/]+)%.lua$")
-  local chunk, err = loadfile(file, "t", sandbox.env())
+  local chunk, err = loadfile(file, "t", sandbox.env(name))
   if not chunk and errors.out_of_memory(err) then error(err, 0) end
   if not chunk then fail(file, "%s", err) end
   local ok, r = pcall(sandbox.run, "recipe " .. file, function()
     local done, v = pcall(chunk)
     if done then return v end
+    if errors.is(v) and v.recipe_bug then error(v, 0) end -- error({}) while loading: exit 1
     -- a message made here, under the budget: the value may have the recipe's own __tostring
     error(type(v) == "string" and v or tostring(v), 0)
   end)
   if not ok then
     if errors.out_of_memory(r) then error(r, 0) end -- not the recipe's fault
     if errors.is(r, "input") and r.budget then error(r, 0) end
+    if errors.is(r) and r.recipe_bug then error(r, 0) end
     fail(file, "%s", tostring(r))
   end
   validate(file, name, r)

@@ -112,6 +112,7 @@ local function identify(ctx)
     flash_size = p.app_size + p.boot_size, app_size = p.app_size, boot_size = p.boot_size,
     units = units, unit_name = "page", eeprom_size = p.eeprom_size,
     layout = ("application %d KiB + boot %d KiB"):format(p.app_size // 1024, p.boot_size // 1024),
+    fuse_names = parts.fuse_names(p), -- the fuse bytes this part has (no fuse0 on a D4)
   }
   return read_fuses(ctx, chip)
 end

@@ -3,7 +3,7 @@
 local cli = require "support.cli"
 
 local function sim(args, env)
-  local a = { "-d", "sim" }
+  local a = args[1] == "-d" and {} or { "-d", "sim" } -- -d given once (contract.md §3.1)
   for _, x in ipairs(args) do a[#a + 1] = x end
   return cli.run(a, env or { XDG_STATE_HOME = cli.tmpdir() })
 end

@@ -101,6 +101,10 @@ class Env:
         d = os.path.join(self.work, 'state%d' % self.n)
         os.makedirs(d)
         if blob:
+            # a state folder as the simulator leaves one: its format file (contract.md §5.5;
+            # files without it are refused) and the chip's flash
+            with open(os.path.join(d, 'format'), 'w') as f:
+                f.write('cwlua simulator state 1\n')
             with open(os.path.join(d, PART_BLOB), 'wb') as f:
                 f.write(pattern())
         return d

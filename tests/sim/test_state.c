@@ -1,14 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /* libcwsim state folder tests (contract.md §5 --sim-state): creation, the exclusive lock and its
- * message, named blobs (atomic save, load, remove, name rules), the default location. */
+ * message (always with the holder's pid, also in a race), the format file, named blobs (atomic
+ * save, load, remove, name rules), the default location. */
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* mkdtemp, setenv */
 #endif
 
 #include "simtest.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char root[256];
@@ -110,6 +116,255 @@ static void test_blobs(void)
     cwsim_free(s);
 }
 
+static void put_file(const char *dir, const char *name, const char *text, size_t len)
+{
+    char p[400];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "wb");
+    if (f != NULL) {
+        if (fwrite(text, 1, len, f) != len)
+            fprintf(stderr, "could not write %s\n", p);
+        fclose(f);
+    }
+}
+
+static int file_is(const char *dir, const char *name, const char *text)
+{
+    char p[400], buf[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "rb");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strcmp(buf, text) == 0;
+}
+
+/* Opens dir expecting a refusal whose message holds each of want[] (NULL-terminated); the folder
+ * is left as it was, and the lock is free again. */
+static void refused(const char *dir, const char *const *want)
+{
+    char err[512] = "";
+    cwsim *s = t_sim();
+    int rc = cwsim_state_open(s, dir, err, sizeof err);
+    int ok = rc == -1 && cwsim_state_dir(s) == NULL && strchr(err, '\n') == NULL;
+    for (const char *const *w = want; *w != NULL; w++)
+        ok &= strstr(err, *w) != NULL;
+    if (!ok)
+        fprintf(stderr, "%s: rc %d, '%s'\n", dir, rc, err);
+    CHECK(ok);
+    cwsim_free(s);
+}
+
+/* The format file (contract.md §5.5): "cwlua simulator state 1". Any other format, or files
+ * without one, is refused with what was found, what is expected and what to do. */
+static void test_format(void)
+{
+    char dir[300], err[512];
+    snprintf(dir, sizeof dir, "%s/fmt", root);
+    cwsim *s = t_sim();
+    CHECK_EQ_INT(cwsim_state_open(s, dir, err, sizeof err), 0); /* fresh: gets the file */
+    CHECK(file_is(dir, "format", "cwlua simulator state 1\n"));
+    CHECK_EQ_INT(cwsim_state_save(s, "stm32f100xb.flash", "ab", 2, err, sizeof err), 0);
+    cwsim_free(s);
+
+    static const char *const newer[] = {"has format 2, from a newer cwlua; this one reads "
+                                        "format 1: pass another --sim-state folder, or delete it",
+                                        NULL};
+    put_file(dir, "format", "cwlua simulator state 2\n", 24);
+    refused(dir, newer);
+    CHECK(file_is(dir, "format", "cwlua simulator state 2\n")); /* untouched */
+    CHECK(file_is(dir, "stm32f100xb.flash", "ab"));
+    put_file(dir, "format", "cwlua simulator state 17", 24);
+    static const char *const newer17[] = {"has format 17, from a newer cwlua", NULL};
+    refused(dir, newer17);
+
+    static const char *const unknown[] = {
+        "has an unknown format file ('something else'; expected 'cwlua simulator state 1'): "
+        "pass another --sim-state folder, or delete it",
+        NULL};
+    put_file(dir, "format", "something else\nmore\n", 20);
+    refused(dir, unknown);
+    static const char *const zero[] = {"unknown format file ('cwlua simulator state 0'", NULL};
+    put_file(dir, "format", "cwlua simulator state 0\n", 24);
+    refused(dir, zero);
+    static const char *const lead[] = {"unknown format file ('cwlua simulator state 01'", NULL};
+    put_file(dir, "format", "cwlua simulator state 01\n", 25);
+    refused(dir, lead);
+    static const char *const junk[] = {"unknown format file ('\?\?ab?'", NULL};
+    put_file(dir, "format",
+             "\x01\xFF"
+             "ab\x7F",
+             5);
+    refused(dir, junk);
+    static const char *const empty[] = {"unknown format file (''", NULL};
+    put_file(dir, "format", "", 0);
+    refused(dir, empty);
+    static const char *const longer[] = {
+        "unknown format file ('0123456789012345678901234567890123456789...'", NULL};
+    put_file(dir, "format", "0123456789012345678901234567890123456789ABCDEF", 46);
+    refused(dir, longer);
+
+    /* files but no format file: not a state folder of ours (or a damaged one) */
+    char p[400];
+    snprintf(p, sizeof p, "%s/format", dir);
+    CHECK(unlink(p) == 0);
+    static const char *const none[] = {
+        "has files but no format file: it is not a simulator state folder of cwlua; pass "
+        "another --sim-state folder, or delete it",
+        NULL};
+    refused(dir, none);
+    CHECK(access(p, F_OK) != 0); /* nothing was written */
+
+    /* the format as cwlua writes it, with or without the newline, opens */
+    put_file(dir, "format", "cwlua simulator state 1", 23);
+    s = t_sim();
+    CHECK_EQ_INT(cwsim_state_open(s, dir, err, sizeof err), 0);
+    cwsim_free(s);
+
+    /* a folder with only the lock in it (a run stopped before writing the format) is fresh */
+    snprintf(dir, sizeof dir, "%s/fmt-lock-only", root);
+    CHECK(mkdir(dir, 0777) == 0);
+    put_file(dir, "lock", "", 0);
+    s = t_sim();
+    CHECK_EQ_INT(cwsim_state_open(s, dir, err, sizeof err), 0);
+    CHECK(file_is(dir, "format", "cwlua simulator state 1\n"));
+    cwsim_free(s);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* A holder between taking the lock and writing its pid (a child doing it by hand, slowly): the
+ * second simulator must still name it, not say "pid ?". A dead holder's pid left in the file
+ * must not be named either. */
+static void test_lock_pid_window(void)
+{
+    char dir[300], lock[400], err[512];
+    snprintf(dir, sizeof dir, "%s/window", root);
+    CHECK(mkdir(dir, 0777) == 0);
+    snprintf(lock, sizeof lock, "%s/lock", dir);
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, NULL, 0);
+    char stale[32];
+    int sn = snprintf(stale, sizeof stale, "%ld\n", (long)dead);
+    put_file(dir, "lock", stale, (size_t)sn);
+
+    int ready[2], done[2];
+    if (pipe(ready) != 0 || pipe(done) != 0) {
+        CHECK(0);
+        return;
+    }
+    pid_t child = fork();
+    if (child == 0) {
+        int fd = open(lock, O_RDWR);
+        char c = 'x';
+        if (fd < 0 || flock(fd, LOCK_EX) != 0)
+            _exit(1);
+        if (write(ready[1], &c, 1) != 1)
+            _exit(1);
+        sleep_ms(200); /* the window the pid is not in the file yet */
+        char pid[32];
+        int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+        if (pwrite(fd, pid, (size_t)n, 0) != n || ftruncate(fd, n) != 0)
+            _exit(1);
+        if (read(done[0], &c, 1) != 1)
+            _exit(1);
+        _exit(0);
+    }
+    char c;
+    CHECK(read(ready[0], &c, 1) == 1);
+    cwsim *s = t_sim();
+    CHECK_EQ_INT(cwsim_state_open(s, dir, err, sizeof err), -1);
+    char want[64];
+    snprintf(want, sizeof want, "in use by another simulator (pid %ld)", (long)child);
+    if (strstr(err, want) == NULL)
+        fprintf(stderr, "window: want '%s', got '%s'\n", want, err);
+    CHECK(strstr(err, want) != NULL);
+    CHECK(write(done[1], "x", 1) == 1);
+    int st = -1;
+    waitpid(child, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* the holder gone, the folder opens; closed, its lock file holds no pid */
+    CHECK_EQ_INT(cwsim_state_open(s, dir, err, sizeof err), 0);
+    cwsim_free(s);
+    CHECK(file_is(dir, "lock", ""));
+    close(ready[0]);
+    close(ready[1]);
+    close(done[0]);
+    close(done[1]);
+}
+
+/* 60 pairs of processes open one folder at the same moment: one wins, and the other's "in use"
+ * message names the winner's pid every time. */
+static void test_lock_pid_race(void)
+{
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/race", root);
+    int bad = 0, wins = 0;
+    for (int round = 0; round < 60; round++) {
+        int go[2], res[2], rel[2];
+        if (pipe(go) != 0 || pipe(res) != 0 || pipe(rel) != 0) {
+            CHECK(0);
+            return;
+        }
+        pid_t kids[2];
+        for (int k = 0; k < 2; k++) {
+            kids[k] = fork();
+            if (kids[k] == 0) {
+                char c, err[256] = "";
+                if (read(go[0], &c, 1) != 1)
+                    _exit(1);
+                cwsim *s = t_sim();
+                int rc = cwsim_state_open(s, dir, err, sizeof err);
+                char rec[300];
+                snprintf(rec, sizeof rec, "%d %ld %s", rc, (long)getpid(), err);
+                if (write(res[1], rec, sizeof rec) != (ssize_t)sizeof rec)
+                    _exit(1);
+                if (rc == 0 && read(rel[0], &c, 1) != 1)
+                    _exit(1);
+                cwsim_free(s);
+                _exit(0);
+            }
+        }
+        if (write(go[1], "xx", 2) != 2)
+            bad++;
+        char rec[2][300];
+        for (int k = 0; k < 2; k++)
+            if (read(res[0], rec[k], sizeof rec[k]) != (ssize_t)sizeof rec[k])
+                bad++;
+        int winner = rec[0][0] == '0' ? 0 : 1, loser = 1 - winner;
+        long wpid = strtol(rec[winner] + 2, NULL, 10);
+        char want[64];
+        snprintf(want, sizeof want, "in use by another simulator (pid %ld)", wpid);
+        if (rec[winner][0] != '0' || strncmp(rec[loser], "-1 ", 3) != 0 ||
+            strstr(rec[loser], want) == NULL) {
+            fprintf(stderr, "race %d: '%s' / '%s'\n", round, rec[0], rec[1]);
+            bad++;
+        } else {
+            wins++;
+        }
+        if (write(rel[1], "x", 1) != 1)
+            bad++;
+        for (int k = 0; k < 2; k++)
+            waitpid(kids[k], NULL, 0);
+        close(go[0]);
+        close(go[1]);
+        close(res[0]);
+        close(res[1]);
+        close(rel[0]);
+        close(rel[1]);
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(wins, 60);
+}
+
 static void test_default_dir(void)
 {
     char buf[512], err[256];
@@ -156,6 +411,9 @@ int main(void)
     }
     test_open_lock();
     test_blobs();
+    test_format();
+    test_lock_pid_window();
+    test_lock_pid_race();
     test_default_dir();
     rm_rf(root);
     return check_report("sim_state");

@@ -12,7 +12,6 @@
 #include "simbus.h"
 
 #include <errno.h>
-#include <math.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -62,6 +61,8 @@ typedef struct options {
     unsigned long long seed;
     bool have_seed;
     double latency_ms;
+    const char *latency_text; /* as given, to name it if it is given twice */
+    const char *seed_text;
     const char *state_dir;
     char **command;
 } options;
@@ -82,7 +83,7 @@ static const char usage_text[] =
     "Options:\n"
     "  --sim-fault NAME[=VALUE]  inject a fault; repeatable (list: cwlua sim faults)\n"
     "  --sim-seed N              seed of the random faults (default 1)\n"
-    "  --sim-usb-latency MS      time a control transfer takes (default 0.5)\n"
+    "  --sim-usb-latency MS      time a control transfer takes, 0 to 10000 (default 0.5)\n"
     "  --sim-state DIR           folder for persistent chip state\n"
     "  -h, --help                show this help\n"
     "\n"
@@ -200,6 +201,14 @@ static const char *option_value(int argc, char **argv, int *i, const char *name)
     return argv[++*i];
 }
 
+/* An option that is not repeatable, given twice: the second value would win unseen (the
+ * wording of cwlua's own command line, contract.md §3.1). */
+static void once(const char *name, const char *old, const char *value)
+{
+    if (old != NULL)
+        usage_error("option '%s' is given twice ('%s' and '%s'); give it once", name, old, value);
+}
+
 static void parse_args(int argc, char **argv, options *o)
 {
     o->latency_ms = 0.5; /* contract.md §5: a control transfer costs 0.5 ms by default */
@@ -226,6 +235,8 @@ static void parse_args(int argc, char **argv, options *o)
                 usage_error("--sim-fault '%s': no fault named (expected NAME[=VALUE])", v);
             o->faults[o->n_faults++] = v;
         } else if ((v = option_value(argc, argv, &i, "--sim-seed")) != NULL) {
+            once("--sim-seed", o->seed_text, v);
+            o->seed_text = v;
             char *end;
             errno = 0;
             o->seed = strtoull(v, &end, 10);
@@ -233,12 +244,13 @@ static void parse_args(int argc, char **argv, options *o)
                 usage_error("--sim-seed '%s': expected a non-negative integer", v);
             o->have_seed = true;
         } else if ((v = option_value(argc, argv, &i, "--sim-usb-latency")) != NULL) {
-            char *end;
-            double ms = strtod(v, &end);
-            if (end == v || *end != '\0' || !isfinite(ms) || ms < 0 || ms > 10000)
-                usage_error("--sim-usb-latency '%s': expected milliseconds from 0 to 10000", v);
-            o->latency_ms = ms;
+            once("--sim-usb-latency", o->latency_text, v);
+            o->latency_text = v;
+            char msg[256];
+            if (cwsim_usb_latency_parse(v, &o->latency_ms, msg, sizeof msg) != 0)
+                usage_error("%s", msg); /* the same line as in-process cwlua (cwsim.h) */
         } else if ((v = option_value(argc, argv, &i, "--sim-state")) != NULL) {
+            once("--sim-state", o->state_dir, v);
             if (*v == '\0')
                 usage_error("--sim-state: expected a folder");
             o->state_dir = v;

@@ -81,6 +81,7 @@ typedef struct options {
     unsigned long long seed;
     int have_seed;
     const char *app;
+    const char *seed_text; /* --sim-seed as given, to name it if it is given twice */
 } options;
 
 typedef struct pending {
@@ -150,6 +151,14 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name)
     return argv[++*i];
 }
 
+/* An option that is not repeatable, given twice: the second value would win unseen (the
+ * wording of cwlua's own command line, contract.md §3.1). */
+static void once(const char *name, const char *old, const char *value)
+{
+    if (old != NULL)
+        usage_error("option '%s' is given twice ('%s' and '%s'); give it once", name, old, value);
+}
+
 static void parse_args(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
@@ -159,8 +168,11 @@ static void parse_args(int argc, char **argv, options *o)
             fputs(usage_text, stdout);
             exit(0);
         } else if (strcmp(a, "--pty") == 0) {
+            if (o->pty)
+                usage_error("option '--pty' is given twice; give it once");
             o->pty = 1;
         } else if ((v = opt_value(argc, argv, &i, "--sim-state")) != NULL) {
+            once("--sim-state", o->state_dir, v);
             if (*v == '\0')
                 usage_error("%s needs a folder", "--sim-state");
             o->state_dir = v;
@@ -169,6 +181,8 @@ static void parse_args(int argc, char **argv, options *o)
                 usage_error("too many --sim-fault options (at most %d)", MAX_FAULTS);
             o->faults[o->n_faults++] = v;
         } else if ((v = opt_value(argc, argv, &i, "--sim-seed")) != NULL) {
+            once("--sim-seed", o->seed_text, v);
+            o->seed_text = v;
             char *end;
             errno = 0;
             o->seed = strtoull(v, &end, 0);
@@ -176,6 +190,7 @@ static void parse_args(int argc, char **argv, options *o)
                 usage_error("--sim-seed needs a whole number >= 0, not '%s'", v);
             o->have_seed = 1;
         } else if ((v = opt_value(argc, argv, &i, "--sim-app")) != NULL) {
+            once("--sim-app", o->app, v);
             o->app = v;
         } else if (a[0] == '-' && a[1] != '\0') {
             usage_error("unknown option '%s'", a);

@@ -26,6 +26,8 @@ local function run(ctx)
   local ok, e = xpcall(chunk, function(m)
     if errors.is(m) or errors.out_of_memory(m) then return m end
     if tostring(m):match("interrupted$") then return { interrupted = true, message = m } end
+    local what = errors.not_message(m) -- error({}) in the script: where, not "table: 0x55…"
+    if what then m = ("%s: raised %s (not a message)"):format(errors.position(2) or "?", what) end
     return { message = tostring(m), traceback = debug.traceback(tostring(m), 2) }
   end, table.unpack(ctx.args, 2))
   if ok then return 0 end

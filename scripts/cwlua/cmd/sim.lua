@@ -25,12 +25,25 @@ local function helper_path(name)
   return (exe:match("^(.*)/[^/]*$") or ".") .. "/" .. name
 end
 
+-- A global --sim-* option the subcommand's helper does not take would be dropped: refuse it.
+local function check_forwarded(ctx, sub)
+  local takes = {}
+  for _, f in ipairs(FORWARD[sub] or {}) do takes[f[1]] = true end
+  for _, o in ipairs(ctx.cli.SIM_OPTIONS) do
+    if ctx.opts[o[1]] ~= nil and not takes[o[1]] then
+      errors.raise("usage", "%s does not apply to 'sim %s'; run 'cwlua sim %s --help'", o[2], sub,
+        sub)
+    end
+  end
+end
+
 local function run(ctx)
   local sub = ctx.args[1]
   if sub == nil then
     errors.raise("usage", "sim needs a subcommand: %s; run 'cwlua sim --help'",
       table.concat(SUBCOMMANDS, ", "))
   end
+  if HELPERS[sub] or sub == "faults" then check_forwarded(ctx, sub) end
   if HELPERS[sub] then
     local helper = helper_path(HELPERS[sub])
     local argv = { helper }

@@ -7,6 +7,10 @@
 -- Options", Table "Device Clocking Options Select" (CKSEL3..0).
 local M = {}
 
+-- The fuse bytes in address order: avr-gcc's .fuse section holds them at offsets 0, 1, 2
+-- (targets/avr.lua regions), the names --fuse takes.
+M.FUSE_NAMES = { "low", "high", "ext" }
+
 -- Bits each byte implements; unimplemented bits read 1 and must be written 1.
 local MASKS = {
   m328 = { low = 0xFF, high = 0xFF, ext = 0x07, lock = 0x3F },
