@@ -12,6 +12,7 @@ local time = require "cwlua.time"
 local errors = require "cwlua.errors"
 local image = require "cwlua.image"
 local progress = require "cwlua.progress"
+local signal = require "cwlua.core.signal"
 local targets = require "cwlua.targets"
 
 local M = {}
@@ -354,6 +355,15 @@ local function open_device(part)
   return dev
 end
 
+-- The board's state, saved before anything changes it (contract.md §3.9).
+local function snapshot(ctx, dev)
+  local snap, msg, code = dev:snapshot()
+  if not snap then
+    error(errors.new("device", ctx.where .. ": " .. msg, { code = code }), 0)
+  end
+  return snap
+end
+
 -- Glitch outputs a notebook left on (crowbar MOSFETs, HS2 = glitch clock) are switched off
 -- for the operation (contract.md §3); the snapshot puts them back afterwards.
 local function glitch_off(ctx)
@@ -391,17 +401,22 @@ function M.session(command, word, opts, body)
   local owned <close> = not dev and open_device(ctx.part) or nil
   dev = dev or owned
   ctx.dev = dev
-  local _ <close> = dev.snapshot and assert(dev:snapshot()) or nil -- restores on every exit
+  -- restored on every exit path; a board that fails while its state is saved or put back
+  -- is a USB failure like any other (exit 3, contract.md §3.8)
+  local _ <close> = dev.snapshot and snapshot(ctx, dev):guard() or nil
   -- ctx.defer(fn): fn() runs on every exit path, last deferred first, before the board is
   -- restored (e.g. leave the programming mode that holds the target in reset); its errors
-  -- are logged with -v and otherwise ignored
+  -- are logged with -v and otherwise ignored. They run to the end even while SIGINT/SIGTERM
+  -- stops the run (signal.hold).
   local deferred = {}
   ctx.defer = function(fn) deferred[#deferred + 1] = fn end
   local _ <close> = setmetatable({}, { __close = function()
-    for i = #deferred, 1, -1 do
-      local ok, err = pcall(deferred[i])
-      if not ok then ctx.log("while leaving: %s", tostring(err)) end
-    end
+    signal.hold(function()
+      for i = #deferred, 1, -1 do
+        local ok, err = pcall(deferred[i])
+        if not ok then ctx.log("while leaving: %s", tostring(err)) end
+      end
+    end)
   end })
   glitch_off(ctx)
   ctx.rig = opts.rig or recipe.rig or "cw308"
