@@ -12,6 +12,16 @@
  * and main() exits 128 + signo. Cleanup that must finish even then (restoring a board) runs
  * inside signal.hold(): no interrupt is raised there, and its own pcalls keep working.
  *
+ * Two more holes are closed. A loop of few instructions that each run long in C (("x"):rep(5e7))
+ * reaches the count hook only every 1000 of them, seconds apart: so the signal handler also
+ * does what lua.c does, hooking the main thread at its next call, return or line (lua_sethook
+ * may be called from a signal handler, ldebug.c), and the first hook call goes back to the count
+ * hook. And an interrupt raised where nothing can pass it on (inside a finalizer, whose errors
+ * Lua turns into warnings, or a C function's own lua_pcall) would be lost: so while the signal
+ * is pending the hook raises again once REGRACE_NS have passed since the last raise or the end
+ * of the last hold. Unwinding takes microseconds, and a long cleanup is held, so only a lost
+ * interrupt is raised twice.
+ *
  * The same hook counts instructions for signal.budget(n, fn): a recipe that loops while it is
  * loaded is stopped the same way, without a second hook that could displace this one.
  *
@@ -26,6 +36,8 @@
  *   signal.catch(fn, ...) -> true, ... | false, err, signo: like pcall; when a signal stopped
  *                            fn, the signal is forgotten and the handler armed again (the
  *                            shell's prompt goes on after Ctrl-C)
+ *   signal.set_json(on)        --json is on: main() also prints the interrupted JSON object
+ *                              (contract.md §3.7), since no Lua can run by then
  */
 #include "l_signal.h"
 
@@ -34,13 +46,19 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 
 /* Instructions between two looks at the signal record: the hook's cost is one C call per this
  * many VM instructions, and a loop still stops within microseconds. */
 #define HOOK_EVERY 1000
+/* How long an interrupt may go without the run ending before it is raised again (see above). */
+#define REGRACE_NS 200000000u
 
 static volatile sig_atomic_t pending_signo = 0;
+static lua_State *volatile main_L = NULL; /* the state's main thread, for the signal handler */
+static uint64_t last_event_ns = 0;        /* the last raise or end of a hold, while pending */
+static int json_on = 0;
 static int hold_depth = 0;
 static long long budget_left = -1; /* < 0: no budget running */
 static int budget_tripped = 0;
@@ -52,9 +70,19 @@ int cw_signal_pending(void)
     return (int)pending_signo;
 }
 
+int cw_signal_json(void)
+{
+    return json_on;
+}
+
+static void hook(lua_State *L, lua_Debug *ar);
+
 static void on_signal(int sig)
 {
     pending_signo = sig;
+    lua_State *L = main_L;
+    if (L != NULL) /* lua.c's laction: at the very next call, return or line */
+        lua_sethook(L, hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
 }
 
 static void arm_handlers(void)
@@ -85,7 +113,12 @@ static void raise_kind(lua_State *L, const char *kind, lua_Integer detail)
     luaL_error(L, "instruction budget of %d exhausted", (int)detail);
 }
 
-static int raised = 0; /* the pending signal has been raised once */
+static int raised = 0; /* the pending signal has been raised (at last_event_ns) */
+
+static void hook_normal(lua_State *L)
+{
+    lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
+}
 
 static void hook(lua_State *L, lua_Debug *ar)
 {
@@ -97,15 +130,19 @@ static void hook(lua_State *L, lua_Debug *ar)
             raise_kind(L, "budget", 0);
         }
     }
-    if (pending_signo != 0 && !raised && hold_depth == 0) {
+    if (pending_signo == 0)
+        return;
+    lua_State *M = main_L;
+    if (M != NULL && lua_gethookmask(M) != LUA_MASKCOUNT)
+        hook_normal(M); /* the signal handler's every-call hook has done its job */
+    if (hold_depth != 0)
+        return;
+    uint64_t now = cw_monotonic_ns();
+    if (!raised || now - last_event_ns >= REGRACE_NS) {
         raised = 1;
+        last_event_ns = now;
         raise_kind(L, "interrupted", pending_signo);
     }
-}
-
-static void hook_normal(lua_State *L)
-{
-    lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
 }
 
 static int stopping(void)
@@ -126,6 +163,15 @@ void cw_signal_hook(lua_State *L)
 {
     cw_signal_setup();
     hook_normal(L);
+    main_L = L;
+    if (pending_signo != 0) /* a signal before the state was known: now at once */
+        lua_sethook(L, hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
+}
+
+void cw_signal_unhook(lua_State *L)
+{
+    main_L = NULL;
+    lua_sethook(L, NULL, 0, 0);
 }
 
 /* signal.install(factory) */
@@ -172,9 +218,18 @@ static int l_hold(lua_State *L)
     hold_depth++;
     int status = pcall_rest(L);
     hold_depth--;
+    if (hold_depth == 0 && pending_signo != 0)
+        last_event_ns = cw_monotonic_ns(); /* the unwinding goes on: give it its time again */
     if (status != LUA_OK)
         return lua_error(L);
     return lua_gettop(L);
+}
+
+/* signal.set_json(on) */
+static int l_set_json(lua_State *L)
+{
+    json_on = lua_toboolean(L, 1);
+    return 0;
 }
 
 /* signal.budget(n, fn, ...) -> fn's results */
@@ -213,6 +268,8 @@ static int l_catch(lua_State *L)
     if (signo != 0) {
         pending_signo = 0;
         raised = 0;
+        if (main_L != NULL)
+            hook_normal(main_L);
         arm_handlers();
     }
     lua_pushboolean(L, 0);
@@ -226,9 +283,8 @@ static int l_catch(lua_State *L)
 int luaopen_cwlua_core_signal(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
-        {"install", l_install}, {"pending", l_pending}, {"stopping", l_stopping},
-        {"hold", l_hold},       {"budget", l_budget},   {"catch", l_catch},
-        {NULL, NULL},
+        {"install", l_install}, {"pending", l_pending}, {"stopping", l_stopping}, {"hold", l_hold},
+        {"budget", l_budget},   {"catch", l_catch},     {"set_json", l_set_json}, {NULL, NULL},
     };
     luaL_newlib(L, funcs);
     return 1;

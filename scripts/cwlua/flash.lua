@@ -304,7 +304,7 @@ end
 local function write_eeprom(ctx, chip, mem, opts)
   local ee = mem.eeprom
   local total = ee:size()
-  local prog = progress.new("eeprom", total, { quiet = opts.quiet })
+  local prog <close> = progress.new("eeprom", total, { quiet = opts.quiet })
   local done = 0
   for off, data in ee:blocks(BLOCK) do
     ctx.recipe.write_eeprom(ctx, chip, off, data)
@@ -546,7 +546,7 @@ function M.program(word, file, opts)
     local total = img:size()
     local verified = "skipped"
     if total > 0 then
-      local prog = progress.new("write", total, { quiet = opts.quiet })
+      local prog <close> = progress.new("write", total, { quiet = opts.quiet })
       local done = 0
       -- blocks padded to the chip's write unit with its erased value: 4 bytes and 0xFF, or the
       -- recipe's write_unit/erased (L4 writes double words, L0/L1 erase to 0x00)
@@ -558,7 +558,7 @@ function M.program(word, file, opts)
       end
       prog:finish()
       if not opts.no_verify then
-        local vprog = progress.new("verify", total, { quiet = opts.quiet })
+        local vprog <close> = progress.new("verify", total, { quiet = opts.quiet })
         verify(ctx, chip, img, vprog)
         vprog:finish()
       end
@@ -623,7 +623,7 @@ function M.verify(word, file, opts)
     check_memories(ctx, chip, mem, file)
     local t0 = time.now_ns()
     local total = img:size() + (mem.eeprom and mem.eeprom:size() or 0)
-    local prog = progress.new("verify", total, { quiet = opts.quiet })
+    local prog <close> = progress.new("verify", total, { quiet = opts.quiet })
     verify(ctx, chip, img, prog)
     if mem.eeprom then
       local base = img:size()
@@ -638,7 +638,8 @@ function M.verify(word, file, opts)
 end
 
 --- flash.read(word, out, opts) -> summary. The output is written to OUT.part and renamed at
--- the end, so a failed read never leaves a truncated file under the real name.
+-- the end, so a failed read never leaves a truncated file under the real name; OUT.part is
+-- removed on every other way out, a signal included (signal.hold).
 function M.read(word, out, opts)
   local recipe = targets.resolve(word)
   require_steps(recipe, "read")
@@ -647,6 +648,10 @@ function M.read(word, out, opts)
   local f, err = io.open(tmp, "wb")
   if not f then errors.raise("input", "cannot write %s", err) end
   f:close()
+  local keep = false
+  local _ <close> = setmetatable({}, { __close = function()
+    if not keep then signal.hold(os.remove, tmp) end
+  end })
   local memory = opts.memory or "flash"
   if memory ~= "flash" and memory ~= "eeprom" then
     errors.raise("usage", "--memory must be flash or eeprom, got '%s'", memory)
@@ -656,7 +661,7 @@ function M.read(word, out, opts)
     if opts.option_bytes then errors.raise("usage", "--memory eeprom and --option-bytes "
       .. "exclude each other") end
   end
-  local ok, res = pcall(M.session, "read", word, opts, function(ctx, chip)
+  local res = M.session("read", word, opts, function(ctx, chip)
     local start, size, read = chip.flash_start, chip.flash_size, ctx.recipe.read
     if memory == "eeprom" then -- offsets from 0, as --eeprom FILE takes them back
       start, size, read = 0, chip.eeprom_size or 0, ctx.recipe.read_eeprom
@@ -674,7 +679,7 @@ function M.read(word, out, opts)
     if len <= 0 then errors.raise("usage", "--len must be positive") end
     local t0 = time.now_ns()
     local parts, done = {}, 0
-    local prog = progress.new("read", len, { quiet = opts.quiet })
+    local prog <close> = progress.new("read", len, { quiet = opts.quiet })
     while done < len do
       local a = addr + done
       local rb = ctx.read_block or BLOCK -- what the line can take whole (the recipe says)
@@ -695,10 +700,7 @@ function M.read(word, out, opts)
     return { bytes = len, addr = addr, memory = memory, seconds = (time.now_ns() - t0) / 1e9,
              chip = chip }
   end)
-  if not ok then
-    os.remove(tmp)
-    error(res, 0)
-  end
+  keep = true -- the data is whole: renamed, or left for the user when renaming fails
   local renamed, rerr = os.rename(tmp, out)
   if not renamed then errors.raise("failure", "cannot rename %s to %s: %s", tmp, out, rerr) end
   return res

@@ -22,14 +22,13 @@ local function run(ctx)
     errors.raise("failure", "%s", err) -- syntax error: "script:line: message"
   end
   _G.cw = require "cwlua"
+  -- SIGINT/SIGTERM are thrown on by the xpcall itself (cwlua.boot): main() exits 130/143
   local ok, e = xpcall(chunk, function(m)
     if errors.is(m) then return m end
-    if tostring(m):match("interrupted$") then return { interrupted = true, message = m } end
     return { message = tostring(m), traceback = debug.traceback(tostring(m), 2) }
   end, table.unpack(ctx.args, 2))
   if ok then return 0 end
   if errors.is(e) then error(e, 0) end
-  if e.interrupted then error(e.message, 0) end -- Ctrl-C: the CLI exits 130
   if ctx.opts.verbose then errors.raise("failure", "%s", e.traceback) end
   errors.raise("failure", "%s", e.message)
 end
