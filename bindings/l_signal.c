@@ -17,10 +17,12 @@
  * does what lua.c does, hooking the main thread at its next call, return or line (lua_sethook
  * may be called from a signal handler, ldebug.c), and the first hook call goes back to the count
  * hook. And an interrupt raised where nothing can pass it on (inside a finalizer, whose errors
- * Lua turns into warnings, or a C function's own lua_pcall) would be lost: so while the signal
- * is pending the hook raises again once REGRACE_NS have passed since the last raise or the end
- * of the last hold. Unwinding takes microseconds, and a long cleanup is held, so only a lost
- * interrupt is raised twice.
+ * Lua turns into warnings, or a C function's own lua_pcall) would be lost, and code that runs
+ * while the run unwinds may loop (a <close> handler, an xpcall message handler): so while the
+ * signal is pending, once REGRACE_NS have passed since the first raise or the end of the last
+ * hold, the hook raises again at every call until the run has ended or a hold begins.
+ * Unwinding takes microseconds, and a long cleanup is held, so a run that unwinds as it should
+ * sees the interrupt once.
  *
  * The same hook counts instructions for signal.budget(n, fn): a recipe that loops while it is
  * loaded is stopped the same way, without a second hook that could displace this one.
@@ -57,7 +59,8 @@
 
 static volatile sig_atomic_t pending_signo = 0;
 static lua_State *volatile main_L = NULL; /* the state's main thread, for the signal handler */
-static uint64_t last_event_ns = 0;        /* the last raise or end of a hold, while pending */
+static uint64_t last_event_ns = 0;        /* the first raise or end of a hold, while pending */
+static int relentless = 0;                /* the grace is over: raise at every hook call */
 static int json_on = 0;
 static int hold_depth = 0;
 static long long budget_left = -1; /* < 0: no budget running */
@@ -113,7 +116,7 @@ static void raise_kind(lua_State *L, const char *kind, lua_Integer detail)
     luaL_error(L, "instruction budget of %d exhausted", (int)detail);
 }
 
-static int raised = 0; /* the pending signal has been raised (at last_event_ns) */
+static int raised = 0; /* the pending signal has been raised */
 
 static void hook_normal(lua_State *L)
 {
@@ -137,10 +140,13 @@ static void hook(lua_State *L, lua_Debug *ar)
         hook_normal(M); /* the signal handler's every-call hook has done its job */
     if (hold_depth != 0)
         return;
-    uint64_t now = cw_monotonic_ns();
-    if (!raised || now - last_event_ns >= REGRACE_NS) {
+    if (!raised) {
         raised = 1;
-        last_event_ns = now;
+        last_event_ns = cw_monotonic_ns();
+        raise_kind(L, "interrupted", pending_signo);
+    }
+    if (relentless || cw_monotonic_ns() - last_event_ns >= REGRACE_NS) {
+        relentless = 1;
         raise_kind(L, "interrupted", pending_signo);
     }
 }
@@ -155,6 +161,13 @@ void cw_signal_setup(void)
     if (!installed) {
         arm_handlers();
         cw_set_interrupt_check(cw_signal_pending);
+        /* A parent may hand the signals over blocked (the mask survives exec): then they would
+         * never arrive, and one already pending arrives now, before the Lua state exists. */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        sigprocmask(SIG_UNBLOCK, &set, NULL);
         installed = 1;
     }
 }
@@ -218,8 +231,10 @@ static int l_hold(lua_State *L)
     hold_depth++;
     int status = pcall_rest(L);
     hold_depth--;
-    if (hold_depth == 0 && pending_signo != 0)
+    if (hold_depth == 0 && pending_signo != 0) {
         last_event_ns = cw_monotonic_ns(); /* the unwinding goes on: give it its time again */
+        relentless = 0;
+    }
     if (status != LUA_OK)
         return lua_error(L);
     return lua_gettop(L);
@@ -268,6 +283,7 @@ static int l_catch(lua_State *L)
     if (signo != 0) {
         pending_signo = 0;
         raised = 0;
+        relentless = 0;
         if (main_L != NULL)
             hook_normal(main_L);
         arm_handlers();

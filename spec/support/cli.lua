@@ -44,8 +44,9 @@ function M.write(path, text)
   return path
 end
 
--- The shell words that run the binary with args in a hermetic environment (see cli.run).
-local function command(args, env)
+-- The shell words that run the binary (or bin) with args in a hermetic environment (see
+-- cli.run).
+local function command(args, env, bin)
   local base = { CWLUA_PATH = false, CWLUA_DEVICE = false }
   for k, v in pairs(env or {}) do base[k] = v end
   if base.XDG_CONFIG_HOME == nil then base.XDG_CONFIG_HOME = M.tmpdir() end
@@ -56,7 +57,7 @@ local function command(args, env)
   for k, v in pairs(base) do
     if v ~= false then words[#words + 1] = k .. "=" .. M.quote(v) end
   end
-  words[#words + 1] = M.quote(M.BIN)
+  words[#words + 1] = M.quote(bin or M.BIN)
   for _, a in ipairs(args) do words[#words + 1] = M.quote(a) end
   return table.concat(words, " ")
 end
@@ -94,12 +95,13 @@ function M.run_all(jobs, opts)
   return results
 end
 
---- cli.run(args [, env [, stdin]]) -> { status, stdout, stderr }
+--- cli.run(args [, env [, stdin [, bin]]]) -> { status, stdout, stderr }
 -- The environment is hermetic: an empty XDG_CONFIG_HOME, no CWLUA_PATH or CWLUA_DEVICE,
--- unless env sets them (env values of false unset the variable).
-function M.run(args, env, stdin)
+-- unless env sets them (env values of false unset the variable). bin: another program to run
+-- (one that starts cwlua itself).
+function M.run(args, env, stdin, bin)
   local dir = M.tmpdir()
-  local cmd = command(args, env) .. " >" .. dir .. "/out 2>" .. dir .. "/err"
+  local cmd = command(args, env, bin) .. " >" .. dir .. "/out 2>" .. dir .. "/err"
   if stdin then
     M.write(dir .. "/in", stdin)
     cmd = cmd .. " <" .. dir .. "/in"
