@@ -20,9 +20,9 @@
  * Lua turns into warnings, or a C function's own lua_pcall) would be lost, and code that runs
  * while the run unwinds may loop (a <close> handler, an xpcall message handler): so while the
  * signal is pending, once REGRACE_NS have passed since the first raise or the end of the last
- * hold, the hook raises again at every call until the run has ended or a hold begins.
- * Unwinding takes microseconds, and a long cleanup is held, so a run that unwinds as it should
- * sees the interrupt once.
+ * hold, the hook raises again at each of its looks until the run has ended (not inside a hold,
+ * whose end gives the unwinding its grace again). Unwinding takes microseconds, and a long
+ * cleanup is held, so a run that unwinds as it should sees the interrupt once.
  *
  * The same hook counts instructions for signal.budget(n, fn): a recipe that loops while it is
  * loaded is stopped the same way, without a second hook that could displace this one.

@@ -55,8 +55,9 @@ do
     return ok, ...
   end
   _G.pcall = function(f, ...) return pass(raw_pcall(f, ...)) end
-  -- An interrupt does not run the message handler: raised from the hook, it would run with
-  -- hooks off (ldo.c calls it before unwinding), and one that loops could never be stopped.
+  -- An interrupt (or a spent budget) does not run the message handler: raised from the hook,
+  -- it would run with hooks off (ldo.c calls it before unwinding), and one that loops could
+  -- never be stopped.
   _G.xpcall = function(f, handler, ...)
     local h = handler
     if type(handler) == "function" then

@@ -76,14 +76,15 @@ local function stopped(r, sig, what)
 end
 
 -- The built-in STM32F1 recipe as a file named name, with text before it (a loop at load
--- time) or its write step replaced (a loop inside the recipe).
-local function stm32f1_copy(path, name, before, write)
+-- time) or steps replaced (steps = { write = "function ... end" }: a loop inside the recipe).
+local function stm32f1_copy(path, name, before, steps)
   local text = slurp(SRC .. "/targets/stm32f1.lua")
   text = text:gsub('name = "stm32f1"', ('name = "%s"'):format(name), 1)
     :gsub("aliases = {[^}]*},\n", "", 1)
-  if write then
+  if steps then
     text = text:gsub("return stm32%.recipe {", "local r = stm32.recipe {", 1)
-      .. "r.write = " .. write .. "\nreturn r\n"
+    for step, fn in pairs(steps) do text = text .. "r." .. step .. " = " .. fn .. "\n" end
+    text = text .. "return r\n"
   end
   return cli.write(path, (before or "") .. text)
 end
@@ -113,8 +114,9 @@ describe("SIGINT and SIGTERM", function()
       'while true do pcall(function() local _ = ("x"):rep(1e6) end) end\n')
     -- loads, connects, erases, then loops in its write step
     steps = dir .. "/steps"
-    stm32f1_copy(steps .. "/loopw.lua", "loopw", nil,
-      'function(ctx) ctx.log("writing") while true do end end')
+    stm32f1_copy(steps .. "/loopw.lua", "loopw", nil, {
+      write = 'function(ctx) ctx.log("writing") while true do end end',
+      read = 'function(ctx) ctx.log("reading") while true do end end' })
   end)
   teardown(cli.cleanup)
 
@@ -156,6 +158,16 @@ os.execv(sys.argv[1], sys.argv[1:])
       local r = interrupt({ args = { "-s", steps, "-v", "-d", "sim", "program", "loopw", fw },
         env = { XDG_STATE_HOME = cli.tmpdir() }, sig = sig, marker = "loopw: writing" })
       stopped(r, sig, "program loopw")
+    end)
+
+    it(("removes read's OUT.part, SIG%s"):format(sig), function()
+      local d = cli.tmpdir()
+      local r = interrupt({ dir = d, args = { "-s", steps, "-v", "-d", "sim", "read", "loopw",
+        "out.bin" }, env = { XDG_STATE_HOME = cli.tmpdir() }, sig = sig,
+        marker = "loopw: reading" })
+      stopped(r, sig, "read loopw")
+      assert.is_nil(io.open(d .. "/out.bin.part"))
+      assert.is_nil(io.open(d .. "/out.bin"))
     end)
   end
 
