@@ -12,6 +12,18 @@
  * and main() exits 128 + signo. Cleanup that must finish even then (restoring a board) runs
  * inside signal.hold(): no interrupt is raised there, and its own pcalls keep working.
  *
+ * Two more holes are closed. A loop of few instructions that each run long in C (("x"):rep(5e7))
+ * reaches the count hook only every 1000 of them, seconds apart: so the signal handler also
+ * does what lua.c does, hooking the main thread at its next call, return or line (lua_sethook
+ * may be called from a signal handler, ldebug.c), and the first hook call goes back to the count
+ * hook. And an interrupt raised where nothing can pass it on (inside a finalizer, whose errors
+ * Lua turns into warnings, or a C function's own lua_pcall) would be lost, and code that runs
+ * while the run unwinds may loop (a <close> handler, an xpcall message handler): so while the
+ * signal is pending, once REGRACE_NS have passed since the first raise or the end of the last
+ * hold, the hook raises again at each of its looks until the run has ended (not inside a hold,
+ * whose end gives the unwinding its grace again). Unwinding takes microseconds, and a long
+ * cleanup is held, so a run that unwinds as it should sees the interrupt once.
+ *
  * The same hook counts instructions for signal.budget(n, fn): a recipe that loops while it is
  * loaded is stopped the same way, without a second hook that could displace this one.
  *
@@ -29,6 +41,8 @@
  *   signal.catch(fn, ...) -> true, ... | false, err, signo: like pcall; when a signal stopped
  *                            fn, the signal is forgotten and the handler armed again (the
  *                            shell's prompt goes on after Ctrl-C)
+ *   signal.set_json(on)        --json is on: main() also prints the interrupted JSON object
+ *                              (contract.md §3.7), since no Lua can run by then
  */
 #include "l_signal.h"
 
@@ -37,13 +51,20 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 
 /* Instructions between two looks at the signal record: the hook's cost is one C call per this
  * many VM instructions, and a loop still stops within microseconds. */
 #define HOOK_EVERY 1000
+/* How long an interrupt may go without the run ending before it is raised again (see above). */
+#define REGRACE_NS 200000000u
 
 static volatile sig_atomic_t pending_signo = 0;
+static lua_State *volatile main_L = NULL; /* the state's main thread, for the signal handler */
+static uint64_t last_event_ns = 0;        /* the first raise or end of a hold, while pending */
+static int relentless = 0;                /* the grace is over: raise at every hook call */
+static int json_on = 0;
 static int hold_depth = 0;
 static long long budget_left = -1; /* < 0: no budget running */
 static int budget_tripped = 0;
@@ -55,9 +76,19 @@ int cw_signal_pending(void)
     return (int)pending_signo;
 }
 
+int cw_signal_json(void)
+{
+    return json_on;
+}
+
+static void hook(lua_State *L, lua_Debug *ar);
+
 static void on_signal(int sig)
 {
     pending_signo = sig;
+    lua_State *L = main_L;
+    if (L != NULL) /* lua.c's laction: at the very next call, return or line */
+        lua_sethook(L, hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
 }
 
 static void arm_handlers(void)
@@ -88,7 +119,12 @@ static void raise_kind(lua_State *L, const char *kind, lua_Integer detail)
     luaL_error(L, "instruction budget of %d exhausted", (int)detail);
 }
 
-static int raised = 0; /* the pending signal has been raised once */
+static int raised = 0; /* the pending signal has been raised */
+
+static void hook_normal(lua_State *L)
+{
+    lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
+}
 
 static void hook(lua_State *L, lua_Debug *ar)
 {
@@ -104,15 +140,22 @@ static void hook(lua_State *L, lua_Debug *ar)
             raise_kind(L, "budget", 0);
         }
     }
-    if (pending_signo != 0 && !raised && hold_depth == 0) {
+    if (pending_signo == 0)
+        return;
+    lua_State *M = main_L;
+    if (M != NULL && lua_gethookmask(M) != LUA_MASKCOUNT)
+        hook_normal(M); /* the signal handler's every-call hook has done its job */
+    if (hold_depth != 0)
+        return;
+    if (!raised) {
         raised = 1;
+        last_event_ns = cw_monotonic_ns();
         raise_kind(L, "interrupted", pending_signo);
     }
-}
-
-static void hook_normal(lua_State *L)
-{
-    lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
+    if (relentless || cw_monotonic_ns() - last_event_ns >= REGRACE_NS) {
+        relentless = 1;
+        raise_kind(L, "interrupted", pending_signo);
+    }
 }
 
 static int stopping(void)
@@ -125,6 +168,13 @@ void cw_signal_setup(void)
     if (!installed) {
         arm_handlers();
         cw_set_interrupt_check(cw_signal_pending);
+        /* A parent may hand the signals over blocked (the mask survives exec): then they would
+         * never arrive, and one already pending arrives now, before the Lua state exists. */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        sigprocmask(SIG_UNBLOCK, &set, NULL);
         installed = 1;
     }
 }
@@ -133,6 +183,15 @@ void cw_signal_hook(lua_State *L)
 {
     cw_signal_setup();
     hook_normal(L);
+    main_L = L;
+    if (pending_signo != 0) /* a signal before the state was known: now at once */
+        lua_sethook(L, hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
+}
+
+void cw_signal_unhook(lua_State *L)
+{
+    main_L = NULL;
+    lua_sethook(L, NULL, 0, 0);
 }
 
 /* signal.install(factory) */
@@ -179,9 +238,20 @@ static int l_hold(lua_State *L)
     hold_depth++;
     int status = pcall_rest(L);
     hold_depth--;
+    if (hold_depth == 0 && pending_signo != 0) {
+        last_event_ns = cw_monotonic_ns(); /* the unwinding goes on: give it its time again */
+        relentless = 0;
+    }
     if (status != LUA_OK)
         return lua_error(L);
     return lua_gettop(L);
+}
+
+/* signal.set_json(on) */
+static int l_set_json(lua_State *L)
+{
+    json_on = lua_toboolean(L, 1);
+    return 0;
 }
 
 /* signal.budget(n, fn, ...) -> fn's results */
@@ -220,6 +290,9 @@ static int l_catch(lua_State *L)
     if (signo != 0) {
         pending_signo = 0;
         raised = 0;
+        relentless = 0;
+        if (main_L != NULL)
+            hook_normal(main_L);
         arm_handlers();
     }
     lua_pushboolean(L, 0);
@@ -233,9 +306,8 @@ static int l_catch(lua_State *L)
 int luaopen_cwlua_core_signal(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
-        {"install", l_install}, {"pending", l_pending}, {"stopping", l_stopping},
-        {"hold", l_hold},       {"budget", l_budget},   {"catch", l_catch},
-        {NULL, NULL},
+        {"install", l_install}, {"pending", l_pending}, {"stopping", l_stopping}, {"hold", l_hold},
+        {"budget", l_budget},   {"catch", l_catch},     {"set_json", l_set_json}, {NULL, NULL},
     };
     luaL_newlib(L, funcs);
     return 1;

@@ -114,7 +114,13 @@ int main(int argc, char **argv)
     int signo = cw_signal_pending();
     if (signo != 0) {
         /* The run unwound because of SIGINT or SIGTERM; every guard restored what it had
-         * changed on the way out (signal.hold). The shell's convention: 128 + signo. */
+         * changed on the way out (signal.hold). The shell's convention: 128 + signo. With
+         * --json the one object a failure prints (contract.md §3.7), keys sorted as
+         * cwlua.json sorts them; Lua cannot print it, the run has unwound. */
+        if (cw_signal_json()) {
+            fputs("{\"cause\":\"interrupted\",\"error\":\"interrupted\",\"schema\":1}\n", stdout);
+            fflush(stdout);
+        }
         fprintf(stderr, "%s: interrupted\n", progname);
         code = 128 + signo;
     } else if (status == LUA_ERRMEM || (status != LUA_OK && lua_type(L, -1) == LUA_TSTRING &&
@@ -130,6 +136,8 @@ int main(int argc, char **argv)
     } else {
         code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : EXIT_FAILURE;
     }
+    /* The finalizers that close what is still open run to their end, uninterrupted. */
+    cw_signal_unhook(L);
     lua_close(L);
     return code;
 }

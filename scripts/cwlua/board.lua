@@ -15,6 +15,7 @@ local connect = require "cwlua.connect"
 local device = require "cwlua.core.device"
 local devspec = require "cwlua.devspec"
 local errors = require "cwlua.errors"
+local signal = require "cwlua.core.signal"
 
 local M = {}
 
@@ -99,12 +100,18 @@ local function fail(code, fmt, ...)
 end
 
 -- Wrap a method so that a raised device failure becomes the return values nil, msg, code.
-local function protect(f)
+-- stream: on a stream, "timeout" means the target sent nothing in time (docs/api.md); a USB
+-- transfer that timed out is the board failing, not the target, so it is returned as "io" (its
+-- message still says "timed out"): a protocol engine that waits for its target must never take
+-- a board that stopped answering for a silent target (exit 3, not 4; contract.md §3.8).
+local function protect(f, stream)
   return function(...)
     local r = table.pack(pcall(f, ...))
     if r[1] then return table.unpack(r, 2, r.n) end
     local e = r[2]
-    if errors.is(e, "device") and e.code then return nil, e.message, e.code end
+    if errors.is(e, "device") and e.code then
+      return nil, e.message, (stream and e.code == "timeout") and "io" or e.code
+    end
     error(e, 0)
   end
 end
@@ -296,14 +303,20 @@ function Board:_connect(opts)
   connect.run(self, opts)
 end
 
---- board:close() -> true; closing twice is harmless through <close> and __gc
-function Board:close()
+local function close(self)
   if self._dev then
     time.release(self._dev)
     self._dev:close()
     self._dev = nil
   end
   return true
+end
+
+--- board:close() -> true; closing twice is harmless through <close> and __gc. Finishes even
+-- while SIGINT/SIGTERM stops the run (signal.hold): the simulator saves its state and frees
+-- its folder, a USB board is released.
+function Board:close()
+  return signal.hold(close, self)
 end
 Board.__close = Board.close
 Board.__gc = Board.close
@@ -658,12 +671,12 @@ end
 --- stream:available() -> bytes that can be read now | nil, msg, code
 Stream.available = protect(function(self)
   return #self._pending + self:_count(USART_RX_COUNT)
-end)
+end, true)
 
 --- stream:tx_pending() -> bytes in the board's transmit buffer not yet sent | nil, msg, code
 Stream.tx_pending = protect(function(self)
   return self:_count(USART_TX_COUNT)
-end)
+end, true)
 
 -- The stream keeps _tx_end_ns, the (virtual) time its last queued byte leaves the board's
 -- UART: the board shifts bytes out at a fixed rate, so how full its transmit buffer is, and
@@ -706,7 +719,7 @@ Stream.write = protect(function(self, data)
     end
   end
   return true
-end)
+end, true)
 
 -- Take everything the board holds: one count (0x1B/0x14), then as many 0x1A reads as needed;
 -- what the caller does not want yet stays in _pending for the next read. Never asks for more
@@ -774,7 +787,7 @@ Stream.read = protect(function(self, n, timeout_ms, extra_ns)
   local out = self._pending:sub(1, n)
   self._pending = self._pending:sub(n + 1)
   return out
-end)
+end, true)
 
 --- stream:read_until(pattern, timeout_ms) -> text up to and including the first match |
 -- nil, msg, "timeout" (what arrived stays buffered for the next read)
@@ -797,7 +810,7 @@ Stream.read_until = protect(function(self, pattern, timeout_ms)
       time.sleep_ns(math.min(remaining, math.max(self.frame_ns, 100000)))
     end
   end
-end)
+end, true)
 
 --- stream:flush() -> bytes discarded: drops everything received so far
 Stream.flush = protect(function(self)
@@ -810,7 +823,7 @@ Stream.flush = protect(function(self)
     self._pending = ""
   end
   return dropped
-end)
+end, true)
 
 --- stream:drain(timeout_ms) -> true once the board has sent everything | nil, msg, "timeout"
 Stream.drain = protect(function(self, timeout_ms)
@@ -823,7 +836,7 @@ Stream.drain = protect(function(self, timeout_ms)
     end
     time.sleep_ns(q * self.frame_ns)
   end
-end)
+end, true)
 
 --- board:serial([cfg]) -> stream | nil, msg, code. cfg: baud (38400), parity ("none", "odd",
 -- "even", "mark", "space"), stop (1, 1.5, 2), bits (5..8). INIT (which empties both board
@@ -941,8 +954,7 @@ Board.snapshot = protect(function(self)
   return setmetatable(s, Snapshot)
 end)
 
---- snap:restore() -> true | nil, msg, code. Safe to call more than once.
-Snapshot.restore = protect(function(self)
+local restore = protect(function(self)
   local b = self._board
   if self._done or not b._dev then return true end
   self._done = true
@@ -971,8 +983,29 @@ Snapshot.restore = protect(function(self)
   return true
 end)
 
+--- snap:restore() -> true | nil, msg, code. Safe to call more than once. Runs to its end even
+-- while SIGINT/SIGTERM stops the run (signal.hold: no interrupt is raised inside), so the
+-- board is put back before the process exits (contract.md §3.9).
+function Snapshot:restore()
+  return signal.hold(restore, self)
+end
+
 function Snapshot:__close()
   self:restore() -- errors in __close are swallowed: nowhere to report them (style.md §2.3)
+end
+
+--- snap:guard() -> a to-be-closed value that restores the snapshot on every exit path. Unlike
+-- the snapshot's own <close>, a restore that fails after a block that otherwise succeeded
+-- raises the device error (exit 3): the board was not left as found, and the user must know.
+-- After an error the block's own error is kept, being the cause.
+function Snapshot:guard()
+  return setmetatable({}, { __close = function(_, err)
+    local ok, msg, code = self:restore()
+    if not ok and err == nil then
+      error(errors.new("device", "the board could not be put back as found: " .. msg,
+        { code = code }), 0)
+    end
+  end })
 end
 
 M.Board, M.Stream = Board, Stream

@@ -86,14 +86,18 @@ do
     return ok, ...
   end
   _G.pcall = function(f, ...) return pass(raw_pcall(f, ...)) end
-  -- Lua runs a message handler with hooks off when the error came from the hook (ldo.c restores
-  -- them only at the protected call), so a handler that loops could not be stopped: for the
-  -- interrupt or a spent budget the handler is skipped and the error thrown on.
+  -- An interrupt (or a spent budget) does not run the message handler: raised from the hook,
+  -- it would run with hooks off (ldo.c calls it before unwinding), and one that loops could
+  -- never be stopped.
   _G.xpcall = function(f, handler, ...)
-    return pass(raw_xpcall(f, function(e)
-      if stopping() then return e end
-      return handler(e)
-    end, ...))
+    local h = handler
+    if type(handler) == "function" then
+      h = function(e)
+        if stopping() then return e end
+        return handler(e)
+      end
+    end
+    return pass(raw_xpcall(f, h, ...))
   end
   -- luacheck: ignore 122 (the runtime replaces resume on purpose, see above)
   coroutine.resume = function(co, ...) return pass(raw_resume(co, ...)) end

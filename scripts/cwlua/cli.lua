@@ -333,6 +333,8 @@ local function dispatch(argv)
   local opts, command, args, first_arg = M.parse(argv)
   verbose = opts.verbose or false
   json_errors = opts.json or false
+  -- a run stopped by SIGINT/SIGTERM unwinds to main(), which prints the JSON object then
+  require("cwlua.core.signal").set_json(json_errors)
   if opts.quiet and opts.verbose then usage_error("-q and -v contradict each other; pick one") end
   if opts.rig and not ({ cw308 = true, cw506 = true, cw313 = true, serial = true })[opts.rig] then
     usage_error("unknown rig '%s'; use cw308, cw506, cw313 or serial", opts.rig)
@@ -403,7 +405,8 @@ end
 
 --- cli.main(argv) -> exit status. Prints user errors as "cwlua: message" (exit per kind);
 -- running out of memory as "cwlua: out of memory" (exit 1); anything else is an internal
--- error: exit 1, with a traceback under -v.
+-- error: exit 1, with a traceback under -v. SIGINT and SIGTERM never get here: the xpcall
+-- throws them on (cwlua.boot), and main() reports them.
 function M.main(argv)
   local ok, result = xpcall(dispatch, handler, argv)
   if not ok and out_of_memory(result) then
@@ -422,10 +425,6 @@ function M.main(argv)
         cause = result.cause }), "\n")
     end
     return result.exit
-  end
-  if result.message:match("interrupted$") then -- Ctrl-C (runtime/main.c); the board is restored
-    io.stderr:write("cwlua: interrupted\n")
-    return 130
   end
   if verbose then
     io.stderr:write("cwlua: ", result.traceback, "\n")

@@ -203,7 +203,15 @@ function M.run(word, opts)
     ctx.dev = b
     local _ <close> = b
     if report.cause then return end
-    local _ <close> = b.snapshot and assert(b:snapshot()) or nil -- restored on every path
+    -- restored on every path; a board that fails while its state is saved or put back is a
+    -- board-side cause like any other (below)
+    local snap
+    if b.snapshot then
+      local msg, code
+      snap, msg, code = b:snapshot()
+      if not snap then error(errors.new("device", msg, { code = code }), 0) end
+    end
+    local _ <close> = snap and snap:guard() or nil
     if not recipe.doctor then
       report:step("target", "skipped", "recipe " .. recipe.name .. " has no diagnosis yet")
       report:conclude("ok")

@@ -13,6 +13,7 @@ local errors = require "cwlua.errors"
 local image = require "cwlua.image"
 local progress = require "cwlua.progress"
 local retry = require "cwlua.retry"
+local signal = require "cwlua.core.signal"
 local targets = require "cwlua.targets"
 
 local M = {}
@@ -390,7 +391,7 @@ end
 local function write_eeprom(ctx, chip, mem, opts)
   local ee = mem.eeprom
   local total = ee:size()
-  local prog = progress.new("eeprom", total, { quiet = opts.quiet })
+  local prog <close> = progress.new("eeprom", total, { quiet = opts.quiet })
   local done = 0
   for off, data in ee:blocks(BLOCK) do
     ctx.recipe.write_eeprom(ctx, chip, off, data)
@@ -466,6 +467,15 @@ local function open_device(part)
   return dev
 end
 
+-- The board's state, saved before anything changes it (contract.md §3.9).
+local function snapshot(ctx, dev)
+  local snap, msg, code = dev:snapshot()
+  if not snap then
+    error(errors.new("device", ctx.where .. ": " .. msg, { code = code }), 0)
+  end
+  return snap
+end
+
 -- Glitch outputs a notebook left on (crowbar MOSFETs, HS2 = glitch clock) are switched off
 -- for the operation (contract.md §3); the snapshot puts them back afterwards.
 local function glitch_off(ctx)
@@ -509,17 +519,22 @@ function M.session(command, word, opts, body)
   local owned <close> = not dev and open_device(ctx.part) or nil
   dev = dev or owned
   ctx.dev = dev
-  local _ <close> = dev.snapshot and assert(dev:snapshot()) or nil -- restores on every exit
+  -- restored on every exit path; a board that fails while its state is saved or put back
+  -- is a USB failure like any other (exit 3, contract.md §3.8)
+  local _ <close> = dev.snapshot and snapshot(ctx, dev):guard() or nil
   -- ctx.defer(fn): fn() runs on every exit path, last deferred first, before the board is
   -- restored (e.g. leave the programming mode that holds the target in reset); its errors
-  -- are logged with -v and otherwise ignored
+  -- are logged with -v and otherwise ignored. They run to the end even while SIGINT/SIGTERM
+  -- stops the run (signal.hold).
   local deferred = {}
   ctx.defer = function(fn) deferred[#deferred + 1] = fn end
   local _ <close> = setmetatable({}, { __close = function()
-    for i = #deferred, 1, -1 do
-      local ok, err = pcall(deferred[i])
-      if not ok then ctx.log("while leaving: %s", tostring(err)) end
-    end
+    signal.hold(function()
+      for i = #deferred, 1, -1 do
+        local ok, err = pcall(deferred[i])
+        if not ok then ctx.log("while leaving: %s", tostring(err)) end
+      end
+    end)
   end })
   glitch_off(ctx)
   ctx.rig = opts.rig or recipe.rig or "cw308"
@@ -652,7 +667,7 @@ function M.program(word, file, opts)
     local total = img:size()
     local verified = "skipped"
     if total > 0 then
-      local prog = progress.new("write", total, { quiet = opts.quiet })
+      local prog <close> = progress.new("write", total, { quiet = opts.quiet })
       local done = 0
       -- blocks padded to the chip's write unit with its erased value: 4 bytes and 0xFF, or the
       -- recipe's write_unit/erased (L4 writes double words, L0/L1 erase to 0x00)
@@ -667,7 +682,7 @@ function M.program(word, file, opts)
       end
       prog:finish()
       if not opts.no_verify then
-        local vprog = progress.new("verify", total, { quiet = opts.quiet })
+        local vprog <close> = progress.new("verify", total, { quiet = opts.quiet })
         verify(ctx, chip, img, vprog)
         vprog:finish()
       end
@@ -734,7 +749,7 @@ function M.verify(word, file, opts)
     check_memories(ctx, chip, mem, file)
     local t0 = time.now_ns()
     local total = img:size() + (mem.eeprom and mem.eeprom:size() or 0)
-    local prog = progress.new("verify", total, { quiet = opts.quiet })
+    local prog <close> = progress.new("verify", total, { quiet = opts.quiet })
     verify(ctx, chip, img, prog)
     if mem.eeprom then
       local base = img:size()
@@ -749,7 +764,8 @@ function M.verify(word, file, opts)
 end
 
 --- flash.read(word, out, opts) -> summary. The output is written to OUT.part and renamed at
--- the end, so a failed read never leaves a truncated file under the real name.
+-- the end, so a failed read never leaves a truncated file under the real name; OUT.part is
+-- removed on every other way out, a signal included (signal.hold).
 function M.read(word, out, opts)
   local recipe = targets.resolve(word)
   require_steps(recipe, "read")
@@ -758,6 +774,10 @@ function M.read(word, out, opts)
   local f, err = io.open(tmp, "wb")
   if not f then errors.raise("input", "cannot write %s", err) end
   f:close()
+  local keep = false
+  local _ <close> = setmetatable({}, { __close = function()
+    if not keep then signal.hold(os.remove, tmp) end
+  end })
   local memory = opts.memory or "flash"
   if memory ~= "flash" and memory ~= "eeprom" then
     errors.raise("usage", "--memory must be flash or eeprom, got '%s'", memory)
@@ -767,7 +787,7 @@ function M.read(word, out, opts)
     if opts.option_bytes then errors.raise("usage", "--memory eeprom and --option-bytes "
       .. "exclude each other") end
   end
-  local ok, res = pcall(M.session, "read", word, opts, function(ctx, chip)
+  local res = M.session("read", word, opts, function(ctx, chip)
     local start, size, read = chip.flash_start, chip.flash_size, ctx.recipe.read
     if memory == "eeprom" then -- offsets from 0, as --eeprom FILE takes them back
       start, size, read = 0, chip.eeprom_size or 0, ctx.recipe.read_eeprom
@@ -785,7 +805,7 @@ function M.read(word, out, opts)
     if len <= 0 then errors.raise("usage", "--len must be positive") end
     local t0 = time.now_ns()
     local parts, done = {}, 0
-    local prog = progress.new("read", len, { quiet = opts.quiet })
+    local prog <close> = progress.new("read", len, { quiet = opts.quiet })
     while done < len do
       local a = addr + done
       local rb = ctx.read_block or BLOCK -- what the line can take whole (the recipe says)
@@ -806,10 +826,7 @@ function M.read(word, out, opts)
     return { bytes = len, addr = addr, memory = memory, seconds = (time.now_ns() - t0) / 1e9,
              chip = chip }
   end)
-  if not ok then
-    os.remove(tmp)
-    error(res, 0)
-  end
+  keep = true -- the data is whole: renamed, or left for the user when renaming fails
   local renamed, rerr = os.rename(tmp, out)
   if not renamed then errors.raise("failure", "cannot rename %s to %s: %s", tmp, out, rerr) end
   return res

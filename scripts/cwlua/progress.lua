@@ -5,6 +5,7 @@
 local time = require "cwlua.time"
 local device = require "cwlua.core.device"
 local runtime = require "cwlua.core.runtime"
+local signal = require "cwlua.core.signal"
 
 local M = {}
 
@@ -13,7 +14,9 @@ P.__index = P
 
 local REDRAW_NS = 100000000 -- redraw a terminal bar at most 10 times a second (real time)
 
---- progress.new(label, total_bytes, opts) -> p; opts.quiet silences it
+--- progress.new(label, total_bytes, opts) -> p; opts.quiet silences it. Hold it in a <close>
+-- variable: a bar cut short by an error or a signal then ends its line, so the message that
+-- follows starts on a line of its own.
 function M.new(label, total, opts)
   opts = opts or {}
   return setmetatable({ label = label, total = total, done = 0, quiet = opts.quiet,
@@ -48,6 +51,7 @@ function P:update(done)
     end
     io.stderr:write(("\r%-7s [%s%s] %s/%s KiB %s%s  "):format(self.label, ("#"):rep(fill),
       (" "):rep(width - fill), kib(done), kib(self.total), M.format_rate(done, elapsed), eta))
+    self.open_line = true
   else
     local q = math.min(4, done * 4 // self.total) -- print only the highest quarter crossed
     if q >= self.next_quarter then
@@ -60,7 +64,20 @@ end
 
 function P:finish()
   if not self.quiet and self.tty and self.total > 0 then io.stderr:write("\n") end
+  self.open_line = false
   return (time.now_ns() - self.t0) / 1e9
+end
+
+-- An unfinished bar ends its line; in signal.hold, as cleanup that must finish.
+local function end_line(self)
+  if self.open_line then
+    self.open_line = false
+    io.stderr:write("\n")
+  end
+end
+
+function P:__close()
+  signal.hold(end_line, self)
 end
 
 return M

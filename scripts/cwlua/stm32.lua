@@ -91,10 +91,19 @@ local function identify(ctx, recipe)
     function(v) return ("Get ID answered 0x%03X, which this recipe does not take"):format(v) end,
     "the product ID")
   local known = devices.BY_PID[pid]
+  if not known then
+    -- an ID outside the table (every product ID of target-protocols.md §A.6): a bit damaged
+    -- on the line is far likelier than an unknown chip behind an STM32 recipe, so it is the
+    -- target's reply that failed (exit 4), not the user's input (contract.md §3.8)
+    error(errors.new("target", ("%s: the chip reports product ID 0x%03X, which is no STM32 "
+      .. "cwlua knows: the reply was probably damaged on the line (noise, a poor cable or "
+      .. "ground), or the chip is not one cwlua supports"):format(ctx.where, pid),
+      { code = "garbled", observed = string.pack(">I2", pid) }), 0)
+  end
   if not accepted(pid) then
     local other = recipe_for(pid)
     error(errors.new("input", ("%s: the chip reports product ID 0x%03X (%s), which this recipe "
-      .. "does not program%s"):format(ctx.where, pid, known and known.name or "unknown to cwlua",
+      .. "does not program%s"):format(ctx.where, pid, known.name,
       other and ("; use the recipe '" .. other .. "'") or ""),
       { cause = "wrong-chip", recipe = other }), 0)
   end

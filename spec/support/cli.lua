@@ -44,12 +44,12 @@ function M.write(path, text)
   return path
 end
 
---- cli.run(args [, env [, stdin]]) -> { status, stdout, stderr }
--- The environment is hermetic: an empty XDG_CONFIG_HOME, no CWLUA_PATH or CWLUA_DEVICE,
--- unless env sets them (env values of false unset the variable).
-function M.run(args, env, stdin)
-  local base = { XDG_CONFIG_HOME = M.tmpdir(), CWLUA_PATH = false, CWLUA_DEVICE = false }
+-- The shell words that run the binary (or bin) with args in a hermetic environment (see
+-- cli.run).
+local function command(args, env, bin)
+  local base = { CWLUA_PATH = false, CWLUA_DEVICE = false }
   for k, v in pairs(env or {}) do base[k] = v end
+  if base.XDG_CONFIG_HOME == nil then base.XDG_CONFIG_HOME = M.tmpdir() end
   local words = { "env" }
   for k, v in pairs(base) do -- env wants every -u before the first assignment
     if v == false then words[#words + 1] = "-u " .. k end
@@ -57,10 +57,51 @@ function M.run(args, env, stdin)
   for k, v in pairs(base) do
     if v ~= false then words[#words + 1] = k .. "=" .. M.quote(v) end
   end
-  words[#words + 1] = M.quote(M.BIN)
+  words[#words + 1] = M.quote(bin or M.BIN)
   for _, a in ipairs(args) do words[#words + 1] = M.quote(a) end
+  return table.concat(words, " ")
+end
+
+--- cli.run_all(jobs [, opts]) -> results: runs every job = { args, env } as cli.run does, up
+-- to opts.parallel at once (default: the number of processors), each stopped after
+-- opts.timeout_s seconds (default 60; status 124 then, as timeout(1) gives). results[i] =
+-- { status, stdout, stderr } of jobs[i], in order. For sweeps of hundreds of short runs.
+function M.run_all(jobs, opts)
+  opts = opts or {}
+  local parallel = opts.parallel
+  if not parallel then
+    local p = io.popen("nproc 2>/dev/null")
+    parallel = p and tonumber(p:read("a")) or 2
+    if p then p:close() end
+  end
   local dir = M.tmpdir()
-  local cmd = table.concat(words, " ") .. " >" .. dir .. "/out 2>" .. dir .. "/err"
+  local list = {}
+  for i, job in ipairs(jobs) do -- one script per job; xargs keeps `parallel` of them running
+    local o = ("%s/%d"):format(dir, i)
+    list[i] = o .. ".sh"
+    local f = assert(io.open(list[i], "w"))
+    f:write(("timeout -k 5 %d %s >%s.out 2>%s.err </dev/null\necho $? >%s.st\n"):format(
+      opts.timeout_s or 60, command(job.args, job.env), o, o, o))
+    f:close()
+  end
+  M.write(dir .. "/jobs", table.concat(list, "\n") .. "\n")
+  assert(os.execute(("xargs -P %d -n 1 sh <%s"):format(parallel, M.quote(dir .. "/jobs"))))
+  local results = {}
+  for i = 1, #jobs do
+    local o = ("%s/%d"):format(dir, i)
+    results[i] = { status = tonumber(slurp(o .. ".st")), stdout = slurp(o .. ".out"),
+                   stderr = slurp(o .. ".err") }
+  end
+  return results
+end
+
+--- cli.run(args [, env [, stdin [, bin]]]) -> { status, stdout, stderr }
+-- The environment is hermetic: an empty XDG_CONFIG_HOME, no CWLUA_PATH or CWLUA_DEVICE,
+-- unless env sets them (env values of false unset the variable). bin: another program to run
+-- (one that starts cwlua itself).
+function M.run(args, env, stdin, bin)
+  local dir = M.tmpdir()
+  local cmd = command(args, env, bin) .. " >" .. dir .. "/out 2>" .. dir .. "/err"
   if stdin then
     M.write(dir .. "/in", stdin)
     cmd = cmd .. " <" .. dir .. "/in"

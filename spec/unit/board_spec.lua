@@ -206,6 +206,29 @@ describe("cwlua.board", function()
         assert.is_true(time.now_ns() - t0 >= 250e6)
       end)
 
+    it("gives a USB timeout as 'io', the board's failure, never the target's 'timeout'",
+      function()
+        -- the transfers up to a working stream, then the same with the next one timing out
+        local n
+        do
+          local b <close> = assert(board.open("sim"))
+          assert(b:serial())
+          local c = b:sim_counters()
+          n = c.ctrl_in + c.ctrl_out + c.bulk_in + c.bulk_out
+        end
+        local b <close> = assert(board.open("sim", { faults = { "usb-timeout-after=" .. n } }))
+        local s = assert(b:serial())
+        for _, call in ipairs({ function() return s:read(1, 250) end,
+                                function() return s:write("x") end,
+                                function() return s:read_until("\n", 250) end,
+                                function() return s:available() end }) do
+          local v, msg, code = call()
+          assert.is_nil(v)
+          assert.are.equal("io", code)
+          assert.matches("timed out; the board stopped answering", msg)
+        end
+      end)
+
     it("reads up to a pattern and keeps the rest", function()
       local b <close> = assert(board.open("sim", { target = "loopback" }))
       local s = assert(b:serial({ baud = 38400 }))
@@ -252,6 +275,37 @@ describe("cwlua.board", function()
       end
       local u = b:sim_view().uart
       assert.are.same({ 57623, "odd" }, { math.floor(u.baud + 0.5), u.parity })
+    end)
+
+    it("guard(): a restore that fails after a block that succeeded raises exit 3", function()
+      local function block(faults, fail)
+        local b <close> = assert(board.open("sim", { faults = faults }))
+        local snap = assert(b:snapshot())
+        local n
+        local ok, e = pcall(function()
+          local _ <close> = snap:guard()
+          b:pin("nrst", "low")
+          local c = b:sim_counters()
+          n = c.ctrl_in + c.ctrl_out + c.bulk_in + c.bulk_out
+          if fail then error("the block failed", 0) end
+        end)
+        return ok, e, n
+      end
+      local ok, _, n = block({})
+      assert.is_true(ok)
+      -- the board goes away at the restore's first transfer
+      local e
+      ok, e = block({ "unplug-after=" .. n })
+      assert.is_false(ok)
+      assert.are.equal("device", e.kind)
+      assert.are.equal(3, e.exit)
+      assert.are.equal("no_device", e.code)
+      assert.matches("^the board could not be put back as found: cwlite .*the board is gone",
+        e.message)
+      -- after an error in the block, that error is the one that counts
+      ok, e = block({ "unplug-after=" .. n }, true)
+      assert.is_false(ok)
+      assert.are.equal("the block failed", e)
     end)
 
     it("puts back glitch outputs a notebook left on", function()

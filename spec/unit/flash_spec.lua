@@ -61,6 +61,24 @@ describe("cwlua.flash leaves the board as found", function()
     end)
   end)
 
+  it("takes a product ID no STM32 has for a damaged reply (exit 4), not bad input", function()
+    with_board({}, function(b)
+      local before = state(b)
+      local hex = cli.write(dir .. "/fw.hex", images.hex({ { 0x08000000, "\1\2\3\4" } }))
+      local Boot = require("cwlua.proto.stm32boot").Boot
+      local get_id = Boot.get_id
+      Boot.get_id = function(self) return get_id(self) ~ 0x200 end -- 0x420 -> 0x620: one bit
+      local ok, e = pcall(flash.program, "stm32f1", hex, { board = b, quiet = true })
+      Boot.get_id = get_id
+      assert.is_false(ok)
+      assert.are.equal("target", e.kind)
+      assert.are.equal("garbled", e.code)
+      assert.matches("^stm32f1: the chip reports product ID 0x620, which is no STM32 cwlua "
+        .. "knows: the reply was probably damaged on the line", e.message)
+      assert.are.same(before, state(b))
+    end)
+  end)
+
   it("switches glitch outputs off while programming and puts them back", function()
     with_board({ "glitch-active" }, function(b)
       local before = state(b)

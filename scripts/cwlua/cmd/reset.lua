@@ -3,6 +3,7 @@
 local time = require "cwlua.time"
 local cmdutil = require "cwlua.cmdutil"
 local errors = require "cwlua.errors"
+local signal = require "cwlua.core.signal"
 local targets = require "cwlua.targets"
 
 local function run(ctx)
@@ -19,6 +20,12 @@ local function run(ctx)
   -- it: then the line is left driven high, as the ChipWhisperer tutorials' reset_target() does.
   local before, msg, code = b:pin(pin)
   if before == nil and code ~= "unsupported" then cmdutil.check(before, msg, code) end
+  -- an error or a signal half-way still puts the line back (a chip left held in reset looks
+  -- dead); in signal.hold, as cleanup that must finish
+  local done = false
+  local _ <close> = setmetatable({}, { __close = function()
+    if not done then signal.hold(b.pin, b, pin, before or "high") end
+  end })
   -- low, then high 25 ms so the chip sees a clean edge, then back to what it was: the
   -- sequence NewAE uses around STM32 bootloader entry (target-protocols.md §A.2)
   cmdutil.check(b:pin(pin, "low"))
@@ -26,6 +33,7 @@ local function run(ctx)
   cmdutil.check(b:pin(pin, "high"))
   time.sleep(25)
   cmdutil.check(b:pin(pin, before or "high"))
+  done = true
   if not ctx.opts.quiet and not ctx.opts.json then
     io.stdout:write(("reset: %s low for %g ms\n"):format(pin, low_ms))
   end

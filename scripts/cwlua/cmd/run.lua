@@ -23,9 +23,9 @@ local function run(ctx)
     errors.raise("failure", "%s", err) -- syntax error: "script:line: message"
   end
   _G.cw = require "cwlua"
+  -- SIGINT/SIGTERM are thrown on by the xpcall itself (cwlua.boot): main() exits 130/143
   local ok, e = xpcall(chunk, function(m)
     if errors.is(m) or errors.out_of_memory(m) then return m end
-    if tostring(m):match("interrupted$") then return { interrupted = true, message = m } end
     local what = errors.not_message(m) -- error({}) in the script: where, not "table: 0x55…"
     if what then m = ("%s: raised %s (not a message)"):format(errors.position(2) or "?", what) end
     return { message = tostring(m), traceback = debug.traceback(tostring(m), 2) }
@@ -33,7 +33,6 @@ local function run(ctx)
   if ok then return 0 end
   -- Not a table: out of memory (for which Lua calls no handler); the CLI reports it.
   if errors.is(e) or type(e) ~= "table" then error(e, 0) end
-  if e.interrupted then error(e.message, 0) end -- Ctrl-C: the CLI exits 130
   if ctx.opts.verbose then errors.raise("failure", "%s", e.traceback) end
   errors.raise("failure", "%s", e.message)
 end

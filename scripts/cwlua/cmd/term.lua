@@ -61,7 +61,8 @@ local function run(ctx)
   end
   local _ <close> = log
   local dev <close> = cmdutil.open_board()
-  local _ <close> = dev.snapshot and cmdutil.check(dev:snapshot()) or nil -- serial put back
+  -- serial put back; a restore that fails is exit 3 (Snapshot:guard)
+  local _ <close> = dev.snapshot and cmdutil.check(dev:snapshot()):guard() or nil
   local s = cmdutil.check(dev:serial{ baud = baud, parity = parity })
   local sim = dev.backend == "sim"
   local is_tty = tty.isatty(0)

@@ -51,10 +51,11 @@ local function hex(s)
 end
 M.hex = hex
 
--- A transfer failed: a STALL on an engine request means the board has no XPROG engine (the
--- Nano's firmware lacks it, cw-usb-protocol.md §2.3); anything else is the board or USB.
+-- A transfer failed: a STALL on the first engine request means the board has no XPROG engine
+-- (the Nano's firmware lacks it, cw-usb-protocol.md §2.3); once the engine has answered, a
+-- stall is the board or USB failing like anything else.
 function Engine:_fail(what, msg, code)
-  if code == "stall" or code == "pipe" then
+  if (code == "stall" or code == "pipe") and not self.answered then
     error(errors.new("device", ("%s: this board cannot program XMEGA: its XMEGA programmer "
       .. "request (0x20, %s) stalls, so its firmware has no XPROG (PDI) engine; use a CW-Lite, "
       .. "CW1200 or CW-Husky"):format(self.where, what), { code = "no_engine",
@@ -67,11 +68,13 @@ end
 function Engine:_out(sub, data, what)
   local ok, msg, code = self.board:ctrl_out(M.REQUEST, sub, data or "")
   if not ok then self:_fail(what, msg, code) end
+  self.answered = true
 end
 
 function Engine:_in(value, len, what)
   local data, msg, code = self.board:ctrl_in(M.REQUEST, value, len)
   if not data then self:_fail(what, msg, code) end
+  self.answered = true
   return data
 end
 
