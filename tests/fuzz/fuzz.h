@@ -52,6 +52,20 @@ static inline size_t fz_bytes(fz *f, uint8_t *out, size_t n)
     return k;
 }
 
+/* FUZZ_TRACE=1 in the environment: the harness tells what it does (seeds, findings). */
+__attribute__((format(printf, 1, 2))) static inline void fz_trace(const char *fmt, ...)
+{
+    static int on = -1;
+    if (on < 0)
+        on = getenv("FUZZ_TRACE") != NULL;
+    if (!on)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+
 /* A finding: print it and abort (libFuzzer then writes the input to its crash file). */
 __attribute__((noreturn, format(printf, 1, 2))) static inline void fz_finding(const char *fmt, ...)
 {

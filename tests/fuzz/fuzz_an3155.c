@@ -38,6 +38,7 @@ static void on_tx(void *ctx, const cwsim_uart_frame *frame, uint64_t end_ns)
     uint8_t b = 0;
     (void)end_ns;
     (void)cwsim_uart_frame_decode(frame, &h->fmt, &b);
+    fz_trace(" %02X", b);
     h->last[h->got++ % sizeof h->last] = b;
 }
 
@@ -101,6 +102,7 @@ static void boot(host *h, int boot0)
 static int operation(host *h, fz *f, uint8_t erase_cmd)
 {
     uint8_t op = fz_u8(f), buf[600];
+    fz_trace("\nop %02X:", op);
     switch (op & 0x0F) {
     case 0: { /* raw bytes */
         size_t n = fz_bytes(f, buf, (size_t)(fz_u8(f) % 64u) + 1);

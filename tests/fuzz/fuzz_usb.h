@@ -32,6 +32,7 @@ static inline int fz_out(cwsim_board *b, uint8_t req, uint16_t val, const uint8_
         memcpy(buf, payload, len);
     int r = cwsim_board_control(b, VENDOR_OUT, req, val, 0, buf, len, USB_MS);
     free(buf);
+    fz_trace("OUT %02X %04X [%u] -> %d\n", req, val, len, r);
     if (r != len && !fz_valid_error(r))
         fz_finding("OUT 0x%02X wValue 0x%04X wLength %u returned %d", req, val, len, r);
     return r;
@@ -46,6 +47,10 @@ static inline int fz_in(cwsim_board *b, uint8_t req, uint16_t val, uint8_t *out,
     int r = cwsim_board_control(b, VENDOR_IN, req, val, 0, buf, len, USB_MS);
     if (r > 0 && out != NULL)
         memcpy(out, buf, (size_t)r);
+    fz_trace("IN  %02X %04X [%u] -> %d:", req, val, len, r);
+    for (int i = 0; i < r && i < 16; i++)
+        fz_trace(" %02X", buf[i]);
+    fz_trace("\n");
     free(buf);
     if ((r < 0 && !fz_valid_error(r)) || r > (int)len)
         fz_finding("IN 0x%02X wValue 0x%04X wLength %u returned %d", req, val, len, r);
