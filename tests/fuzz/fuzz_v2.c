@@ -95,8 +95,12 @@ static void operation(cwsim *sim, cwsim_board *b, fz *f)
         command(b, 0x10, ENTER_CW, sizeof ENTER_CW);
         break;
     default: { /* the XPROG engine's SET_PARAM TIMEOUT: the shared counter's default (§1) */
+        /* At most 2.6 s: a longer one only lets a completion wait poll longer, as the firmware
+         * does (a value poll of a byte that never changes polls until the counter runs out;
+         * with the maximum, 20 days, that is hours of real time). tests/avr/avr_engine.c's
+         * test_dead_polls covers the maximum where nothing answers. */
         uint8_t p[5] = {0x08};
-        uint32_t ticks = fz_u16(f) % 6554u; /* at most 2.6 s */
+        uint32_t ticks = fz_u16(f) % 6554u;
         for (int i = 0; i < 4; i++)
             p[1 + i] = (uint8_t)(ticks >> (8 * i));
         fz_out(b, 0x20, 0x0007, p, 5);

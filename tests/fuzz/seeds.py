@@ -224,6 +224,11 @@ def v2():
     put("v2", "m48a_cw1200_flow", b"\x07\x01" + flow)
     # the shared timeout trap: an XMEGA-style 100 ms default, then the AVR entry (§1)
     put("v2", "timeout_trap", b"\x00\x00" + b"\x07\xfa\x00" + ENTER + sig + leave)
+    # completion waits nothing answers, with the longest timeout the harness sets (2.6 s):
+    # RDY/BSY with SPI off (CHIP_ERASE before ENTER), value polling on an erased byte
+    put("v2", "dead_polls", b"\x00\x00" + b"\x07\x99\x19" +
+        command(2, b"\x19\x01\xac\x80\x00\x00") + ENTER + setbuf(0, b"\x12") + command(15, b"\x01\x00\x00\x00") +
+        command(3, b"\x01\x00\x04\x05\x40\x4c\x20\xff\xff") + leave)
 
 
 if __name__ == "__main__":
