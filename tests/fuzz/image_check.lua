@@ -27,6 +27,8 @@ local format, math_type, concat = string.format, math.type, table.concat
 
 -- describe(e) -> one line for an error value that is not a cwlua error
 local function describe(e)
+  -- Lua's memory error: fuzz_image.c's heap limit for this input (memory not O(file size))
+  if e == "not enough memory" then return "ran out of the Lua heap allowed for this input" end
   if type(e) == "string" then return e end
   return format("a %s: %s", type(e), tostring(e))
 end
