@@ -44,11 +44,15 @@ static int command(cwsim_board *b, uint8_t cmd, const uint8_t *p, uint16_t len)
     return status(b, st) >= 2 ? st[1] : -1;
 }
 
-static void reg_write(cwsim_board *b, unsigned addr, const uint8_t *v, uint16_t k)
+/* IOROUTE byte 5 (cw-usb-protocol.md §4.1): bit 0 routes the SAM SPI pins to the target
+ * (setAVRISPMode), bit 1 switches target power off. Read, change, write (§2.5 memory requests). */
+static void ioroute_byte5(cwsim_board *b, uint8_t set, uint8_t clear)
 {
-    uint8_t buf[8 + 16] = {(uint8_t)k, 0, 0, 0, (uint8_t)addr, 0, 0, 0};
-    memcpy(buf + 8, v, k);
-    fz_out(b, 0x13, 0, buf, (uint16_t)(8 + k)); /* cw-usb-protocol.md §2.5 memory write */
+    uint8_t rd[8] = {8, 0, 0, 0, REG_IOR, 0, 0, 0}, wr[16] = {8, 0, 0, 0, REG_IOR, 0, 0, 0};
+    fz_out(b, 0x12, 0, rd, 8);
+    fz_in(b, 0x12, 0, wr + 8, 8);
+    wr[8 + 5] = (uint8_t)((wr[8 + 5] | set) & ~clear);
+    fz_out(b, 0x13, 0, wr, 16);
 }
 
 static void operation(cwsim *sim, cwsim_board *b, fz *f)
@@ -109,14 +113,24 @@ static void operation(cwsim *sim, cwsim_board *b, fz *f)
     }
 }
 
-/* NewAE's entry on what the input left: the fuses, the engine's parameters and the shared
- * timeout back to their defaults, LEAVE, ENTER, read the signature (§C.4). */
-static void check_alive(cwsim_board *b, cwsim_avr *chip)
+/* NewAE's entry on what the input left: the fuses back to the part's (latched by a target
+ * power cycle: a fuse that slows or stops the chip's clock legitimately defeats NewAE's SCK),
+ * the engine's parameters and the shared timeout back to their defaults, LEAVE, ENTER, read
+ * the signature (§C.4). */
+static void check_alive(cwsim *sim, cwsim_board *b, cwsim_avr *chip)
 {
     const cwsim_avr_part_info *part = cwsim_avr_part(chip);
     const uint8_t fuses[4] = {part->fuse_low, part->fuse_high, part->fuse_ext, part->lock};
+    uint8_t had[4];
+    cwsim_avr_peek(chip, CWSIM_AVR_FUSES, 0, had, 4);
+    fz_trace("check: fuses %02X %02X %02X %02X, CPU %.0f Hz, programming %d\n", had[0], had[1],
+             had[2], had[3], cwsim_avr_cpu_hz(chip), cwsim_avr_programming(chip));
     if (cwsim_avr_poke(chip, CWSIM_AVR_FUSES, 0, fuses, 4) != 0)
         fz_finding("cannot reset the fuses");
+    ioroute_byte5(b, 0x02, 0);
+    cwsim_advance_ns(sim, 10 * MS);
+    ioroute_byte5(b, 0, 0x02);
+    cwsim_advance_ns(sim, 10 * MS);
     const uint8_t tmo[5] = {0x08, 0xF4, 0x01, 0, 0}; /* the power-on 500 ticks */
     fz_out(b, 0x20, 0x0007, tmo, 5);
     const uint8_t sck[2] = {0x98, 6}, pol[2] = {0x9E, 1}, leave[2] = {1, 1};
@@ -153,17 +167,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cwsim_avr *chip = cwsim_avr_attach(b, part->name, err, sizeof err);
     if (chip == NULL)
         fz_finding("cwsim_avr_attach(%s): %s", part->name, err);
-    /* setAVRISPMode(on): IOROUTE byte 5 bit 0 (§C.2) */
-    uint8_t io[8] = {0};
-    uint8_t rd[8] = {8, 0, 0, 0, REG_IOR, 0, 0, 0};
-    fz_out(b, 0x12, 0, rd, 8);
-    fz_in(b, 0x12, 0, io, 8);
-    io[5] |= 1u;
-    reg_write(b, REG_IOR, io, 8);
+    ioroute_byte5(b, 0x01, 0); /* setAVRISPMode(on) (§C.2) */
 
     while (fz_more(&f))
         operation(sim, b, &f);
-    check_alive(b, chip);
+    check_alive(sim, b, chip);
 
     cwsim_free(sim);
     return 0;
