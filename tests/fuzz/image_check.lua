@@ -19,6 +19,9 @@ local image = require("cwlua.image")
 local hex = require("cwlua.image.hex")
 
 local NAME = "fuzz.img"
+-- opts.limit: the most data an image may hold, as `cwlua program` passes it: the largest flash
+-- of any part cwlua knows (2 MiB) plus 64 KiB. A loader that takes no limit ignores it.
+local LIMIT = 2 * 1024 * 1024 + 64 * 1024
 -- Only image.parse runs under fuzz_image.c's heap bound (absent under plain lua5.4).
 local fuzz_heap = rawget(_G, "fuzz_heap") or function() end
 -- The Intel HEX round trip is the slowest check: only for images up to this size.
@@ -161,13 +164,14 @@ end
 return function(fmt)
   if fmt == "bin" then
     return function(data)
-      local why = try(data, { base = 0x08000000 }, "detected")
+      local why = try(data, { base = 0x08000000, limit = LIMIT }, "detected")
       if why or #data < 4 then return why end
       local base = string.unpack(">I4", data)
-      return try(data:sub(5), { format = "bin", base = base }, format("bin at 0x%08X", base))
+      return try(data:sub(5), { format = "bin", base = base, limit = LIMIT },
+        format("bin at 0x%08X", base))
     end
   end
   return function(data)
-    return try(data, { format = fmt }, fmt)
+    return try(data, { format = fmt, limit = LIMIT }, fmt)
   end
 end
