@@ -3,7 +3,7 @@
  * the input scripts, through the standalone chip API of cwsim_stm32.h (bytes in, bytes out,
  * virtual time: what `cwlua sim serve` drives). target-protocols.md §A.3/§A.4 framing.
  *
- * Input: byte 0 picks the part, byte 1 the start conditions (faults, application, baud), then
+ * Input: byte 0 picks the part, byte 1 the start conditions (faults, application, BOOT0), then
  * operations until the input ends. Each operation is a code byte (low 4 bits: what; bit 7: do
  * not let the chip finish before the next one, so bytes can arrive while it is busy) and its
  * arguments. Helpers compute the complements and XOR checksums, so the fuzzer reaches the

@@ -45,7 +45,8 @@ static int command(cwsim_board *b, uint8_t cmd, const uint8_t *p, uint16_t len)
 }
 
 /* IOROUTE byte 5 (cw-usb-protocol.md §4.1): bit 0 routes the SAM SPI pins to the target
- * (setAVRISPMode), bit 1 switches target power off. Read, change, write (§2.5 memory requests). */
+ * (setAVRISPMode), bit 1 switches target power off. Read, change, write (cw-usb-protocol.md §2.5
+ * memory requests). */
 static void ioroute_byte5(cwsim_board *b, uint8_t set, uint8_t clear)
 {
     uint8_t rd[8] = {8, 0, 0, 0, REG_IOR, 0, 0, 0}, wr[16] = {8, 0, 0, 0, REG_IOR, 0, 0, 0};

@@ -4,12 +4,11 @@
 
 Each harness gets a few valid inputs to start from: the image harnesses real files of the
 repository and small hand-made ones; the simulator harnesses sessions a real host runs, written
-in the harness's operation language (the comment at the top of each fuzz_*.c). Run it from
-anywhere; it rewrites the seeds it makes and leaves other files (regression inputs) alone:
+in the harness's operation language (the comment at the top of each fuzz_*.c). Section numbers
+(§) are those of docs/reference/target-protocols.md. Run it from anywhere; it rewrites the seeds it makes and leaves other files (regression inputs) alone:
     /usr/bin/python3 tests/fuzz/seeds.py
 """
 import os
-import shutil
 import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
