@@ -43,6 +43,7 @@ struct cwsim_v2 {
     uint8_t spi_scratch[12]; /* the 4 response bytes sit at [4..7]; READ_* ret index outside
                               * 1..4 reads its neighbours (§E "garbage") */
     uint64_t tmo_end_ns;     /* the shared counter as this engine sees it (slow clock scaled) */
+    int miso_dead;           /* the last byte met no chip driving MISO: it read 0xFF */
     uint64_t commands, ignored;
 };
 
@@ -166,12 +167,43 @@ static uint8_t spi(cwsim_v2 *e, uint8_t mosi)
     double sck = cwsim_v2_sck_hz(e);
     uint64_t ns = (uint64_t)ceil(8e9 / sck);
     wait_ns(e, ns);
+    e->miso_dead = 1;
     if (!e->spi_enabled)
         return 0xFF; /* SPI off: nothing is clocked out (UNCONFIRMED what the SAM returns) */
     e->b->cnt.wire_ns += ns;
     uint8_t miso = 0xFF;
-    (void)cwsim_board_isp_exchange(e->b, mosi, sck, &miso);
+    e->miso_dead = cwsim_board_isp_exchange(e->b, mosi, sck, &miso) != 0;
     return miso;
+}
+
+/* One 4-byte poll of the completion waits: the last response byte; *dead stays 1 only when no
+ * byte met a chip driving MISO. */
+static uint8_t poll4(cwsim_v2 *e, uint8_t a, uint8_t b, uint8_t c, uint8_t d, int *dead)
+{
+    const uint8_t out[4] = {a, b, c, d};
+    uint8_t r = 0xFF;
+    for (int i = 0; i < 4; i++) {
+        r = spi(e, out[i]);
+        *dead &= e->miso_dead;
+    }
+    return r;
+}
+
+/* A poll that met no chip driving MISO read 0xFF throughout, and so will every later one: while
+ * the engine polls it holds SPI, /RESET and the routing still, and the host, waiting for its
+ * request, changes neither power nor wiring. The wait can then only end when the counter runs
+ * out, so the polls left are passed at once (their time, their wire time), exactly as polling
+ * would: a host that set the shared timeout to its maximum (0xFFFFFFFF ticks, about 20 days)
+ * would otherwise keep the simulator polling for hours of real time. The firmware itself does
+ * poll that long. */
+static void skip_dead_polls(cwsim_v2 *e, uint64_t poll_ns, uint64_t poll_wire_ns)
+{
+    uint64_t now = cwsim_now_ns(e->b->sim);
+    if (poll_ns == 0 || now >= e->tmo_end_ns)
+        return;
+    uint64_t n = (e->tmo_end_ns - now + poll_ns - 1) / poll_ns;
+    e->b->cnt.wire_ns += n * poll_wire_ns;
+    wait_ns(e, n * poll_ns);
 }
 
 static void spi4(cwsim_v2 *e, uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint8_t resp[4])
@@ -207,10 +239,11 @@ static uint8_t wait_rdybsy(cwsim_v2 *e)
 {
     uint8_t r;
     do {
-        spi(e, 0xF0);
-        spi(e, 0x00);
-        spi(e, 0x00);
-        r = spi(e, 0x00);
+        uint64_t t0 = cwsim_now_ns(e->b->sim), w0 = e->b->cnt.wire_ns;
+        int dead = 1;
+        r = poll4(e, 0xF0, 0x00, 0x00, 0x00, &dead);
+        if (dead && (r & 0x01) && tmo_left(e))
+            skip_dead_polls(e, cwsim_now_ns(e->b->sim) - t0, e->b->cnt.wire_ns - w0);
     } while ((r & 0x01) && tmo_left(e));
     return tmo_left(e) ? ST_OK : ST_RDY_BSY_TOUT;
 }
@@ -230,10 +263,11 @@ static uint8_t wait_complete(cwsim_v2 *e, uint8_t mode, uint16_t poll_addr, uint
     case MODE_PAGE_VALUE: {
         uint8_t v;
         do {
-            spi(e, read_cmd);
-            spi(e, (uint8_t)(poll_addr >> 8));
-            spi(e, (uint8_t)poll_addr);
-            v = spi(e, 0x00);
+            uint64_t t0 = cwsim_now_ns(e->b->sim), w0 = e->b->cnt.wire_ns;
+            int dead = 1;
+            v = poll4(e, read_cmd, (uint8_t)(poll_addr >> 8), (uint8_t)poll_addr, 0x00, &dead);
+            if (dead && v == poll_value && tmo_left(e))
+                skip_dead_polls(e, cwsim_now_ns(e->b->sim) - t0, e->b->cnt.wire_ns - w0);
         } while (v == poll_value && tmo_left(e));
         if (!tmo_left(e))
             r = ST_CMD_TOUT;

@@ -533,6 +533,66 @@ static void test_completion_modes(void)
     rig_close(&g);
 }
 
+/* The shared timeout at its maximum (0xFFFFFFFF ticks, about 20 days) and a completion wait
+ * that can only end with it: RDY/BSY with SPI off (CHIP_ERASE before ENTER), RDY/BSY and value
+ * polling with the ISP lines open. The firmware polls all that time; the simulator passes it
+ * at once, at the same virtual time and with the same result as polling (a fuzz finding: it
+ * used to poll through it, hours of real time for one request). */
+static void test_dead_polls(void)
+{
+    const uint64_t max_ns = 0xFFFFFFFFull * CWSIM_ENGINE_TICK_NS;
+    const uint64_t poll_ns = 4 * 21250; /* 4 bytes at SCK 376 kHz (divider 255, §C.1) */
+    uint8_t er[6] = {0x19, 0x01, 0xAC, 0x80, 0x00, 0x00};
+    rig g;
+    rig_open(&g, "atmega328p", NULL, NULL);
+    cwsim_board_engine_timeout_set_default(g.b, 0xFFFFFFFFu);
+    uint64_t t0 = cwsim_now_ns(g.sim);
+    CHECK_EQ_INT(v2_cmd(g.b, 0x12, er, 6), 0x81);
+    uint64_t took = cwsim_now_ns(g.sim) - t0;
+    CHECK(took >= max_ns && took < max_ns + poll_ns + 10 * MS);
+    cwsim_counters c;
+    cwsim_board_counters_get(g.b, &c);
+    CHECK_EQ_INT(c.wire_ns, 0); /* SPI off: nothing on the wire */
+    rig_close(&g);
+
+    const char *open_isp[] = {"isp-open", NULL};
+    rig_open(&g, "atmega328p", NULL, open_isp);
+    cwsim_board_engine_timeout_set_default(g.b, 0xFFFFFFFFu);
+    CHECK_EQ_INT(v2_cmd(g.b, 0x10, ENTER_CW, 11), 0xC0); /* no answer: SPI stays on */
+    t0 = cwsim_now_ns(g.sim);
+    CHECK_EQ_INT(v2_cmd(g.b, 0x12, er, 6), 0x81);
+    took = cwsim_now_ns(g.sim) - t0;
+    CHECK(took >= max_ns && took < max_ns + poll_ns + 10 * MS);
+    cwsim_board_counters_get(g.b, &c);
+    CHECK(c.wire_ns >= max_ns); /* SPI on: the skipped polls' bytes count as wire time */
+    uint8_t one = 0x12;
+    v2_set_rambuf(g.b, &one, 1);
+    v2_load_address(g.b, 1);
+    uint8_t pw[9] = {1, 0, 0x04, 0x05, 0xC0, 0x00, 0xA0, 0xFF, 0xFF};
+    t0 = cwsim_now_ns(g.sim);
+    CHECK_EQ_INT(v2_cmd(g.b, 0x15, pw, 9), 0x80);
+    took = cwsim_now_ns(g.sim) - t0;
+    CHECK(took >= max_ns && took < max_ns + poll_ns + 10 * MS);
+    rig_close(&g);
+
+    /* a short timeout ends exactly where polling one poll at a time ends: whole polls after the
+     * CHIP_ERASE instruction, the first at or past the counter's end */
+    rig_open(&g, "atmega328p", NULL, open_isp);
+    CHECK_EQ_INT(v2_cmd(g.b, 0x10, ENTER_CW, 11), 0xC0);
+    uint8_t st[32];
+    uint64_t start = cwsim_now_ns(g.sim);
+    v2_out(g.b, 0x12, er, 6);
+    uint64_t end = cwsim_now_ns(g.sim);
+    CHECK_EQ_INT(v2_status(g.b, st), 2);
+    CHECK_EQ_INT(st[1], 0x81);
+    /* the request: half the control latency, the instruction, polls, half the latency */
+    uint64_t lat = cwsim_usb_latency_ns(g.sim);
+    uint64_t polls_from = start + lat / 2 + poll_ns, deadline = start + lat / 2 + 500 * 400000ull;
+    uint64_t n = (deadline - polls_from + poll_ns - 1) / poll_ns;
+    CHECK_EQ_INT(end, polls_from + n * poll_ns + (lat - lat / 2));
+    rig_close(&g);
+}
+
 int main(void)
 {
     test_sign_on_and_unknown();
@@ -547,5 +607,6 @@ int main(void)
     test_enter_failures();
     test_sck_and_slow_clock();
     test_completion_modes();
+    test_dead_polls();
     return check_report("avr_engine");
 }
