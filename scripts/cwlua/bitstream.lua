@@ -210,13 +210,13 @@ end
 ---------------------------------------------------------------------------------------------
 -- reading a file in any accepted form
 
+-- The same bounded read as firmware images (cwlua.image.read_file): a regular file only, at
+-- most image.MAX_FILE bytes (NewAE's largest bitstream module is a few MiB), so --bitstream
+-- /dev/zero or a FIFO is refused at once instead of read without end.
 local function read_file(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, err end
-  local data = f:read("a")
-  f:close()
-  if not data then return nil, path .. ": cannot read" end
-  return data
+  local ok, data = pcall(require("cwlua.image").read_file, path)
+  if ok then return data end
+  return nil, type(data) == "table" and data.message or tostring(data)
 end
 
 local function from_zip(data, want)

@@ -57,7 +57,11 @@ function M.dirs()
   return out
 end
 
+-- A regular file that can be opened. Asked of stat first: opening a FIFO named NAME.lua would
+-- wait for a writer, and no signal budget counts that wait.
 local function readable(file)
+  local st = runtime.stat(file)
+  if not st or st.type ~= "file" then return false end
   local f = io.open(file, "r")
   if f then f:close() return true end
   return false

@@ -182,6 +182,10 @@ end
 -- Raises an "input" error naming the file for any problem.
 function M.load(file, name)
   name = name or file:match("([^/]+)%.lua$")
+  local st = runtime.stat(file)
+  if st and st.type ~= "file" then -- a FIFO would block loadfile until someone writes to it
+    fail(file, "not a regular file (a %s)", st.type == "fifo" and "FIFO" or st.type)
+  end
   local chunk, err = loadfile(file, "t", sandbox.env(name))
   if not chunk and errors.out_of_memory(err) then error(err, 0) end
   if not chunk then fail(file, "%s", err) end
@@ -228,7 +232,12 @@ function M.list()
         local ok, r = pcall(M.load, file, name)
         if not ok and errors.out_of_memory(r) then error(r, 0) end
         if ok then e.recipe = r else e.error = tostring(r) end
-        if winner[name] then
+        -- a FIFO or a device is listed, so the user sees it, but is no recipe: it hides no
+        -- other file of that name (path.find_recipe passes over it too)
+        local st = runtime.stat(file)
+        if st and st.type ~= "file" then
+          e.not_a_file = true
+        elseif winner[name] then
           e.overridden_by = winner[name].file
         else
           winner[name] = e

@@ -89,6 +89,21 @@ describe("cwlua targets", function()
       .. ": field 'summary' must be a non%-empty string\n", r.stdout)
   end)
 
+  it("lists a FIFO named NAME.lua as not a regular file, without waiting for a writer",
+    function()
+      local dir = cli.tmpdir()
+      assert(os.execute("mkfifo " .. cli.quote(dir .. "/stm32f1.lua")))
+      assert(os.execute("mkdir -p " .. cli.quote(dir .. "/cwlua") .. " && mkfifo "
+        .. cli.quote(dir .. "/cwlua/stm32.lua")))
+      local r = cli.run({ "-s", dir, "targets" })
+      assert.are.equal(0, r.status, r.stderr)
+      assert.matches("error: recipe " .. (dir .. "/stm32f1.lua"):gsub("%p", "%%%0")
+        .. ": not a regular file %(a FIFO%)\n", r.stdout)
+      -- the alias still resolves to the built-in recipe
+      r = cli.run({ "-s", dir, "-d", "sim", "info", "CW308_STM32F1" })
+      assert.are.equal(0, r.status, r.stderr)
+    end)
+
   it("loads an overriding module recipes are built from, in the sandbox", function()
     local dir = cli.tmpdir()
     cli.write(dir .. "/cwlua/stm32.lua", "return { recipe = function(t) t.summary = "

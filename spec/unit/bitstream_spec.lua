@@ -255,6 +255,21 @@ describe("cwlua.bitstream", function()
         { bitstream.load(path, "cwlite") })
     end)
 
+    it("reads only regular files, bounded: a device, a FIFO or a folder is refused at once",
+      function()
+        assert.are.same({ nil, "/dev/zero: not a regular file (a character device)", "io" },
+          { bitstream.load("/dev/zero", "cwlite") })
+        local dir = os.tmpname()
+        os.remove(dir)
+        assert(os.execute("mkdir " .. dir))
+        assert.are.same({ nil, "cannot read " .. dir .. ": Is a directory", "io" },
+          { bitstream.load(dir, "cwlite") })
+        assert(os.execute("mkfifo " .. dir .. "/fifo"))
+        assert.are.same({ nil, dir .. "/fifo: not a regular file (a FIFO)", "io" },
+          { bitstream.load(dir .. "/fifo", "cwlite") })
+        os.execute("rm -rf " .. dir)
+      end)
+
     it("takes the only .bit of a zip whatever its name", function()
       local path = tmpfile(make_zip({ { "top.bit", bit } }))
       assert.are.same({ bit, "top.bit in " .. path }, { bitstream.load(path, "cwlite") })
@@ -277,7 +292,7 @@ describe("cwlua.bitstream", function()
       assert.are.same({ nil, path .. " is not a bitstream: expected a .bit file, NewAE's "
         .. "husky_firmware.zip or chipwhisperer's hardware/firmware/cwhusky.py", "invalid" },
         { bitstream.load(path, "husky") })
-      assert.are.same({ nil, "/nonexistent/x.bit: No such file or directory", "io" },
+      assert.are.same({ nil, "cannot open /nonexistent/x.bit: No such file or directory", "io" },
         { bitstream.load("/nonexistent/x.bit", "cwlite") })
       local zpath = tmpfile(make_zip({ { "readme.txt", "x" }, { "SAM3U.bin", "y" } }))
       local py = tmpfile("_contents = {\n'cwlite_firmware.zip':'AAAA',\n}\n")
