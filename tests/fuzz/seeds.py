@@ -98,6 +98,17 @@ def images():
         (PT_LOAD, 0x08000000, 0x08000000, TEXT, 64),
         (PT_LOAD, 0x08000020, 0x08000020, TEXT, 64)]))
     put("image_elf", "class64.elf", elf([], ei_class=2))
+    # regression: 2000 program headers that all load the whole file at one address. The loader
+    # once copied every segment before looking for overlaps, so such a file (the was
+    # 524 KB with 16 000 headers) exhausted memory; it must be refused from the headers alone.
+    n = 2000
+    whole = 52 + 32 * n + 1024
+    hdrs = b"".join(struct.pack("<8I", PT_LOAD, 0, 0x08000000, 0x08000000, whole, whole, 5, 4)
+                    for _ in range(n))
+    ident = b"\x7fELF" + bytes([1, 1, 1, 0]) + bytes(8)
+    put("image_elf", "regress_overlapping_headers.elf", ident + struct.pack(
+        "<HHIIIIIHHHHHH", 2, 40, 1, 0x08000000, 52, 0, 0x05000200, 52, 32, n, 40, 0, 0)
+        + hdrs + bytes(1024))
 
     copy("image_bin", "examples/stm32f1-hello/hello.bin")
     # the first 4 bytes are the base of the second load (fuzz_image.c): 0x08000000, and the end
