@@ -63,7 +63,8 @@ M.GLOBAL_OPTIONS = {
 
 local EXIT_HELP = [[
 exit status: 0 done; 1 any other failure; 2 usage error or bad input (nothing on the chip
-  was touched); 3 no board, USB or port error; 4 target does not answer; 5 verify mismatch]]
+  was touched); 3 no board, USB or port error; 4 target does not answer; 5 verify mismatch;
+  130 interrupted (SIGINT), 143 terminated (SIGTERM): the board is restored first]]
 
 local verbose = false
 local json_errors = false -- --json: a failure with a contract.md §6 cause also prints it as JSON
