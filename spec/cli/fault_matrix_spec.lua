@@ -21,10 +21,10 @@ local time = require "cwlua.time"
 
 local SANITIZED = os.getenv("CWLUA_SANITIZED") == "1"
 local TIMEOUT_S = 20
--- FAULT_MATRIX_SEEDS=N runs seeds 1..N (a longer search; random faults get twice as many)
+-- FAULT_MATRIX_SEEDS=N runs seeds 1..N (a longer search; random faults get two more)
 local SEEDS = tonumber(os.getenv("FAULT_MATRIX_SEEDS") or "") or (SANITIZED and 1 or 3)
 -- Random faults (a probability P: line noise) differ with every seed, so they get more.
-local RANDOM_SEEDS = 2 * SEEDS
+local RANDOM_SEEDS = SEEDS + 2
 -- The reduced matrix: one STM32 of each kind (pages, sectors, an L part), XMEGA and AVR.
 local REDUCED = { stm32f1 = true, stm32f4 = true, stm32l0 = true, xmega = true, avr = true }
 
@@ -48,8 +48,8 @@ local REMOVED_BY = { ["read-protected"] = "--unprotect", ["write-protected"] = "
 -- board, the snapshot, entry), ones in the middle of the flash work, and the last ones (the end
 -- of verify, putting the board back). T is the number of transfers a fault-free program of the
 -- same recipe and image makes: the least N for which unplug-after=N still exits 0.
-local N_EARLY = SANITIZED and { 2 } or { 0, 2, 6, 15, 30 }
-local N_LATE = SANITIZED and { "T/2", "T-1" } or { "T/3", "2T/3", "T-8", "T-3", "T-1" }
+local N_EARLY = SANITIZED and { 2 } or { 0, 3, 12, 30 }
+local N_LATE = SANITIZED and { "T/2", "T-1" } or { "T/3", "2T/3", "T-8", "T-1" }
 
 local function n_values(t)
   local list = {}
@@ -95,8 +95,11 @@ describe("the fault matrix", function()
     cells[run.row][run.recipe].bad = true
   end
 
-  local function job(args, state)
-    return { args = args, env = { XDG_STATE_HOME = state, XDG_CONFIG_HOME = config } }
+  -- a run on its own state folder, which is deleted when the run (and its next) is done
+  local function job(args, state, next_args)
+    local env = { XDG_STATE_HOME = state, XDG_CONFIG_HOME = config }
+    return { args = args, env = env, next = next_args and { args = next_args, env = env },
+             remove = state }
   end
 
   local function sim_args(state, seed)
@@ -112,7 +115,7 @@ describe("the fault matrix", function()
     local t0 = time.now()
     dir = cli.tmpdir()
     config = dir .. "/config"
-    violations, cells, rows, count = {}, {}, {}, { program = 0, verify = 0, baseline = 0 }
+    violations, cells, rows, count = {}, {}, {}, { program = 0, baseline = 0 }
 
     -- the faults and recipes, from the binary
     local r = cli.run({ "--json", "sim", "faults" }, { XDG_CONFIG_HOME = config })
@@ -139,9 +142,9 @@ describe("the fault matrix", function()
     end
 
     -- Fault-free first: every recipe programs each image (exit 0). Its --json counts the USB
-    -- transfers of the flash work (sim.usb); with the few hundred at most that opening the
-    -- board, connecting and putting the board back take, that bounds T, which a bisection on
-    -- unplug-after=N then finds (exit 0 exactly when N >= T), all keys at once, round by round.
+    -- transfers U of the flash work (sim.usb); opening the board, connecting and putting the
+    -- board back add a hundred or so, so U <= T < U + 256, and a bisection on unplug-after=N
+    -- finds T (exit 0 exactly when N >= T), for all recipes and seeds at once, round by round.
     local keys, jobs, lo, hi = {}, {}, {}, {}
     for _, recipe in ipairs(recipes) do
       for seed = 1, SEEDS do
@@ -156,7 +159,8 @@ describe("the fault matrix", function()
       assert(res.status == 0 and o.sim, ("fault-free %s exited %d: %s"):format(
         command_line(jobs[i].args), res.status, res.stderr))
       local k = keys[i].key
-      lo[k], hi[k] = -1, o.sim.usb.ctrl_in + o.sim.usb.ctrl_out + o.sim.usb.bulk + 400
+      local u = o.sim.usb.ctrl_in + o.sim.usb.ctrl_out + o.sim.usb.bulk
+      lo[k], hi[k] = u - 1, u + 256
       keys[i].limit = hi[k]
       count.baseline = count.baseline + 1
     end
@@ -195,9 +199,11 @@ describe("the fault matrix", function()
       append(args, ({ { "-q" }, {}, { "-v" } })[seed % 3 + 1])
       append(args, { "program", recipe, images[seed] })
       append(args, extra)
-      runs[#runs + 1] = { row = row, recipe = recipe, seed = seed, args = args, state = state,
+      runs[#runs + 1] = { row = row, recipe = recipe, seed = seed, args = args,
                           persistent = persistent }
-      jobs[#jobs + 1] = job(args, state)
+      -- then a fault-free verify of the image on the state folder the run left
+      jobs[#jobs + 1] = job(args, state, append(sim_args(state, seed),
+        { "--json", "-q", "verify", recipe, images[seed] }))
       cells[row] = cells[row] or {}
       cells[row][recipe] = cells[row][recipe] or { exits = {} }
     end
@@ -236,18 +242,8 @@ describe("the fault matrix", function()
     local results = cli.run_all(jobs, { timeout_s = TIMEOUT_S })
     count.program = #runs
 
-    -- Then a fault-free verify of each, on the state folder the run left.
-    jobs = {}
     for i, run in ipairs(runs) do
-      run.result = results[i]
-      jobs[i] = job(append(sim_args(run.state, run.seed),
-        { "--json", "-q", "verify", run.recipe, images[run.seed] }), run.state)
-    end
-    local verifies = cli.run_all(jobs, { timeout_s = TIMEOUT_S })
-    count.verify = #jobs
-
-    for i, run in ipairs(runs) do
-      local r1, v = run.result, verifies[i]
+      local r1, v = results[i], results[i].next
       local st = r1.status
       local cell = cells[run.row][run.recipe]
       cell.exits[st] = true
