@@ -66,6 +66,10 @@ end
 -- to opts.parallel at once (default: the number of processors), each stopped after
 -- opts.timeout_s seconds (default 60; status 124 then, as timeout(1) gives). results[i] =
 -- { status, stdout, stderr } of jobs[i], in order. For sweeps of hundreds of short runs.
+-- A job may also have `next` = { args, env }, a second command run right after the first in
+-- the same slot (its { status, stdout, stderr } in results[i].next), and `remove`, a path
+-- deleted once the job is done: a simulator state folder then lives only as long as its job,
+-- so a sweep writes little to disk.
 function M.run_all(jobs, opts)
   opts = opts or {}
   local parallel = opts.parallel
@@ -80,8 +84,13 @@ function M.run_all(jobs, opts)
     local o = ("%s/%d"):format(dir, i)
     list[i] = o .. ".sh"
     local f = assert(io.open(list[i], "w"))
-    f:write(("timeout -k 5 %d %s >%s.out 2>%s.err </dev/null\necho $? >%s.st\n"):format(
-      opts.timeout_s or 60, command(job.args, job.env), o, o, o))
+    local run = "timeout -k 5 %d %s >%s.out 2>%s.err </dev/null\necho $? >%s.st\n"
+    f:write(run:format(opts.timeout_s or 60, command(job.args, job.env), o, o, o))
+    if job.next then
+      f:write(run:format(opts.timeout_s or 60, command(job.next.args, job.next.env), o .. "n",
+        o .. "n", o .. "n"))
+    end
+    if job.remove then f:write("rm -rf " .. M.quote(job.remove) .. "\n") end
     f:close()
   end
   M.write(dir .. "/jobs", table.concat(list, "\n") .. "\n")
@@ -91,6 +100,10 @@ function M.run_all(jobs, opts)
     local o = ("%s/%d"):format(dir, i)
     results[i] = { status = tonumber(slurp(o .. ".st")), stdout = slurp(o .. ".out"),
                    stderr = slurp(o .. ".err") }
+    if jobs[i].next then
+      results[i].next = { status = tonumber(slurp(o .. "n.st")), stdout = slurp(o .. "n.out"),
+                          stderr = slurp(o .. "n.err") }
+    end
   end
   return results
 end
