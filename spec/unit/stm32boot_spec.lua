@@ -5,6 +5,7 @@ local errors = require "cwlua.errors"
 local fake = require "support.fake_stream"
 local fake_an3155 = require "support.fake_an3155"
 local stm32boot = require "cwlua.proto.stm32boot"
+local time = require "cwlua.time"
 
 local ACK, NACK = "\x79", "\x1F"
 
@@ -170,6 +171,56 @@ describe("cwlua.proto.stm32boot", function()
       s.sent = {}
       b:erase({ 0x102 })
       assert.are.equal("\x44\xBB\x00\x00\x01\x02" .. string.char(0 ~ 0 ~ 1 ~ 2), s:written())
+    end)
+
+    -- A mass erase of an F4 (16 s typical, here 17 s) on a clock that advances as the engine
+    -- waits; the stream answers ACK once the chip is done and notes when it was first asked.
+    local function long_erase(with_tick)
+      local clock, ready, first_poll, reads, ticks = 0, nil, nil, 0, {}
+      local dev = { now_ns = function() return clock end,
+                    sleep_ns = function(_, ns) clock = clock + ns end }
+      local s = fake.new(function(d, f)
+        if d == "\xFF\xFF\x00" then ready = clock + 17e9 else f:reply(ACK) end
+      end)
+      local plain_read = s.read
+      function s.read(self, n, timeout_ms, extra_ns)
+        if not ready then return plain_read(self, n, timeout_ms) end
+        reads = reads + 1 -- the reads awaiting the erase's answer: each waits as board.lua's
+        -- does, first until extra_ns after the frame was sent, then up to timeout_ms in all
+        local deadline = clock + math.floor(timeout_ms * 1e6)
+        if extra_ns then clock = math.min(deadline, math.max(clock, ready - 17e9 + extra_ns)) end
+        first_poll = first_poll or clock
+        if clock < ready then
+          clock = math.min(ready, deadline)
+          if clock < ready then return nil, "nothing", "timeout" end
+          self:reply(ACK)
+          ready = nil
+        end
+        return plain_read(self, n, timeout_ms)
+      end
+      time.use(dev)
+      local ok, err = pcall(function()
+        local b = stm32boot.new(s, { timing = { mass_erase_ns = 16e9 },
+          timeout = { mass_erase = 300000 } })
+        b.info = { erase = 0x44 }
+        b:erase("all", with_tick and function() ticks[#ticks + 1] = clock end or nil)
+      end)
+      time.release(dev)
+      assert(ok, err)
+      return first_poll, reads, ticks
+    end
+
+    it("calls tick about 10 times a second while the chip erases, asking no earlier", function()
+      local first_plain, reads_plain = long_erase(false)
+      local first, reads, ticks = long_erase(true)
+      assert.are.equal(16e9, first_plain) -- not asked before its typical erase time
+      assert.are.equal(first_plain, first) -- the slices change nothing there
+      assert.are.equal(1, reads_plain)
+      assert.is_true(reads > 1)
+      assert.is_true(#ticks >= 165 and #ticks <= 175, #ticks .. " ticks")
+      -- 0.1 s apart; 0.2 s once, where the stream waits out the last of the erase time itself
+      for i = 2, #ticks do assert.is_true(ticks[i] - ticks[i - 1] <= 200000000) end
+      assert.is_true(ticks[#ticks] >= 16.9e9) -- on past the expected time, until the answer
     end)
   end)
   describe("retries (contract.md §3.11)", function()
