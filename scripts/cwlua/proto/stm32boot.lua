@@ -111,30 +111,22 @@ local TICK_NS = 100000000
 
 -- Exactly n bytes within timeout_ms, or raise "timeout" naming what was awaited. tick, when
 -- given, is called about every TICK_NS while waiting (a progress bar's frame during a mass
--- erase): the wait is then taken in slices, the first reply byte still asked for no earlier
--- than without them.
+-- erase): the wait is then taken in slices of that length. Each slice passes busy_ns on, which
+-- counts from the last byte sent, so a board's stream still waits for the same moment before
+-- it polls often; it may look once a slice before it (a control transfer, nothing the target
+-- sees), and an answer is noticed when it would have been without slices.
 function Boot:_read(n, timeout_ms, what, busy_ns, tick)
   local got, left = "", time.deadline(timeout_ms)
-  local busy_end
-  if tick then
-    -- the target's busy time is slept here in slices; the stream then waits out the last
-    -- slice of it itself (busy_ns counts from its last byte sent, not from now)
-    busy_end = time.now_ns() + (busy_ns or 0)
-    while busy_end - time.now_ns() > TICK_NS and left() > TICK_NS do
-      tick()
-      time.sleep_ns(TICK_NS)
-    end
-  end
   while #got < n do
     local remaining = left()
     if remaining <= 0 and #got > 0 then break end
     local wait_ns = remaining
     if tick then
       tick()
-      wait_ns = math.min(remaining, TICK_NS + math.max(0, busy_end - time.now_ns()))
+      wait_ns = math.min(remaining, TICK_NS)
     end
     local chunk, msg, code = self.s:read(n - #got, math.max(wait_ns / 1e6, 1), busy_ns)
-    busy_ns = nil
+    if not tick then busy_ns = nil end
     if chunk then
       got = got .. chunk
     elseif code ~= "timeout" then
