@@ -72,6 +72,7 @@ local function plural(n, unit) return n == 1 and unit or unit .. "s" end
 local RATE_MAX = #"1023.9 KiB/s"
 local ETA_MAX = #"ETA 99:59"
 local CLOCK_MAX = #"99:59"
+local WAIT_MAX = #"99:59 of ~99:59" -- and "99.9 of ~9.9 s"
 
 -- The stats that can follow the bar, richest first: { text, reserve } where reserve is the
 -- longest the text can get during this phase; pct is the fraction done (nil: not known).
@@ -84,9 +85,9 @@ function P:_stats(now)
     local n = ("%d %s"):format(w.units, plural(w.units, self.unit))
     local t, t_max = clock(e), CLOCK_MAX
     if w.expected and w.expected < 10e9 then -- a short wait: tenths, or it would read 0:00
-      t, t_max = ("%.1f of ~%.1f s"):format(e, w.expected / 1e9), #"99.9 of ~9.9 s"
+      t, t_max = ("%.1f of ~%.1f s"):format(e, w.expected / 1e9), WAIT_MAX
     elseif w.expected then
-      t, t_max = ("%s of ~%s"):format(clock(e), clock(w.expected / 1e9)), #"99:59 of ~99:59"
+      t, t_max = ("%s of ~%s"):format(clock(e), clock(w.expected / 1e9)), WAIT_MAX
     end
     local pct = w.expected and (done + w.units * math.min(0.99, e * 1e9 / w.expected)) / total
     return { { n .. ", " .. t, #n + 2 + t_max }, { t, t_max } }, pct
@@ -95,7 +96,10 @@ function P:_stats(now)
   if done > 0 and done < total then eta = " ETA " .. clock(elapsed * (total - done) / done) end
   if self.unit then
     local count = ("%d/%d %s"):format(done, total, plural(total, self.unit))
-    return { { count .. eta, #count + 1 + ETA_MAX }, { count, #count } }, done / total
+    -- as wide as a wait's text can be (p:waiting), so the bar keeps its width through an erase
+    local wait_max = #("%d %s, "):format(total, plural(total, self.unit)) + WAIT_MAX
+    return { { count .. eta, math.max(#count + 1 + ETA_MAX, wait_max) }, { count, #count } },
+      done / total
   end
   local size = ("%" .. #kib(total) .. "s/%s KiB"):format(kib(done), kib(total))
   local rate = " " .. M.format_rate(done, elapsed)

@@ -374,7 +374,7 @@ local function unprotect(recipe)
     if what == "read" then
       ctx.log("Readout Unprotect: the chip erases its whole flash")
       local prog = ctx.progress
-      ctx.boot:readout_unprotect(prog and prog:waiting(#chip.units,
+      ctx.boot:readout_unprotect(prog and prog:waiting(#(chip.units or {}),
         (ctx.boot.timing or {}).mass_erase_ns))
     else
       ctx.log("Write Unprotect")
