@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* cwlua.core.tty: what 'cwlua term' needs from the terminal (POSIX termios and poll): raw
- * keyboard input and bounded reads. The console logic is Lua (scripts/cwlua/cmd/term.lua).
+/* cwlua.core.tty: what 'cwlua term' and the progress bars need from the terminal (POSIX
+ * termios and poll, the TIOCGWINSZ ioctl): raw keyboard input, bounded reads, the window size.
+ * The console logic is Lua (scripts/cwlua/cmd/term.lua), the bars scripts/cwlua/progress.lua.
  *
  *   tty.isatty(fd) -> boolean
+ *   tty.size(fd) -> columns, rows | nil, msg, code   the window size the terminal reports
+ *                                           (TIOCGWINSZ); "unsupported" when fd is not a
+ *                                           terminal or it reports 0 columns (a pty nobody
+ *                                           sized), "io" on another failure
  *   tty.raw(fd) -> guard | nil, msg, code   keys arrive one by one, unechoed; Ctrl-C, Ctrl-Z,
  *                                           Ctrl-S/Q are plain bytes; output still turns "\n"
  *                                           into "\r\n". guard:restore(), <close> and __gc
@@ -16,6 +21,7 @@
 #include <lauxlib.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -46,6 +52,21 @@ static int l_isatty(lua_State *L)
 {
     lua_pushboolean(L, isatty(check_fd(L, 1)));
     return 1;
+}
+
+/* tty.size(fd) -> columns, rows | nil, msg, code */
+static int l_size(lua_State *L)
+{
+    int fd = check_fd(L, 1);
+    struct winsize ws;
+    memset(&ws, 0, sizeof ws);
+    if (ioctl(fd, TIOCGWINSZ, &ws) != 0)
+        return fail(L, strerror(errno), errno == ENOTTY || errno == EINVAL ? "unsupported" : "io");
+    if (ws.ws_col == 0)
+        return fail(L, "the terminal reports no size", "unsupported");
+    lua_pushinteger(L, ws.ws_col);
+    lua_pushinteger(L, ws.ws_row);
+    return 2;
 }
 
 /* tty.raw(fd) -> guard | nil, msg, code */
@@ -116,8 +137,11 @@ int luaopen_cwlua_core_tty(lua_State *L)
     static const luaL_Reg meta[] = {
         {"__index", NULL}, {"__gc", raw_restore}, {"__close", raw_restore}, {NULL, NULL}};
     static const luaL_Reg methods[] = {{"restore", raw_restore}, {NULL, NULL}};
-    static const luaL_Reg funcs[] = {
-        {"isatty", l_isatty}, {"raw", l_raw_mode}, {"read", l_read}, {NULL, NULL}};
+    static const luaL_Reg funcs[] = {{"isatty", l_isatty},
+                                     {"raw", l_raw_mode},
+                                     {"read", l_read},
+                                     {"size", l_size},
+                                     {NULL, NULL}};
     luaL_newmetatable(L, CW_TTY_RAW); /* [mt] */
     luaL_setfuncs(L, meta, 0);
     luaL_newlibtable(L, methods); /* [mt, methods] */

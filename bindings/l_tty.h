@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cwlua.core.tty: the controlling terminal for 'cwlua term' (bindings/l_tty.c). */
+/* cwlua.core.tty: the terminal for 'cwlua term' and the progress bars (bindings/l_tty.c). */
 #ifndef CWLUA_BINDINGS_L_TTY_H
 #define CWLUA_BINDINGS_L_TTY_H
 

@@ -494,6 +494,28 @@ local function glitch_off(ctx)
   end
 end
 
+-- fn() erases n of the chip's units, with a bar on a terminal (none elsewhere: the summary
+-- line reports the erase): the recipe's step may report through ctx.progress, the units done
+-- or the wait for one long command (docs/targets.md). -> what fn returns
+local function erasing(ctx, chip, n, opts, fn)
+  local prog <close> = progress.new("erase", n, { quiet = opts.quiet, unit = chip.unit_name,
+    terminal_only = true })
+  prog:update(0)
+  ctx.progress = prog
+  local r = fn()
+  ctx.progress = nil
+  prog:update(n)
+  prog:finish()
+  return r
+end
+
+-- Erase units: "all" or a list of unit numbers. -> how many
+local function erase(ctx, chip, units, opts)
+  local n = units == "all" and #chip.units or #units
+  erasing(ctx, chip, n, opts, function() ctx.recipe.erase(ctx, chip, units) end)
+  return n
+end
+
 --- flash.session(command, word, opts, body) -> whatever body returns.
 -- Resolves the recipe, opens (or takes opts.board) and snapshots the board, connects, and runs
 -- body(ctx, chip); every exit path restores the board.
@@ -504,7 +526,10 @@ function M.session(command, word, opts, body)
     where = recipe.name, recipe = recipe, part = opts.part or part, opts = opts,
     defaults = merged_defaults(recipe, opts.set),
     log = function(fmt, ...)
-      if opts.verbose then io.stderr:write(recipe.name, ": ", fmt:format(...), "\n") end
+      if opts.verbose then
+        progress.interrupt() -- on a terminal, the line of a bar under way
+        io.stderr:write(recipe.name, ": ", fmt:format(...), "\n")
+      end
     end,
   }
   -- what was tried again (contract.md §3.11: --json reports it, -v names each) goes with the
@@ -552,7 +577,9 @@ function M.session(command, word, opts, body)
   end
   if chip.read_protected and command ~= "info" then
     if opts.unprotect and recipe.unprotect and (command == "program" or command == "erase") then
-      chip = recipe.unprotect(ctx, chip, "read")
+      local protected = chip -- removing read protection erases the whole flash
+      chip = erasing(ctx, protected, #(protected.units or {}), opts,
+        function() return recipe.unprotect(ctx, protected, "read") end)
     else
       error(errors.new("input", ("%s: the chip is read-protected and refuses to be read or "
         .. "written%s"):format(ctx.where, (command == "program" or command == "erase") and
@@ -656,12 +683,9 @@ function M.program(word, file, opts)
     local t0 = time.now_ns()
     local erased = 0
     if opts.chip then
-      ctx.recipe.erase(ctx, chip, "all")
-      erased = #chip.units
+      erased = erase(ctx, chip, "all", opts)
     elseif not img:is_empty() then
-      local units = units_touched(chip, img)
-      ctx.recipe.erase(ctx, chip, units)
-      erased = #units
+      erased = erase(ctx, chip, units_touched(chip, img), opts)
     end
     ctx.log("erased %d %s%s", erased, chip.unit_name, erased == 1 and "" or "s")
     local total = img:size()
@@ -853,8 +877,7 @@ function M.erase(word, opts)
       end
       units = units_touched(chip, image.new():add(addr, ("\xFF"):rep(len)))
     end
-    ctx.recipe.erase(ctx, chip, units)
-    local n = units == "all" and #chip.units or #units
+    local n = erase(ctx, chip, units, opts)
     ctx.recipe.start(ctx, chip)
     return { erased = n, unit = chip.unit_name, seconds = (time.now_ns() - t0) / 1e9,
              chip = chip }

@@ -199,15 +199,24 @@ end
 -- (Erase 0x43's 1-byte count, §A.4) or 511 (stm32flash 0.7's split for Extended Erase, §A.10).
 -- A recipe whose chips have no mass erase (defaults.mass_erase = false: L0/L1, §A.6 notes)
 -- gets "all" as a list of every page, as stm32flash 0.7 does (§A.10).
+-- The chip answers a command only when it has erased all it names, so ctx.progress (a bar on a
+-- terminal, during erase and program) shows each command's time against the time the chip's
+-- timing data expects (a mass erase of an F4 is 16 s), and the units done after each command.
 local function erase(ctx, chip, units)
   if units == "all" and ctx.defaults.mass_erase == false then
     units = {}
     for i = 1, #chip.units do units[i] = i - 1 end
   end
-  if units == "all" then return ctx.boot:erase("all") end
+  local prog, timing = ctx.progress, ctx.boot.timing or {}
+  local function tick(n, ns)
+    return prog and prog:waiting(n, ns)
+  end
+  if units == "all" then return ctx.boot:erase("all", tick(#chip.units, timing.mass_erase_ns)) end
   local per = chip.erase_command == stm32boot.CMD.ERASE and 255 or 511
   for i = 1, #units, per do
-    ctx.boot:erase(table.move(units, i, math.min(i + per - 1, #units), 1, {}))
+    local batch = table.move(units, i, math.min(i + per - 1, #units), 1, {})
+    ctx.boot:erase(batch, tick(#batch, timing.page_erase_ns and timing.page_erase_ns * #batch))
+    if prog then prog:update(i - 1 + #batch) end
   end
 end
 
@@ -359,12 +368,14 @@ end
 
 --- step unprotect(ctx, chip, what) -> chip (identified again): what = "read" runs Readout
 -- Unprotect (mass-erases the flash), "write" runs Write Unprotect; the chip resets itself after
--- either and is synced again (§A.4).
+-- either and is synced again (§A.4). The mass erase shows on ctx.progress as erase's does.
 local function unprotect(recipe)
-  return function(ctx, _, what)
+  return function(ctx, chip, what)
     if what == "read" then
       ctx.log("Readout Unprotect: the chip erases its whole flash")
-      ctx.boot:readout_unprotect()
+      local prog = ctx.progress
+      ctx.boot:readout_unprotect(prog and prog:waiting(#(chip.units or {}),
+        (ctx.boot.timing or {}).mass_erase_ns))
     else
       ctx.log("Write Unprotect")
       ctx.boot:write_unprotect()

@@ -190,11 +190,12 @@ end
 local function erase(ctx, chip, units)
   if units == "all" then return chip_erase(ctx, chip) end
   writable(ctx, chip)
-  for _, i in ipairs(units) do
+  for n, i in ipairs(units) do
     local u = chip.units[i + 1]
     local boot = u.start >= chip.app_size
     ctx.xprog:erase(boot and ERASE.BOOT_PAGE or ERASE.APP_PAGE, pdi_flash(u.start),
       boot and "boot page erase" or "application page erase")
+    if ctx.progress then ctx.progress:update(n) end -- a bar on a terminal: pages done
   end
 end
 

@@ -5,6 +5,7 @@ local errors = require "cwlua.errors"
 local fake = require "support.fake_stream"
 local fake_an3155 = require "support.fake_an3155"
 local stm32boot = require "cwlua.proto.stm32boot"
+local time = require "cwlua.time"
 
 local ACK, NACK = "\x79", "\x1F"
 
@@ -171,7 +172,59 @@ describe("cwlua.proto.stm32boot", function()
       b:erase({ 0x102 })
       assert.are.equal("\x44\xBB\x00\x00\x01\x02" .. string.char(0 ~ 0 ~ 1 ~ 2), s:written())
     end)
+
+    -- A mass erase of an F4 (16 s typical, here 17 s) on a clock that advances as the engine
+    -- waits; the stream waits as board.lua's does (until extra_ns after the erase frame, then
+    -- up to timeout_ms in all) and answers ACK once the chip is done.
+    local function long_erase(with_tick)
+      local clock, sent, done_at, noticed, polls, ticks = 0, nil, nil, nil, 0, {}
+      local dev = { now_ns = function() return clock end,
+                    sleep_ns = function(_, ns) clock = clock + ns end }
+      local s = fake.new(function(d, f)
+        if d == "\xFF\xFF\x00" then sent, done_at = clock, clock + 17e9 else f:reply(ACK) end
+      end)
+      local plain_read = s.read
+      function s.read(self, n, timeout_ms, extra_ns)
+        if not done_at then return plain_read(self, n, timeout_ms) end
+        local deadline = clock + math.floor(timeout_ms * 1e6)
+        if extra_ns then clock = math.min(deadline, math.max(clock, sent + extra_ns)) end
+        polls = polls + 1
+        if clock < done_at then
+          if clock < sent + 16e9 then return nil, "nothing", "timeout" end -- one look, as
+          -- board.lua takes after a wait cut short by the deadline
+          clock = math.min(done_at, deadline)
+          if clock < done_at then return nil, "nothing", "timeout" end
+        end
+        self:reply(ACK)
+        done_at, noticed = nil, clock
+        return plain_read(self, n, timeout_ms)
+      end
+      time.use(dev)
+      local ok, err = pcall(function()
+        local b = stm32boot.new(s, { timing = { mass_erase_ns = 16e9 },
+          timeout = { mass_erase = 300000 } })
+        b.info = { erase = 0x44 }
+        b:erase("all", with_tick and function() ticks[#ticks + 1] = clock end or nil)
+      end)
+      time.release(dev)
+      assert(ok, err)
+      return noticed, polls, ticks
+    end
+
+    it("calls tick about 10 times a second while the chip erases; the answer is noticed when "
+      .. "it would be without", function()
+      local noticed_plain, polls_plain = long_erase(false)
+      local noticed, polls, ticks = long_erase(true)
+      assert.are.equal(17e9, noticed_plain)
+      assert.are.equal(noticed_plain, noticed)
+      assert.are.equal(1, polls_plain)
+      assert.is_true(polls <= 171, polls .. " looks") -- at most one a slice
+      assert.is_true(#ticks >= 165 and #ticks <= 171, #ticks .. " ticks")
+      for i = 2, #ticks do assert.is_true(ticks[i] - ticks[i - 1] <= 100000000) end
+      assert.is_true(ticks[#ticks] >= 16.9e9) -- on past the expected time, until the answer
+    end)
   end)
+
   describe("retries (contract.md §3.11)", function()
     local FLASH = fake_an3155.BASE
 

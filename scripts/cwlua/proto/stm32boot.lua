@@ -105,19 +105,33 @@ function Boot:_write(bytes)
   if not ok then error(errors.new("device", msg, { code = code }), 0) end
 end
 
--- Exactly n bytes within timeout_ms, or raise "timeout" naming what was awaited.
-function Boot:_read(n, timeout_ms, what, busy_ns)
+-- How often a caller waiting on a long command (tick, below) hears of it: 10 times a second,
+-- as often as a progress bar is drawn.
+local TICK_NS = 100000000
+
+-- Exactly n bytes within timeout_ms, or raise "timeout" naming what was awaited. tick, when
+-- given, is called about every TICK_NS while waiting (a progress bar's frame during a mass
+-- erase): the wait is then taken in slices of that length. Each slice passes busy_ns on, which
+-- counts from the last byte sent, so a board's stream still waits for the same moment before
+-- it polls often; it may look once a slice before it (a control transfer, nothing the target
+-- sees), and an answer is noticed when it would have been without slices.
+function Boot:_read(n, timeout_ms, what, busy_ns, tick)
   local got, left = "", time.deadline(timeout_ms)
   while #got < n do
     local remaining = left()
     if remaining <= 0 and #got > 0 then break end
-    local chunk, msg, code = self.s:read(n - #got, math.max(remaining / 1e6, 1), busy_ns)
-    busy_ns = nil
+    local wait_ns = remaining
+    if tick then
+      tick()
+      wait_ns = math.min(remaining, TICK_NS)
+    end
+    local chunk, msg, code = self.s:read(n - #got, math.max(wait_ns / 1e6, 1), busy_ns)
+    if not tick then busy_ns = nil end
     if chunk then
       got = got .. chunk
     elseif code ~= "timeout" then
       error(errors.new("device", msg, { code = code }), 0)
-    else
+    elseif not tick or left() <= 0 then
       break
     end
   end
@@ -132,10 +146,10 @@ function Boot:_read(n, timeout_ms, what, busy_ns)
 end
 
 -- Wait for ACK, not asking before the target can have answered: busy_ns is how long it works
--- first (flash programming, erasing). NACK raises "nack"; a near miss or another byte raises
--- "garbled".
-function Boot:_ack(timeout_ms, what, busy_ns)
-  local b = self:_read(1, timeout_ms, what, busy_ns):byte()
+-- first (flash programming, erasing); tick as for _read. NACK raises "nack"; a near miss or
+-- another byte raises "garbled".
+function Boot:_ack(timeout_ms, what, busy_ns, tick)
+  local b = self:_read(1, timeout_ms, what, busy_ns, tick):byte()
   if b == ACK then return end
   if b == NACK then fail(self, "nack", string.char(b), "%s refused (NACK 0x1F)", what) end
   if near_miss(b) then
@@ -418,7 +432,7 @@ function Boot:write(addr, data)
 end
 
 -- Erase and Extended Erase (§A.4): "all", or a list of page (or sector) numbers.
-local function erase(self, pages, info, what)
+local function erase(self, pages, info, what, tick)
   self:_cmd(info.erase, what)
   local frame, timeout, busy
   if pages == "all" then
@@ -440,12 +454,13 @@ local function erase(self, pages, info, what)
   end
   self:_write(frame)
   self:_ack(timeout, what .. (pages == "all" and " of the whole flash" or
-    (" of %d pages"):format(#pages)), busy)
+    (" of %d pages"):format(#pages)), busy, tick)
 end
 
---- boot:erase(pages): "all", or a list of page (or sector) numbers. Sent again when the line
--- broke it: erasing a page twice leaves it erased.
-function Boot:erase(pages)
+--- boot:erase(pages [, tick]): "all", or a list of page (or sector) numbers. Sent again when
+-- the line broke it: erasing a page twice leaves it erased. tick(), when given, is called about
+-- 10 times a second while the chip erases (a mass erase of an F4 takes 16 s).
+function Boot:erase(pages, tick)
   local info = self.info or self:get()
   if not info.erase then
     fail(self, "nack", "", "the bootloader lists neither Erase (0x43) nor Extended Erase (0x44)")
@@ -455,7 +470,7 @@ function Boot:erase(pages)
   if pages ~= "all" and info.erase == CMD.ERASE and #pages > 255 then
     error("erase: at most 255 pages per Erase (0x43) command", 2)
   end
-  return self:_again(self.attempts, what, erase, pages, info, what)
+  return self:_again(self.attempts, what, erase, pages, info, what, tick)
 end
 
 --- boot:go(addr): Go (§A.4): the chip leaves the bootloader and runs from addr
@@ -464,11 +479,11 @@ function Boot:go(addr)
   self:_addr(addr, "Go (0x21)")
 end
 
---- boot:readout_unprotect(): mass-erases the flash and clears read protection; the chip then
--- resets (§A.4), so the caller must sync again.
-function Boot:readout_unprotect()
+--- boot:readout_unprotect([tick]): mass-erases the flash and clears read protection; the chip
+-- then resets (§A.4), so the caller must sync again. tick as for boot:erase.
+function Boot:readout_unprotect(tick)
   self:_cmd(CMD.READOUT_UNPROTECT, "Readout Unprotect (0x92)")
-  self:_ack(self.timeout.readout_unprotect, "Readout Unprotect (0x92) mass erase")
+  self:_ack(self.timeout.readout_unprotect, "Readout Unprotect (0x92) mass erase", nil, tick)
 end
 
 --- boot:readout_protect(): sets read protection; the chip then resets (§A.4)
