@@ -2,7 +2,9 @@
 -- cwlua.cli: the command line of contract.md §3 — global options, commands, help, exit codes.
 --
 -- Each command is a module cwlua.cmd.<name> returning
---   { name, summary, usage, help, options = { option specs }, args_to_script = bool,
+--   { name, summary, usage, help, options = { option specs },
+--     args_to_script = bool or function(args) -> bool (for the arguments so far),
+--     subcommand_help = function(word),
 --     run = function(ctx) -> exit status }
 -- ctx = { opts = parsed options, args = positional arguments, first_arg = argv index of
 --         args[1], argv = the whole argv (argv[0] is the program), command = the command
@@ -106,13 +108,22 @@ local function option_names(command)
   return names
 end
 
+-- True once the rest of the command line belongs to the command's script or helper as it is.
+local function passes_on(command, args)
+  if not command or #args < 1 then return false end
+  local a = command.args_to_script
+  if type(a) == "function" then return a(args) end
+  return a == true
+end
+
 local function help_hint(command)
   return command and ("run 'cwlua " .. command.name .. " --help'") or "run 'cwlua --help'"
 end
 
 --- cli.parse(argv) -> opts, command (or nil), args, first_arg (argv index of args[1])
 -- Global options may stand anywhere before '--'; a command's own options after its name.
--- For a command with args_to_script, everything after its first argument is passed on as is.
+-- For a command with args_to_script, everything after its first argument is passed on as is
+-- (for sim, after 'attach' or 'serve').
 function M.parse(argv)
   local opts, args = {}, {}
   local command, first_arg
@@ -120,7 +131,7 @@ function M.parse(argv)
   local options_done = false
   while i <= n do
     local a = argv[i]
-    if options_done or (command and command.args_to_script and #args >= 1) then
+    if options_done or passes_on(command, args) then
       first_arg = first_arg or i
       args[#args + 1] = a
     elseif a == "--" then
@@ -189,6 +200,43 @@ function M.parse(argv)
   return opts, command, args, first_arg
 end
 
+-- A usage line longer than 100 columns is broken before an option ("[--x", "(--x"), the
+-- continuation lines indented under the command's first argument. Brackets are never split.
+local USAGE_WIDTH = 100
+local USAGE = "usage: "
+
+local function wrap_usage(usage, name)
+  local indent = (" "):rep(#USAGE + #("cwlua " .. name .. " "))
+  local out = {}
+  for text in (usage .. "\n"):gmatch("([^\n]*)\n") do
+    local words, word, depth = {}, "", 0
+    for ch in text:gmatch(".") do -- split at the spaces outside brackets
+      if ch == " " and depth == 0 then
+        words[#words + 1] = word
+        word = ""
+      else
+        if ch == "[" or ch == "(" then depth = depth + 1 end
+        if ch == "]" or ch == ")" then depth = depth - 1 end
+        word = word .. ch
+      end
+    end
+    words[#words + 1] = word
+    local cur = nil
+    for _, w in ipairs(words) do
+      if cur == nil then
+        cur = w
+      elseif #USAGE + #cur + 1 + #w > USAGE_WIDTH and w:match("^[%[(]") then
+        out[#out + 1] = cur
+        cur = indent .. w
+      else
+        cur = cur .. " " .. w
+      end
+    end
+    out[#out + 1] = cur
+  end
+  return table.concat(out, "\n")
+end
+
 local function format_options(specs, out)
   for _, s in ipairs(specs) do
     local left = (s.short and ("-" .. s.short .. ", ") or "    ") .. "--" .. s.long
@@ -238,7 +286,7 @@ end
 
 --- cli.command_help(command) -> the text of 'cwlua COMMAND --help'
 function M.command_help(c)
-  local out = { "usage: " .. c.usage, "", c.summary }
+  local out = { USAGE .. wrap_usage(c.usage, c.name), "", c.summary }
   if c.help then
     out[#out + 1] = ""
     out[#out + 1] = c.help
@@ -377,6 +425,9 @@ local function dispatch(argv)
     return 0
   end
   if opts.help then
+    if command and command.subcommand_help and args[1] then -- cwlua sim faults --help
+      return command.subcommand_help(args[1])
+    end
     io.stdout:write(command and M.command_help(command) or M.help())
     return 0
   end

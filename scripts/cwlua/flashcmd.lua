@@ -54,16 +54,30 @@ function M.opts(ctx)
   return o
 end
 
+-- TARGET and FILE the wrong way round ('program hello.hex stm32f1'): the first is a file that
+-- is no target and the second a target, so say which order was meant instead of "unknown
+-- target 'hello.hex'".
+local function check_order(ctx)
+  local first, second = ctx.args[1], ctx.args[2]
+  local st = require("cwlua.core.runtime").stat(first)
+  if not (st and st.type == "file") then return end
+  local targets = require "cwlua.targets"
+  if pcall(targets.resolve, first) or not pcall(targets.resolve, second) then return end
+  errors.raise("usage", "unknown target '%s', which is a file (did you mean 'cwlua %s %s %s'? "
+    .. "TARGET comes first)", first, ctx.command.name, second, first)
+end
+
 --- flashcmd.args(ctx, n, usage) -> the n positional arguments, or exit 2
 function M.args(ctx, n)
   if #ctx.args ~= n then
     errors.raise("usage", "%s needs %d argument%s; usage: %s", ctx.command.name, n,
       n == 1 and "" or "s", ctx.command.usage)
   end
+  if n == 2 then check_order(ctx) end
   return table.unpack(ctx.args)
 end
 
--- The contract.md §6 cause of a failure, where the error knows it (JSON "cause"). A timeout
+--- The contract.md §6 cause of a failure, where the error knows it (JSON "cause"). A timeout
 -- is the target's ("no-reply") only when the target was silent: a board that stops answering
 -- on USB mid-way (timeout, stall, I/O error, unplugged) is "no-board" (contract.md §6.4).
 local CAUSE_BY_CODE = { timeout = "no-reply", garbled = "garbled-reply", no_device = "no-board",

@@ -7,7 +7,7 @@ return {
   name = "info",
   synopsis = "info TARGET",
   summary = "chip ID, name, bootloader version, flash size, protection",
-  usage = "cwlua info TARGET [--no-reset] [--set K=V]",
+  usage = "cwlua info TARGET [--no-reset] [--set KEY=VALUE] [--part NAME]",
   options = fc.options("no_reset", "set", "part"),
   run = function(ctx)
     local target = fc.args(ctx, 1)

@@ -19,6 +19,10 @@ local function problem(e)
 end
 
 local function run(ctx)
+  if ctx.args[1] then
+    require("cwlua.errors").raise("usage", "unexpected argument '%s'; usage: %s", ctx.args[1],
+      ctx.command.usage)
+  end
   local boards, ports = json.array(), json.array()
   local spec = board.defaults.spec and devspec.parse(board.defaults.spec)
   if spec and spec.kind == "sim" then

@@ -21,6 +21,10 @@ local function history_path()
 end
 
 local function run(ctx)
+  if ctx.args[1] then -- a script is 'cwlua run SCRIPT'
+    require("cwlua.errors").raise("usage", "unexpected argument '%s'; usage: %s (a script "
+      .. "runs with 'cwlua run SCRIPT')", ctx.args[1], ctx.command.usage)
+  end
   local interactive = readline.interactive()
   _G.cw = require "cwlua"
   _G.arg = {}
