@@ -98,6 +98,29 @@ describe("board commands", function()
         .. '"kind":"cwlite","product":"ChipWhisperer Lite","serial":"%x+"}%],"ports":%[.*%],'
         .. '"schema":1}\n$', r.stdout)
     end)
+    -- docs/install.md: `cwlua list` marks these boards; opening one for a command stops (old
+    -- firmware) or loads a bitstream (FPGA), listing it changes nothing and is no error
+    it("marks a board with old firmware or an unconfigured FPGA, exit 0", function()
+      local r = sim({ "--sim-fault", "old-firmware", "list" })
+      assert.are.equal(0, r.status, r.stderr)
+      assert.matches("^boards:\n  cwlite  %x+  firmware 0%.20%.0 %(too old for cwlua, which needs "
+        .. "0%.30%.0%)  FPGA configured  %(simulated%)\n", r.stdout)
+      assert.are.equal("", r.stderr)
+      r = sim({ "--sim-fault", "old-firmware=0.60.0", "--json", "list" })
+      assert.are.equal(0, r.status, r.stderr)
+      assert.matches('^{"boards":%[{"backend":"sim","firmware":"0%.60%.0","firmware_note":'
+        .. '"NewAE ships 0%.65%.0","fpga":"configured",', r.stdout)
+      r = sim({ "--sim-fault", "fpga-unprogrammed", "list" })
+      assert.are.equal(0, r.status, r.stderr)
+      assert.matches("^boards:\n  cwlite  %x+  firmware 0%.65%.0  FPGA unconfigured  "
+        .. "%(simulated%)\n", r.stdout)
+      assert.are.equal("", r.stderr)
+      r = sim({ "--sim-fault", "fpga-unprogrammed", "--json", "list" })
+      assert.matches('"fpga":"unconfigured"', r.stdout)
+      r = sim({ "-d", "sim:nano", "list" })
+      assert.matches("^boards:\n  nano    %x+  firmware 0%.66%.0  FPGA none  %(simulated%)\n",
+        r.stdout)
+    end)
   end)
 
   describe("board errors", function()
