@@ -3,7 +3,6 @@
 -- output and the summary line; the work is cwlua.flash.
 local errors = require "cwlua.errors"
 local flash = require "cwlua.flash"
-local json = require "cwlua.json"
 local progress = require "cwlua.progress"
 
 local M = {}
@@ -77,33 +76,22 @@ function M.args(ctx, n)
   return table.unpack(ctx.args)
 end
 
---- The contract.md §6 cause of a failure, where the error knows it (JSON "cause"). A timeout
--- is the target's ("no-reply") only when the target was silent: a board that stops answering
--- on USB mid-way (timeout, stall, I/O error, unplugged) is "no-board" (contract.md §6.4).
-local CAUSE_BY_CODE = { timeout = "no-reply", garbled = "garbled-reply", no_device = "no-board",
-                        access = "usb-permission", busy = "usb-busy" }
-local DEVICE_CAUSE = { timeout = "no-board", stall = "no-board", io = "no-board" }
-local function cause_of(e)
-  if not errors.is(e) then return "internal" end
-  return e.cause or (e.kind == "device" and DEVICE_CAUSE[e.code]) or CAUSE_BY_CODE[e.code] or
-    (e.kind == "mismatch" and "verify-mismatch") or e.code or e.kind
-end
-
---- flashcmd.run(ctx, f) -> f's summary. With --json a failure still prints one object (cause,
--- and verify/first_mismatch for a mismatch) before the error reaches the CLI.
-function M.run(ctx, f, ...)
+--- flashcmd.run(ctx, f) -> f's summary. A failure goes on to the CLI, which prints it; with
+-- --json its object (contract.md §3.7) also carries what the command learnt on the way: the
+-- retries on a noisy line, and for a mismatch the first differing address.
+function M.run(_, f, ...) -- ctx: the same call shape as flashcmd.report
   local ok, res = pcall(f, ...)
   if ok then return res end
-  if ctx.opts.json then
-    local out = { schema = 1, cause = cause_of(res) }
-    if errors.is(res, "mismatch") then
-      out.verify, out.first_mismatch = "mismatch", res.first_mismatch
+  if errors.is(res) then
+    local extra = {}
+    if res.kind == "mismatch" then
+      extra.verify, extra.first_mismatch = "mismatch", res.first_mismatch
     end
-    if errors.is(res) and res.retries then
-      out.retries = res.retries
-      if res.retries > 0 then out.retry_log = res.retry_log end
+    if res.retries then
+      extra.retries = res.retries
+      if res.retries > 0 then extra.retry_log = res.retry_log end
     end
-    io.stdout:write(json.encode(out), "\n")
+    res.json = extra
   end
   error(res, 0)
 end
@@ -112,7 +100,7 @@ end
 -- (which says how many operations were tried again, contract.md §3.11)
 function M.report(ctx, summary, line)
   if ctx.opts.json then
-    local out = { schema = 1, cause = "ok" }
+    local out = {}
     for _, k in ipairs({ "bytes", "erased", "seconds", "verify", "first_mismatch", "sim",
                          "eeprom", "retries" }) do
       out[k] = summary[k]
@@ -121,7 +109,7 @@ function M.report(ctx, summary, line)
     if summary.bytes and summary.seconds and summary.seconds > 0 then
       out.rate = summary.bytes / summary.seconds
     end
-    io.stdout:write(json.encode(out), "\n")
+    ctx.cli.emit(out)
   elseif not ctx.opts.quiet then
     local n = summary.retries or 0
     if n > 0 then

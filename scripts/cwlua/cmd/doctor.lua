@@ -23,7 +23,11 @@ exit status: 0 ok; 3 a board-side cause; 4 a target-side cause.]],
         ctx.command.usage)
     end
     local report, dctx = doctor.run(word, ctx.opts)
-    io.stdout:write(ctx.opts.json and (report:json(dctx) .. "\n") or report:text(dctx))
+    if ctx.opts.json then
+      ctx.cli.emit(report:object(dctx))
+    else
+      io.stdout:write(report:text(dctx))
+    end
     return report:exit_code()
   end,
 }

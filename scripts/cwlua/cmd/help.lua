@@ -32,5 +32,6 @@ return {
   usage = "cwlua help [COMMAND [SUBCOMMAND]]",
   help = "'cwlua help COMMAND' is 'cwlua COMMAND --help'; 'cwlua help sim attach' is\n"
     .. "'cwlua sim attach --help'.",
+  text_only = "help is text",
   run = run,
 }

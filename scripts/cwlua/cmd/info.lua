@@ -1,7 +1,6 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua info TARGET: what the chip says about itself.
 local fc = require "cwlua.flashcmd"
-local json = require "cwlua.json"
 
 return {
   name = "info",
@@ -13,9 +12,9 @@ return {
     local target = fc.args(ctx, 1)
     local s = fc.run(ctx, fc.flash.info, target, fc.opts(ctx))
     if ctx.opts.json then
-      local o = { schema = 1 }
+      local o = {}
       for _, r in ipairs(s.rows) do o[r[3] or r[1]] = r[2] end
-      io.stdout:write(json.encode(o), "\n")
+      ctx.cli.emit(o)
       return 0
     end
     for _, r in ipairs(s.rows) do

@@ -63,7 +63,7 @@ local function run(ctx)
       chipwhisperer = p.vid == NEWAE_VID or nil }
   end
   if ctx.opts.json then
-    io.stdout:write(json.encode({ schema = 1, boards = boards, ports = ports }), "\n")
+    ctx.cli.emit({ boards = boards, ports = ports })
     return 0
   end
   local out = {}

@@ -82,5 +82,6 @@ input) or exit([code]) leaves; the board is closed and restored either way.
   cwlua -d sim --sim-target stm32f1 shell
   > board:clock()
   7384615.3846154	clkgen]],
+  text_only = "it is an interactive prompt",
   run = run,
 }

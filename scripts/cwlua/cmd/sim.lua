@@ -86,6 +86,11 @@ local function run(ctx)
       table.concat(SUBCOMMANDS, ", "))
   end
   if HELPERS[sub] or sub == "faults" then check_forwarded(ctx, sub) end
+  if HELPERS[sub] and ctx.opts.json then -- contract.md §3.7: one object, or none at all
+    errors.raise("usage", "--json does not apply to 'sim %s': %s; run it without --json", sub,
+      sub == "attach" and "the output is COMMAND's (give COMMAND its own --json)"
+        or "it prints only the pty's path")
+  end
   if HELPERS[sub] then
     local argv = {}
     for _, f in ipairs(FORWARD[sub]) do
@@ -105,8 +110,7 @@ local function run(ctx)
     end
     local list = require("cwlua.core.device").sim_faults()
     if ctx.opts.json then
-      local json = require "cwlua.json"
-      io.stdout:write(json.encode({ schema = 1, faults = json.array(list) }), "\n")
+      ctx.cli.emit({ faults = require("cwlua.json").array(list) })
       return 0
     end
     for _, f in ipairs(list) do

@@ -35,7 +35,7 @@ local function run(ctx)
         error = e.error,
       }
     end
-    io.stdout:write(json.encode({ schema = 1, targets = list }), "\n")
+    ctx.cli.emit({ targets = list })
     return 0
   end
   if #entries == 0 then
