@@ -34,7 +34,12 @@ describe("--json", function()
     { "program, target silent", { "--sim-fault", "uart-rx-open", "program", "stm32f1", HELLO },
       4, "no-reply", { "details", "retries" } },
     { "program, no such file", { "program", "stm32f1", "/nonexistent.hex" }, 2, "bad-input" },
-    { "program, no board", { "-d", "usb", "program", "stm32f1", HELLO }, 3, "no-board" },
+    -- no board: one that is gone before the first transfer, and a port that is not there (never
+    -- -d usb, which would find whatever this machine has plugged in)
+    { "program, no board", { "--sim-fault", "unplug-after=0", "program", "stm32f1", HELLO }, 3,
+      "no-board" },
+    { "info, no port", { "-d", "serial:/nonexistent/ttyUSB9", "info", "stm32f1" }, 3,
+      "no-board" },
     { "program, a bug in the recipe", { "-s", "RECIPES", "program", "buggy", HELLO }, 1,
       "internal" },
     { "verify", { "verify", "stm32f1", HELLO }, 0, "ok", { "bytes", "verify" }, "programmed" },
