@@ -49,6 +49,27 @@ static int msghandler(lua_State *L)
     return 1;
 }
 
+/* With --json, the one object a failure prints (contract.md §3.7) for the failures cwlua.cli
+ * cannot report: the error escaped it, or there is no memory left to run it. Keys sorted as
+ * cwlua.json sorts them; "error" is the message's first line, escaped as JSON needs. */
+static void json_failure(const char *cause, const char *msg)
+{
+    if (!cw_signal_json())
+        return;
+    printf("{\"cause\":\"%s\",\"error\":\"", cause);
+    for (const char *p = msg; *p != '\0' && *p != '\n'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    fputs("\",\"schema\":1}\n", stdout);
+    fflush(stdout);
+}
+
 /* pmain(argc, argv) -> exit status; runs protected so that setup errors are Lua errors. */
 static int pmain(lua_State *L)
 {
@@ -128,10 +149,14 @@ int main(int argc, char **argv)
         /* One line and no allocation: the memory may still be held (cwlua.cli does the same
          * for what happens inside a command). */
         fputs("cwlua: out of memory\n", stderr);
+        json_failure("out-of-memory", "out of memory");
         code = EXIT_FAILURE;
     } else if (status != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
-        fprintf(stderr, "%s: %s\n", progname, msg ? msg : "(error object is not a string)");
+        if (msg == NULL)
+            msg = "(error object is not a string)";
+        fprintf(stderr, "%s: %s\n", progname, msg);
+        json_failure("internal", msg);
         code = EXIT_FAILURE;
     } else {
         code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : EXIT_FAILURE;

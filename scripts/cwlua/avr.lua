@@ -38,17 +38,19 @@ end
 ---------------------------------------------------------------------------------------------
 -- the board side: engine, clock, ISP routing
 
--- The V2 engine answers SIGN_ON; a board without it (the CW-Nano) stalls (§1).
+-- The V2 engine answers SIGN_ON; a board without it (the CW-Nano) stalls (§1). Such a board,
+-- or a serial port, has no engine for AVR: the cause xmega.lua gives for XMEGA there too.
+local NO_ENGINE = { code = "no_engine", cause = "no-engine" }
 local function engine(ctx)
   local dev = ctx.dev
   if not dev.ctrl_in or not dev.fpga_read then
-    fail(ctx, "device", { code = "unsupported" }, "AVR programming needs a ChipWhisperer capture "
+    fail(ctx, "device", NO_ENGINE, "AVR programming needs a ChipWhisperer capture "
       .. "board with the V2/ISP engine (CW-Lite, CW1200, Husky), not %s", tostring(dev))
   end
   local isp = v2isp.new(dev, { where = where(ctx) })
   local name, msg = isp:sign_on()
   if not name then
-    fail(ctx, "device", { code = "unsupported" }, "the board has no AVR ISP engine (SIGN_ON: "
+    fail(ctx, "device", NO_ENGINE, "the board has no AVR ISP engine (SIGN_ON: "
       .. "%s); AVR programming needs a CW-Lite, CW1200 or Husky (the CW-Nano has none)",
       tostring(msg))
   end
@@ -489,7 +491,7 @@ local function doctor(ctx, report)
   local ok, isp = pcall(engine, ctx)
   if not ok then
     report:step("ISP engine", "failed", isp.message:gsub("^[^:]*: ", ""))
-    report:conclude("no-board")
+    report:conclude(errors.is(isp) and isp.cause == "no-engine" and "no-engine" or "no-board")
     return
   end
   report:step("ISP engine", "ok", "the board answers SIGN_ON (V2/ISP)")

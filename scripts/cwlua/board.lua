@@ -242,6 +242,11 @@ local function open_device(spec, opts)
   return connect.open_usb(spec.serial) -- real boards through libusb (cwlua.connect)
 end
 
+--- board.open_device(spec, opts) -> device | nil, msg, code: the device a parsed spec (sim or
+-- usb) names, opened without the firmware check, bitstream and set-up of board.open: for
+-- `cwlua list`, which asks a board what it is without changing it.
+M.open_device = open_device
+
 --- board.open_default([part]) -> board | nil, msg, code: the board the command line names (-d
 -- and the --sim-* options), carrying part as its simulated chip unless --sim-target gives one.
 -- A simulated CW-Nano carries its own STM32F030 (contract.md §3: CWNANO, "the default on

@@ -2,7 +2,9 @@
 -- cwlua.cli: the command line of contract.md §3 — global options, commands, help, exit codes.
 --
 -- Each command is a module cwlua.cmd.<name> returning
---   { name, summary, usage, help, options = { option specs }, args_to_script = bool,
+--   { name, summary, usage, help, options = { option specs },
+--     args_to_script = bool or function(args) -> bool (for the arguments so far),
+--     text_only = why the command refuses --json, subcommand_help = function(word),
 --     run = function(ctx) -> exit status }
 -- ctx = { opts = parsed options, args = positional arguments, first_arg = argv index of
 --         args[1], argv = the whole argv (argv[0] is the program), command = the command
@@ -67,7 +69,10 @@ exit status: 0 done; 1 any other failure; 2 usage error or bad input (nothing on
   130 interrupted (SIGINT), 143 terminated (SIGTERM): the board is restored first]]
 
 local verbose = false
-local json_errors = false -- --json: a failure with a contract.md §6 cause also prints it as JSON
+-- --json (contract.md §3.7): the run prints exactly one object on stdout, the command's own
+-- (M.emit) or, when the run fails, the failure's (M.main); never both, never two.
+local json_mode = false
+local pending_json -- the object M.emit was given, printed once the command has returned
 
 local function usage_error(fmt, ...)
   errors.raise("usage", fmt, ...)
@@ -106,13 +111,22 @@ local function option_names(command)
   return names
 end
 
+-- True once the rest of the command line belongs to the command's script or helper as it is.
+local function passes_on(command, args)
+  if not command or #args < 1 then return false end
+  local a = command.args_to_script
+  if type(a) == "function" then return a(args) end
+  return a == true
+end
+
 local function help_hint(command)
   return command and ("run 'cwlua " .. command.name .. " --help'") or "run 'cwlua --help'"
 end
 
 --- cli.parse(argv) -> opts, command (or nil), args, first_arg (argv index of args[1])
 -- Global options may stand anywhere before '--'; a command's own options after its name.
--- For a command with args_to_script, everything after its first argument is passed on as is.
+-- For a command with args_to_script, everything after its first argument is passed on as is
+-- (for sim, after 'attach' or 'serve').
 function M.parse(argv)
   local opts, args = {}, {}
   local command, first_arg
@@ -120,7 +134,7 @@ function M.parse(argv)
   local options_done = false
   while i <= n do
     local a = argv[i]
-    if options_done or (command and command.args_to_script and #args >= 1) then
+    if options_done or passes_on(command, args) then
       first_arg = first_arg or i
       args[#args + 1] = a
     elseif a == "--" then
@@ -189,6 +203,91 @@ function M.parse(argv)
   return opts, command, args, first_arg
 end
 
+--- cli.wants_json(argv) -> true when the command line asks for --json. It reads argv as
+-- cli.parse does, but never fails: a command line that parse refuses (an unknown option, a
+-- missing value) still gets its usage error as a JSON object when it asked for one.
+function M.wants_json(argv)
+  local command, positional = nil, {}
+  local i = 1
+  while i <= #argv do
+    local a = argv[i]
+    if a == "--" or passes_on(command, positional) then
+      return false
+    elseif a:sub(1, 2) == "--" then
+      local name, value = a:match("^%-%-([^=]+)=(.*)$")
+      name = name or a:sub(3)
+      if name == "json" then return true end
+      local spec = find_option(command and command.options, name)
+        or find_option(M.GLOBAL_OPTIONS, name)
+      if spec and spec.arg and not spec.optional and value == nil then i = i + 1 end
+    elseif a:sub(1, 1) == "-" and #a > 1 then
+      for j = 2, #a do
+        local spec = find_option(command and command.options, nil, a:sub(j, j))
+          or find_option(M.GLOBAL_OPTIONS, nil, a:sub(j, j))
+        if spec and spec.arg then
+          if j == #a then i = i + 1 end
+          break
+        end
+      end
+    elseif command == nil then
+      for _, c in ipairs(M.COMMANDS) do
+        if c == a then command = load_command(a) end
+      end
+    else
+      positional[#positional + 1] = a
+    end
+    i = i + 1
+  end
+  return false
+end
+
+--- cli.emit(object): the command's one --json object (contract.md §3.7). "schema" is set, and
+-- "cause" is "ok" unless the command says otherwise (doctor). Printed when the command has
+-- returned, so that a failure after it (the board not put back) prints its own object instead.
+function M.emit(object)
+  if pending_json ~= nil then error("cli.emit: a command gives one JSON object", 2) end
+  object.schema = 1
+  if object.cause == nil then object.cause = "ok" end
+  pending_json = object
+end
+
+-- A usage line longer than 100 columns is broken before an option ("[--x", "(--x"), the
+-- continuation lines indented under the command's first argument. Brackets are never split.
+local USAGE_WIDTH = 100
+local USAGE = "usage: "
+
+local function wrap_usage(usage, name)
+  local indent = (" "):rep(#USAGE + #("cwlua " .. name .. " "))
+  local out = {}
+  for text in (usage .. "\n"):gmatch("([^\n]*)\n") do
+    local words, word, depth = {}, "", 0
+    for ch in text:gmatch(".") do -- split at the spaces outside brackets
+      if ch == " " and depth == 0 then
+        words[#words + 1] = word
+        word = ""
+      else
+        if ch == "[" or ch == "(" then depth = depth + 1 end
+        if ch == "]" or ch == ")" then depth = depth - 1 end
+        word = word .. ch
+      end
+    end
+    words[#words + 1] = word
+    local cur = nil
+    for _, w in ipairs(words) do
+      if cur == nil then
+        cur = w
+      elseif #USAGE + #cur + 1 + #w > USAGE_WIDTH and w:match("^[%[(]") then
+        out[#out + 1] = cur
+        cur = indent .. w
+      else
+        cur = cur .. " " .. w
+      end
+    end
+    out[#out + 1] = cur
+  end
+  return table.concat(out, "\n")
+end
+
 local function format_options(specs, out)
   for _, s in ipairs(specs) do
     local left = (s.short and ("-" .. s.short .. ", ") or "    ") .. "--" .. s.long
@@ -238,7 +337,7 @@ end
 
 --- cli.command_help(command) -> the text of 'cwlua COMMAND --help'
 function M.command_help(c)
-  local out = { "usage: " .. c.usage, "", c.summary }
+  local out = { USAGE .. wrap_usage(c.usage, c.name), "", c.summary }
   if c.help then
     out[#out + 1] = ""
     out[#out + 1] = c.help
@@ -270,8 +369,7 @@ end
 local function print_version(opts)
   local v = M.version_info()
   if opts.json then
-    v.schema = 1
-    io.stdout:write(require("cwlua.json").encode(v), "\n")
+    M.emit(v)
   else
     io.stdout:write(("cwlua %s\nLua %s (linked library: Lua %s)\nlibusb %s\n"
       .. "libserialport %s (library ABI %s)\n"):format(v.cwlua, v.lua, v.lua_linked, v.libusb,
@@ -330,12 +428,27 @@ function M.sim_options(opts)
            latency_ms = latency, seed = seed, app = opts.sim_app }
 end
 
+-- The --json object of a run that returned: the command's, or for a command that gave none
+-- (a bug) one that still says how it ended. Encoded here, inside the protected call, so that a
+-- value JSON cannot carry is an internal error with its own object.
+local function json_result(command, status)
+  local o = pending_json
+  if o == nil then
+    o = { schema = 1, cause = status == 0 and "ok" or "failure" }
+    if status ~= 0 then
+      o.error = ("%s ended with exit status %d"):format(command and command.name or "cwlua",
+        status)
+    end
+  end
+  return require("cwlua.json").encode(o)
+end
+
 local function dispatch(argv)
   local opts, command, args, first_arg = M.parse(argv)
   verbose = opts.verbose or false
-  json_errors = opts.json or false
+  json_mode = opts.json or false
   -- a run stopped by SIGINT/SIGTERM unwinds to main(), which prints the JSON object then
-  require("cwlua.core.signal").set_json(json_errors)
+  require("cwlua.core.signal").set_json(json_mode)
   if opts.quiet and opts.verbose then usage_error("-q and -v contradict each other; pick one") end
   if opts.rig and not ({ cw308 = true, cw506 = true, cw313 = true, serial = true })[opts.rig] then
     usage_error("unknown rig '%s'; use cw308, cw506, cw313 or serial", opts.rig)
@@ -374,18 +487,32 @@ local function dispatch(argv)
   end
   if opts.version then
     print_version(opts)
-    return 0
+    return 0, json_mode and json_result(command, 0) or nil
   end
   if opts.help then
+    if json_mode then
+      usage_error("--json does not apply to --help: help is text; run it without --json")
+    end
+    if command and command.subcommand_help and args[1] then -- cwlua sim faults --help
+      return command.subcommand_help(args[1])
+    end
     io.stdout:write(command and M.command_help(command) or M.help())
     return 0
   end
   if command == nil then
     usage_error("no command given; run 'cwlua --help' for the list of commands")
   end
+  -- A command whose output is not one result (a console, a script's own output, help text)
+  -- refuses --json rather than print something that is not the one object (contract.md §3.7).
+  if json_mode and command.text_only then
+    usage_error("--json does not apply to '%s': %s; run it without --json", command.name,
+      command.text_only)
+  end
   check_sim_options(opts, command, device_from)
-  return command.run({ opts = opts, args = args, first_arg = first_arg, argv = argv,
+  local status = command.run({ opts = opts, args = args, first_arg = first_arg, argv = argv,
     command = command, cli = M })
+  status = math.type(status) == "integer" and status or 0
+  return status, json_mode and json_result(command, status) or nil
 end
 
 -- Out of memory. Lua reports a failed allocation with a message it allocated when the state
@@ -394,6 +521,7 @@ end
 -- errors.out_of_memory only compares, the line is a constant of this chunk, and file:write of
 -- a string copies nothing.
 local OUT_OF_MEMORY_LINE = "cwlua: out of memory\n"
+local OUT_OF_MEMORY_JSON = '{"cause":"out-of-memory","error":"out of memory","schema":1}\n'
 local out_of_memory = errors.out_of_memory
 
 local function handler(e)
@@ -404,36 +532,63 @@ local function handler(e)
   return { internal = true, message = msg, traceback = debug.traceback(msg, 2) }
 end
 
+-- The --json object of a failure (contract.md §3.7): "error" is the message's first line, the
+-- lines after it (a failed connect's seen/likely/do, the files an unknown TARGET was looked for
+-- in) are "details"; "cause" is from the one table of causes (contract.md §6.4); an error may
+-- add fields of its own (retries, verify, first_mismatch).
+local function failure_json(result)
+  local json = require "cwlua.json"
+  local first, rest = tostring(result.message):match("^([^\n]*)\n?(.*)$")
+  local o = { schema = 1, cause = require("cwlua.causes").of(result), error = first }
+  if rest ~= "" then
+    o.details = json.array()
+    for line in rest:gmatch("[^\n]+") do o.details[#o.details + 1] = line:match("^%s*(.-)%s*$") end
+  end
+  for k, v in pairs(errors.is(result) and result.json or {}) do
+    if o[k] == nil then o[k] = v end
+  end
+  local ok, text = pcall(json.encode, o)
+  if not ok then
+    text = json.encode({ schema = 1, cause = "internal", error = "the failure's JSON object "
+      .. "could not be made: " .. tostring(text) })
+  end
+  return text
+end
+
 --- cli.main(argv) -> exit status. Prints user errors as "cwlua: message" (exit per kind);
 -- running out of memory as "cwlua: out of memory" (exit 1); anything else is an internal
--- error: exit 1, with a traceback under -v. SIGINT and SIGTERM never get here: the xpcall
--- throws them on (cwlua.boot), and main() reports them.
+-- error: exit 1, with a traceback under -v. With --json, stdout gets exactly one object: the
+-- command's, or the failure's. SIGINT and SIGTERM never get here: the xpcall throws them on
+-- (cwlua.boot), and main() reports them.
 function M.main(argv)
-  local ok, result = xpcall(dispatch, handler, argv)
+  local scanned, wanted = pcall(M.wants_json, argv)
+  json_mode = scanned and wanted or false
+  require("cwlua.core.signal").set_json(json_mode)
+  local ok, result, out = xpcall(dispatch, handler, argv)
   if not ok and out_of_memory(result) then
     io.stderr:write(OUT_OF_MEMORY_LINE)
+    if json_mode then io.stdout:write(OUT_OF_MEMORY_JSON) end
     return errors.EXIT.failure
   end
+  if ok then
+    if out then io.stdout:write(out, "\n") end
+    io.stdout:flush()
+    return math.type(result) == "integer" and result or 0
+  end
   io.stdout:flush()
-  if ok then return math.type(result) == "integer" and result or 0 end
   if type(result) ~= "table" then -- the handler itself failed ("error in error handling")
     result = { internal = true, message = tostring(result), traceback = tostring(result) }
   end
   if errors.is(result) then
     io.stderr:write("cwlua: ", result.message, "\n")
-    if json_errors and result.cause then -- e.g. usb-permission (contract.md §6)
-      io.stdout:write(require("cwlua.json").encode({ schema = 1, error = result.message,
-        cause = result.cause }), "\n")
-    end
-    return result.exit
-  end
-  if verbose then
+  elseif verbose then
     io.stderr:write("cwlua: ", result.traceback, "\n")
   else
     io.stderr:write("cwlua: ", result.message, "\n",
       "cwlua: this is a bug in cwlua or a recipe; rerun with -v for a traceback\n")
   end
-  return errors.EXIT.failure
+  if json_mode then io.stdout:write(failure_json(result), "\n") end
+  return errors.is(result) and result.exit or errors.EXIT.failure
 end
 
 return M

@@ -175,14 +175,23 @@ end
 function M.probe(e)
   local dev, msg, code = device.open({ backend = "libusb", bus = e.bus, address = e.address })
   if not dev then return nil, msg, code end
+  local out = M.ask(dev, e.kind)
+  dev:close()
+  return out
+end
+
+--- connect.ask(dev, kind) -> { firmware, fpga }: the two questions of M.probe, to a device
+-- opened without M.run's checks (cwlua.core.device). A board whose firmware is too old or
+-- whose FPGA is not configured answers them too: `cwlua list` marks it, where opening it
+-- for a command stops or loads a bitstream. Changes nothing on the board.
+function M.ask(dev, kind)
   local out = {}
   local v = dev:control(RT_IN, REQ_FW_VERSION, 0, 0, 3, LIST_TIMEOUT_MS)
   if v and #v == 3 then out.firmware = version_string({ v:byte(1, 3) }) end
-  if e.kind ~= "nano" then -- the Nano has no FPGA (§7.1)
+  if kind ~= "nano" then -- the Nano has no FPGA (§7.1)
     local st = dev:control(RT_IN, REQ_FPGA_STATUS, 0, 0, 4, LIST_TIMEOUT_MS)
     if st and #st == 4 then out.fpga = st:byte(1) & 1 == 1 and "configured" or "unconfigured" end
   end
-  dev:close()
   return out
 end
 

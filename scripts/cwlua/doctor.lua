@@ -122,15 +122,32 @@ function Report:text(ctx)
   return table.concat(out, "\n") .. "\n"
 end
 
---- report:json(ctx) -> the --json object (contract.md §3: cause, candidates, steps, actions)
-function Report:json(ctx)
+--- report:error() -> nil for "ok", else one line for the --json "error" that every failure
+-- has (contract.md §3.7): the first broken link and what it showed
+function Report:error()
+  if self.cause == "ok" then return nil end
+  for _, s in ipairs(self.steps) do
+    if s.status == "failed" then return s.name .. ": " .. (s.observed or "failed") end
+  end
+  return self.candidates[1] or self.cause
+end
+
+--- report:object(ctx) -> the --json object (contract.md §3.7: cause, error, candidates, steps,
+-- actions, warnings, rig)
+function Report:object(ctx)
   local steps = json.array()
   for _, s in ipairs(self.steps) do
     steps[#steps + 1] = { name = s.name, status = s.status, observed = s.observed or json.null }
   end
-  return json.encode({ schema = 1, cause = self.cause, candidates = json.array(self.candidates),
-    steps = steps, actions = json.array(self.actions or actions(self.cause, self.rig, ctx)),
-    warnings = json.array(self.warnings), rig = self.rig })
+  return { schema = 1, cause = self.cause, error = self:error(),
+    candidates = json.array(self.candidates), steps = steps,
+    actions = json.array(self.actions or actions(self.cause, self.rig, ctx)),
+    warnings = json.array(self.warnings), rig = self.rig }
+end
+
+--- report:json(ctx) -> report:object encoded
+function Report:json(ctx)
+  return json.encode(self:object(ctx))
 end
 
 -- Board errors from cw.open, as causes (stable codes of docs/api.md).

@@ -461,8 +461,8 @@ end
 -- The board, opened from -d with the recipe's part as the simulated chip.
 local function open_device(part)
   local dev, msg, code = board_mod.open_default(part)
-  if not dev then
-    errors.raise(code == "invalid" and "usage" or "device", "%s", msg)
+  if not dev then -- the code stays with the error: it names the cause (contract.md §6.4)
+    error(errors.new(code == "invalid" and "usage" or "device", msg, { code = code }), 0)
   end
   return dev
 end

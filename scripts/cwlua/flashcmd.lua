@@ -3,7 +3,6 @@
 -- output and the summary line; the work is cwlua.flash.
 local errors = require "cwlua.errors"
 local flash = require "cwlua.flash"
-local json = require "cwlua.json"
 local progress = require "cwlua.progress"
 
 local M = {}
@@ -54,42 +53,45 @@ function M.opts(ctx)
   return o
 end
 
+-- TARGET and FILE the wrong way round ('program hello.hex stm32f1'): the first is a file that
+-- is no target and the second a target, so say which order was meant instead of "unknown
+-- target 'hello.hex'".
+local function check_order(ctx)
+  local first, second = ctx.args[1], ctx.args[2]
+  local st = require("cwlua.core.runtime").stat(first)
+  if not (st and st.type == "file") then return end
+  local targets = require "cwlua.targets"
+  if pcall(targets.resolve, first) or not pcall(targets.resolve, second) then return end
+  errors.raise("usage", "unknown target '%s', which is a file (did you mean 'cwlua %s %s %s'? "
+    .. "TARGET comes first)", first, ctx.command.name, second, first)
+end
+
 --- flashcmd.args(ctx, n, usage) -> the n positional arguments, or exit 2
 function M.args(ctx, n)
   if #ctx.args ~= n then
     errors.raise("usage", "%s needs %d argument%s; usage: %s", ctx.command.name, n,
       n == 1 and "" or "s", ctx.command.usage)
   end
+  if n == 2 then check_order(ctx) end
   return table.unpack(ctx.args)
 end
 
--- The contract.md §6 cause of a failure, where the error knows it (JSON "cause"). A timeout
--- is the target's ("no-reply") only when the target was silent: a board that stops answering
--- on USB mid-way (timeout, stall, I/O error, unplugged) is "no-board" (contract.md §6.4).
-local CAUSE_BY_CODE = { timeout = "no-reply", garbled = "garbled-reply", no_device = "no-board",
-                        access = "usb-permission", busy = "usb-busy" }
-local DEVICE_CAUSE = { timeout = "no-board", stall = "no-board", io = "no-board" }
-local function cause_of(e)
-  if not errors.is(e) then return "internal" end
-  return e.cause or (e.kind == "device" and DEVICE_CAUSE[e.code]) or CAUSE_BY_CODE[e.code] or
-    (e.kind == "mismatch" and "verify-mismatch") or e.code or e.kind
-end
-
---- flashcmd.run(ctx, f) -> f's summary. With --json a failure still prints one object (cause,
--- and verify/first_mismatch for a mismatch) before the error reaches the CLI.
-function M.run(ctx, f, ...)
+--- flashcmd.run(ctx, f) -> f's summary. A failure goes on to the CLI, which prints it; with
+-- --json its object (contract.md §3.7) also carries what the command learnt on the way: the
+-- retries on a noisy line, and for a mismatch the first differing address.
+function M.run(_, f, ...) -- ctx: the same call shape as flashcmd.report
   local ok, res = pcall(f, ...)
   if ok then return res end
-  if ctx.opts.json then
-    local out = { schema = 1, cause = cause_of(res) }
-    if errors.is(res, "mismatch") then
-      out.verify, out.first_mismatch = "mismatch", res.first_mismatch
+  if errors.is(res) then
+    local extra = {}
+    if res.kind == "mismatch" then
+      extra.verify, extra.first_mismatch = "mismatch", res.first_mismatch
     end
-    if errors.is(res) and res.retries then
-      out.retries = res.retries
-      if res.retries > 0 then out.retry_log = res.retry_log end
+    if res.retries then
+      extra.retries = res.retries
+      if res.retries > 0 then extra.retry_log = res.retry_log end
     end
-    io.stdout:write(json.encode(out), "\n")
+    res.json = extra
   end
   error(res, 0)
 end
@@ -98,7 +100,7 @@ end
 -- (which says how many operations were tried again, contract.md §3.11)
 function M.report(ctx, summary, line)
   if ctx.opts.json then
-    local out = { schema = 1, cause = "ok" }
+    local out = {}
     for _, k in ipairs({ "bytes", "erased", "seconds", "verify", "first_mismatch", "sim",
                          "eeprom", "retries" }) do
       out[k] = summary[k]
@@ -107,7 +109,7 @@ function M.report(ctx, summary, line)
     if summary.bytes and summary.seconds and summary.seconds > 0 then
       out.rate = summary.bytes / summary.seconds
     end
-    io.stdout:write(json.encode(out), "\n")
+    ctx.cli.emit(out)
   elseif not ctx.opts.quiet then
     local n = summary.retries or 0
     if n > 0 then

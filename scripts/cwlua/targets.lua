@@ -250,8 +250,9 @@ function M.list()
 end
 
 --- targets.resolve(word) -> recipe, part, file, origin
--- word is a recipe name (first file on the search path wins) or an alias one recipe declares
--- (case-insensitive, e.g. CW308_STM32F1). part is the alias's part or the reference part.
+-- word is a recipe name (first file on the search path wins), else a recipe name or an alias
+-- one recipe declares, both compared without regard to case (STM32F1, cw308_stm32f1; contract.md
+-- §3.2). part is the alias's part or the reference part.
 function M.resolve(word)
   local file, origin = path.find_recipe(word)
   if file then
@@ -260,11 +261,18 @@ function M.resolve(word)
   end
   local tried = origin
   local names = {}
-  for _, e in ipairs(M.list()) do
+  local lower = word:lower()
+  local entries = M.list()
+  for _, e in ipairs(entries) do -- a recipe name in another case, before any alias
+    if not e.overridden_by and e.recipe and not e.not_a_file and e.name:lower() == lower then
+      return e.recipe, e.recipe.part, e.file, e.origin
+    end
+  end
+  for _, e in ipairs(entries) do
     if not e.overridden_by and e.recipe then
       names[#names + 1] = e.name
       for alias, part in pairs(e.recipe.aliases or {}) do
-        if alias:lower() == word:lower() then return e.recipe, part, e.file, e.origin end
+        if alias:lower() == lower then return e.recipe, part, e.file, e.origin end
         names[#names + 1] = alias
       end
     end

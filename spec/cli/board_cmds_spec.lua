@@ -23,7 +23,7 @@ describe("board commands", function()
       r = sim({ "clock", "8MHz" })
       assert.are.equal("8000000 Hz (clkgen on HS2)\n", r.stdout)
       r = sim({ "--json", "clock", "16000000" })
-      assert.are.equal('{"hz":16000000,"schema":1,"source":"clkgen"}\n', r.stdout)
+      assert.are.equal('{"cause":"ok","hz":16000000,"schema":1,"source":"clkgen"}\n', r.stdout)
     end)
     it("turns the clock off", function()
       local r = sim({ "clock", "off" })
@@ -52,7 +52,8 @@ describe("board commands", function()
     it("switches target power", function()
       assert.are.equal("target power off\n", sim({ "power", "off" }).stdout)
       assert.are.equal("target power on\n", sim({ "power", "cycle", "--delay-ms", "100" }).stdout)
-      assert.are.equal('{"power":"on","schema":1}\n', sim({ "power", "on", "--json" }).stdout)
+      assert.are.equal('{"cause":"ok","power":"on","schema":1}\n',
+        sim({ "power", "on", "--json" }).stdout)
     end)
     it("exits 2 without a valid action and 3 on a Nano", function()
       local r = sim({ "power", "up" })
@@ -95,8 +96,33 @@ describe("board commands", function()
         r.stdout)
       r = sim({ "list", "--json" })
       assert.matches('^{"boards":%[{"backend":"sim","firmware":"0%.65%.0","fpga":"configured",'
-        .. '"kind":"cwlite","product":"ChipWhisperer Lite","serial":"%x+"}%],"ports":%[.*%],'
+        .. '"kind":"cwlite","product":"ChipWhisperer Lite","serial":"%x+"}%],"cause":"ok",'
+        .. '"ports":%[.*%],'
         .. '"schema":1}\n$', r.stdout)
+    end)
+    -- docs/install.md: `cwlua list` marks these boards; opening one for a command stops (old
+    -- firmware) or loads a bitstream (FPGA), listing it changes nothing and is no error
+    it("marks a board with old firmware or an unconfigured FPGA, exit 0", function()
+      local r = sim({ "--sim-fault", "old-firmware", "list" })
+      assert.are.equal(0, r.status, r.stderr)
+      assert.matches("^boards:\n  cwlite  %x+  firmware 0%.20%.0 %(too old for cwlua, which needs "
+        .. "0%.30%.0%)  FPGA configured  %(simulated%)\n", r.stdout)
+      assert.are.equal("", r.stderr)
+      r = sim({ "--sim-fault", "old-firmware=0.60.0", "--json", "list" })
+      assert.are.equal(0, r.status, r.stderr)
+      assert.matches('^{"boards":%[{"backend":"sim","firmware":"0%.60%.0","firmware_note":'
+        .. '"NewAE ships 0%.65%.0","fpga":"configured",', r.stdout)
+      r = sim({ "--sim-fault", "fpga-unprogrammed", "list" })
+      assert.are.equal(0, r.status, r.stderr)
+      assert.matches("^boards:\n  cwlite  %x+  firmware 0%.65%.0  FPGA unconfigured  "
+        .. "%(simulated%)\n", r.stdout)
+      assert.are.equal("", r.stderr)
+      r = sim({ "--sim-fault", "fpga-unprogrammed", "--json", "list" })
+      assert.matches('"fpga":"unconfigured"', r.stdout)
+      assert.matches('"cause":"ok"', r.stdout)
+      r = sim({ "-d", "sim:nano", "list" })
+      assert.matches("^boards:\n  nano    %x+  firmware 0%.66%.0  FPGA none  %(simulated%)\n",
+        r.stdout)
     end)
   end)
 

@@ -18,8 +18,9 @@ describe("cwlua command line", function()
     it("prints one JSON object with --json", function()
       local r = cli.run({ "--version", "--json" })
       assert.are.equal(0, r.status)
-      assert.matches('^{"cwlua":"[%d.]+","libserialport":"[%d.]+","libserialport_abi":"[%d:]+",'
-        .. '"libusb":"1%.0%.[%d.]+","lua":"5%.4%.%d+","lua_linked":"5%.4","schema":1}\n$', r.stdout)
+      assert.matches('^{"cause":"ok","cwlua":"[%d.]+","libserialport":"[%d.]+",'
+        .. '"libserialport_abi":"[%d:]+","libusb":"1%.0%.[%d.]+","lua":"5%.4%.%d+",'
+        .. '"lua_linked":"5%.4","schema":1}\n$', r.stdout)
     end)
   end)
 

@@ -44,7 +44,7 @@ describe("cwlua targets", function()
     local mine = cli.write(dir .. "/stm32f1.lua", RECIPE:format("stm32f1", "my F1", "MY_F1"))
     local r = cli.run({ "targets", "--json", "--search", dir })
     assert.are.equal(0, r.status, r.stderr)
-    assert.matches('^{"schema":1,"targets":%[', r.stdout)
+    assert.matches('^{"cause":"ok","schema":1,"targets":%[', r.stdout)
     assert.matches('{"alias_parts":{"MY_F1":"p1"},"aliases":%["MY_F1"%],"commands":%[%],'
       .. '"name":"stm32f1","origin":"search","overridden_by":null,"part":"p1","path":"'
       .. mine:gsub("%p", "%%%0") .. '","summary":"my F1"}', r.stdout)
@@ -121,7 +121,7 @@ describe("cwlua targets", function()
     for _, r in ipairs({ cli.run({ "targets", "--json" }, { CWLUA_PATH = dir }),
                          cli.run({ "-s", dir, "targets", "--json" }) }) do
       assert.are.equal(0, r.status, r.stderr)
-      assert.matches('^{"schema":1,"targets":%[', r.stdout)
+      assert.matches('^{"cause":"ok","schema":1,"targets":%[', r.stdout)
       assert.are.equal("", r.stderr)
     end
   end)

@@ -54,7 +54,7 @@ def main():
     rc, out, err = run(["--help"])
     ok("--help exits 0", rc == 0, "got %d" % rc)
     ok("--help reads as `cwlua sim attach` usage",
-       out.startswith("Usage: cwlua sim attach [OPTIONS] SPEC... -- COMMAND [ARGS...]"),
+       out.startswith("usage: cwlua sim attach [OPTIONS] SPEC... -- COMMAND [ARGS...]"),
        out[:80])
     ok("--help documents the SPEC grammar and the options",
        all(s in out for s in ("BOARD[:PART][@SERIAL]", "cwlite, cw1200, husky or nano",

@@ -256,7 +256,7 @@ else
     check "unknown fault: exit 2" test $? -eq 2
     "$SERVE" sim serve --help >"$WORK/help.txt" 2>&1
     check "--help: exit 0" test $? -eq 0
-    check "--help reads as cwlua sim serve" has "$WORK/help.txt" '^Usage: cwlua sim serve PART --pty'
+    check "--help reads as cwlua sim serve" has "$WORK/help.txt" '^usage: cwlua sim serve PART --pty'
     D5=$(mktemp -d "$WORK/state.XXXXXX")
     if start_server "$D5"; then
         "$SERVE" sim serve stm32f1 --pty --sim-state "$D5" >"$WORK/l.out" 2>"$WORK/l.err"

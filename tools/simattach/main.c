@@ -68,7 +68,8 @@ typedef struct options {
 } options;
 
 static const char usage_text[] =
-    "Usage: cwlua sim attach [OPTIONS] SPEC... -- COMMAND [ARGS...]\n"
+    "usage: cwlua sim attach [OPTIONS] SPEC... -- COMMAND [ARGS...]\n"
+    "\n"
     "Run COMMAND with simulated ChipWhisperer boards on a mock USB bus (umockdev). Every\n"
     "libusb-1.0 program it starts (cwlua, pyusb or python-libusb1 scripts, NewAE's tools) sees\n"
     "the boards with their real vendor/product IDs, strings and descriptors, answered by the\n"
@@ -80,19 +81,19 @@ static const char usage_text[] =
     "          (stm32f1) or a ChipWhisperer alias (CW308_STM32F1), or loopback\n"
     "  SERIAL  USB serial number (default: a distinct one per board)\n"
     "\n"
-    "Options:\n"
+    "options:\n"
     "  --sim-fault NAME[=VALUE]  inject a fault; repeatable (list: cwlua sim faults)\n"
     "  --sim-seed N              seed of the random faults (default 1)\n"
     "  --sim-usb-latency MS      time a control transfer takes, 0 to 10000 (default 0.5)\n"
     "  --sim-state DIR           folder for persistent chip state\n"
     "  -h, --help                show this help\n"
     "\n"
-    "Environment: CWLUA_SIM_TRACE=1 prints every USB request the boards answer on stderr.\n"
+    "environment: CWLUA_SIM_TRACE=1 prints every USB request the boards answer on stderr.\n"
     "\n"
-    "Exit status: COMMAND's (128+N if it died of signal N); 2 usage error; 3 the simulator\n"
+    "exit status: COMMAND's (128+N if it died of signal N); 2 usage error; 3 the simulator\n"
     "or the mock bus could not be set up; 126/127 COMMAND could not be run / was not found.\n"
     "\n"
-    "Example:\n"
+    "example:\n"
     "  cwlua sim attach cwlite@50203120 cw1200 -- python3 -c \\\n"
     "      'import usb.core; print([d.serial_number for d in usb.core.find(find_all=True)])'\n";
 

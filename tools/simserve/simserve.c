@@ -46,7 +46,8 @@
 #define OUTQ 65536 /* chip bytes waiting for the pty */
 
 static const char usage_text[] =
-    "Usage: cwlua sim serve PART --pty [OPTIONS]\n"
+    "usage: cwlua sim serve PART --pty [OPTIONS]\n"
+    "\n"
     "Serve a simulated STM32's ROM bootloader (AN3155) on a pseudo-terminal, paced in real\n"
     "time, for tools such as stm32flash. Prints only the pty's path on stdout, then serves\n"
     "until killed (SIGTERM/SIGINT), keeping flash, option bytes and protection in the state\n"
@@ -57,7 +58,7 @@ static const char usage_text[] =
     "name (stm32f0 .. stm32f4, stm32l0, stm32l1, stm32l4) or a ChipWhisperer platform\n"
     "(CW308_STM32F0 .. CW308_STM32F4, CWLITEARM, CWNANO), any case.\n"
     "\n"
-    "Options:\n"
+    "options:\n"
     "  --pty                  serve on a new pseudo-terminal (the only way for now)\n"
     "  --sim-state DIR        state folder (default $XDG_STATE_HOME/cwlua/sim), locked\n"
     "  --sim-fault NAME[=V]   repeatable: read-protected, write-protected[=SECTORS],\n"

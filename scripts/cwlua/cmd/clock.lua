@@ -16,8 +16,7 @@ local function run(ctx)
   local b <close> = cmdutil.open_board()
   local got, source = cmdutil.check(b:clock(hz))
   if ctx.opts.json then
-    io.stdout:write(json.encode({ schema = 1, hz = got and math.floor(got + 0.5) or json.null,
-      source = source }), "\n")
+    ctx.cli.emit({ hz = got and math.floor(got + 0.5) or json.null, source = source })
   elseif not ctx.opts.quiet then
     if got then
       io.stdout:write(("%d Hz (%s on HS2)\n"):format(math.floor(got + 0.5), source))

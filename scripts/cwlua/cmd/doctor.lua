@@ -15,7 +15,7 @@ stops at the first broken link: its cause and what to do for this board and rig.
 actively: sync at each baud candidate, TIO1 and TIO2 swapped, a reset with BOOT0 high while
 listening for an application. It uses only what a real board can observe. Where several
 causes fit what was seen, they are listed in order of likelihood.
-Exit status: 0 ok; 3 a board-side cause; 4 a target-side cause.]],
+exit status: 0 ok; 3 a board-side cause; 4 a target-side cause.]],
   run = function(ctx)
     local word = ctx.args[1]
     if not word or #ctx.args > 1 then
@@ -23,7 +23,11 @@ Exit status: 0 ok; 3 a board-side cause; 4 a target-side cause.]],
         ctx.command.usage)
     end
     local report, dctx = doctor.run(word, ctx.opts)
-    io.stdout:write(ctx.opts.json and (report:json(dctx) .. "\n") or report:text(dctx))
+    if ctx.opts.json then
+      ctx.cli.emit(report:object(dctx))
+    else
+      io.stdout:write(report:text(dctx))
+    end
     return report:exit_code()
   end,
 }

@@ -6,7 +6,8 @@ return {
   name = "erase",
   synopsis = "erase TARGET",
   summary = "erase the pages touched by --addr/--len, or everything with --chip",
-  usage = "cwlua erase TARGET (--chip | --addr ADDR --len LEN) [--no-reset] [--set K=V]",
+  usage = "cwlua erase TARGET (--chip | --addr ADDR --len LEN) [--unprotect] "
+    .. "[--unprotect-write] [--no-reset] [--set KEY=VALUE] [--part NAME]",
   options = fc.options("chip", "addr", "len", "unprotect", "unprotect_write", "no_reset", "set",
     "part"),
   run = function(ctx)

@@ -1,21 +1,20 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua info TARGET: what the chip says about itself.
 local fc = require "cwlua.flashcmd"
-local json = require "cwlua.json"
 
 return {
   name = "info",
   synopsis = "info TARGET",
   summary = "chip ID, name, bootloader version, flash size, protection",
-  usage = "cwlua info TARGET [--no-reset] [--set K=V]",
+  usage = "cwlua info TARGET [--no-reset] [--set KEY=VALUE] [--part NAME]",
   options = fc.options("no_reset", "set", "part"),
   run = function(ctx)
     local target = fc.args(ctx, 1)
     local s = fc.run(ctx, fc.flash.info, target, fc.opts(ctx))
     if ctx.opts.json then
-      local o = { schema = 1 }
+      local o = {}
       for _, r in ipairs(s.rows) do o[r[3] or r[1]] = r[2] end
-      io.stdout:write(json.encode(o), "\n")
+      ctx.cli.emit(o)
       return 0
     end
     for _, r in ipairs(s.rows) do

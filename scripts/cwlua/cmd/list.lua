@@ -19,13 +19,24 @@ local function problem(e)
 end
 
 local function run(ctx)
+  if ctx.args[1] then
+    require("cwlua.errors").raise("usage", "unexpected argument '%s'; usage: %s", ctx.args[1],
+      ctx.command.usage)
+  end
   local boards, ports = json.array(), json.array()
   local spec = board.defaults.spec and devspec.parse(board.defaults.spec)
   if spec and spec.kind == "sim" then
-    local b <close> = assert(board.open(board.defaults.spec, board.defaults.sim))
-    local i = b:info()
+    -- asked as a USB board is (connect.ask), not opened for a command: old firmware or an
+    -- unconfigured FPGA is shown, not an error (docs/install.md)
+    local dev, msg, code = board.open_device(spec, board.defaults.sim or {})
+    if not dev then require("cwlua.cmdutil").fail(msg, code) end
+    local i = dev:info()
+    local ok, found = pcall(connect.ask, dev, i.kind)
+    dev:close()
+    if not ok then error(found, 0) end
     boards[#boards + 1] = { kind = i.kind, serial = i.serial, product = i.product,
-                            firmware = i.firmware, fpga = i.fpga, backend = "sim" }
+      firmware = found.firmware, fpga = found.fpga or (i.kind == "nano" and "none" or nil),
+      firmware_note = connect.firmware_note(i.pid, found.firmware), backend = "sim" }
   end
   local usb = device.usb_list() or {}
   table.sort(usb, function(a, b)
@@ -52,7 +63,7 @@ local function run(ctx)
       chipwhisperer = p.vid == NEWAE_VID or nil }
   end
   if ctx.opts.json then
-    io.stdout:write(json.encode({ schema = 1, boards = boards, ports = ports }), "\n")
+    ctx.cli.emit({ boards = boards, ports = ports })
     return 0
   end
   local out = {}

@@ -3,7 +3,6 @@
 local time = require "cwlua.time"
 local cmdutil = require "cwlua.cmdutil"
 local errors = require "cwlua.errors"
-local json = require "cwlua.json"
 
 local ACTIONS = { on = true, off = true, cycle = true }
 
@@ -20,7 +19,7 @@ local function run(ctx)
   end
   local on = cmdutil.check(b:power(action ~= "off"))
   if ctx.opts.json then
-    io.stdout:write(json.encode({ schema = 1, power = on and "on" or "off" }), "\n")
+    ctx.cli.emit({ power = on and "on" or "off" })
   elseif not ctx.opts.quiet then
     io.stdout:write("target power ", on and "on" or "off", "\n")
   end

@@ -8,7 +8,7 @@ return {
   summary = "check the image, erase what it needs, write, verify, start the target",
   usage = "cwlua program TARGET FILE [--chip] [--no-verify] [--base ADDR] [--unprotect] "
     .. "[--unprotect-write] [--option-bytes] [--eeprom FILE] [--fuse NAME=0xVV] [--lock 0xVV] "
-    .. "[--force] [--no-reset] [--set K=V]",
+    .. "[--force] [--no-reset] [--set KEY=VALUE] [--part NAME]",
   help = [[
 FILE is Intel HEX, ELF or raw binary (detected from its content; a binary goes to --base, default
 the flash start). The image is loaded and checked against the chip (its ID, flash size and

@@ -7,7 +7,7 @@ return {
   synopsis = "read TARGET OUT",
   summary = "read memory (default all flash) to .bin or .hex",
   usage = "cwlua read TARGET OUT [--addr ADDR] [--len LEN] [--option-bytes] "
-    .. "[--memory flash|eeprom] [--no-reset] [--set K=V]",
+    .. "[--memory flash|eeprom] [--no-reset] [--set KEY=VALUE] [--part NAME]",
   help = [[
 Reads --len bytes from --addr (default: the whole flash, its size as the chip's flash-size
 register reports it) into OUT: Intel HEX when OUT ends in .hex, raw binary otherwise. OUT is

@@ -34,7 +34,9 @@ local function run(ctx)
   time.sleep(25)
   cmdutil.check(b:pin(pin, before or "high"))
   done = true
-  if not ctx.opts.quiet and not ctx.opts.json then
+  if ctx.opts.json then
+    ctx.cli.emit({ pin = pin, ms = low_ms })
+  elseif not ctx.opts.quiet then
     io.stdout:write(("reset: %s low for %g ms\n"):format(pin, low_ms))
   end
   return 0

@@ -21,6 +21,10 @@ local function history_path()
 end
 
 local function run(ctx)
+  if ctx.args[1] then -- a script is 'cwlua run SCRIPT'
+    require("cwlua.errors").raise("usage", "unexpected argument '%s'; usage: %s (a script "
+      .. "runs with 'cwlua run SCRIPT')", ctx.args[1], ctx.command.usage)
+  end
   local interactive = readline.interactive()
   _G.cw = require "cwlua"
   _G.arg = {}
@@ -78,5 +82,6 @@ input) or exit([code]) leaves; the board is closed and restored either way.
   cwlua -d sim --sim-target stm32f1 shell
   > board:clock()
   7384615.3846154	clkgen]],
+  text_only = "it is an interactive prompt",
   run = run,
 }

@@ -37,6 +37,48 @@ local function check_forwarded(ctx, sub)
   end
 end
 
+local FAULTS_HELP = [[
+usage: cwlua sim faults [--json]
+
+list the faults --sim-fault can inject into the simulator
+
+Each line is NAME[=VALUE], what the fault does, its default value where it takes one, and
+[persistent] for a fault the chip keeps in its state folder. '--sim-fault NAME[=VALUE]'
+(repeatable) injects one into -d sim, 'sim attach' and 'sim serve'. With --json: one object,
+"faults": a list of name, arg, default, summary, live and persistent. See docs/simulator.md.
+
+global options: see 'cwlua --help'
+]]
+
+local function unknown(sub)
+  local hint = require("cwlua.targets").suggest(sub, SUBCOMMANDS)
+  errors.raise("usage", "unknown sim subcommand '%s'%s; run 'cwlua sim --help'", sub,
+    hint and (" (did you mean '" .. hint .. "'?)") or "")
+end
+
+local function exec_helper(sub, argv)
+  local helper = helper_path(HELPERS[sub])
+  table.insert(argv, 1, helper)
+  local _, err, code = runtime.exec(helper, argv)
+  if code == "not_found" then
+    errors.raise("device", "%s is missing; it is built with cwlua (tools/sim%s) and "
+      .. "installed beside it: reinstall cwlua, or build it with libumockdev-dev installed",
+      helper, sub)
+  end
+  errors.raise("device", "cannot run %s", err)
+end
+
+-- 'cwlua sim SUB --help' and 'cwlua help sim SUB': the subcommand's own help. The helpers
+-- print theirs.
+local function subcommand_help(sub)
+  if sub == "faults" then
+    io.stdout:write(FAULTS_HELP)
+    return 0
+  end
+  if HELPERS[sub] then exec_helper(sub, { "--help" }) end
+  unknown(sub)
+end
+
 local function run(ctx)
   local sub = ctx.args[1]
   if sub == nil then
@@ -44,9 +86,13 @@ local function run(ctx)
       table.concat(SUBCOMMANDS, ", "))
   end
   if HELPERS[sub] or sub == "faults" then check_forwarded(ctx, sub) end
+  if HELPERS[sub] and ctx.opts.json then -- contract.md §3.7: one object, or none at all
+    errors.raise("usage", "--json does not apply to 'sim %s': %s; run it without --json", sub,
+      sub == "attach" and "the output is COMMAND's (give COMMAND its own --json)"
+        or "it prints only the pty's path")
+  end
   if HELPERS[sub] then
-    local helper = helper_path(HELPERS[sub])
-    local argv = { helper }
+    local argv = {}
     for _, f in ipairs(FORWARD[sub]) do
       local v = ctx.opts[f[1]]
       for _, x in ipairs(type(v) == "table" and v or { v }) do
@@ -55,19 +101,16 @@ local function run(ctx)
       end
     end
     for i = 2, #ctx.args do argv[#argv + 1] = ctx.args[i] end
-    local _, err, code = runtime.exec(helper, argv)
-    if code == "not_found" then
-      errors.raise("device", "%s is missing; it is built with cwlua (tools/sim%s) and "
-        .. "installed beside it: reinstall cwlua, or build it with libumockdev-dev installed",
-        helper, sub)
-    end
-    errors.raise("device", "cannot run %s", err)
+    exec_helper(sub, argv)
   end
   if sub == "faults" then
+    if ctx.args[2] then
+      errors.raise("usage", "unexpected argument '%s'; usage: cwlua sim faults [--json]",
+        ctx.args[2])
+    end
     local list = require("cwlua.core.device").sim_faults()
     if ctx.opts.json then
-      local json = require "cwlua.json"
-      io.stdout:write(json.encode({ schema = 1, faults = json.array(list) }), "\n")
+      ctx.cli.emit({ faults = require("cwlua.json").array(list) })
       return 0
     end
     for _, f in ipairs(list) do
@@ -78,17 +121,17 @@ local function run(ctx)
     end
     return 0
   end
-  local hint = require("cwlua.targets").suggest(sub, SUBCOMMANDS)
-  errors.raise("usage", "unknown sim subcommand '%s'%s; run 'cwlua sim --help'", sub,
-    hint and (" (did you mean '" .. hint .. "'?)") or "")
+  unknown(sub)
 end
 
 return {
   name = "sim",
   synopsis = "sim attach|serve|faults",
   summary = "the simulator: boards for any libusb program, a chip on a pty, its faults",
-  usage = "cwlua sim attach SPEC... [--sim-fault NAME[=VALUE]]... -- COMMAND [ARGS...]\n"
-    .. "       cwlua sim serve PART --pty [--sim-state DIR] [--sim-fault NAME[=VALUE]]...\n"
+  usage = "cwlua sim attach [--sim-fault NAME[=VALUE]]... [--sim-seed N] "
+    .. "[--sim-usb-latency MS] [--sim-state DIR] SPEC... -- COMMAND [ARGS...]\n"
+    .. "       cwlua sim serve PART --pty [--sim-state DIR] [--sim-fault NAME[=VALUE]]... "
+    .. "[--sim-seed N] [--sim-app APP]\n"
     .. "       cwlua sim faults [--json]",
   help = [[
 'sim faults' lists the faults --sim-fault can inject, with their defaults.
@@ -102,6 +145,8 @@ give several SPECs for several boards. COMMAND runs with the simulated boards vi
 dynamically linked libusb-1.0 program (cwlua itself, pyusb or python-libusb1 scripts, NewAE's
 tools), with the real vendor/product IDs and strings, answered by the simulator. The exit
 status is COMMAND's. 'cwlua sim attach --help' shows all options. See docs/simulator-attach.md.]],
-  args_to_script = true,
+  -- attach and serve pass what follows to their helper; faults takes cwlua's own options
+  args_to_script = function(args) return HELPERS[args[1]] ~= nil end,
+  subcommand_help = subcommand_help,
   run = run,
 }

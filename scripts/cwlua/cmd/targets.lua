@@ -11,6 +11,10 @@ local function sorted_aliases(recipe)
 end
 
 local function run(ctx)
+  if ctx.args[1] then
+    require("cwlua.errors").raise("usage", "unexpected argument '%s'; usage: %s", ctx.args[1],
+      ctx.command.usage)
+  end
   local entries = targets.list()
   if ctx.opts.json then
     local list = json.array()
@@ -31,7 +35,7 @@ local function run(ctx)
         error = e.error,
       }
     end
-    io.stdout:write(json.encode({ schema = 1, targets = list }), "\n")
+    ctx.cli.emit({ targets = list })
     return 0
   end
   if #entries == 0 then

@@ -160,6 +160,7 @@ Escape key Ctrl-] (as in telnet), followed by:
   Ctrl-]              send one Ctrl-] to the target
 With standard input from a pipe, term sends it, shows the replies for 0.2 s after the input
 ends, and exits. The board's serial settings are put back on exit.]],
+  text_only = "it is a console",
   options = {
     { long = "baud", key = "baud", arg = "N", help = "baud rate (default 38400)" },
     { long = "parity", key = "parity", arg = "P",

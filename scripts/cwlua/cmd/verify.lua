@@ -7,7 +7,7 @@ return {
   synopsis = "verify TARGET FILE",
   summary = "compare the chip with the image, no writes",
   usage = "cwlua verify TARGET FILE [--base ADDR] [--eeprom FILE] [--fuse NAME=0xVV] "
-    .. "[--lock 0xVV] [--no-reset] [--set K=V]",
+    .. "[--lock 0xVV] [--no-reset] [--set KEY=VALUE] [--part NAME]",
   help = "Reads back every byte of the image from the chip (and its EEPROM section or --eeprom "
     .. "FILE;\n--fuse and --lock compare those). Exit 5 names the first difference.",
   options = fc.options("base", "eeprom", "fuse", "lock", "no_reset", "set", "part"),
