@@ -106,11 +106,13 @@ local function strip_name(msg, path)
   return msg
 end
 
--- What runtime.stat calls each kind of file, for "not a regular file".
+--- image.FILE_KINDS: what runtime.stat calls each kind of file, as "not a regular file (…)"
+-- says it (read's OUT is checked with the same words).
 local FILE_KINDS = {
   fifo = "a FIFO", socket = "a socket", char = "a character device", block = "a block device",
   other = "an unknown kind of file",
 }
+M.FILE_KINDS = FILE_KINDS
 
 -- stat(path) -> runtime.stat's result; nil, nil outside the cwlua binary (plain lua5.4 running
 -- the pure-Lua specs), where only the size cap below applies

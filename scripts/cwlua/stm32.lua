@@ -135,6 +135,17 @@ local function identify(ctx, recipe)
     error(raw, 0)
   end
   chip.units = devices.layout(known, chip.flash_size)
+  -- what Read Memory may read (§A.6), for read's range check; the bootloader reads device
+  -- information besides (flash-size register, unique ID), which the table does not place
+  chip.memory, chip.memory_partial = {}, true
+  for _, r in ipairs({ { "flash", known.flash_start, known.flash_start + chip.flash_size },
+                       { "RAM", known.ram_start, known.ram_end },
+                       { "system memory", known.sys_start, known.sys_end },
+                       { "option bytes", known.ob_start, known.ob_end + 1 } }) do
+    if r[2] and r[3] > r[2] then
+      chip.memory[#chip.memory + 1] = { name = r[1], start = r[2], size = r[3] - r[2] }
+    end
+  end
   return chip
 end
 

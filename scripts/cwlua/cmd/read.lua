@@ -10,8 +10,11 @@ return {
     .. "[--memory flash|eeprom] [--no-reset] [--set K=V]",
   help = [[
 Reads --len bytes from --addr (default: the whole flash, its size as the chip's flash-size
-register reports it) into OUT: Intel HEX when OUT ends in .hex, raw binary otherwise. OUT is
-written only when the whole read succeeded. --memory eeprom reads the EEPROM instead (offsets
+register reports it; without --len, to the end of the memory --addr is in) into OUT: Intel HEX
+when OUT ends in .hex, raw binary otherwise. OUT is checked before the board is opened (not a
+folder, a device or a name in a missing folder), the range against the chip's memory before a
+byte is read (exit 2 naming the chip's range). OUT is written only when the whole read
+succeeded, and nothing else is left behind. --memory eeprom reads the EEPROM instead (offsets
 from 0, so that program --eeprom OUT takes it back).]],
   options = fc.options("addr", "len", "option_bytes", "memory", "no_reset", "set", "part"),
   run = function(ctx)
