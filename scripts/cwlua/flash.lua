@@ -96,33 +96,53 @@ function M.image_limit()
     ("any supported chip's flash (%s)"):format(image.size_text(largest))
 end
 
--- A file as an image: HEX, ELF or raw binary (at base). A file whose name says HEX or ELF must
--- be one: a damaged .hex is never programmed as raw bytes. Only a regular file of at most
--- image.MAX_FILE bytes is read, and an image bigger than any chip is refused before its data
--- is copied (image.read_file, M.image_limit).
-local function load_file(file, base)
+-- The names that say Intel HEX or ELF.
+local NAMED_FORMAT = { hex = "hex", ihex = "hex", ihx = "hex", elf = "elf" }
+
+-- A file as an image (contract.md §3.3): Intel HEX and ELF by content; a raw binary only when
+-- something says so, its .bin name, `how.format == "bin"` or an explicit `how.base`, else exit 2
+-- saying how to force it (how.hint, the end of image.parse's message). A file whose name says
+-- HEX or ELF must be one: a damaged .hex is never programmed as raw bytes. Only a regular file
+-- of at most image.MAX_FILE bytes is read, and an image bigger than any chip is refused before
+-- its data is copied (image.read_file, M.image_limit).
+--   how = { format = forced | nil, base = explicit base | nil, default_base = where a raw
+--           binary goes without one, hint = image.parse's opts.bin_hint }
+local function load_file(file, how)
+  local forced = how.format
+  if forced ~= nil and not ({ hex = true, elf = true, bin = true })[forced] then
+    errors.raise("usage", "unknown image format '%s' (expected hex, bin or elf)",
+      tostring(forced))
+  end
   local data = image.read_file(file)
-  local fmt = #data > 0 and image.detect(data) or nil
-  local ext = file:lower():match("%.(%w+)$")
-  local expect = ({ hex = "hex", ihex = "hex", ihx = "hex", elf = "elf" })[ext or ""]
-  if fmt and expect and fmt ~= expect then
+  local fmt = forced or (#data > 0 and image.detect(data) or nil)
+  local expect = NAMED_FORMAT[file:lower():match("%.(%w+)$") or ""]
+  if not forced and fmt and expect and fmt ~= expect then
     errors.raise("input", "%s: the name says %s but the content is not (%s); check the file",
       file, expect == "hex" and "Intel HEX" or "ELF", expect == "hex"
         and "its first line does not start with ':'" or "it does not start with 7F 45 4C 46")
   end
+  local base = how.base
+  if base == nil and (forced == "bin" or image.binary_name(file)) then base = how.default_base end
   local limit, what = M.image_limit()
   -- the format found above, so a big file is not scanned twice (a raw binary is still left to
-  -- image.parse, whose message then says why the file was taken for one)
+  -- image.parse, whose message then says why the file was taken for one, or how to force it)
   return image.parse(data, file, { base = base, limit = limit, limit_what = what,
-    format = fmt ~= "bin" and fmt or nil })
+    format = (forced or fmt ~= "bin") and fmt or nil, bin_hint = how.hint })
 end
 
---- flash.load_image(file, recipe, opts) -> img. Raw binary goes to --base, or the recipe's
--- flash start.
-function M.load_image(file, recipe, opts)
-  local base = opts.base and M.number(opts.base, "--base") or
-    (recipe.defaults and recipe.defaults.flash_start)
-  local img = load_file(file, base)
+-- What to do with a file that is neither HEX nor ELF, per command.
+local BIN_HINT = {
+  program = "to program it as a raw binary, use --format bin (and --base ADDR)",
+  verify = "to compare the chip with it as a raw binary, use --format bin (and --base ADDR)",
+}
+
+--- flash.load_image(file, recipe, opts [, command]) -> img. opts.format forces the format;
+-- a raw binary goes to --base, or the recipe's flash start.
+function M.load_image(file, recipe, opts, command)
+  local img = load_file(file, { format = opts.format,
+    base = opts.base and M.number(opts.base, "--base"),
+    default_base = recipe.defaults and recipe.defaults.flash_start,
+    hint = BIN_HINT[command or "program"] })
   if img:is_empty() then errors.raise("input", "%s: the image holds no data to program", file) end
   return img
 end
@@ -170,9 +190,10 @@ end
 -- The EEPROM file of --eeprom: HEX/ELF/raw at offset 0 (avr-objcopy -j .eeprom with
 -- --change-section-lma .eeprom=0, or cwlua read --memory eeprom); data inside the region's
 -- window (a whole avr-gcc ELF or HEX) is moved down to offsets.
-local function load_eeprom_file(recipe, file)
+local function load_eeprom_file(recipe, file, format)
   local r = recipe.regions.eeprom
-  local img = load_file(file, 0)
+  local img = load_file(file, { format = format, default_base = 0,
+    hint = "to take it as raw EEPROM bytes, use --eeprom-format bin" })
   local win, rest = img:split(r.addr, r.addr + region_size(r))
   local lo, hi = rest:bounds()
   if lo and not win:is_empty() then
@@ -211,6 +232,9 @@ function M.memories(recipe, img, file, opts, command)
   mem.flash = img
   local writing = command ~= "verify"
   mem.eeprom = parts.eeprom
+  if opts.eeprom_format and not opts.eeprom then
+    errors.raise("usage", "--eeprom-format is the format of --eeprom FILE, which is not given")
+  end
   if opts.eeprom then
     if not regions.eeprom then
       errors.raise("usage", "recipe %s has no EEPROM (--eeprom)", recipe.name)
@@ -219,7 +243,7 @@ function M.memories(recipe, img, file, opts, command)
       errors.raise("input", "%s has an EEPROM section (at 0x%X) and --eeprom %s gives EEPROM "
         .. "data too; drop one", file, regions.eeprom.addr, opts.eeprom)
     end
-    mem.eeprom = load_eeprom_file(recipe, opts.eeprom)
+    mem.eeprom = load_eeprom_file(recipe, opts.eeprom, opts.eeprom_format)
   end
   if mem.eeprom then
     if writing then
@@ -742,7 +766,7 @@ end
 function M.verify(word, file, opts)
   local recipe = targets.resolve(word)
   require_steps(recipe, "verify")
-  local img = M.load_image(file, recipe, opts)
+  local img = M.load_image(file, recipe, opts, "verify")
   local mem = M.memories(recipe, img, file, opts, "verify")
   img = mem.flash
   return M.session("verify", word, opts, function(ctx, chip)

@@ -16,7 +16,13 @@ local OPT = {
   part = { long = "part", key = "part", arg = "NAME",
     help = "the part, where a recipe covers several (the simulator's chip)" },
   base = { long = "base", key = "base", arg = "ADDR",
-    help = "load address of a raw binary (default: the flash start)" },
+    help = "load address of a raw binary (default: the flash start); FILE is\n"
+      .. "then a raw binary unless its content is Intel HEX or ELF" },
+  format = { long = "format", key = "format", arg = "FMT",
+    help = "FILE's format: hex, elf or bin (default: HEX and ELF from the\n"
+      .. "content, raw binary for a .bin name or with --base)" },
+  eeprom_format = { long = "eeprom-format", key = "eeprom_format", arg = "FMT",
+    help = "the --eeprom FILE's format: hex, elf or bin (default as for FILE)" },
   no_verify = { long = "no-verify", key = "no_verify", help = "skip reading back" },
   chip = { long = "chip", key = "chip", help = "the whole chip (erase everything)" },
   unprotect = { long = "unprotect", key = "unprotect",
