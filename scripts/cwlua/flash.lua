@@ -11,6 +11,7 @@ local board_mod = require "cwlua.board"
 local time = require "cwlua.time"
 local errors = require "cwlua.errors"
 local image = require "cwlua.image"
+local params = require "cwlua.params"
 local progress = require "cwlua.progress"
 local retry = require "cwlua.retry"
 local runtime = require "cwlua.core.runtime"
@@ -33,37 +34,6 @@ function M.number(text, what)
       tostring(text))
   end
   return v * scale
-end
-
--- --set KEY=VALUE overrides of the recipe's defaults; numbers stay numbers and a comma list
--- becomes a list (--set bauds=57600,38400).
-local function parse_value(v)
-  if v:find(",") then
-    local list = {}
-    for item in v:gmatch("[^,]+") do list[#list + 1] = parse_value(item) end
-    return list
-  end
-  if v == "true" then return true elseif v == "false" then return false end
-  return math.tointeger(tonumber(v)) or tonumber(v) or v
-end
-
-local function merged_defaults(recipe, sets)
-  local d = {}
-  for k, v in pairs(recipe.defaults or {}) do d[k] = v end
-  for _, kv in ipairs(sets or {}) do
-    local k, v = kv:match("^([%w_]+)=(.*)$")
-    if not k then errors.raise("usage", "--set needs KEY=VALUE, got '%s'", kv) end
-    if recipe.defaults == nil or recipe.defaults[k] == nil then
-      local keys = {}
-      for key in pairs(recipe.defaults or {}) do keys[#keys + 1] = key end
-      table.sort(keys)
-      local hint = targets.suggest(k, keys)
-      errors.raise("usage", "recipe %s has no parameter '%s'%s; its parameters: %s", recipe.name,
-        k, hint and (" (did you mean '" .. hint .. "'?)") or "", table.concat(keys, ", "))
-    end
-    d[k] = parse_value(v)
-  end
-  return d
 end
 
 local function require_steps(recipe, command)
@@ -527,7 +497,8 @@ function M.session(command, word, opts, body)
   require_steps(recipe, command)
   local ctx = {
     where = recipe.name, recipe = recipe, part = opts.part or part, opts = opts,
-    defaults = merged_defaults(recipe, opts.set),
+    -- --set and --baud, typed and range-checked (cwlua.params): exit 2 before the board opens
+    defaults = params.merge(recipe, opts.set, opts.baud),
     log = function(fmt, ...)
       if opts.verbose then io.stderr:write(recipe.name, ": ", fmt:format(...), "\n") end
     end,
@@ -826,7 +797,8 @@ local function memory_map(chip)
   if chip.memory then return chip.memory end
   local map = { { name = "flash", start = chip.flash_start, size = chip.flash_size } }
   if chip.ob_start then
-    map[2] = { name = "option bytes", start = chip.ob_start, size = chip.ob_end - chip.ob_start + 1 }
+    map[2] = { name = "option bytes", start = chip.ob_start,
+               size = chip.ob_end - chip.ob_start + 1 }
   end
   return map
 end

@@ -13,6 +13,9 @@ local OPT = {
     help = "skip the reset and boot-pin entry; the bootloader is already running" },
   set = { long = "set", key = "set", arg = "KEY=VALUE", multi = true,
     help = "override a recipe parameter (e.g. bauds=57600); repeatable" },
+  baud = { long = "baud", key = "baud", arg = "N",
+    help = "the serial rate(s) to try, e.g. 57600 or 57600,19200: --set bauds=N\n"
+      .. "(recipes that program over a serial line: STM32)" },
   part = { long = "part", key = "part", arg = "NAME",
     help = "the part, where a recipe covers several (the simulator's chip)" },
   base = { long = "base", key = "base", arg = "ADDR",

@@ -225,7 +225,8 @@ end
 -- HEX or ELF file, and not named .bin: " .. opts.bin_hint (default "to program it as a raw
 -- binary, use --format bin (and --base ADDR)"), or for a .bin name that it needs a load
 -- address. opts.limit: the most bytes of data the image may hold (default image.MAX_FILE),
--- checked before any is copied; opts.limit_what: what the limit is, for the message (default "the 64 MiB an image may hold").
+-- checked before any is copied; opts.limit_what: what the limit is, for the message (default
+-- "the 64 MiB an image may hold").
 function M.parse(data, name, opts)
   opts = opts or {}
   name = name or "image"

@@ -639,8 +639,31 @@ local function doctor(recipe)
   end
 end
 
---- stm32.recipe(t) -> t with the shared STM32 steps filled in (a recipe's own steps win).
+-- What --set accepts for the parameters STM32 recipes share (cwlua.params, docs/targets.md
+-- "Parameters"); a recipe's own params entry wins.
+M.PARAMS = {
+  -- the bootloader's autobaud range (target-protocols.md §A.3): a rate outside it is never
+  -- answered, which would look like a broken wire
+  bauds = { min = 1200, max = 115200,
+            why = "the rates the ROM bootloader's autobaud detects, ST AN3155" },
+  -- the CW-Lite/Pro clock generator (cw-usb-protocol.md §4.8; cwlua.board refuses less than
+  -- 96 MHz × 2 / 255 and more than 200 MHz)
+  program_clock_hz = { min = 753e3, max = 200e6, why = "what the board's clock generator makes" },
+  boot_pin = { pin = true },
+  reset_pin = { pin = true },
+  reset_ms = { type = "number", min = 0, max = 10000 },
+  flash_start = { min = 0, max = 0xFFFFFFFF },
+  erased = { one_of = { 0x00, 0xFF } },     -- what erased flash reads (0x00 on L0/L1)
+  write_unit = { one_of = { 4, 8 } },       -- Write Memory takes words (§A.4); the L4 double words
+}
+
+--- stm32.recipe(t) -> t with the shared STM32 steps filled in (a recipe's own steps win), and
+-- the shared parameters' ranges (M.PARAMS) for the defaults it has.
 function M.recipe(t)
+  t.params = t.params or {}
+  for k, spec in pairs(M.PARAMS) do
+    if t.defaults and t.defaults[k] ~= nil and t.params[k] == nil then t.params[k] = spec end
+  end
   local base = { connect = connect(t), erase = erase, write = write, read = read,
                  start = start, info = info, protection = protection,
                  unprotect = unprotect(t), write_option_bytes = write_option_bytes(t),

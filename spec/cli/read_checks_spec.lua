@@ -17,12 +17,6 @@ describe("read checks before it reads", function()
     return cli.run(a, { XDG_STATE_HOME = env })
   end
 
-  local function exists(path)
-    local f = io.open(path, "rb")
-    if f then f:close() end
-    return f ~= nil
-  end
-
   -- the folder holds exactly these names
   local function listing(path)
     local p = assert(io.popen("ls -A " .. cli.quote(path)))

@@ -6,9 +6,10 @@ return {
   name = "erase",
   synopsis = "erase TARGET",
   summary = "erase the pages touched by --addr/--len, or everything with --chip",
-  usage = "cwlua erase TARGET (--chip | --addr ADDR --len LEN) [--no-reset] [--set K=V]",
+  usage = "cwlua erase TARGET (--chip | --addr ADDR --len LEN) [--no-reset] [--set K=V] "
+    .. "[--baud N]",
   options = fc.options("chip", "addr", "len", "unprotect", "unprotect_write", "no_reset", "set",
-    "part"),
+    "baud", "part"),
   run = function(ctx)
     local target = fc.args(ctx, 1)
     local s = fc.run(ctx, fc.flash.erase, target, fc.opts(ctx))

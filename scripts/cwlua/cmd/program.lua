@@ -9,7 +9,7 @@ return {
   usage = "cwlua program TARGET FILE [--chip] [--no-verify] [--format hex|elf|bin] "
     .. "[--base ADDR] [--unprotect] [--unprotect-write] [--option-bytes] [--eeprom FILE] "
     .. "[--eeprom-format hex|elf|bin] [--fuse NAME=0xVV] [--lock 0xVV] [--force] [--no-reset] "
-    .. "[--set K=V]",
+    .. "[--set K=V] [--baud N]",
   help = [[
 FILE is Intel HEX or ELF (found from its content), or a raw binary: a file named .bin, or any
 file with --format bin or --base ADDR (it goes to --base, default the flash start). Anything
@@ -28,7 +28,7 @@ refused without --force; the lock bits go last. Exit 2: bad file, image that doe
 chip, protected chip, refused fuse (nothing touched); 4: the target does not answer; 5: verify
 mismatch (the first differing address).]],
   options = fc.options("chip", "no_verify", "format", "base", "unprotect", "unprotect_write",
-    "option_bytes", "eeprom", "eeprom_format", "fuse", "lock", "force", "no_reset", "set",
+    "option_bytes", "eeprom", "eeprom_format", "fuse", "lock", "force", "no_reset", "set", "baud",
     "part"),
   run = function(ctx)
     local target, file = fc.args(ctx, 2)
