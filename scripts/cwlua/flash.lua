@@ -782,6 +782,13 @@ local function check_out(out)
       errors.raise("input", "cannot write %s: %s is not a folder", out, dir)
     end
   end
+  -- OUT.part is where the data goes first, and it is removed on every way out: it must be a
+  -- file, so that nothing but a stale OUT.part is ever removed
+  local pst = runtime.stat(out .. ".part")
+  if pst and pst.type ~= "file" then
+    errors.raise("input", "cannot write %s: %s.part, where read writes first, is %s", out, out,
+      pst.type == "directory" and "a folder" or image.FILE_KINDS[pst.type] or pst.type)
+  end
   if out:lower():match("%.elf$") then
     errors.raise("usage", "%s: read writes Intel HEX (a name ending in .hex) or raw binary, not "
       .. "ELF; name it .hex or .bin", out)

@@ -78,6 +78,15 @@ describe("read checks before it reads", function()
       assert.are.equal("fifo", listing(dir))
     end)
 
+    it("refuses an OUT.part that is not a file, and leaves it", function()
+      assert(os.execute("mkdir " .. cli.quote(dir .. "/x.bin.part")))
+      local r = no_board({ "read", "stm32f1", dir .. "/x.bin" })
+      assert.are.equal(2, r.status, r.stderr)
+      assert.are.equal(("cwlua: cannot write %s/x.bin: %s/x.bin.part, where read writes first, "
+        .. "is a folder\n"):format(dir, dir), r.stderr)
+      assert.are.equal("x.bin.part", listing(dir))
+    end)
+
     it("refuses an ELF name: read writes Intel HEX or raw binary", function()
       local r = no_board({ "read", "stm32f1", dir .. "/fw.elf" })
       assert.are.equal(2, r.status, r.stderr)
@@ -159,6 +168,30 @@ describe("read checks before it reads", function()
       assert.are.equal("cwlua: avr: 0x0-0x7FF is outside the EEPROM of this ATmega328P "
         .. "(0x0-0x3FF)\n", r.stderr)
       assert.are.equal("", listing(dir))
+    end)
+
+    it("leaves no OUT.part when the rename at the end fails", function()
+      -- the wire log is a FIFO this script reads: at the first Read Memory (11 EE, the
+      -- flash-size register, after OUT was checked) it makes a folder named OUT, so the read
+      -- succeeds and the rename onto OUT fails. Logging the whole flash's bytes fills the
+      -- FIFO many times over, so cwlua cannot get to the rename before the folder is made.
+      local script = [[
+        bin=$(realpath "$2") && cd "$1" && mkfifo wire || exit 99
+        timeout 60 "$bin" -d sim --log-wire=wire -q read stm32f1 out.bin 2>err &
+        while read -r line; do
+          case "$line" in *"> 11 EE"*) [ -d out.bin ] || mkdir out.bin ;; esac
+        done <wire
+        wait $!
+        echo "$?" >rc
+        rm wire
+      ]]
+      cli.run({ "-c", script, "sh", dir, cli.BIN }, { XDG_STATE_HOME = env }, nil, "/bin/sh")
+      local f = assert(io.open(dir .. "/rc"))
+      local rc, err = f:read("n"), assert(io.open(dir .. "/err")):read("a")
+      f:close()
+      assert.are.equal(1, rc, err)
+      assert.are.equal("cwlua: cannot rename out.bin.part to out.bin: Is a directory\n", err)
+      assert.are.equal("err out.bin rc", listing(dir))
     end)
 
     it("says the same with --json, and leaves no OUT.part", function()
