@@ -101,7 +101,9 @@ function M.describe(key, default, spec)
     return "a number" .. range(spec) .. why
   elseif kind == "list" then
     local example = {}
-    for i = 1, math.min(2, #default) do example[i] = num(default[i]) end
+    for i = 1, math.min(2, type(default) == "table" and #default or 0) do
+      example[i] = num(default[i])
+    end
     return (element_type(default) == "integer" and "whole numbers" or "numbers") .. range(spec)
       .. why .. format(": one, or several separated by commas, e.g. %s=%s", key,
         concat(example, ","))
@@ -211,6 +213,10 @@ function M.check_spec(r)
     end
     if spec.type and not M.TYPES[spec.type] then
       return format("field 'params.%s.type' must be integer, number, boolean, string or list",
+        key)
+    end
+    if spec.type == "list" and M.type_of(defaults[key]) ~= "list" then
+      return format("field 'params.%s.type' is list, but the default is not a list of numbers",
         key)
     end
     if not M.accepts(defaults[key], defaults[key], spec) then

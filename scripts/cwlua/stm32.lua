@@ -662,7 +662,19 @@ M.PARAMS = {
 function M.recipe(t)
   t.params = t.params or {}
   for k, spec in pairs(M.PARAMS) do
-    if t.defaults and t.defaults[k] ~= nil and t.params[k] == nil then t.params[k] = spec end
+    if t.defaults and t.defaults[k] ~= nil and t.params[k] == nil then
+      -- a copy: a recipe that changed its params would otherwise change every other one's
+      local c = {}
+      for f, v in pairs(spec) do
+        if type(v) == "table" then
+          local list = {}
+          for i, x in ipairs(v) do list[i] = x end
+          v = list
+        end
+        c[f] = v
+      end
+      t.params[k] = c
+    end
   end
   local base = { connect = connect(t), erase = erase, write = write, read = read,
                  start = start, info = info, protection = protection,
