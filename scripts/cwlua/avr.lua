@@ -572,8 +572,39 @@ end
 local ENGINE_ATTEMPTS = 2
 local function again(step, what) return retry.wrap(step, what, ENGINE_ATTEMPTS) end
 
---- avr.recipe(t) -> t with the AVR steps filled in (a recipe's own steps win)
+-- What --set accepts for the AVR parameters (cwlua.params, docs/targets.md "Parameters"); a
+-- recipe's own params entry wins.
+M.PARAMS = {
+  flash_start = { min = 0, max = 0xFFFFFFFF },
+  -- the CW-Lite/Pro clock generator (cw-usb-protocol.md §4.8, as cwlua.board checks it)
+  clock_hz = { min = 753e3, max = 200e6, why = "what the board's clock generator makes" },
+  -- the fastest SCK of the engine's table not above it is used (target-protocols.md §C.1)
+  isp_hz = { above = 0 },
+  slow_clock = { one_of = { "auto", true, false } },
+  -- the shared TIMEOUT counter, 2.5 ticks a millisecond (§1): at most a minute
+  engine_timeout_ticks = { min = 1, max = 150000 },
+  isp_settle_ms = { type = "number", min = 0, max = 10000 },
+}
+
+--- avr.recipe(t) -> t with the AVR steps filled in (a recipe's own steps win), and the
+-- parameters' ranges (M.PARAMS) for the defaults it has
 function M.recipe(t)
+  t.params = t.params or {}
+  for k, spec in pairs(M.PARAMS) do
+    if t.defaults and t.defaults[k] ~= nil and t.params[k] == nil then
+      -- a copy: a recipe that changed its params would otherwise change every other one's
+      local c = {}
+      for f, v in pairs(spec) do
+        if type(v) == "table" then
+          local list = {}
+          for i, x in ipairs(v) do list[i] = x end
+          v = list
+        end
+        c[f] = v
+      end
+      t.params[k] = c
+    end
+  end
   local base = { connect = connect, erase = again(erase, "chip erase"),
                  write = again(write, "flash write"), read = again(read, "flash read"),
                  start = start, info = info, protection = protection, unprotect = unprotect,

@@ -54,6 +54,7 @@ local KINDS = {
 }
 
 local PINS = { "tio1", "tio2", "tio3", "tio4", "nrst", "pdic", "pdid" }
+M.PINS = PINS -- board.PINS: the pin names board:pin takes (a recipe's { pin = true } params)
 local PIN_SET = {}
 for _, p in ipairs(PINS) do PIN_SET[p] = true end
 

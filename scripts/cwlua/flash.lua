@@ -11,8 +11,10 @@ local board_mod = require "cwlua.board"
 local time = require "cwlua.time"
 local errors = require "cwlua.errors"
 local image = require "cwlua.image"
+local params = require "cwlua.params"
 local progress = require "cwlua.progress"
 local retry = require "cwlua.retry"
+local runtime = require "cwlua.core.runtime"
 local signal = require "cwlua.core.signal"
 local targets = require "cwlua.targets"
 
@@ -32,37 +34,6 @@ function M.number(text, what)
       tostring(text))
   end
   return v * scale
-end
-
--- --set KEY=VALUE overrides of the recipe's defaults; numbers stay numbers and a comma list
--- becomes a list (--set bauds=57600,38400).
-local function parse_value(v)
-  if v:find(",") then
-    local list = {}
-    for item in v:gmatch("[^,]+") do list[#list + 1] = parse_value(item) end
-    return list
-  end
-  if v == "true" then return true elseif v == "false" then return false end
-  return math.tointeger(tonumber(v)) or tonumber(v) or v
-end
-
-local function merged_defaults(recipe, sets)
-  local d = {}
-  for k, v in pairs(recipe.defaults or {}) do d[k] = v end
-  for _, kv in ipairs(sets or {}) do
-    local k, v = kv:match("^([%w_]+)=(.*)$")
-    if not k then errors.raise("usage", "--set needs KEY=VALUE, got '%s'", kv) end
-    if recipe.defaults == nil or recipe.defaults[k] == nil then
-      local keys = {}
-      for key in pairs(recipe.defaults or {}) do keys[#keys + 1] = key end
-      table.sort(keys)
-      local hint = targets.suggest(k, keys)
-      errors.raise("usage", "recipe %s has no parameter '%s'%s; its parameters: %s", recipe.name,
-        k, hint and (" (did you mean '" .. hint .. "'?)") or "", table.concat(keys, ", "))
-    end
-    d[k] = parse_value(v)
-  end
-  return d
 end
 
 local function require_steps(recipe, command)
@@ -95,33 +66,53 @@ function M.image_limit()
     ("any supported chip's flash (%s)"):format(image.size_text(largest))
 end
 
--- A file as an image: HEX, ELF or raw binary (at base). A file whose name says HEX or ELF must
--- be one: a damaged .hex is never programmed as raw bytes. Only a regular file of at most
--- image.MAX_FILE bytes is read, and an image bigger than any chip is refused before its data
--- is copied (image.read_file, M.image_limit).
-local function load_file(file, base)
+-- The names that say Intel HEX or ELF.
+local NAMED_FORMAT = { hex = "hex", ihex = "hex", ihx = "hex", elf = "elf" }
+
+-- A file as an image (contract.md §3.3): Intel HEX and ELF by content; a raw binary only when
+-- something says so, its .bin name, `how.format == "bin"` or an explicit `how.base`, else exit 2
+-- saying how to force it (how.hint, the end of image.parse's message). A file whose name says
+-- HEX or ELF must be one: a damaged .hex is never programmed as raw bytes. Only a regular file
+-- of at most image.MAX_FILE bytes is read, and an image bigger than any chip is refused before
+-- its data is copied (image.read_file, M.image_limit).
+--   how = { format = forced | nil, base = explicit base | nil, default_base = where a raw
+--           binary goes without one, hint = image.parse's opts.bin_hint }
+local function load_file(file, how)
+  local forced = how.format
+  if forced ~= nil and not ({ hex = true, elf = true, bin = true })[forced] then
+    errors.raise("usage", "unknown image format '%s' (expected hex, bin or elf)",
+      tostring(forced))
+  end
   local data = image.read_file(file)
-  local fmt = #data > 0 and image.detect(data) or nil
-  local ext = file:lower():match("%.(%w+)$")
-  local expect = ({ hex = "hex", ihex = "hex", ihx = "hex", elf = "elf" })[ext or ""]
-  if fmt and expect and fmt ~= expect then
+  local fmt = forced or (#data > 0 and image.detect(data) or nil)
+  local expect = NAMED_FORMAT[file:lower():match("%.(%w+)$") or ""]
+  if not forced and fmt and expect and fmt ~= expect then
     errors.raise("input", "%s: the name says %s but the content is not (%s); check the file",
       file, expect == "hex" and "Intel HEX" or "ELF", expect == "hex"
         and "its first line does not start with ':'" or "it does not start with 7F 45 4C 46")
   end
+  local base = how.base
+  if base == nil and (forced == "bin" or image.binary_name(file)) then base = how.default_base end
   local limit, what = M.image_limit()
   -- the format found above, so a big file is not scanned twice (a raw binary is still left to
-  -- image.parse, whose message then says why the file was taken for one)
+  -- image.parse, whose message then says why the file was taken for one, or how to force it)
   return image.parse(data, file, { base = base, limit = limit, limit_what = what,
-    format = fmt ~= "bin" and fmt or nil })
+    format = (forced or fmt ~= "bin") and fmt or nil, bin_hint = how.hint })
 end
 
---- flash.load_image(file, recipe, opts) -> img. Raw binary goes to --base, or the recipe's
--- flash start.
-function M.load_image(file, recipe, opts)
-  local base = opts.base and M.number(opts.base, "--base") or
-    (recipe.defaults and recipe.defaults.flash_start)
-  local img = load_file(file, base)
+-- What to do with a file that is neither HEX nor ELF, per command.
+local BIN_HINT = {
+  program = "to program it as a raw binary, use --format bin (and --base ADDR)",
+  verify = "to compare the chip with it as a raw binary, use --format bin (and --base ADDR)",
+}
+
+--- flash.load_image(file, recipe, opts [, command]) -> img. opts.format forces the format;
+-- a raw binary goes to --base, or the recipe's flash start.
+function M.load_image(file, recipe, opts, command)
+  local img = load_file(file, { format = opts.format,
+    base = opts.base and M.number(opts.base, "--base"),
+    default_base = recipe.defaults and recipe.defaults.flash_start,
+    hint = BIN_HINT[command or "program"] })
   if img:is_empty() then errors.raise("input", "%s: the image holds no data to program", file) end
   return img
 end
@@ -169,9 +160,10 @@ end
 -- The EEPROM file of --eeprom: HEX/ELF/raw at offset 0 (avr-objcopy -j .eeprom with
 -- --change-section-lma .eeprom=0, or cwlua read --memory eeprom); data inside the region's
 -- window (a whole avr-gcc ELF or HEX) is moved down to offsets.
-local function load_eeprom_file(recipe, file)
+local function load_eeprom_file(recipe, file, format)
   local r = recipe.regions.eeprom
-  local img = load_file(file, 0)
+  local img = load_file(file, { format = format, default_base = 0,
+    hint = "to take it as raw EEPROM bytes, use --eeprom-format bin" })
   local win, rest = img:split(r.addr, r.addr + region_size(r))
   local lo, hi = rest:bounds()
   if lo and not win:is_empty() then
@@ -210,6 +202,9 @@ function M.memories(recipe, img, file, opts, command)
   mem.flash = img
   local writing = command ~= "verify"
   mem.eeprom = parts.eeprom
+  if opts.eeprom_format and not opts.eeprom then
+    errors.raise("usage", "--eeprom-format is the format of --eeprom FILE, which is not given")
+  end
   if opts.eeprom then
     if not regions.eeprom then
       errors.raise("usage", "recipe %s has no EEPROM (--eeprom)", recipe.name)
@@ -218,7 +213,7 @@ function M.memories(recipe, img, file, opts, command)
       errors.raise("input", "%s has an EEPROM section (at 0x%X) and --eeprom %s gives EEPROM "
         .. "data too; drop one", file, regions.eeprom.addr, opts.eeprom)
     end
-    mem.eeprom = load_eeprom_file(recipe, opts.eeprom)
+    mem.eeprom = load_eeprom_file(recipe, opts.eeprom, opts.eeprom_format)
   end
   if mem.eeprom then
     if writing then
@@ -524,7 +519,8 @@ function M.session(command, word, opts, body)
   require_steps(recipe, command)
   local ctx = {
     where = recipe.name, recipe = recipe, part = opts.part or part, opts = opts,
-    defaults = merged_defaults(recipe, opts.set),
+    -- --set and --baud, typed and range-checked (cwlua.params): exit 2 before the board opens
+    defaults = params.merge(recipe, opts.set, opts.baud),
     log = function(fmt, ...)
       if opts.verbose then
         progress.interrupt() -- on a terminal, the line of a bar under way
@@ -765,7 +761,7 @@ end
 function M.verify(word, file, opts)
   local recipe = targets.resolve(word)
   require_steps(recipe, "verify")
-  local img = M.load_image(file, recipe, opts)
+  local img = M.load_image(file, recipe, opts, "verify")
   local mem = M.memories(recipe, img, file, opts, "verify")
   img = mem.flash
   return M.session("verify", word, opts, function(ctx, chip)
@@ -787,21 +783,127 @@ function M.verify(word, file, opts)
   end)
 end
 
---- flash.read(word, out, opts) -> summary. The output is written to OUT.part and renamed at
--- the end, so a failed read never leaves a truncated file under the real name; OUT.part is
--- removed on every other way out, a signal included (signal.hold).
+-- read's OUT, checked before the board is opened (contract.md §3.3): a folder, a device or a
+-- FIFO, or a name in a folder that does not exist would fail only after the whole read, when
+-- OUT.part is renamed (and as root a rename onto /dev/null would replace the device node).
+local function check_out(out)
+  local st = runtime.stat(out)
+  if st and st.type == "directory" then
+    errors.raise("input", "cannot write %s: Is a directory; give a file name, e.g. %s/flash.bin",
+      out, (out:gsub("/+$", "")))
+  end
+  if st and st.type ~= "file" then
+    errors.raise("input", "%s: not a regular file (%s); read writes OUT as a file", out,
+      image.FILE_KINDS[st.type] or st.type)
+  end
+  local dir = out:match("^(.*)/[^/]*$")
+  if dir == "" then dir = "/" end
+  if dir then
+    local dst = runtime.stat(dir)
+    if not dst then
+      errors.raise("input", "cannot write %s: the folder %s does not exist", out, dir)
+    elseif dst.type ~= "directory" then
+      errors.raise("input", "cannot write %s: %s is not a folder", out, dir)
+    end
+  end
+  -- OUT.part is where the data goes first, and it is removed on every way out: it must be a
+  -- file, so that nothing but a stale OUT.part is ever removed
+  local pst = runtime.stat(out .. ".part")
+  if pst and pst.type ~= "file" then
+    errors.raise("input", "cannot write %s: %s.part, where read writes first, is %s", out, out,
+      pst.type == "directory" and "a folder" or image.FILE_KINDS[pst.type] or pst.type)
+  end
+  if out:lower():match("%.elf$") then
+    errors.raise("usage", "%s: read writes Intel HEX (a name ending in .hex) or raw binary, not "
+      .. "ELF; name it .hex or .bin", out)
+  end
+end
+
+-- The memory a read may cover: chip.memory, a connect step's list of { name =, start =,
+-- size = } (an STM32's flash, RAM, system memory and option bytes, target-protocols.md §A.6),
+-- else the chip's flash and option bytes. chip.memory_partial says the chip has readable
+-- memory besides (an STM32's device information: flash-size register, unique ID), so a range
+-- that touches no listed region is left to the chip.
+local function memory_map(chip)
+  if chip.memory then return chip.memory end
+  local map = { { name = "flash", start = chip.flash_start, size = chip.flash_size } }
+  if chip.ob_start then
+    map[2] = { name = "option bytes", start = chip.ob_start,
+               size = chip.ob_end - chip.ob_start + 1 }
+  end
+  return map
+end
+
+-- "flash 0x08000000-0x0801FFFF (128 KiB), option bytes 0x1FFFF800-0x1FFFF80F (16 bytes)"
+local function map_text(map)
+  local list = {}
+  for _, r in ipairs(map) do
+    list[#list + 1] = ("%s 0x%08X-0x%08X (%s)"):format(r.name, r.start, r.start + r.size - 1,
+      image.size_text(r.size))
+  end
+  return table.concat(list, ", ")
+end
+
+-- read_range(ctx, chip, addr, len) -> addr, len: the range --addr/--len give, checked against
+-- the chip's memory before anything is read (exit 2, naming the region); without --len, to
+-- the end of the region that holds addr (the whole flash by default).
+local function read_range(ctx, chip, addr, len)
+  local map = memory_map(chip)
+  for _, r in ipairs(map) do
+    local stop = r.start + r.size
+    if addr >= r.start and addr < stop then
+      len = len or stop - addr
+      if addr + len > stop then
+        errors.raise("usage", "%s: 0x%08X-0x%08X runs past the end of the %s of this %s "
+          .. "(0x%08X-0x%08X, %s): at most %d bytes from 0x%08X", ctx.where, addr,
+          addr + len - 1, r.name, chip.name, r.start, stop - 1, image.size_text(r.size),
+          stop - addr, addr)
+      end
+      return addr, len
+    end
+  end
+  for _, r in ipairs(map) do
+    if len and addr < r.start and addr + len > r.start then
+      errors.raise("usage", "%s: 0x%08X-0x%08X starts before the %s of this %s (0x%08X-0x%08X, "
+        .. "%s)", ctx.where, addr, addr + len - 1, r.name, chip.name, r.start,
+        r.start + r.size - 1, image.size_text(r.size))
+    end
+  end
+  if not chip.memory_partial then
+    errors.raise("usage", "%s: 0x%08X is outside the memory of this %s: %s", ctx.where, addr,
+      chip.name, map_text(map))
+  end
+  if not len then
+    errors.raise("usage", "%s: 0x%08X is in no memory cwlua knows of this %s, so give --len to "
+      .. "read there: %s", ctx.where, addr, chip.name, map_text(map))
+  end
+  return addr, len
+end
+
+-- write_out(tmp, out, bytes, kind): bytes into tmp, or an error of kind naming OUT (a folder
+-- that cannot be written to, a full disk)
+local function write_out(tmp, out, bytes, kind)
+  local w, err = io.open(tmp, "wb")
+  if w then
+    local ok, werr = w:write(bytes)
+    local closed, cerr = w:close()
+    if ok and closed then return end
+    err = werr or cerr
+  end
+  err = tostring(err)
+  if err:sub(1, #tmp + 2) == tmp .. ": " then err = err:sub(#tmp + 3) end
+  errors.raise(kind, "cannot write %s: %s", out, err)
+end
+
+--- flash.read(word, out, opts) -> summary. OUT is checked first (a folder, a device, a missing
+-- folder: exit 2 before the board is opened), the range against the chip before a byte is
+-- read. The output is written to OUT.part and renamed at the end, so a failed read never
+-- leaves a truncated file under the real name; OUT.part is removed on every other way out, a
+-- failed rename and a signal included (signal.hold).
 function M.read(word, out, opts)
   local recipe = targets.resolve(word)
   require_steps(recipe, "read")
-  local as_hex = out:lower():match("%.i?hex$") ~= nil
-  local tmp = out .. ".part"
-  local f, err = io.open(tmp, "wb")
-  if not f then errors.raise("input", "cannot write %s", err) end
-  f:close()
-  local keep = false
-  local _ <close> = setmetatable({}, { __close = function()
-    if not keep then signal.hold(os.remove, tmp) end
-  end })
+  local as_hex = out:lower():match("%.i?hex$") ~= nil or out:lower():match("%.ihx$") ~= nil
   local memory = opts.memory or "flash"
   if memory ~= "flash" and memory ~= "eeprom" then
     errors.raise("usage", "--memory must be flash or eeprom, got '%s'", memory)
@@ -811,22 +913,37 @@ function M.read(word, out, opts)
     if opts.option_bytes then errors.raise("usage", "--memory eeprom and --option-bytes "
       .. "exclude each other") end
   end
+  if opts.option_bytes and (opts.addr or opts.len) then
+    errors.raise("usage", "--option-bytes reads the option bytes; it takes no --addr or --len")
+  end
+  local want_addr = opts.addr and M.number(opts.addr, "--addr")
+  local want_len = opts.len and M.number(opts.len, "--len")
+  if want_len and want_len <= 0 then errors.raise("usage", "--len must be positive") end
+  check_out(out)
+  local tmp = out .. ".part"
+  local keep = false
+  local _ <close> = setmetatable({}, { __close = function()
+    if not keep then signal.hold(os.remove, tmp) end
+  end })
+  -- OUT.part made now: a folder that cannot be written to stops the command before the read
+  write_out(tmp, out, "", "input")
   local res = M.session("read", word, opts, function(ctx, chip)
-    local start, size, read = chip.flash_start, chip.flash_size, ctx.recipe.read
+    local addr, len, read = want_addr, want_len, ctx.recipe.read
     if memory == "eeprom" then -- offsets from 0, as --eeprom FILE takes them back
-      start, size, read = 0, chip.eeprom_size or 0, ctx.recipe.read_eeprom
-    end
-    local addr = opts.addr and M.number(opts.addr, "--addr") or start
-    local len = opts.len and M.number(opts.len, "--len") or (start + size - addr)
-    if memory == "eeprom" and (addr < 0 or addr + len > size) then
-      errors.raise("usage", "%s: 0x%X-0x%X is outside the EEPROM (0x0-0x%X)", ctx.where, addr,
-        addr + len - 1, size - 1)
-    end
-    if opts.option_bytes then
+      local size = chip.eeprom_size or 0
+      addr = addr or 0
+      len = len or size - addr
+      if addr + len > size or len <= 0 then
+        errors.raise("usage", "%s: 0x%X-0x%X is outside the EEPROM of this %s (0x0-0x%X)",
+          ctx.where, addr, addr + math.max(len, 1) - 1, chip.name, size - 1)
+      end
+      read = ctx.recipe.read_eeprom
+    elseif opts.option_bytes then
       if not chip.ob_start then errors.raise("usage", "%s has no option bytes", ctx.where) end
       addr, len = chip.ob_start, chip.ob_end - chip.ob_start + 1
+    else
+      addr, len = read_range(ctx, chip, addr or chip.flash_start, len)
     end
-    if len <= 0 then errors.raise("usage", "--len must be positive") end
     local t0 = time.now_ns()
     local parts, done = {}, 0
     local prog <close> = progress.new("read", len, { quiet = opts.quiet })
@@ -840,19 +957,13 @@ function M.read(word, out, opts)
     end
     prog:finish()
     local data = table.concat(parts)
-    local w = assert(io.open(tmp, "wb"))
-    if as_hex then
-      w:write(image.to_hex(image.new():add(addr, data)))
-    else
-      w:write(data)
-    end
-    w:close()
+    write_out(tmp, out, as_hex and image.to_hex(image.new():add(addr, data)) or data, "failure")
     return { bytes = len, addr = addr, memory = memory, seconds = (time.now_ns() - t0) / 1e9,
              chip = chip }
   end)
-  keep = true -- the data is whole: renamed, or left for the user when renaming fails
   local renamed, rerr = os.rename(tmp, out)
   if not renamed then errors.raise("failure", "cannot rename %s to %s: %s", tmp, out, rerr) end
+  keep = true
   return res
 end
 

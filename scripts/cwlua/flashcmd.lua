@@ -12,10 +12,19 @@ local OPT = {
     help = "skip the reset and boot-pin entry; the bootloader is already running" },
   set = { long = "set", key = "set", arg = "KEY=VALUE", multi = true,
     help = "override a recipe parameter (e.g. bauds=57600); repeatable" },
+  baud = { long = "baud", key = "baud", arg = "N",
+    help = "the serial rate(s) to try, e.g. 57600 or 57600,19200: --set bauds=N\n"
+      .. "(recipes that program over a serial line: STM32)" },
   part = { long = "part", key = "part", arg = "NAME",
     help = "the part, where a recipe covers several (the simulator's chip)" },
   base = { long = "base", key = "base", arg = "ADDR",
-    help = "load address of a raw binary (default: the flash start)" },
+    help = "load address of a raw binary (default: the flash start); FILE is\n"
+      .. "then a raw binary unless its content is Intel HEX or ELF" },
+  format = { long = "format", key = "format", arg = "FMT",
+    help = "FILE's format: hex, elf or bin (default: HEX and ELF from the\n"
+      .. "content, raw binary for a .bin name or with --base)" },
+  eeprom_format = { long = "eeprom-format", key = "eeprom_format", arg = "FMT",
+    help = "the --eeprom FILE's format: hex, elf or bin (default as for FILE)" },
   no_verify = { long = "no-verify", key = "no_verify", help = "skip reading back" },
   chip = { long = "chip", key = "chip", help = "the whole chip (erase everything)" },
   unprotect = { long = "unprotect", key = "unprotect",

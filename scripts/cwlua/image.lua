@@ -106,11 +106,13 @@ local function strip_name(msg, path)
   return msg
 end
 
--- What runtime.stat calls each kind of file, for "not a regular file".
+--- image.FILE_KINDS: what runtime.stat calls each kind of file, as "not a regular file (…)"
+-- says it (read's OUT is checked with the same words).
 local FILE_KINDS = {
   fifo = "a FIFO", socket = "a socket", char = "a character device", block = "a block device",
   other = "an unknown kind of file",
 }
+M.FILE_KINDS = FILE_KINDS
 
 -- stat(path) -> runtime.stat's result; nil, nil outside the cwlua binary (plain lua5.4 running
 -- the pure-Lua specs), where only the size cap below applies
@@ -190,6 +192,11 @@ function M.detect(data)
   return "bin"
 end
 
+--- image.binary_name(name) -> true when name ends in .bin (any case): a raw binary by name
+function M.binary_name(name)
+  return type(name) == "string" and name:lower():match("%.bin$") ~= nil
+end
+
 --- image.from_binary(data, base, name) -> image of data at base (format "bin")
 -- Raises an "input" error when base is nil (a raw binary needs --base) or the data runs past
 -- 0xFFFFFFFF.
@@ -212,10 +219,14 @@ end
 
 --- image.parse(data, name [, opts]) -> image
 -- data: the file's contents; name: used in messages and as img.source (default "image");
--- opts.format: "hex" | "bin" | "elf" to skip detection; opts.base: load address of a raw binary
--- (ignored for hex and elf, which carry their own addresses); opts.limit: the most bytes of
--- data the image may hold (default image.MAX_FILE), checked before any is copied;
--- opts.limit_what: what the limit is, for the message (default "the 64 MiB an image may hold").
+-- opts.format: "hex" | "bin" | "elf" to skip detection. Detected, a file that is neither HEX
+-- nor ELF is a raw binary only with opts.base, its load address (ignored for hex and elf, which
+-- carry their own addresses); without one the error says how to force it: "NAME: not an Intel
+-- HEX or ELF file, and not named .bin: " .. opts.bin_hint (default "to program it as a raw
+-- binary, use --format bin (and --base ADDR)"), or for a .bin name that it needs a load
+-- address. opts.limit: the most bytes of data the image may hold (default image.MAX_FILE),
+-- checked before any is copied; opts.limit_what: what the limit is, for the message (default
+-- "the 64 MiB an image may hold").
 function M.parse(data, name, opts)
   opts = opts or {}
   name = name or "image"
@@ -237,7 +248,13 @@ function M.parse(data, name, opts)
 
   if fmt == nil then
     fmt = M.detect(data)
+    -- neither HEX nor ELF: a raw binary only when something says so (a .bin name, a base
+    -- address); a C source, a text file or a build log is refused, never written as bytes
     if fmt == "bin" and opts.base == nil then
+      if not M.binary_name(name) then
+        errors.raise("input", "%s: not an Intel HEX or ELF file, and not named .bin: %s", name,
+          opts.bin_hint or "to program it as a raw binary, use --format bin (and --base ADDR)")
+      end
       errors.raise("input", "%s: raw binary (no ELF header, no ':' record) needs a load "
         .. "address; pass --base ADDR", name)
     end

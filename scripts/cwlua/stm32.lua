@@ -135,6 +135,17 @@ local function identify(ctx, recipe)
     error(raw, 0)
   end
   chip.units = devices.layout(known, chip.flash_size)
+  -- what Read Memory may read (§A.6), for read's range check; the bootloader reads device
+  -- information besides (flash-size register, unique ID), which the table does not place
+  chip.memory, chip.memory_partial = {}, true
+  for _, r in ipairs({ { "flash", known.flash_start, known.flash_start + chip.flash_size },
+                       { "RAM", known.ram_start, known.ram_end },
+                       { "system memory", known.sys_start, known.sys_end },
+                       { "option bytes", known.ob_start, known.ob_end + 1 } }) do
+    if r[2] and r[3] > r[2] then
+      chip.memory[#chip.memory + 1] = { name = r[1], start = r[2], size = r[3] - r[2] }
+    end
+  end
   return chip
 end
 
@@ -639,8 +650,43 @@ local function doctor(recipe)
   end
 end
 
---- stm32.recipe(t) -> t with the shared STM32 steps filled in (a recipe's own steps win).
+-- What --set accepts for the parameters STM32 recipes share (cwlua.params, docs/targets.md
+-- "Parameters"); a recipe's own params entry wins.
+M.PARAMS = {
+  -- the bootloader's autobaud range (target-protocols.md §A.3): a rate outside it is never
+  -- answered, which would look like a broken wire
+  bauds = { min = 1200, max = 115200,
+            why = "the rates the ROM bootloader's autobaud detects, ST AN3155" },
+  -- the CW-Lite/Pro clock generator (cw-usb-protocol.md §4.8; cwlua.board refuses less than
+  -- 96 MHz × 2 / 255 and more than 200 MHz)
+  program_clock_hz = { min = 753e3, max = 200e6, why = "what the board's clock generator makes" },
+  boot_pin = { pin = true },
+  reset_pin = { pin = true },
+  reset_ms = { type = "number", min = 0, max = 10000 },
+  flash_start = { min = 0, max = 0xFFFFFFFF },
+  erased = { one_of = { 0x00, 0xFF } },     -- what erased flash reads (0x00 on L0/L1)
+  write_unit = { one_of = { 4, 8 } },       -- Write Memory takes words (§A.4); the L4 double words
+}
+
+--- stm32.recipe(t) -> t with the shared STM32 steps filled in (a recipe's own steps win), and
+-- the shared parameters' ranges (M.PARAMS) for the defaults it has.
 function M.recipe(t)
+  t.params = t.params or {}
+  for k, spec in pairs(M.PARAMS) do
+    if t.defaults and t.defaults[k] ~= nil and t.params[k] == nil then
+      -- a copy: a recipe that changed its params would otherwise change every other one's
+      local c = {}
+      for f, v in pairs(spec) do
+        if type(v) == "table" then
+          local list = {}
+          for i, x in ipairs(v) do list[i] = x end
+          v = list
+        end
+        c[f] = v
+      end
+      t.params[k] = c
+    end
+  end
   local base = { connect = connect(t), erase = erase, write = write, read = read,
                  start = start, info = info, protection = protection,
                  unprotect = unprotect(t), write_option_bytes = write_option_bytes(t),

@@ -7,6 +7,7 @@
 -- instruction budget while it loads); reading any other global or assigning a global raises,
 -- naming the file and line.
 local errors = require "cwlua.errors"
+local params = require "cwlua.params"
 local path = require "cwlua.path"
 local runtime = require "cwlua.core.runtime"
 local sandbox = require "cwlua.sandbox"
@@ -37,7 +38,7 @@ for _, s in ipairs(M.STEPS) do STEP_SET[s] = true end
 local FIELDS = {
   api = "number", name = "string", summary = "string", aliases = "table", part = "string",
   parts = "table", transports = "table", defaults = "table", rig = "string", chips = "table",
-  regions = "table",
+  regions = "table", params = "table",
 }
 
 -- regions: where memories other than flash sit in an image ({ eeprom = { addr = 0x810000 },
@@ -161,6 +162,9 @@ local function validate(file, name, r)
       check_string_list(file, "regions." .. k .. ".names", reg.names)
     end
   end
+  -- what --set accepts (cwlua.params); the recipe's own defaults must fit it
+  local bad = params.check_spec(r)
+  if bad then fail(file, "%s", bad) end
   if r.parts then check_string_list(file, "parts", r.parts) end
   if r.transports then check_string_list(file, "transports", r.transports) end
   local parts = {}

@@ -467,8 +467,35 @@ end
 local ENGINE_ATTEMPTS = 2
 local function again(step, what) return retry.wrap(step, what, ENGINE_ATTEMPTS) end
 
---- xmega.recipe(t) -> t with the shared XMEGA steps filled in (a recipe's own steps win)
+-- What --set accepts for the XMEGA parameters (cwlua.params, docs/targets.md "Parameters"); a
+-- recipe's own params entry wins.
+M.PARAMS = {
+  flash_start = { min = 0, max = 0xFFFFFFFF },
+  -- the engine's TIMEOUT parameter counts 2.5 ticks a millisecond in 32 bits (§B.2); a command
+  -- that waits a minute is no longer waiting for a chip
+  engine_timeout_ms = { type = "number", above = 0, max = 60000 },
+  reset_pin = { pin = true },
+}
+
+--- xmega.recipe(t) -> t with the shared XMEGA steps filled in (a recipe's own steps win), and
+-- the parameters' ranges (M.PARAMS) for the defaults it has
 function M.recipe(t)
+  t.params = t.params or {}
+  for k, spec in pairs(M.PARAMS) do
+    if t.defaults and t.defaults[k] ~= nil and t.params[k] == nil then
+      -- a copy: a recipe that changed its params would otherwise change every other one's
+      local c = {}
+      for f, v in pairs(spec) do
+        if type(v) == "table" then
+          local list = {}
+          for i, x in ipairs(v) do list[i] = x end
+          v = list
+        end
+        c[f] = v
+      end
+      t.params[k] = c
+    end
+  end
   local base = { connect = connect, erase = erase, write = again(write, "flash write"),
                  read = again(read, "flash read"), start = start, info = info,
                  protection = protection, unprotect = unprotect,

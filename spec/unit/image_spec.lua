@@ -69,10 +69,27 @@ describe("cwlua.image", function()
     it("need a base address, detected or forced", function()
       fails_with("fw.bin: raw binary (no ELF header, no ':' record) needs a load address; pass "
         .. "--base ADDR", image.parse, "\0\1\2\3", "fw.bin")
+      fails_with("FW.BIN: raw binary (no ELF header, no ':' record) needs a load address; pass "
+        .. "--base ADDR", image.parse, "\0\1\2\3", "FW.BIN")
       fails_with("fw.hex: raw binary needs a load address; pass --base ADDR",
         image.parse, EOF, "fw.hex", { format = "bin" })
       fails_with("fw.bin: raw binary needs a load address; pass --base ADDR",
         image.from_binary, "\0", nil, "fw.bin")
+    end)
+
+    it("are not guessed: neither HEX nor ELF, without a .bin name or a base, is refused",
+      function()
+      for _, name in ipairs({ "hello.c", "notes.txt", "firmware", "fw.bin.txt" }) do
+        fails_with(name .. ": not an Intel HEX or ELF file, and not named .bin: to program it as "
+          .. "a raw binary, use --format bin (and --base ADDR)", image.parse, "int x;\n", name)
+      end
+      fails_with("ee: not an Intel HEX or ELF file, and not named .bin: use X", image.parse,
+        "\1", "ee", { bin_hint = "use X" })
+      assert.are.equal("bin", image.parse("int x;\n", "hello.c", { base = 0 }).format)
+      assert.are.equal("bin", image.parse("int x;\n", "hello.c", { format = "bin", base = 0 })
+        .format)
+      assert.is_true(image.binary_name("a/FW.Bin"))
+      assert.is_false(image.binary_name("fw.bin.txt"))
     end)
 
     it("can be forced on a file that looks like Intel HEX", function()
@@ -151,8 +168,8 @@ describe("cwlua.image", function()
       assert.is_true(ok, tostring(img))
       assert.are.same({ { 0x08000000, "\0\1\2\3\xFF" } }, ranges_of(img))
       assert.is_false(ok2)
-      assert.are.equal(path .. ": raw binary (no ELF header, no ':' record) needs a load "
-        .. "address; pass --base ADDR", e.message)
+      assert.are.equal(path .. ": not an Intel HEX or ELF file, and not named .bin: to program "
+        .. "it as a raw binary, use --format bin (and --base ADDR)", e.message)
     end)
 
     it("says when a file cannot be opened or read", function()

@@ -7,9 +7,9 @@ return {
   synopsis = "erase TARGET",
   summary = "erase the pages touched by --addr/--len, or everything with --chip",
   usage = "cwlua erase TARGET (--chip | --addr ADDR --len LEN) [--unprotect] "
-    .. "[--unprotect-write] [--no-reset] [--set KEY=VALUE] [--part NAME]",
+    .. "[--unprotect-write] [--no-reset] [--set KEY=VALUE] [--baud N] [--part NAME]",
   options = fc.options("chip", "addr", "len", "unprotect", "unprotect_write", "no_reset", "set",
-    "part"),
+    "baud", "part"),
   run = function(ctx)
     local target = fc.args(ctx, 1)
     local s = fc.run(ctx, fc.flash.erase, target, fc.opts(ctx))

@@ -6,8 +6,8 @@ return {
   name = "info",
   synopsis = "info TARGET",
   summary = "chip ID, name, bootloader version, flash size, protection",
-  usage = "cwlua info TARGET [--no-reset] [--set KEY=VALUE] [--part NAME]",
-  options = fc.options("no_reset", "set", "part"),
+  usage = "cwlua info TARGET [--no-reset] [--set KEY=VALUE] [--baud N] [--part NAME]",
+  options = fc.options("no_reset", "set", "baud", "part"),
   run = function(ctx)
     local target = fc.args(ctx, 1)
     local s = fc.run(ctx, fc.flash.info, target, fc.opts(ctx))
