@@ -3,10 +3,12 @@
  * under cwlua-sim-attach against the simulated board. It walks what NewAE's library does,
  * request by request: the connect sequence (cw-usb-protocol.md §1, §3.5, §3.6 B.1-B.2, the PLL's
  * part of §4.9.4), the default set-up (§6.2, with the clock of §4.9.4) and its check that the
- * PLL locked (§4.9.3), checking what each answer must be; then it programs the target chip:
+ * PLL locked (§4.9.3), checking what each answer must be; then it programs the target chip
+ * and reads it back:
  *
  *   cwlua-sim-attach husky:stm32f1 -- husky_client stm32       AN3155 over the USART bridge
  *   cwlua-sim-attach husky:atmega328p -- husky_client avr      ISP through the V2 engine
+ *   cwlua-sim-attach husky:atxmega128d4 -- husky_client xmega  PDI through the XPROG engine
  *   cwlua-sim-attach --sim-fault pll-unlocked husky:atmega328p -- husky_client unlocked
  *
  * "unlocked" expects the PLL never to lock (contract.md §5 pll-unlocked): the lock wait fails
@@ -735,13 +737,49 @@ static void program_avr(int expect_answer)
     isp_route(0);
 }
 
+/* ---- 4c. XMEGA through the XPROG engine (target-protocols.md §B) ---------------------------- */
+
+static int xprog(uint8_t sub, const void *payload, uint16_t len)
+{
+    uint8_t st[3] = {0xEE, 0xEE, 0xEE};
+    CHECK_EQ_INT(ctrl_out(0x20, sub, payload, len), len);
+    CHECK_EQ_INT(ctrl_in(0x20, 0x0020, st, 3), 3); /* GET_STATUS (§B.1) */
+    CHECK_EQ_INT(st[0], 0x20);
+    return st[1];
+}
+
+static void program_xmega(void)
+{
+    /* §B.3: SET_PARAM TIMEOUT 250 ticks, ENTER, the signature at 0x01000090 */
+    CHECK_EQ_INT(xprog(0x07, (const uint8_t[]){0x08, 0xFA, 0x00, 0x00, 0x00}, 5), 0);
+    CHECK_EQ_INT(xprog(0x01, NULL, 0), 0);
+    CHECK_EQ_INT(xprog(0x05, (const uint8_t[]){0x00, 0x90, 0x00, 0x00, 0x01, 0x03, 0x00}, 7), 0);
+    uint8_t sig[3];
+    CHECK_EQ_INT(ctrl_in(0x20, 0x0021, sig, 3), 3);
+    CHECK_MEM(sig, "\x1E\x97\x47", 3); /* §B.4 XMEGA128D4 */
+    /* erase the chip, one 256-byte page at the start of flash (0x0800000), read it back */
+    CHECK_EQ_INT(xprog(0x03, (const uint8_t[]){0x01, 0x00, 0x00, 0x00, 0x00}, 5), 0);
+    uint8_t page[256], back[256];
+    for (int i = 0; i < 256; i++)
+        page[i] = (uint8_t)(i * 3 + 7);
+    for (unsigned off = 0; off < 256; off += 64)
+        CHECK_EQ_INT(ctrl_out(0x20, (uint16_t)(0x22 | off << 8), page + off, 64), 64);
+    CHECK_EQ_INT(xprog(0x04, (const uint8_t[]){0x01, 0x02, 0x00, 0x00, 0x80, 0x00, 0x00, 0x01}, 8),
+                 0);
+    CHECK_EQ_INT(xprog(0x05, (const uint8_t[]){0x01, 0x00, 0x00, 0x80, 0x00, 0x00, 0x01}, 7), 0);
+    for (unsigned off = 0; off < 256; off += 64)
+        CHECK_EQ_INT(ctrl_in(0x20, (uint16_t)(0x21 | off << 8), back + off, 64), 64);
+    CHECK_MEM(back, page, 256);
+    CHECK_EQ_INT(xprog(0x02, NULL, 0), 0); /* §B.3 step 5 */
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
     int stm32 = strcmp(mode, "stm32") == 0, avr = strcmp(mode, "avr") == 0,
-        unlocked = strcmp(mode, "unlocked") == 0;
-    if (!stm32 && !avr && !unlocked) {
-        fprintf(stderr, "usage: husky_client stm32|avr|unlocked\n");
+        xmega = strcmp(mode, "xmega") == 0, unlocked = strcmp(mode, "unlocked") == 0;
+    if (!stm32 && !avr && !xmega && !unlocked) {
+        fprintf(stderr, "usage: husky_client stm32|avr|xmega|unlocked\n");
         return 2;
     }
     libusb_context *ctx = NULL;
@@ -756,6 +794,8 @@ int main(int argc, char **argv)
         default_setup(!unlocked);
         if (stm32)
             program_stm32();
+        else if (xmega)
+            program_xmega();
         else
             program_avr(!unlocked);
         CHECK_EQ_INT(pll_errors, 0);
