@@ -42,15 +42,17 @@ end
 local function engine(ctx)
   local dev = ctx.dev
   if not dev.ctrl_in or not dev.fpga_read then
-    fail(ctx, "device", { code = "unsupported" }, "AVR programming needs a ChipWhisperer capture "
-      .. "board with the V2/ISP engine (CW-Lite, CW1200, Husky), not %s", tostring(dev))
+    fail(ctx, "device", { code = "no_engine", cause = "no-engine" }, "AVR programming needs a "
+      .. "ChipWhisperer capture board with the V2/ISP engine (CW-Lite, CW1200, Husky), not %s",
+      tostring(dev))
   end
   local isp = v2isp.new(dev, { where = where(ctx) })
-  local name, msg = isp:sign_on()
+  local name, msg, code = isp:sign_on()
+  if not name and code ~= "stall" then check(ctx, nil, msg, code) end -- a USB failure
   if not name then
-    fail(ctx, "device", { code = "unsupported" }, "the board has no AVR ISP engine (SIGN_ON: "
-      .. "%s); AVR programming needs a CW-Lite, CW1200 or Husky (the CW-Nano has none)",
-      tostring(msg))
+    fail(ctx, "device", { code = "no_engine", cause = "no-engine" }, "the board has no AVR ISP "
+      .. "engine (SIGN_ON: %s); AVR programming needs a CW-Lite, CW1200 or Husky (the CW-Nano "
+      .. "has none)", tostring(msg))
   end
   ctx.log("ISP engine %s", name)
   return isp
@@ -488,8 +490,9 @@ local function doctor(ctx, report)
   local dev, d = ctx.dev, ctx.defaults
   local ok, isp = pcall(engine, ctx)
   if not ok then
-    report:step("ISP engine", "failed", isp.message:gsub("^[^:]*: ", ""))
-    report:conclude("no-board")
+    if not (errors.is(isp, "device") and isp.code == "no_engine") then error(isp, 0) end
+    report:step("ISP engine", "failed", (isp.message:gsub("^[^:]*: ", "")))
+    report:conclude("no-engine")
     return
   end
   report:step("ISP engine", "ok", "the board answers SIGN_ON (V2/ISP)")

@@ -15,7 +15,8 @@ local targets = require "cwlua.targets"
 local M = {}
 
 -- Causes whose broken link is on the board side exit 3, the others 4 (contract.md §3, §6).
-M.BOARD_SIDE = { ["no-board"] = true, ["usb-permission"] = true, ["usb-busy"] = true,
+M.BOARD_SIDE = { ["no-board"] = true, ["usb-error"] = true, ["usb-permission"] = true,
+                 ["usb-busy"] = true,
                  ["no-engine"] = true, -- the board lacks the programming engine (XMEGA on a Nano)
                  ["old-firmware"] = true, ["fpga-unprogrammed"] = true, ["glitch-active"] = true }
 
@@ -37,6 +38,10 @@ local function actions(cause, rig, ctx)
     ok = { "nothing to do: cwlua program " .. t .. " FILE" },
     ["no-board"] = { "plug the board in (cwlua list shows what is attached)",
                      "if it was just reset or unplugged, wait a second and retry" },
+    ["usb-error"] = { "the board is attached but failed a USB transfer: unplug it and plug it "
+      .. "back in (straight into the computer, not through a hub), then run cwlua doctor " .. t
+      .. " again", "if it keeps failing, check its firmware (cwlua list shows the version; "
+      .. "docs/install.md)" },
     ["usb-permission"] = { "install the udev rule and join its group (docs/install.md)" },
     ["usb-busy"] = { "another program holds the board: close it (in a notebook: scope.dis())" },
     ["old-firmware"] = { "update the board's firmware with NewAE's tools (docs/install.md)" },
@@ -134,10 +139,23 @@ function Report:json(ctx)
 end
 
 -- Board errors from cw.open, as causes (stable codes of docs/api.md).
+-- A board that is there but fails a transfer is "usb-error", not "no-board" (cwlua.connect.CAUSE).
 local OPEN_CAUSE = { no_device = "no-board", access = "usb-permission", busy = "usb-busy",
-                     timeout = "no-board", io = "no-board", stall = "no-board",
-                     fpga_unprogrammed = "fpga-unprogrammed", old_firmware = "old-firmware" }
+                     timeout = "usb-error", io = "usb-error", stall = "usb-error",
+                     overflow = "usb-error", fpga_unprogrammed = "fpga-unprogrammed",
+                     old_firmware = "old-firmware" }
 M.OPEN_CAUSE = OPEN_CAUSE
+
+--- doctor.check(value, ...) -> value, ... ; a board call that failed (value nil, then msg,
+-- code) raises its device error, so the walk ends on a `board` step with the USB cause instead
+-- of taking the failure for an observation (e.g. "no clock")
+function M.check(v, ...)
+  if v == nil then
+    local msg, code = ...
+    error(errors.new("device", msg, { code = code }), 0)
+  end
+  return v, ...
+end
 
 -- The board-side links, in order: present, firmware and FPGA, glitch outputs, power, clock.
 -- Returns the open board, or nil when a link is broken (the report says which).
@@ -158,8 +176,8 @@ local function board_links(report, part)
   end
   report:step("FPGA", "ok", i.fpga == "none" and "none on this board" or i.fpga)
   if i.fpga == "configured" then
-    local io = b:fpga_read(55, 8)
-    local _, src = b:clock()
+    local io = M.check(b:fpga_read(55, 8))
+    local _, src = M.check(b:clock())
     if io and (io:byte(5) ~= 0 or src == "glitch") then
       report:step("glitch outputs", "failed", ("%s%s"):format(
         io:byte(5) ~= 0 and "crowbar MOSFETs enabled (IOROUTE byte 4 = 0x" ..
@@ -176,8 +194,8 @@ local function board_links(report, part)
     report:conclude("no-target-power")
     return b
   elseif on == nil and pcode ~= "unsupported" then
-    report:step("target power", "failed", pmsg)
-    report:conclude("no-board")
+    report:step("board", "failed", pmsg)
+    report:conclude(OPEN_CAUSE[pcode] or "usb-error")
     return b
   end
   report:step("target power", "unverifiable", on and ("switched on; a %s cannot measure the "

@@ -65,10 +65,12 @@ end
 
 -- The contract.md §6 cause of a failure, where the error knows it (JSON "cause"). A timeout
 -- is the target's ("no-reply") only when the target was silent: a board that stops answering
--- on USB mid-way (timeout, stall, I/O error, unplugged) is "no-board" (contract.md §6.4).
+-- on USB mid-way is "usb-error" (timeout, stall, I/O error) or "no-board" (unplugged,
+-- contract.md §6.4).
 local CAUSE_BY_CODE = { timeout = "no-reply", garbled = "garbled-reply", no_device = "no-board",
                         access = "usb-permission", busy = "usb-busy" }
-local DEVICE_CAUSE = { timeout = "no-board", stall = "no-board", io = "no-board" }
+local DEVICE_CAUSE = { timeout = "usb-error", stall = "usb-error", io = "usb-error",
+                       overflow = "usb-error" }
 local function cause_of(e)
   if not errors.is(e) then return "internal" end
   return e.cause or (e.kind == "device" and DEVICE_CAUSE[e.code]) or CAUSE_BY_CODE[e.code] or

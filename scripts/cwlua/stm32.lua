@@ -503,7 +503,7 @@ local function doctor(recipe)
     local dev, d = ctx.dev, ctx.defaults
     local board = has_lines(dev)
     if board and dev.clock then
-      local hz, src = dev:clock()
+      local hz, src = require("cwlua.doctor").check(dev:clock())
       if hz then
         report:step("clock", "unverifiable", ("%d Hz on HS2 (%s); the board cannot see "
           .. "whether it reaches the target"):format(math.floor(hz + 0.5), src))

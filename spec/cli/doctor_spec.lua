@@ -112,11 +112,41 @@ describe("cwlua doctor", function()
     assert.are.equal(3, r.status)
   end)
 
-  it("usb-timeout-after=50 and unplug-after=50: no-board, exit 3, no hang", function()
-    for _, f in ipairs({ "usb-timeout-after=50", "unplug-after=50" }) do
-      local o, r = doctor({ "--sim-fault", f })
-      assert.are.equal("no-board", o.cause, f)
+  it("a board that fails a USB transfer: usb-error, never no-board; unplugged: no-board",
+    function()
+      -- a board still attached that stalls or times out must not be told "plug the board in"
+      for _, f in ipairs({ "usb-stall-after=50", "usb-timeout-after=50", "usb-stall-after=10",
+                           "usb-stall-after=20" }) do
+        local o, r = doctor({ "--sim-fault", f })
+        assert.are.equal("usb-error", o.cause, f .. ": " .. r.stdout)
+        assert.are.equal(3, r.status)
+        assert.are.equal("failed", o.steps[#o.steps].status, f)
+        assert.are.equal("board", o.steps[#o.steps].name, f)
+        assert.is_false(has(o.actions, "plug the board in"), f)
+        assert.is_true(has(o.actions, "unplug it and plug it back in"), f)
+        for i = 1, #o.steps - 1 do -- a failed transfer is not an observation of a link
+          assert.is_nil(tostring(o.steps[i].observed):find("stalled", 1, true),
+            f .. ": " .. o.steps[i].name)
+        end
+      end
+      local o, r = doctor({ "--sim-fault", "unplug-after=50" })
+      assert.are.equal("no-board", o.cause)
       assert.are.equal(3, r.status)
+      -- a failing command says the same in --json
+      for _, f in ipairs({ "usb-stall-after=50", "usb-timeout-after=50" }) do
+        r = cli.run({ "-d", "sim", "--json", "--sim-fault", f, "program", "stm32f1", HELLO },
+          { XDG_STATE_HOME = env })
+        assert.are.equal(3, r.status)
+        assert.are.equal("usb-error", json.decode((r.stdout:match("^[^\n]+"))).cause, f)
+      end
+    end)
+
+  it("avr and xmega on a board without their engine: no-engine, exit 3", function()
+    for _, t in ipairs({ "avr", "xmega" }) do
+      local r = cli.run({ "-d", "sim:nano", "--sim-target", t == "avr" and "atmega328p" or
+        "atxmega128d4", "--json", "doctor", t }, { XDG_STATE_HOME = env })
+      assert.are.equal(3, r.status, r.stdout .. r.stderr)
+      assert.are.equal("no-engine", json.decode(r.stdout).cause, t)
     end
   end)
 
