@@ -469,6 +469,23 @@ local function candidates(ctx, kind)
   }
 end
 
+-- A silent chip: the board cannot tell cut ISP lines or nRST from a target without power, so
+-- the first action is the look that can; disabled ISP is the last resort.
+local function silent_actions(ctx)
+  local diag = require "cwlua.doctor"
+  return {
+    ("first look at %s: lit, the target is powered and the ISP lines or nRST do not reach the "
+      .. "chip; dark, it has no power (the board cannot tell these apart)"):format(
+      diag.power_look(ctx)),
+    "powered: check that MOSI, MISO, SCK and nRST reach the chip: " .. rig_path(ctx.rig),
+    diag.unpowered(ctx),
+    "if all of them reach a powered chip, ISP may be disabled in its fuses (RSTDISBL or DWEN): "
+      .. "only a high-voltage programmer recovers it",
+    "then run cwlua doctor " .. ctx.where .. (ctx.rig_known and (" --rig " .. ctx.rig) or "")
+      .. " again",
+  }
+end
+
 --- step explain(ctx, err) -> the seen/likely lines for a failed connect
 local function explain(ctx, err)
   local ev = err.evidence or ctx.isp_evidence
@@ -483,7 +500,9 @@ local function explain(ctx, err)
     echo = "seen: the echo came back only when read on its own",
   })[kind]
   local likely = "likely: " .. c[1] .. (c[2] and ("; or " .. c[2]) or "")
-  return { seen, likely }
+  if kind ~= "silent" then return { seen, likely } end
+  return { seen, likely, todo = ("do: %s; then run '%s' to test each link"):format(
+    silent_actions(ctx)[1]:gsub("^first ", ""), ctx.doctor_cmd or ("cwlua doctor " .. ctx.where)) }
 end
 
 local function doctor(ctx, report)
@@ -534,7 +553,7 @@ local function doctor(ctx, report)
     elseif ev.kind == "garbled" then
       report:conclude("garbled-reply", candidates(ctx, "garbled"))
     else
-      report:conclude("no-reply", candidates(ctx, "silent"))
+      report:conclude("no-reply", candidates(ctx, "silent"), silent_actions(ctx))
     end
     return
   end

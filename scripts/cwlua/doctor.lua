@@ -53,8 +53,10 @@ local function actions(cause, rig, ctx)
     ["no-clock"] = ctx.hs2_on and { "the board drives a clock on HS2 but it does not reach the "
       .. "target: check the clock path (on a CW308, its clock-source jumper set to HS2)" }
       or { "give the target a clock: cwlua clock 7.37e6" },
-    ["no-reply"] = { "check the target's power", path[rig] or path.cw308,
-                     "then run cwlua doctor " .. t .. " again" },
+    ["no-reply"] = { "first look at " .. M.power_look(ctx) .. ": lit, the target is powered "
+                       .. "and its lines are cut; dark, it has no power (the board cannot tell "
+                       .. "these apart)", "powered: " .. (path[rig] or path.cw308),
+                     M.unpowered(ctx), "then run cwlua doctor " .. t .. " again" },
     ["swapped-lines"] = { "the target's TX and RX are swapped: swap TIO1 and TIO2 in the wiring"
       .. (rig == "serial" and " (cross TX and RX)" or "") },
     ["garbled-reply"] = { "the line corrupts bytes: shorten or reseat the cable, check ground "
@@ -65,8 +67,10 @@ local function actions(cause, rig, ctx)
     ["reset-ineffective"] = { "nRST does not reach the chip: check the reset wiring and any "
       .. "reset jumper on the target board" },
     ["read-protected"] = { "cwlua program " .. t .. " FILE --unprotect (erases the whole chip)" },
-    ["no-engine"] = { "this board cannot program this target: use a board whose firmware has "
-      .. "the programming engine (XMEGA and AVR: CW-Lite, CW1200 or CW-Husky, not the CW-Nano)" },
+    ["no-engine"] = { "this board cannot program this target (the failed step says why): XMEGA "
+      .. "and AVR need the programming engine of a CW-Lite, CW1200 or CW-Husky (not the "
+      .. "CW-Nano); the STM32F1 recipe needs a board whose clock cwlua sets (CW-Lite or CW1200; "
+      .. "not yet the CW-Husky's)" },
     ["wrong-chip"] = { "use the recipe that fits: " .. (ctx.right_recipe and
       ("cwlua program " .. ctx.right_recipe .. " FILE") or "cwlua targets lists them") },
   }
@@ -74,13 +78,28 @@ local function actions(cause, rig, ctx)
 end
 M.actions = actions
 
+--- doctor.power_look(ctx) -> the quick look that tells "no power" from a cut line, which no
+-- board can do itself (it cannot measure the target's supply)
+function M.power_look(ctx)
+  if ctx.rig_known and ctx.rig == "serial" then return "3.3 V at the target's supply pin" end
+  if ctx.rig_known and ctx.rig == "cw313" then return "the target board's power LED" end
+  return "the target board's power LED (or 3.3 V on the CW308's test point)"
+end
+
+--- doctor.unpowered(ctx) -> what to do when that look finds no power
+function M.unpowered(ctx)
+  return "no power: " .. (ctx.board_powers and "the board's target power is on, so reseat the "
+    .. "20-pin cable and the target board" or "switch on the target's supply")
+end
+
 local Report = {}
 Report.__index = Report
 
---- doctor.report(where, rig) -> report
-function M.report(where, rig)
-  return setmetatable({ where = where, rig = rig, steps = {}, candidates = {}, warnings = {} },
-    Report)
+--- doctor.report(where, rig [, rig_known]) -> report. rig_known: the rig was given (--rig), not
+-- assumed from the recipe's default
+function M.report(where, rig, rig_known)
+  return setmetatable({ where = where, rig = rig, rig_known = rig_known ~= false, steps = {},
+                        candidates = {}, warnings = {} }, Report)
 end
 
 --- report:step(name, status, observed): status ok | failed | unverifiable | skipped
@@ -109,7 +128,8 @@ local STATUS_WIDTH = 13
 
 --- report:text(ctx) -> what cwlua doctor prints
 function Report:text(ctx)
-  local out = { ("cwlua doctor %s (rig %s)"):format(self.where, self.rig) }
+  local out = { ("cwlua doctor %s (%s)"):format(self.where,
+    self.rig_known and ("rig " .. self.rig) or "rig not given") }
   for _, s in ipairs(self.steps) do
     out[#out + 1] = ("  %-" .. STATUS_WIDTH .. "s %-18s %s"):format(s.status, s.name,
       s.observed or "")
@@ -135,7 +155,7 @@ function Report:json(ctx)
   end
   return json.encode({ schema = 1, cause = self.cause, candidates = json.array(self.candidates),
     steps = steps, actions = json.array(self.actions or actions(self.cause, self.rig, ctx)),
-    warnings = json.array(self.warnings), rig = self.rig })
+    warnings = json.array(self.warnings), rig = self.rig_known and self.rig or json.null })
 end
 
 -- Board errors from cw.open, as causes (stable codes of docs/api.md).
@@ -143,7 +163,9 @@ end
 local OPEN_CAUSE = { no_device = "no-board", access = "usb-permission", busy = "usb-busy",
                      timeout = "usb-error", io = "usb-error", stall = "usb-error",
                      overflow = "usb-error", fpga_unprogrammed = "fpga-unprogrammed",
-                     old_firmware = "old-firmware" }
+                     old_firmware = "old-firmware",
+                     -- the board lacks what the recipe needs (the Husky's clock, for now)
+                     unsupported = "no-engine" }
 M.OPEN_CAUSE = OPEN_CAUSE
 
 --- doctor.check(value, ...) -> value, ... ; a board call that failed (value nil, then msg,
@@ -198,6 +220,7 @@ local function board_links(report, part)
     report:conclude(OPEN_CAUSE[pcode] or "usb-error")
     return b
   end
+  report.board_powers = on == true
   report:step("target power", "unverifiable", on and ("switched on; a %s cannot measure the "
     .. "target's supply"):format(i.name or i.kind) or "the board does not switch it")
   return b
@@ -206,10 +229,12 @@ end
 --- doctor.run(word, opts) -> report, ctx: the whole chain for TARGET word
 function M.run(word, opts)
   local recipe, part = targets.resolve(word)
+  -- only --rig says how this bench is wired; the recipe's default is a guess the hints must
+  -- not present as known (a CW506 between board and target looks like a cut cable)
   local rig = opts.rig or recipe.rig or "cw308"
-  local report = M.report(recipe.name, rig)
+  local report = M.report(recipe.name, rig, opts.rig ~= nil)
   local ctx = { where = recipe.name, recipe = recipe, part = opts.part or part, opts = opts,
-                rig = rig, report = report, log = function(fmt, ...)
+                rig = rig, rig_known = opts.rig ~= nil, report = report, log = function(fmt, ...)
                   if opts.verbose then io.stderr:write(recipe.name, ": ", fmt:format(...), "\n") end
                 end }
   local defaults = {}
@@ -218,7 +243,7 @@ function M.run(word, opts)
   local ok, err = pcall(function()
     local b = board_links(report, ctx.part)
     if not b then return end
-    ctx.dev = b
+    ctx.dev, ctx.board_powers = b, report.board_powers
     local _ <close> = b
     if report.cause then return end
     -- restored on every path; a board that fails while its state is saved or put back is a
@@ -246,7 +271,7 @@ function M.run(word, opts)
     -- a board that stops answering mid-way (unplugged, timeouts) is a board-side cause
     if errors.is(err, "device") then
       report:step("board", "failed", err.message)
-      report:conclude(OPEN_CAUSE[err.code] or "no-board")
+      report:conclude(err.cause or OPEN_CAUSE[err.code] or "usb-error")
     else
       error(err, 0)
     end
