@@ -155,9 +155,9 @@ describe("cwlua doctor", function()
       return seen, likely, todo
     end
 
-    for fault, rows in pairs(faults) do
+    for fault, fault_rows in pairs(faults) do
       for _, rig in ipairs({ false, "cw506", "cw308" }) do
-        local want = rows[rig]
+        local want = fault_rows[rig]
         it(("%s, %s"):format(fault, rig and ("--rig " .. rig) or "no --rig"), function()
           program_first() -- the chip has an application, as on a bench
           local args = { "--sim-fault", fault }
@@ -169,7 +169,7 @@ describe("cwlua doctor", function()
           assert.matches(want.a1, o.actions[1])
           assert.are.equal(rig or nil, o.rig) -- JSON null when no --rig was given
           local all = table.concat(o.candidates, "\n") .. "\n" .. table.concat(o.actions, "\n")
-          if rows == TX_ROWS then -- TIO1 high: powered, so power is no candidate nor action
+          if fault_rows == TX_ROWS then -- TIO1 high: powered, so power is no candidate nor action
             assert.is_nil(all:find("no power", 1, true), all)
             assert.is_nil(all:find("power LED", 1, true), all)
             -- the power cycle restarted it without nRST: nRST is ruled out
@@ -196,12 +196,13 @@ describe("cwlua doctor", function()
           r = cli.run(pargs, { XDG_STATE_HOME = env })
           assert.are.equal(4, r.status)
           local seen, likely, todo = explained(r.stderr)
-          assert.matches(rows == TX_ROWS and "driven high" or "is low: nothing drives it", seen)
+          assert.matches(fault_rows == TX_ROWS and "driven high" or "is low: nothing drives it",
+            seen)
           assert.matches(want.likely, likely)
           assert.matches(want.todo, todo)
           assert.matches(("then run 'cwlua doctor stm32f1%s'"):format(
             rig and (" %-%-rig " .. rig) or ""), todo)
-          if rows == TX_ROWS then
+          if fault_rows == TX_ROWS then
             assert.is_nil((likely .. todo):find("no power", 1, true), likely .. todo)
             assert.is_nil((likely .. todo):find("power LED", 1, true), likely .. todo)
           end
