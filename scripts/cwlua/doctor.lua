@@ -3,10 +3,12 @@
 --
 -- Walks the chain — board present and permitted, firmware and FPGA, glitch outputs, target
 -- power, clock, then the recipe's own probes (pin routing, reset, boot pin, the programming
--- interface both ways) — and stops at the first broken link. Evidence only: what came back on
--- the wire, pin levels the board can read, board state. Never the simulator's fault settings.
--- A link the board cannot observe is "unverifiable"; where several causes fit what was seen,
--- `candidates` lists them in order of likelihood.
+-- interface both ways). A broken board link ends the walk (nothing behind it can be checked);
+-- a recipe goes on past a failed interface with the probes that tell its causes apart. Evidence
+-- only: what came back on the wire, pin levels the board can read, board state. Never the
+-- simulator's fault settings. A link the board cannot observe is "unverifiable"; where several
+-- causes fit what was seen, `candidates` lists them in order of likelihood, and the first action
+-- is the quick check that tells them apart.
 local board_mod = require "cwlua.board"
 local errors = require "cwlua.errors"
 local json = require "cwlua.json"
