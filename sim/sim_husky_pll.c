@@ -149,7 +149,8 @@ double husky_pll_hz(const cwsim_board *b, int channel)
     return vco_hz(p) / pres / div;
 }
 
-int husky_pll_access(cwsim_board *b, int write, unsigned addr, uint16_t *value)
+/* One I2C register access: 0 when the chip acknowledges, -1 when it does not. */
+static int pll_access(cwsim_board *b, int write, unsigned addr, uint16_t *value)
 {
     sim_pll *p = &b->pll;
     /* Beyond 0x46 the data sheet has nothing; the chip is taken to refuse such addresses
@@ -168,12 +169,9 @@ int husky_pll_access(cwsim_board *b, int write, unsigned addr, uint16_t *value)
     uint16_t v = *value;
     if (addr == R_GENERIC0) {
         p->reg[addr] = (uint16_t)(v & ~(G0_RESET | G0_RECAL | G0_SYNC));
-        if (v & (G0_RESET | G0_RECAL)) {
-            p->resets++;
+        if (v & (G0_RESET | G0_RECAL))
             calibrate(b); /* the PLL drops out and locks again on the settings it has now */
-        }
-        if (v & G0_SYNC)
-            p->syncs++; /* restarts the dividers in step: no change of frequency */
+        /* a sync restarts the dividers in step: no change of frequency to model */
         return 0;
     }
     p->reg[addr] = v;
@@ -191,7 +189,7 @@ void husky_pll_ctrl_out(cwsim_board *b, const uint8_t *d, uint16_t len)
     unsigned addr = (unsigned)d[1] | (unsigned)d[2] << 8;
     uint16_t v = (uint16_t)(d[3] | d[4] << 8);
     int write = d[0] != 0;
-    int ok = husky_pll_access(b, write, addr, &v) == 0;
+    int ok = pll_access(b, write, addr, &v) == 0;
     if (!write && !ok)
         v = 0;
     p->result[0] = (uint8_t)(1 + ok);

@@ -172,7 +172,6 @@ typedef struct sim_pll {
     uint64_t cal_end;    /* virtual time the last calibration ends */
     uint16_t cal_key[3]; /* 0x01 input select, 0x1B ip_rdiv, 0x1D PSFB/divider it was for */
     uint64_t wake;       /* the lock bit rises then: the chip's clock changes; UINT64_MAX none */
-    unsigned resets, syncs;
 } sim_pll;
 
 /* ---- the board --------------------------------------------------------------------------- */
@@ -316,8 +315,6 @@ void board_glitch_active(cwsim_board *b);
 void husky_pll_power_up(cwsim_board *b);
 void husky_pll_ctrl_out(cwsim_board *b, const uint8_t *data, uint16_t len); /* OUT 0x29 */
 void husky_pll_ctrl_in(cwsim_board *b, uint8_t resp[3]);                    /* IN 0x29 */
-/* One I2C register access: 0 when the chip acknowledges, -1 when it does not. */
-int husky_pll_access(cwsim_board *b, int write, unsigned addr, uint16_t *value);
 double husky_pll_hz(const cwsim_board *b, int channel); /* output channel 1..4; 0 when off */
 int husky_pll_locked(const cwsim_board *b);
 void husky_pll_default_setup(cwsim_board *b); /* the registers of §4.9.4's table, locked */
