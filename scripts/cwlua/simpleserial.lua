@@ -204,11 +204,13 @@ function SS:_where()
   return "simpleserial v" .. self.version
 end
 
--- What to check when the target does not answer cleanly: evidence first (the board's own
--- clock), else the usual suspects.
+-- What to check when the target does not answer cleanly: evidence first (the simulator's own
+-- word on a chip with a blank flash, the board's clock), else the usual suspects.
 function SS:_hint()
   local dev = self._dev
   if dev and getmetatable(dev) == require("cwlua.board").Board then -- it knows its clock
+    local sim = dev:_sim_hint()
+    if sim then return sim end
     local ok, hz = pcall(dev.clock, dev)
     if ok and hz == false then
       return "the board's target clock (HS2) is off; a CW308 target runs from it: "
