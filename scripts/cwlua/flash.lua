@@ -537,7 +537,8 @@ function M.session(command, word, opts, body)
     end)
   end })
   glitch_off(ctx)
-  ctx.rig = opts.rig or recipe.rig or "cw308"
+  -- a plain serial port is the serial rig, whatever the recipe's default
+  ctx.rig = opts.rig or (dev.enter_bootloader and "serial") or recipe.rig or "cw308"
   local cok, chip = pcall(recipe.connect, ctx)
   if not cok then
     -- a target that does not answer: say what was seen and what is likely, then point to

@@ -434,8 +434,32 @@ local function rig_path(rig)
     [rig] or "the wiring"
 end
 
+-- The --gpio-seq of a plain serial port, or nil (none given, or a board).
+local function gpio_seq(dev)
+  local ok, i = pcall(function() return dev.enter_bootloader and dev:info() end)
+  return ok and type(i) == "table" and i.gpio_seq or nil
+end
+
+-- Through a plain serial adapter (rig "serial") the reset and boot pins hang on the adapter's
+-- own lines, DTR and RTS, which only --gpio-seq drives (docs/install.md "Serial adapters");
+-- nothing can see the target's TX line or its supply.
+local function serial_candidates(ctx)
+  local seq = gpio_seq(ctx.dev)
+  return {
+    seq and ("the --gpio-seq '%s' does not start the bootloader: the adapter's DTR and RTS do "
+      .. "not reach nRST and BOOT0 as it assumes (an inverting transistor swaps the signs)")
+      :format(seq)
+      or "the chip is not in its bootloader: without --gpio-seq cwlua does not drive the "
+      .. "adapter's DTR and RTS (Linux asserts both when the port opens, which holds nRST low "
+      .. "where DTR# drives it)",
+    "the target's TX does not reach the adapter's RX (cross TX and RX, and share the ground)",
+    "the target has no power",
+  }
+end
+
 -- Candidates for a target that never answered, in order of likelihood, from the TX line.
 local function silent_candidates(ctx, level)
+  if ctx.rig == "serial" then return serial_candidates(ctx) end
   local board = ctx.dev.info and ctx.dev:info().name or "board"
   if level == 1 then
     return {
