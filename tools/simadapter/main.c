@@ -792,6 +792,9 @@ static int serve(pid_t child)
         int status;
         pid_t w = waitpid(child, &status, WNOHANG);
         if (w == child) {
+            /* its ioctls all returned before it exited: apply the line changes still queued */
+            apply_lines();
+            step_chip();
             if (WIFEXITED(status))
                 return WEXITSTATUS(status);
             return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
