@@ -276,7 +276,8 @@ function M.run(word, opts)
   local rig = opts.rig or (port and "serial") or recipe.rig or "cw308"
   local report = M.report(recipe.name, rig, opts.rig ~= nil or port)
   local ctx = { where = recipe.name, recipe = recipe, part = opts.part or part, opts = opts,
-                rig = rig, rig_known = opts.rig ~= nil, report = report, log = function(fmt, ...)
+                rig = rig, rig_known = opts.rig ~= nil or port, report = report,
+                log = function(fmt, ...)
                   if opts.verbose then io.stderr:write(recipe.name, ": ", fmt:format(...), "\n") end
                 end }
   local defaults = {}
