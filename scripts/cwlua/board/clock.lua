@@ -50,6 +50,10 @@ end
 -- "invalid" outside its range, before anything is written) and route it to HS2
 function M.set(b, hz, opts)
   local src = M.source(b)
+  if opts and opts.adc_mul ~= nil and src ~= SOURCES.pll then
+    common.fail("invalid", "%s: a %s has no ADC clock made with the target clock (the ADC "
+      .. "multiple is a CW-Husky's)", b:_where(), b._kind.name)
+  end
   if hz < src.min_hz or hz > src.max_hz then
     common.fail("invalid", "%s: %.6g Hz is outside what %s can make (%s to %s MHz)",
       b:_where(), hz, src.name, mhz(src.min_hz), mhz(src.max_hz))
