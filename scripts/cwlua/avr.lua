@@ -496,11 +496,12 @@ local function doctor(ctx, report)
   end
   report:step("ISP engine", "ok", "the board answers SIGN_ON (V2/ISP)")
   ctx.isp = isp
-  local hz, src = dev:clock()
+  local hz, src, info = dev:clock()
   local hs2_off = not hz
   if hz then
-    report:step("clock", "unverifiable", ("%s on HS2 (%s); the board cannot see whether it "
-      .. "reaches the target"):format(khz(hz), src))
+    report:step("clock", "unverifiable", ("%s on HS2 (%s)%s; the board cannot see whether it "
+      .. "reaches the target"):format(khz(hz), src, info and info.note and ("; " .. info.note)
+      or ""))
   else
     report:step("clock", "failed", ("HS2 carries no clock (%s): a CW308 AVR runs from it "
       .. "(cwlua program switches %s on while it works)"):format(tostring(src), khz(d.clock_hz)))

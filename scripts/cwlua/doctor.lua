@@ -8,6 +8,7 @@
 -- A link the board cannot observe is "unverifiable"; where several causes fit what was seen,
 -- `candidates` lists them in order of likelihood.
 local board_mod = require "cwlua.board"
+local causes = require "cwlua.causes"
 local errors = require "cwlua.errors"
 local json = require "cwlua.json"
 local targets = require "cwlua.targets"
@@ -17,7 +18,10 @@ local M = {}
 -- Causes whose broken link is on the board side exit 3, the others 4 (contract.md §3, §6).
 M.BOARD_SIDE = { ["no-board"] = true, ["usb-permission"] = true, ["usb-busy"] = true,
                  ["no-engine"] = true, -- the board lacks the programming engine (XMEGA on a Nano)
-                 ["old-firmware"] = true, ["fpga-unprogrammed"] = true, ["glitch-active"] = true }
+                 ["old-firmware"] = true, ["fpga-unprogrammed"] = true, ["glitch-active"] = true,
+                 -- the board reports a fault of its own (a PLL that does not lock), or lacks
+                 -- a feature the probe needs
+                 ["board-error"] = true, unsupported = true, ["usb-error"] = true }
 
 M.RIGS = { "cw308", "cw506", "cw313", "serial" }
 
@@ -60,6 +64,9 @@ local function actions(cause, rig, ctx)
     ["reset-ineffective"] = { "nRST does not reach the chip: check the reset wiring and any "
       .. "reset jumper on the target board" },
     ["read-protected"] = { "cwlua program " .. t .. " FILE --unprotect (erases the whole chip)" },
+    ["board-error"] = { "unplug the board and plug it back in, then run cwlua doctor " .. t
+      .. " again", "if the fault stays, the board needs NewAE's attention (its clock chip or "
+      .. "firmware)" },
     ["no-engine"] = { "this board cannot program this target: use a board whose firmware has "
       .. "the programming engine (XMEGA and AVR: CW-Lite, CW1200 or CW-Husky, not the CW-Nano)" },
     ["wrong-chip"] = { "use the recipe that fits: " .. (ctx.right_recipe and
@@ -161,7 +168,8 @@ M.OPEN_CAUSE = OPEN_CAUSE
 local function board_links(report, part)
   local b, msg, code = board_mod.open_default(part)
   if not b then
-    local cause = OPEN_CAUSE[code] or "no-board"
+    local cause = OPEN_CAUSE[code] or (code and causes.of(errors.new("device", msg or "",
+      { code = code }))) or "no-board"
     report:step(cause == "old-firmware" and "firmware" or
       (cause == "fpga-unprogrammed" and "FPGA" or "board"), "failed", msg)
     report:conclude(cause)
@@ -176,7 +184,7 @@ local function board_links(report, part)
   report:step("FPGA", "ok", i.fpga == "none" and "none on this board" or i.fpga)
   if i.fpga == "configured" then
     local io = b:fpga_read(55, 8)
-    local _, src = b:clock()
+    local _, src, cinfo = b:clock()
     if io and (io:byte(5) ~= 0 or src == "glitch") then
       report:step("glitch outputs", "failed", ("%s%s"):format(
         io:byte(5) ~= 0 and "crowbar MOSFETs enabled (IOROUTE byte 4 = 0x" ..
@@ -186,6 +194,17 @@ local function board_links(report, part)
       return b
     end
     report:step("glitch outputs", "ok", "off")
+    -- a Husky's clock comes from a PLL that must lock; one that does not is the board's own
+    -- fault, and every command that sets the clock fails on it (cw-usb-protocol.md §4.9.7)
+    if src == "pll unlocked" then
+      report:step("clock", "failed", ("the %s's clock PLL (CDCI6214) reports no lock: HS2 "
+        .. "carries no clock and none can be set"):format(i.name or i.kind))
+      report:conclude("board-error", { "the PLL's input or configuration is wrong, or the "
+        .. "clock chip is faulty" .. ((cinfo and cinfo.dividers and cinfo.dividers.vco_hz)
+        and (" (its registers give a VCO of %.4f GHz; it must be 2.4-2.8 GHz)"):format(
+          cinfo.dividers.vco_hz / 1e9) or "") })
+      return b
+    end
   end
   local on, pmsg, pcode = b:power()
   if on == false then
@@ -245,7 +264,9 @@ function M.run(word, opts)
     -- a board that stops answering mid-way (unplugged, timeouts) is a board-side cause
     if errors.is(err, "device") then
       report:step("board", "failed", err.message)
-      report:conclude(OPEN_CAUSE[err.code] or "no-board")
+      -- a transfer that failed is a board that went away; a fault the board reported (a PLL
+      -- that did not lock, an I2C failure) is its own cause
+      report:conclude(OPEN_CAUSE[err.code] or causes.of(err))
     else
       error(err, 0)
     end

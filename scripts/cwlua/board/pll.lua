@@ -339,14 +339,14 @@ function M.read(b, measure)
     if not is_locked then
       info.note = "the PLL reports no lock"
     elseif not info.adc_hz or info.adc_hz == 0 then
-      info.note = "PLL locked; its ADC output is not running from it, so the FPGA cannot "
-        .. "count it"
+      info.note = "PLL locked (its ADC output is not running from it, so the FPGA has nothing "
+        .. "to count)"
     elseif math.abs(info.measured_adc_hz - info.adc_hz) <= info.adc_hz * 0.01 then
-      info.note = ("PLL locked; the FPGA counts %.2f MHz on its ADC output, as its dividers "
-        .. "give"):format(info.measured_adc_hz / 1e6)
+      info.note = ("PLL locked, its ADC output counted at %.2f MHz by the FPGA as set"):format(
+        info.measured_adc_hz / 1e6)
     else
-      info.note = ("PLL locked, but the FPGA counts %.2f MHz on its ADC output where its "
-        .. "dividers give %.2f MHz"):format(info.measured_adc_hz / 1e6, info.adc_hz / 1e6)
+      info.note = ("PLL locked, but the FPGA counts its ADC output at %.2f MHz, not the %.2f "
+        .. "MHz set"):format(info.measured_adc_hz / 1e6, info.adc_hz / 1e6)
     end
   end
   local hz = out_hz(s, s.r25)
