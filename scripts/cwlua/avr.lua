@@ -496,11 +496,11 @@ local function doctor(ctx, report)
   end
   report:step("ISP engine", "ok", "the board answers SIGN_ON (V2/ISP)")
   ctx.isp = isp
-  local hz, src, info = dev:clock()
+  local hz, src, clk = dev:clock()
   local hs2_off = not hz
   if hz then
     report:step("clock", "unverifiable", ("%s on HS2 (%s)%s; the board cannot see whether it "
-      .. "reaches the target"):format(khz(hz), src, info and info.note and ("; " .. info.note)
+      .. "reaches the target"):format(khz(hz), src, clk and clk.note and ("; " .. clk.note)
       or ""))
   else
     report:step("clock", "failed", ("HS2 carries no clock (%s): a CW308 AVR runs from it "

@@ -199,10 +199,16 @@ local function board_links(report, part)
     if src == "pll unlocked" then
       report:step("clock", "failed", ("the %s's clock PLL (CDCI6214) reports no lock: HS2 "
         .. "carries no clock and none can be set"):format(i.name or i.kind))
-      report:conclude("board-error", { "the PLL's input or configuration is wrong, or the "
-        .. "clock chip is faulty" .. ((cinfo and cinfo.dividers and cinfo.dividers.vco_hz)
-        and (" (its registers give a VCO of %.4f GHz; it must be 2.4-2.8 GHz)"):format(
-          cinfo.dividers.vco_hz / 1e9) or "") })
+      local vco = cinfo and cinfo.dividers and cinfo.dividers.vco_hz
+      local why
+      if vco and (vco < 2.4e9 or vco > 2.8e9) then
+        why = ("its registers give a VCO of %.4f GHz, outside the 2.4-2.8 GHz it locks in "
+          .. "(cwlua clock 7.37e6 sets them again)"):format(vco / 1e9)
+      else
+        why = "the clock chip or its 12 MHz crystal is faulty" .. (vco and (": its registers "
+          .. "are in range (VCO %.4f GHz)"):format(vco / 1e9) or "")
+      end
+      report:conclude("board-error", { why })
       return b
     end
   end

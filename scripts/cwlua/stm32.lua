@@ -525,13 +525,13 @@ local function doctor(recipe)
     local dev, d = ctx.dev, ctx.defaults
     local board = has_lines(dev)
     if board and dev.clock then
-      local hz, src, info = dev:clock()
+      local hz, src, clk = dev:clock()
       if hz then
         -- what the board can confirm of its own clock (a lock bit; a Husky also counts its
         -- PLL's ADC output), before what it cannot: whether the clock reaches the chip
         report:step("clock", "unverifiable", ("%d Hz on HS2 (%s)%s; the board cannot see "
           .. "whether it reaches the target"):format(math.floor(hz + 0.5), src,
-          info and info.note and ("; " .. info.note) or ""))
+          clk and clk.note and ("; " .. clk.note) or ""))
         report:warn("if the clock does not reach the target, its application will not run "
           .. "(the bootloader runs on the chip's own oscillator and does not need it)")
       else
