@@ -220,6 +220,15 @@ function M.search(hz, k, fin)
   return best
 end
 
+--- pll.frequencies(r [, fin]) -> target Hz, ADC Hz: what a search result makes from fin (the
+-- crystal by default) with PSFB 5, computed as Python's getters do (§4.9.6 step 4)
+function M.frequencies(r, fin)
+  local s = { fin = fin or XTAL_HZ, in_div = r.in_div, mul = r.mul, psfb = 5,
+              prescale = r.prescale }
+  s.pll_in = s.fin / r.in_div
+  return out_hz(s, r.div1), out_hz(s, r.div3)
+end
+
 ---------------------------------------------------------------------------------------------
 -- setting the clock (§4.9.7)
 
