@@ -496,7 +496,8 @@ local function doctor(ctx, report)
   end
   report:step("ISP engine", "ok", "the board answers SIGN_ON (V2/ISP)")
   ctx.isp = isp
-  local hz, src, clk = dev:clock()
+  local hz, src = dev:clock()
+  local clk = hz and dev.clock_info and dev:clock_info()
   local hs2_off = not hz
   if hz then
     report:step("clock", "unverifiable", ("%s on HS2 (%s)%s; the board cannot see whether it "

@@ -455,16 +455,13 @@ local function check_hz(hz)
   end
 end
 
---- board:clock([hz | false [, opts]]) -> achieved Hz | false, source, info | nil, msg, code.
+--- board:clock([hz | false [, opts]]) -> achieved Hz | false, source | nil, msg, code.
 -- hz programs the board's clock source (CW-Lite/CW1200 DCM "clkgen", Husky PLL "pll", Nano
 -- "pck2") and routes it to HS2 (the target clock pin); false turns HS2 off; no argument reads
 -- the current state (false with "off", "glitch", "not loaded", "pll off", "pll unlocked" or
--- "invalid" when HS2 carries no readable clock). info: dividers (the source's settings),
--- locked, and on a Husky adc_hz and adc_mul; reading also gives a note on what the board can
--- confirm of its clock (the lock bit; on a Husky the FPGA's count of the PLL's ADC output).
--- opts.adc_mul (Husky): the ADC clock's multiple of hz, 0 = off (default: as the board has it).
--- A frequency the board cannot make is "invalid" with nothing changed; a clock generator that
--- does not lock is "unlocked".
+-- "invalid" when HS2 carries no readable clock). opts.adc_mul (Husky): the ADC clock's
+-- multiple of hz, 0 = off (default: as the board has it). A frequency the board cannot make
+-- is "invalid" with nothing changed; a clock generator that does not lock is "unlocked".
 Board.clock = protect(function(self, hz, opts)
   checkopen(self)
   check_hz(hz)
@@ -473,9 +470,27 @@ Board.clock = protect(function(self, hz, opts)
   if k ~= nil and (math.type(k) ~= "integer" or k < 0) then
     error("clock: adc_mul must be a non-negative integer", 0)
   end
-  if hz == false then return clock.off(self) end
-  if hz == nil then return clock.read(self, true) end
-  return clock.set(self, hz, opts)
+  local got, src
+  if hz == false then
+    got, src = clock.off(self)
+  elseif hz == nil then
+    got, src = clock.read(self)
+  else
+    got, src = clock.set(self, hz, opts)
+  end
+  return got, src
+end)
+
+--- board:clock_info() -> { hz, source, dividers, locked, adc_hz, adc_mul, measured_adc_hz,
+-- note } | nil, msg, code: what board:clock() reads, with the source's settings (dividers),
+-- its lock bit, on a Husky its ADC clock and the FPGA's count of it, and a note saying what
+-- the board can confirm of its own clock (docs/api.md).
+Board.clock_info = protect(function(self)
+  checkopen(self)
+  local hz, src, info = clock.read(self, true)
+  info = info or {}
+  info.hz, info.source = hz or nil, src
+  return info
 end)
 
 --- board.clkgen_search(hz, fin) -> mul, div, achieved: the CW-Lite's M and D (cwlua.board.clkgen)

@@ -184,7 +184,7 @@ local function board_links(report, part)
   report:step("FPGA", "ok", i.fpga == "none" and "none on this board" or i.fpga)
   if i.fpga == "configured" then
     local io = b:fpga_read(55, 8)
-    local _, src, cinfo = b:clock()
+    local _, src = b:clock()
     if io and (io:byte(5) ~= 0 or src == "glitch") then
       report:step("glitch outputs", "failed", ("%s%s"):format(
         io:byte(5) ~= 0 and "crowbar MOSFETs enabled (IOROUTE byte 4 = 0x" ..
@@ -199,6 +199,7 @@ local function board_links(report, part)
     if src == "pll unlocked" then
       report:step("clock", "failed", ("the %s's clock PLL (CDCI6214) reports no lock: HS2 "
         .. "carries no clock and none can be set"):format(i.name or i.kind))
+      local cinfo = b:clock_info()
       local vco = cinfo and cinfo.dividers and cinfo.dividers.vco_hz
       local why
       if vco and (vco < 2.4e9 or vco > 2.8e9) then

@@ -525,7 +525,8 @@ local function doctor(recipe)
     local dev, d = ctx.dev, ctx.defaults
     local board = has_lines(dev)
     if board and dev.clock then
-      local hz, src, clk = dev:clock()
+      local hz, src = dev:clock()
+      local clk = hz and dev.clock_info and dev:clock_info()
       if hz then
         -- what the board can confirm of its own clock (a lock bit; a Husky also counts its
         -- PLL's ADC output), before what it cannot: whether the clock reaches the chip

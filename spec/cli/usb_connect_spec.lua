@@ -129,8 +129,9 @@ describe("connecting to a board", function()
       assert.are.same({ "serial_rx", "serial_tx" }, { b:pin("tio1"), b:pin("tio2") })
       assert.matches("applied NewAE's default set%-up", notes[2])
       assert.are.equal(0, #b:info().warnings)
-      local hz, src, info = b:clock()
-      assert.are.same({ 7370130, "pll", true }, { math.floor(hz + 0.5), src, info.locked })
+      local info = b:clock_info()
+      assert.are.same({ 7370130, "pll", true }, { math.floor(info.hz + 0.5), info.source,
+        info.locked })
       -- the clock state cw-usb-protocol.md §6.2 lists: crystal input chosen by register (0x01
       -- bits 9..8 = 10), d 11, PSFB 5 with m 454 (0x1D = 0x41C6), prescalers A and B /4, 84, 21,
       -- channel 3 LVDS; the FPGA's MMCM powered down (48 = 3), the clock monitor off (82)

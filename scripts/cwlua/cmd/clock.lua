@@ -57,7 +57,9 @@ local function run(ctx)
     opts = { adc_mul = k }
   end
   local b <close> = cmdutil.open_board()
-  local got, source, info = cmdutil.check(b:clock(hz, opts))
+  local got, source = cmdutil.check(b:clock(hz, opts))
+  -- the dividers and the ADC clock: read back from the board, as they now are
+  local info = got and cmdutil.check(b:clock_info()) or {}
   if ctx.opts.json then
     ctx.cli.emit(object(got, source, info))
   elseif not ctx.opts.quiet then
