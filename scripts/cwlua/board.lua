@@ -460,7 +460,7 @@ end
 -- "pck2") and routes it to HS2 (the target clock pin); false turns HS2 off; no argument reads
 -- the current state (false with "off", "glitch", "not loaded", "pll off", "pll unlocked" or
 -- "invalid" when HS2 carries no readable clock). opts.adc_mul (Husky): the ADC clock's
--- multiple of hz, 0 = off (default: as the board has it). A frequency the board cannot make
+-- multiple of hz, 0 = off (default 4, NewAE's). A frequency the board cannot make
 -- is "invalid" with nothing changed; a clock generator that does not lock is "unlocked".
 Board.clock = protect(function(self, hz, opts)
   checkopen(self)

@@ -165,15 +165,6 @@ local function out_hz(s, reg)
   return s.pll_in * s.mul / div / p * s.psfb
 end
 
--- The ADC multiple the board has: target divider / ADC divider where that is whole; 0 when
--- only the ADC output is off (or bypassed); else NewAE's 4.
-local function adc_mul_of(s)
-  if s.bypass then return 0 end
-  if s.div1 > 0 and s.div3 > 0 and s.div1 % s.div3 == 0 then return s.div1 // s.div3 end
-  if s.div1 > 0 and s.div3 == 0 then return 0 end
-  return DEFAULT_ADC_MUL
-end
-
 --- pll.adc_multiple(hz, k) -> k as NewAE adjusts it (§4.9.4 step 2): the ADC clock k × hz kept
 -- within 1 MHz and 300 MHz; 0 stays 0 (ADC clock off)
 function M.adc_multiple(hz, k)
@@ -280,7 +271,8 @@ end
 
 --- pll.set(board, hz [, opts]) -> the search result: NewAE's dividers for a target clock hz
 -- from the crystal, written and locked (raising). opts.adc_mul: the ADC clock's multiple of
--- hz (0 = off); default the multiple the board has, else 4.
+-- hz (0 = off); default 4, NewAE's adc_mul for every new connection (the registers cannot
+-- tell a multiple someone chose from a chip that was never set up).
 function M.set(b, hz, opts)
   local input = M.read_reg(b, R.INPUT)
   if input & INPUT_BY_REG_BIT == 0 then -- never set up since power-up: NewAE's set-up first
@@ -298,7 +290,7 @@ function M.set(b, hz, opts)
     relock = true
   end
   local k = opts and opts.adc_mul
-  if k == nil then k = adc_mul_of(s) end
+  if k == nil then k = DEFAULT_ADC_MUL end
   k = M.adc_multiple(hz, k)
   local r = M.search(hz, k, XTAL_HZ)
   if not r then

@@ -84,7 +84,7 @@ cannot make (CW-Lite 0.753-200 MHz, Husky 0.5-350 MHz, Nano 3.75-240 MHz) exits 
 changed; a PLL that does not lock exits 3. --json adds the dividers.]],
   options = {
     { long = "adc-mul", key = "adc_mul", arg = "N",
-      help = "Husky: ADC clock = N x the target clock, 0 = off (default: as found, else 4)" },
+      help = "Husky: ADC clock = N x the target clock, 0 = off (default 4, NewAE's)" },
   },
   run = run,
 }
