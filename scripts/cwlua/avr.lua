@@ -48,7 +48,8 @@ local function engine(ctx)
       .. "board with the V2/ISP engine (CW-Lite, CW1200, Husky), not %s", tostring(dev))
   end
   local isp = v2isp.new(dev, { where = where(ctx) })
-  local name, msg = isp:sign_on()
+  local name, msg, code = isp:sign_on()
+  if not name and code ~= "stall" then check(ctx, nil, msg, code) end -- a USB failure
   if not name then
     fail(ctx, "device", NO_ENGINE, "the board has no AVR ISP engine (SIGN_ON: "
       .. "%s); AVR programming needs a CW-Lite, CW1200 or Husky (the CW-Nano has none)",
@@ -469,6 +470,23 @@ local function candidates(ctx, kind)
   }
 end
 
+-- A silent chip: the board cannot tell cut ISP lines or nRST from a target without power, so
+-- the first action is the look that can; disabled ISP is the last resort.
+local function silent_actions(ctx)
+  local diag = require "cwlua.doctor"
+  return {
+    ("first look at %s: lit, the target is powered and the ISP lines or nRST do not reach the "
+      .. "chip; dark, it has no power (the board cannot tell these apart)"):format(
+      diag.power_look(ctx)),
+    "powered: check that MOSI, MISO, SCK and nRST reach the chip: " .. rig_path(ctx.rig),
+    diag.unpowered(ctx),
+    "if all of them reach a powered chip, ISP may be disabled in its fuses (RSTDISBL or DWEN): "
+      .. "only a high-voltage programmer recovers it",
+    "then run cwlua doctor " .. ctx.where .. (ctx.rig_known and (" --rig " .. ctx.rig) or "")
+      .. " again",
+  }
+end
+
 --- step explain(ctx, err) -> the seen/likely lines for a failed connect
 local function explain(ctx, err)
   local ev = err.evidence or ctx.isp_evidence
@@ -483,15 +501,21 @@ local function explain(ctx, err)
     echo = "seen: the echo came back only when read on its own",
   })[kind]
   local likely = "likely: " .. c[1] .. (c[2] and ("; or " .. c[2]) or "")
-  return { seen, likely }
+  if kind ~= "silent" then return { seen, likely } end
+  return { seen, likely, todo = ("do: %s; then run '%s' to test each link"):format(
+    silent_actions(ctx)[1]:gsub("^first ", ""), ctx.doctor_cmd or ("cwlua doctor " .. ctx.where)) }
 end
 
 local function doctor(ctx, report)
   local dev, d = ctx.dev, ctx.defaults
   local ok, isp = pcall(engine, ctx)
   if not ok then
-    report:step("ISP engine", "failed", isp.message:gsub("^[^:]*: ", ""))
-    report:conclude(errors.is(isp) and isp.cause == "no-engine" and "no-engine" or "no-board")
+    if not (errors.is(isp, "device") and (isp.code == "no_engine" or isp.cause == "no-engine"))
+    then
+      error(isp, 0)
+    end
+    report:step("ISP engine", "failed", (isp.message:gsub("^[^:]*: ", "")))
+    report:conclude("no-engine")
     return
   end
   report:step("ISP engine", "ok", "the board answers SIGN_ON (V2/ISP)")
@@ -535,7 +559,7 @@ local function doctor(ctx, report)
     elseif ev.kind == "garbled" then
       report:conclude("garbled-reply", candidates(ctx, "garbled"))
     else
-      report:conclude("no-reply", candidates(ctx, "silent"))
+      report:conclude("no-reply", candidates(ctx, "silent"), silent_actions(ctx))
     end
     return
   end

@@ -55,8 +55,11 @@ local FIRMWARE = {
                cdc = { 1, 0, 0 } },
 }
 
--- The contract.md §6 cause for each failure code, for the CLI (--json) and doctor.
+-- The contract.md §6 cause for each failure code, for the CLI (--json) and doctor. A board that
+-- is attached but fails a transfer (timeout, stall, I/O error, overflow) is "usb-error": telling
+-- its user to plug it in would be wrong.
 M.CAUSE = { access = "usb-permission", busy = "usb-busy", no_device = "no-board",
+            timeout = "usb-error", stall = "usb-error", io = "usb-error", overflow = "usb-error",
             old_firmware = "old-firmware", fpga_unprogrammed = "fpga-unprogrammed" }
 
 local function fail(code, fmt, ...)
@@ -101,6 +104,9 @@ function M.hint(code)
     return "; plug the board back in and try again"
   elseif code == "timeout" then
     return "; the board stopped answering: unplug it and plug it back in"
+  elseif code == "stall" or code == "io" or code == "overflow" then
+    return "; unplug the board and plug it back in (straight into the computer, not through a "
+      .. "hub); if it keeps happening, check its firmware with cwlua list"
   end
   return ""
 end

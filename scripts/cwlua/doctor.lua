@@ -3,10 +3,12 @@
 --
 -- Walks the chain — board present and permitted, firmware and FPGA, glitch outputs, target
 -- power, clock, then the recipe's own probes (pin routing, reset, boot pin, the programming
--- interface both ways) — and stops at the first broken link. Evidence only: what came back on
--- the wire, pin levels the board can read, board state. Never the simulator's fault settings.
--- A link the board cannot observe is "unverifiable"; where several causes fit what was seen,
--- `candidates` lists them in order of likelihood.
+-- interface both ways). A broken board link ends the walk (nothing behind it can be checked);
+-- a recipe goes on past a failed interface with the probes that tell its causes apart. Evidence
+-- only: what came back on the wire, pin levels the board can read, board state. Never the
+-- simulator's fault settings. A link the board cannot observe is "unverifiable"; where several
+-- causes fit what was seen, `candidates` lists them in order of likelihood, and the first action
+-- is the quick check that tells them apart.
 local board_mod = require "cwlua.board"
 local causes = require "cwlua.causes"
 local errors = require "cwlua.errors"
@@ -16,12 +18,13 @@ local targets = require "cwlua.targets"
 local M = {}
 
 -- Causes whose broken link is on the board side exit 3, the others 4 (contract.md §3, §6).
-M.BOARD_SIDE = { ["no-board"] = true, ["usb-permission"] = true, ["usb-busy"] = true,
+M.BOARD_SIDE = { ["no-board"] = true, ["usb-error"] = true, ["usb-permission"] = true,
+                 ["usb-busy"] = true,
                  ["no-engine"] = true, -- the board lacks the programming engine (XMEGA on a Nano)
                  ["old-firmware"] = true, ["fpga-unprogrammed"] = true, ["glitch-active"] = true,
                  -- the board reports a fault of its own (a PLL that does not lock), or lacks
                  -- a feature the probe needs
-                 ["board-error"] = true, unsupported = true, ["usb-error"] = true }
+                 ["board-error"] = true, unsupported = true }
 
 M.RIGS = { "cw308", "cw506", "cw313", "serial" }
 
@@ -41,6 +44,10 @@ local function actions(cause, rig, ctx)
     ok = { "nothing to do: cwlua program " .. t .. " FILE" },
     ["no-board"] = { "plug the board in (cwlua list shows what is attached)",
                      "if it was just reset or unplugged, wait a second and retry" },
+    ["usb-error"] = { "the board is attached but failed a USB transfer: unplug it and plug it "
+      .. "back in (straight into the computer, not through a hub), then run cwlua doctor " .. t
+      .. " again", "if it keeps failing, check its firmware (cwlua list shows the version; "
+      .. "docs/install.md)" },
     ["usb-permission"] = { "install the udev rule and join its group (docs/install.md)" },
     ["usb-busy"] = { "another program holds the board: close it (in a notebook: scope.dis())" },
     ["old-firmware"] = { "update the board's firmware with NewAE's tools (docs/install.md)" },
@@ -52,8 +59,10 @@ local function actions(cause, rig, ctx)
     ["no-clock"] = ctx.hs2_on and { "the board drives a clock on HS2 but it does not reach the "
       .. "target: check the clock path (on a CW308, its clock-source jumper set to HS2)" }
       or { "give the target a clock: cwlua clock 7.37e6" },
-    ["no-reply"] = { "check the target's power", path[rig] or path.cw308,
-                     "then run cwlua doctor " .. t .. " again" },
+    ["no-reply"] = { "first look at " .. M.power_look(ctx) .. ": lit, the target is powered "
+                       .. "and its lines are cut; dark, it has no power (the board cannot tell "
+                       .. "these apart)", "powered: " .. (path[rig] or path.cw308),
+                     M.unpowered(ctx), "then run cwlua doctor " .. t .. " again" },
     ["swapped-lines"] = { "the target's TX and RX are swapped: swap TIO1 and TIO2 in the wiring"
       .. (rig == "serial" and " (cross TX and RX)" or "") },
     ["garbled-reply"] = { "the line corrupts bytes: shorten or reseat the cable, check ground "
@@ -67,8 +76,9 @@ local function actions(cause, rig, ctx)
     ["board-error"] = { "unplug the board and plug it back in, then run cwlua doctor " .. t
       .. " again", "if the fault stays, the board needs NewAE's attention (its clock chip or "
       .. "firmware)" },
-    ["no-engine"] = { "this board cannot program this target: use a board whose firmware has "
-      .. "the programming engine (XMEGA and AVR: CW-Lite, CW1200 or CW-Husky, not the CW-Nano)" },
+    ["no-engine"] = { "this board cannot program this target (the failed step says why): XMEGA "
+      .. "and AVR need the programming engine of a CW-Lite, CW1200 or CW-Husky (not the "
+      .. "CW-Nano)" },
     ["wrong-chip"] = { "use the recipe that fits: " .. (ctx.right_recipe and
       ("cwlua program " .. ctx.right_recipe .. " FILE") or "cwlua targets lists them") },
   }
@@ -76,13 +86,28 @@ local function actions(cause, rig, ctx)
 end
 M.actions = actions
 
+--- doctor.power_look(ctx) -> the quick look that tells "no power" from a cut line, which no
+-- board can do itself (it cannot measure the target's supply)
+function M.power_look(ctx)
+  if ctx.rig_known and ctx.rig == "serial" then return "3.3 V at the target's supply pin" end
+  if ctx.rig_known and ctx.rig == "cw313" then return "the target board's power LED" end
+  return "the target board's power LED (or 3.3 V on the CW308's test point)"
+end
+
+--- doctor.unpowered(ctx) -> what to do when that look finds no power
+function M.unpowered(ctx)
+  return "no power: " .. (ctx.board_powers and "the board's target power is on, so reseat the "
+    .. "20-pin cable and the target board" or "switch on the target's supply")
+end
+
 local Report = {}
 Report.__index = Report
 
---- doctor.report(where, rig) -> report
-function M.report(where, rig)
-  return setmetatable({ where = where, rig = rig, steps = {}, candidates = {}, warnings = {} },
-    Report)
+--- doctor.report(where, rig [, rig_known]) -> report. rig_known: the rig was given (--rig), not
+-- assumed from the recipe's default
+function M.report(where, rig, rig_known)
+  return setmetatable({ where = where, rig = rig, rig_known = rig_known ~= false, steps = {},
+                        candidates = {}, warnings = {} }, Report)
 end
 
 --- report:step(name, status, observed): status ok | failed | unverifiable | skipped
@@ -111,7 +136,8 @@ local STATUS_WIDTH = 13
 
 --- report:text(ctx) -> what cwlua doctor prints
 function Report:text(ctx)
-  local out = { ("cwlua doctor %s (rig %s)"):format(self.where, self.rig) }
+  local out = { ("cwlua doctor %s (%s)"):format(self.where,
+    self.rig_known and ("rig " .. self.rig) or "rig not given") }
   for _, s in ipairs(self.steps) do
     out[#out + 1] = ("  %-" .. STATUS_WIDTH .. "s %-18s %s"):format(s.status, s.name,
       s.observed or "")
@@ -149,7 +175,7 @@ function Report:object(ctx)
   return { schema = 1, cause = self.cause, error = self:error(),
     candidates = json.array(self.candidates), steps = steps,
     actions = json.array(self.actions or actions(self.cause, self.rig, ctx)),
-    warnings = json.array(self.warnings), rig = self.rig }
+    warnings = json.array(self.warnings), rig = self.rig_known and self.rig or json.null }
 end
 
 --- report:json(ctx) -> report:object encoded
@@ -158,10 +184,25 @@ function Report:json(ctx)
 end
 
 -- Board errors from cw.open, as causes (stable codes of docs/api.md).
+-- A board that is there but fails a transfer is "usb-error", not "no-board" (cwlua.connect.CAUSE).
 local OPEN_CAUSE = { no_device = "no-board", access = "usb-permission", busy = "usb-busy",
-                     timeout = "no-board", io = "no-board", stall = "no-board",
-                     fpga_unprogrammed = "fpga-unprogrammed", old_firmware = "old-firmware" }
+                     timeout = "usb-error", io = "usb-error", stall = "usb-error",
+                     overflow = "usb-error", fpga_unprogrammed = "fpga-unprogrammed",
+                     old_firmware = "old-firmware",
+                     -- the board lacks a feature the recipe needs
+                     unsupported = "no-engine" }
 M.OPEN_CAUSE = OPEN_CAUSE
+
+--- doctor.check(value, ...) -> value, ... ; a board call that failed (value nil, then msg,
+-- code) raises its device error, so the walk ends on a `board` step with the USB cause instead
+-- of taking the failure for an observation (e.g. "no clock")
+function M.check(v, ...)
+  if v == nil then
+    local msg, code = ...
+    error(errors.new("device", msg, { code = code }), 0)
+  end
+  return v, ...
+end
 
 -- The board-side links, in order: present, firmware and FPGA, glitch outputs, power, clock.
 -- Returns the open board, or nil when a link is broken (the report says which).
@@ -183,8 +224,8 @@ local function board_links(report, part)
   end
   report:step("FPGA", "ok", i.fpga == "none" and "none on this board" or i.fpga)
   if i.fpga == "configured" then
-    local io = b:fpga_read(55, 8)
-    local _, src = b:clock()
+    local io = M.check(b:fpga_read(55, 8))
+    local _, src = M.check(b:clock())
     if io and (io:byte(5) ~= 0 or src == "glitch") then
       report:step("glitch outputs", "failed", ("%s%s"):format(
         io:byte(5) ~= 0 and "crowbar MOSFETs enabled (IOROUTE byte 4 = 0x" ..
@@ -219,10 +260,11 @@ local function board_links(report, part)
     report:conclude("no-target-power")
     return b
   elseif on == nil and pcode ~= "unsupported" then
-    report:step("target power", "failed", pmsg)
-    report:conclude("no-board")
+    report:step("board", "failed", pmsg)
+    report:conclude(OPEN_CAUSE[pcode] or "usb-error")
     return b
   end
+  report.board_powers = on == true
   report:step("target power", "unverifiable", on and ("switched on; a %s cannot measure the "
     .. "target's supply"):format(i.name or i.kind) or "the board does not switch it")
   return b
@@ -231,10 +273,12 @@ end
 --- doctor.run(word, opts) -> report, ctx: the whole chain for TARGET word
 function M.run(word, opts)
   local recipe, part = targets.resolve(word)
+  -- only --rig says how this bench is wired; the recipe's default is a guess the hints must
+  -- not present as known (a CW506 between board and target looks like a cut cable)
   local rig = opts.rig or recipe.rig or "cw308"
-  local report = M.report(recipe.name, rig)
+  local report = M.report(recipe.name, rig, opts.rig ~= nil)
   local ctx = { where = recipe.name, recipe = recipe, part = opts.part or part, opts = opts,
-                rig = rig, report = report, log = function(fmt, ...)
+                rig = rig, rig_known = opts.rig ~= nil, report = report, log = function(fmt, ...)
                   if opts.verbose then io.stderr:write(recipe.name, ": ", fmt:format(...), "\n") end
                 end }
   local defaults = {}
@@ -243,7 +287,7 @@ function M.run(word, opts)
   local ok, err = pcall(function()
     local b = board_links(report, ctx.part)
     if not b then return end
-    ctx.dev = b
+    ctx.dev, ctx.board_powers = b, report.board_powers
     local _ <close> = b
     if report.cause then return end
     -- restored on every path; a board that fails while its state is saved or put back is a
@@ -271,9 +315,9 @@ function M.run(word, opts)
     -- a board that stops answering mid-way (unplugged, timeouts) is a board-side cause
     if errors.is(err, "device") then
       report:step("board", "failed", err.message)
-      -- a transfer that failed is a board that went away; a fault the board reported (a PLL
-      -- that did not lock, an I2C failure) is its own cause
-      report:conclude(OPEN_CAUSE[err.code] or causes.of(err))
+      -- a transfer that failed is a board that went away or misbehaves; a fault the board
+      -- reported (a PLL that did not lock, an I2C failure) is its own cause (board-error)
+      report:conclude(err.cause or OPEN_CAUSE[err.code] or causes.of(err))
     else
       error(err, 0)
     end

@@ -558,15 +558,19 @@ function M.session(command, word, opts, body)
     end)
   end })
   glitch_off(ctx)
-  ctx.rig = opts.rig or recipe.rig or "cw308"
+  ctx.rig, ctx.rig_known = opts.rig or recipe.rig or "cw308", opts.rig ~= nil
   local cok, chip = pcall(recipe.connect, ctx)
   if not cok then
     -- a target that does not answer: say what was seen and what is likely, then point to
     -- cwlua doctor (contract.md §6), never a fixed checklist
     if errors.is(chip, "target") and recipe.explain then
+      ctx.doctor_cmd = ("cwlua doctor %s%s"):format(word, opts.rig and (" --rig " .. opts.rig)
+        or "")
       local lines = recipe.explain(ctx, chip)
-      lines[#lines + 1] = ("do: check those, then run 'cwlua doctor %s%s' to test each link")
-        :format(word, opts.rig and (" --rig " .. opts.rig) or "")
+      -- the recipe's own first step where it knows one (the check that tells its candidates
+      -- apart), else the generic advice
+      lines[#lines + 1] = lines.todo or ("do: check those, then run '%s' to test each link")
+        :format(ctx.doctor_cmd)
       chip.message = chip.message .. "\n  " .. table.concat(lines, "\n  ")
     end
     error(chip, 0)

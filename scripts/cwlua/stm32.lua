@@ -442,35 +442,164 @@ end
 -- 7.3846 MHz clock, scaled by the clock it really gets (target-protocols.md §A.7; contract.md §5).
 local APP_BAUD, APP_CLOCK_REF = 38400, 7384600
 
--- The target's TX line (TIO1 on a CW308) where the board can read it: 1 driven high (the
--- target is powered and its TX reaches the board), 0 not driven, nil unknown.
-local function tx_level(dev)
+-- cwlua.doctor's helpers, looked up when used: doctor loads the recipes, which load this module
+local diag = setmetatable({}, { __index = function(_, k) return require("cwlua.doctor")[k] end })
+
+-- The level of a TIO line where the board can read it: 1 driven high, 0 not driven, nil
+-- unknown (the board cannot read it, or the read failed).
+local function level(dev, pin)
   if not dev.level then return nil end
-  local ok, v = pcall(dev.level, dev, "tio1")
+  local ok, v = pcall(dev.level, dev, pin)
   return ok and v or nil
 end
 
-local function rig_path(rig)
-  return ({ cw506 = "the CW506's UART routing switches", cw313 = "the CW313's UART jumpers",
-            serial = "the adapter's RX wire", cw308 = "the 20-pin cable or the target's seating" })
-    [rig] or "the wiring"
+-- What the board sees of the UART lines while the target is silent. tio1, the target's TX: high
+-- means the target is powered and its TX reaches the board. tio2, read only when TIO1 is low:
+-- the board lets go of its TX line for a moment, and high then means the target side drives it
+-- (the target's TX when the lines are crossed, or a pull-up on its RX): the target is powered.
+-- strict (doctor): a failed board call raises its USB error; else it only costs the evidence.
+local function line_levels(ctx, strict)
+  local dev = ctx.dev
+  local ev = { tio1 = level(dev, "tio1") }
+  if ev.tio1 == 0 and has_lines(dev) then
+    local ok, msg, code = dev:pin("tio2", "high_z")
+    if ok then
+      time.sleep(1)
+      ev.tio2 = level(dev, "tio2")
+      ok, msg, code = dev:pin("tio2", "serial_tx")
+    end
+    if not ok and strict then diag.check(ok, msg, code) end
+  end
+  return ev
 end
 
--- Candidates for a target that never answered, in order of likelihood, from the TX line.
-local function silent_candidates(ctx, level)
-  local board = ctx.dev.info and ctx.dev:info().name or "board"
-  if level == 1 then
-    return {
-      "the board's TX (TIO2) does not reach the target's RX: " .. rig_path(ctx.rig),
-      "nRST does not reach the chip, so it never restarts into its bootloader",
-      "BOOT0 (PDIC) does not reach the chip and its application ignores 0x7F",
-    }
+-- Where a UART line may be cut, per rig (--rig; contract.md §6.5).
+local PATH = { cw506 = "the CW506's UART routing switches", cw313 = "the CW313's UART jumpers",
+               cw308 = "the 20-pin cable or the target's seating" }
+local TO_BOARD = "the target's TX does not reach the board's RX (TIO1)"
+local TO_TARGET = "the board's TX (TIO2) does not reach the target's RX"
+
+-- The candidate(s) for a cut line: to_board, the target's TX to TIO1, else TIO2 to the target.
+-- A rig that is not known (no --rig: the recipe's default says nothing about the bench) names
+-- the CW506, whose UART routing switches are the usual trap, beside the cable; short: as one.
+local function path_candidates(ctx, to_board, short)
+  local what = to_board and TO_BOARD or TO_TARGET
+  if ctx.rig == "serial" then
+    return { what .. (to_board and ": the adapter's RX wire" or ": the adapter's TX wire") }
   end
-  return {
-    ("the target has no power (a %s cannot measure the target's supply)"):format(board),
-    "the target's TX does not reach the board's RX (TIO1): " .. rig_path(ctx.rig),
-    "the chip is held in reset (nRST)",
-  }
+  if ctx.rig_known then return { what .. ": " .. (PATH[ctx.rig] or "the wiring") } end
+  if short then
+    return { what .. ": a CW506 between board and target (its UART routing switches), or the "
+      .. "20-pin cable or the target's seating" }
+  end
+  return { ("a CW506 between board and target: its UART routing switches do not pass %s")
+             :format(to_board and "the target's TX to the board's RX (TIO1)"
+               or "the board's TX (TIO2) to the target's RX"),
+           what .. ": the 20-pin cable or the target's seating" }
+end
+
+-- What to do about a cut line, per rig.
+local function path_action(ctx)
+  if not ctx.rig_known then
+    return "on a CW506, set its UART routing switches so TIO1 and TIO2 reach the target; with "
+      .. "the CW308 straight on the board's cable, reseat the cable at both ends and the target "
+      .. "board"
+  end
+  return ({
+    cw506 = "set the CW506's UART routing switches so TIO1 and TIO2 reach the target (or plug "
+      .. "the CW308 straight into the capture board's 20-pin cable)",
+    cw308 = "reseat the 20-pin cable at both ends and the target board on the CW308",
+    cw313 = "check the CW313's UART jumpers and that the target board is seated",
+    serial = "check the adapter's TX to the target's RX and RX to TX, a common ground, and the "
+      .. "voltage level (3.3 V)",
+  })[ctx.rig] or "check the wiring of TIO1 and TIO2"
+end
+
+local RIG_HINT = "tell cwlua how the target is wired, for hints that fit: --rig cw506 (a CW506 "
+  .. "between board and target) or --rig cw308 (the CW308 on the board's 20-pin cable)"
+local NRST = "nRST does not reach the chip, so it never restarts into its bootloader"
+local BOOT0 = "BOOT0 (PDIC) does not reach the chip, so it starts its application (or nothing, "
+  .. "on a blank flash) instead of the bootloader"
+local HELD = "the chip is held in reset (nRST)"
+local SWAPPED = "the target's TX and RX are crossed (TIO1 and TIO2 swapped)"
+
+local function append(list, more)
+  for _, v in ipairs(more) do list[#list + 1] = v end
+  return list
+end
+
+-- A target that never answered: the candidates in order of likelihood from what was seen, and
+-- what to do, first the quick check that tells apart what the wire cannot. ev: line_levels().
+-- restarted (doctor): a power cycle with BOOT0 high restarted the chip (TIO1 fell and rose)
+-- and it stayed silent, so nRST is not the cause. swap_tried (doctor): crossed lines are ruled
+-- out. short (explain): a cut path as one candidate. -> candidates, actions
+local function silent(ctx, ev, o)
+  local board = ctx.dev.info and ctx.dev:info().name or "board"
+  local nopower = ("the target has no power (a %s cannot measure the target's supply)")
+    :format(board)
+  local cw506 = ctx.rig_known and ctx.rig == "cw506"
+  local c, a = {}, {}
+  if ev.tio1 == 1 then -- powered, and its TX reaches the board: the other direction, or entry
+    local entry = o.restarted and { BOOT0 } or (o.short and { "nRST or BOOT0 (PDIC) does not "
+      .. "reach the chip, so it does not restart into its bootloader" } or { NRST, BOOT0 })
+    local to_target = path_candidates(ctx, false, o.short)
+    if ctx.rig_known and ctx.rig == "cw308" then
+      -- TIO1 comes through the same cable and seating: they work
+      append(append(c, entry), to_target)
+    else
+      append(c, { to_target[1] })
+      append(append(c, entry), { table.unpack(to_target, 2) })
+    end
+    local pins = o.restarted and "BOOT0 does not reach the chip: check the BOOT0 jumper or "
+      .. "wiring (PDIC on the CW308)" or "nRST or BOOT0 does not reach the chip: check the reset "
+      .. "and BOOT0 wiring (nRST and PDIC on the CW308)"
+    if ctx.rig_known and ctx.rig == "cw308" then
+      a[1] = o.restarted and "first check that BOOT0 reaches the chip (the BOOT0 jumper or "
+        .. "wiring, PDIC on the CW308)" or "first check that nRST and BOOT0 reach the chip (the "
+        .. "reset and BOOT0 wiring, nRST and PDIC on the CW308)"
+      a[1] = a[1] .. ": TIO1 works, so the 20-pin cable and the target's seating are likely sound"
+      a[2] = "if " .. (o.restarted and "it reaches" or "they reach") .. " the chip, reseat the "
+        .. "target board on the CW308: the board's TX (TIO2) does not reach the target's RX"
+    elseif cw506 or not ctx.rig_known then
+      a[1] = (cw506 and "first look at the CW506's" or "first, if a CW506 sits between board and "
+        .. "target, look at its") .. " UART routing switches: the one for TIO2 (the board's TX) "
+        .. "must pass to the target's RX (TIO1 already works)"
+      a[2] = "if they are right" .. (cw506 and "" or " or there is no CW506") .. ", " .. pins
+      if not cw506 then
+        a[3] = "with the CW308 straight on the board's cable: TIO1 works, so the cable is seated; "
+          .. "if BOOT0 is right too, reseat the target board on the CW308"
+      end
+    else
+      a[1] = "first check the path of the board's TX (TIO2) to the target's RX: "
+        .. path_action(ctx)
+      a[2] = "if it is right, " .. pins
+    end
+  elseif ev.tio2 == 1 then -- powered: it drives TIO2
+    if not o.swap_tried then c[1] = SWAPPED end
+    append(c, path_candidates(ctx, true, o.short))
+    c[#c + 1] = HELD
+    a[1] = "the target is powered (it drives TIO2 when the board lets go of it), but its TX "
+      .. "does not reach TIO1" .. (o.swap_tried and "" or " or is crossed with its RX") .. ": "
+      .. path_action(ctx)
+  else -- nothing drives TIO1 (or the board cannot read it): power or the path, which look alike
+    local path = path_candidates(ctx, true, o.short)
+    if cw506 then
+      append(c, path)
+      c[#c + 1] = nopower
+      a[1] = "first look at the CW506's UART routing switches and at " .. diag.power_look(ctx)
+        .. ": that tells the switches from the power, which the board cannot measure"
+    else
+      c[1] = nopower
+      append(c, path)
+      a[1] = "first look at " .. diag.power_look(ctx) .. ": lit, the target is powered and its TX "
+        .. "does not reach the board; dark, it has no power (the board cannot tell these apart)"
+    end
+    c[#c + 1] = HELD
+    a[#a + 1] = "powered: " .. path_action(ctx)
+    a[#a + 1] = diag.unpowered(ctx)
+  end
+  if not ctx.rig_known and ctx.rig ~= "serial" then a[#a + 1] = RIG_HINT end
+  return c, a
 end
 
 local function printable(s)
@@ -482,12 +611,19 @@ local function printable(s)
   return #s > 0 and n >= #s * 0.8
 end
 
--- Reset with BOOT0 as given and listen at the application's baud: what does the chip say?
+-- Reset with BOOT0 as given and listen at the application's baud: does the chip run its
+-- application? One that says nothing by itself may still answer: NewAE's CW308 firmware speaks
+-- SimpleSerial, whose version command ('v') v1.1 acknowledges at 38400 baud and v2.1 answers
+-- with a frame at 230400 (cw-usb-protocol.md §5.5), both scaled by the board clock.
+-- -> what the chip said (for the step's text) and the baud, or nil when nothing was heard.
 local function listen_app(ctx, boot0)
   local dev, d = ctx.dev, ctx.defaults
   if not has_lines(dev) then return nil end
   local hz = dev.clock and dev:clock() or APP_CLOCK_REF
-  local baud = math.floor(APP_BAUD * (hz or APP_CLOCK_REF) / APP_CLOCK_REF + 0.5)
+  local function scaled(baud)
+    return math.floor(baud * (hz or APP_CLOCK_REF) / APP_CLOCK_REF + 0.5)
+  end
+  local baud = scaled(APP_BAUD)
   local stream = dev:serial({ baud = baud, parity = "none" })
   if not stream then return nil end
   dev:pin(d.boot_pin, boot0)
@@ -495,13 +631,64 @@ local function listen_app(ctx, boot0)
   time.sleep(d.reset_ms)
   dev:pin(d.reset_pin, "high_z")
   local got = stream:read(64, 60) or ""
-  return got, baud
+  if printable(got) then return ("printed %q"):format((got:gsub("%s+$", ""))), baud end
+  if got == "" then
+    stream:write("v\n")
+    got = stream:read(64, 60) or ""
+    if printable(got) then
+      return ("answered SimpleSerial v1.1's 'v' with %q"):format((got:gsub("%s+$", ""))), baud
+    end
+  end
+  local ss = require "cwlua.simpleserial"
+  baud = scaled(ss.BAUD[2])
+  stream = dev:serial({ baud = baud, parity = "none" })
+  if not stream then return nil end
+  stream:write(ss.frame(("v"):byte(), 0, ""))
+  got = stream:read(64, 30) or ""
+  local frame = got:match("^[^%z]+%z")
+  if frame and ss.unstuff(frame) then
+    return ("answered SimpleSerial v2.1's 'v' with a frame (%s)"):format(
+      stm32boot.hex(frame:sub(1, 8))), baud
+  end
+  return nil
 end
 
---- step explain(ctx, err) -> { seen, likely } for a failed connect: two lines a failed
--- command adds to its message (no active probes: only what is already known).
+-- How long the target's supply stays off in the power-cycle probe, and how long it takes to
+-- come up: the CW308's decoupling holds 3.3 V for a while; a line that has not fallen by then
+-- counts as "the target has a supply of its own" (the probe then proves nothing).
+local POWER_OFF_MS, POWER_UP_MS = 250, 20
+
+-- A power cycle restarts the chip without nRST: with BOOT0 driven high it comes up in its
+-- bootloader. -> "synced" (nRST does not reach the chip), "restarted" (TIO1 fell with the power
+-- off and rose again, and the bootloader stayed silent: nRST is not the cause), "own-supply"
+-- (TIO1 stayed high: the board does not feed the target) or nil (no switchable power).
+local function power_cycle(ctx)
+  local dev, d = ctx.dev, ctx.defaults
+  local must = diag.check
+  if not (has_lines(dev) and dev.power) then return nil end
+  local on, msg, code = dev:power()
+  if on == nil and code ~= "unsupported" then must(on, msg, code) end
+  if on ~= true then return nil end
+  must(dev:pin(d.boot_pin, "high"))
+  must(dev:pin(d.reset_pin, "high_z"))
+  must(dev:power(false))
+  time.sleep(POWER_OFF_MS)
+  local off = level(dev, "tio1")
+  must(dev:power(true))
+  time.sleep(POWER_UP_MS + BOOT_START_MS)
+  if off ~= 0 then return "own-supply" end
+  if level(dev, "tio1") ~= 1 then return nil end -- it did not come back as it was: no evidence
+  local stream = must(dev:serial({ baud = d.bauds[1] or d.bauds, parity = "even" }))
+  local boot = stm32boot.new(stream, { where = ctx.where })
+  if pcall(boot.sync, boot) then return "synced" end
+  return "restarted"
+end
+
+--- step explain(ctx, err) -> { seen, likely, todo = "do: ..." } for a failed connect: the lines
+-- a failed command adds to its message. No active probes, only levels the board reads.
+-- ctx.doctor_cmd: the doctor command line that fits the one that failed.
 local function explain(ctx, err)
-  local level = tx_level(ctx.dev)
+  local doctor_cmd = ctx.doctor_cmd or ("cwlua doctor " .. ctx.where)
   if ctx.synced and err.code == "timeout" then
     return { ("seen: the bootloader answered sync at %d baud, then a request got no "
                .. "complete reply"):format(ctx.baud),
@@ -513,11 +700,30 @@ local function explain(ctx, err)
              "likely: a baud or clock mismatch, noise on the line, or the chip running its "
                .. "application instead of the bootloader (BOOT0)" }
   end
-  local c = silent_candidates(ctx, level)
-  return { "seen: nothing came back" .. (level == 1 and "; the target's TX line (TIO1) is "
-             .. "driven high, so it is powered and connected that way" or (level == 0 and
-             "; the target's TX line (TIO1) is low: nothing drives it" or "")),
-           "likely: " .. c[1] .. "; or " .. c[2] }
+  local ev = line_levels(ctx)
+  local c, a = silent(ctx, ev, { short = true })
+  local seen = "seen: nothing came back"
+  if ev.tio1 == 1 then
+    seen = seen .. "; the target's TX line (TIO1) is driven high, so it is powered and its TX "
+      .. "reaches the board"
+  elseif ev.tio2 == 1 then
+    seen = seen .. "; TIO1 is low, but TIO2 is driven high when the board lets go of it: the "
+      .. "target is powered"
+  elseif ev.tio1 == 0 then
+    seen = seen .. "; the target's TX line (TIO1) is low: nothing drives it"
+  end
+  local todo
+  if ev.tio1 == 1 then
+    todo = ("do: %s; then run '%s': its power cycle tells a reset that does not reach the chip "
+      .. "from the rest"):format(a[1]:gsub("^first,? ", ""), doctor_cmd)
+  elseif ev.tio2 == 1 then
+    todo = ("do: run '%s': it tries the lines swapped; if they are not crossed, %s"):format(
+      doctor_cmd, path_action(ctx))
+  else
+    todo = ("do: %s; then run '%s' to test each link"):format(a[1]:gsub("^first,? ", ""),
+      doctor_cmd)
+  end
+  return { seen, "likely: " .. c[1] .. "; or " .. c[2], todo = todo }
 end
 
 local function doctor(recipe)
@@ -525,8 +731,8 @@ local function doctor(recipe)
     local dev, d = ctx.dev, ctx.defaults
     local board = has_lines(dev)
     if board and dev.clock then
-      local hz, src = dev:clock()
-      local clk = hz and dev.clock_info and dev:clock_info()
+      local hz, src = diag.check(dev:clock())
+      local clk = hz and dev.clock_info and diag.check(dev:clock_info())
       if hz then
         -- what the board can confirm of its own clock (a lock bit; a Husky also counts its
         -- PLL's ADC output), before what it cannot: whether the clock reaches the chip
@@ -541,16 +747,19 @@ local function doctor(recipe)
           .. "(the bootloader does not need one): cwlua clock 7.37e6")
       end
     end
-    local level
+    local ev = {}
     if board then
       report:step("pin routing", "ok", "TIO1 = board RX, TIO2 = board TX (cwlua sets them)")
       dev:pin("tio1", "serial_rx")
       dev:pin("tio2", "serial_tx")
-      level = tx_level(dev)
-      if level == 1 then
+      ev = line_levels(ctx, true)
+      if ev.tio1 == 1 then
         report:step("target TX line", "ok", "TIO1 driven high: the target is powered and its "
           .. "TX reaches the board")
-      elseif level == 0 then
+      elseif ev.tio2 == 1 then
+        report:step("target TX line", "unverifiable", "TIO1 low, but TIO2 is driven high when "
+          .. "the board lets go of it: the target is powered; its TX may be on TIO2")
+      elseif ev.tio1 == 0 then
         report:step("target TX line", "unverifiable", "TIO1 low: nothing drives it (no power, "
           .. "the path open, or the chip in reset)")
       end
@@ -612,15 +821,18 @@ local function doctor(recipe)
     if err.code == "garbled" then
       -- does the chip run its application although BOOT0 was driven high?
       local heard, baud = listen_app(ctx, "high")
-      if heard and printable(heard) then
-        report:step("boot pin", "failed", ("after a reset with BOOT0 high the chip printed "
-          .. "%q at %d baud: its application runs"):format(heard:gsub("%s+$", ""), baud))
+      if heard then
+        report:step("boot pin", "failed", ("after a reset with BOOT0 high the chip %s at %d "
+          .. "baud: its application runs"):format(heard, baud))
         report:conclude("app-running")
         return
       end
       report:conclude("garbled-reply")
       return
     end
+    local again = ("then run cwlua doctor %s%s again"):format(ctx.where,
+      ctx.rig_known and (" --rig " .. ctx.rig) or "")
+    local restarted
     if board then
       -- swap TIO1/TIO2 and try once more: crossed lines answer then
       dev:pin("tio1", "serial_tx")
@@ -637,20 +849,52 @@ local function doctor(recipe)
         report:conclude("swapped-lines")
         return
       end
-      report:step("swapped lines", "ok", "no answer with TIO1 and TIO2 swapped either")
+      if ev.tio1 == 1 or ev.tio2 == 1 then
+        report:step("swapped lines", "ok", ev.tio1 == 1 and "not crossed: the target's TX is on "
+          .. "TIO1 (it idles high there)" or "not crossed: swapping TIO1 and TIO2 does not help")
+      else
+        report:step("swapped lines", "unverifiable", "swapped, TIO1 and TIO2 brought no answer "
+          .. "either, which proves nothing while the target drives neither line")
+      end
       -- an application that runs although BOOT0 is driven high ignores 0x7F; it may say so
       local heard, baud = listen_app(ctx, "high")
-      if heard and printable(heard) then
-        report:step("boot pin", "failed", ("after a reset with BOOT0 high the chip printed "
-          .. "%q at %d baud: its application runs"):format(heard:gsub("%s+$", ""), baud))
+      if heard then
+        report:step("boot pin", "failed", ("after a reset with BOOT0 high the chip %s at %d "
+          .. "baud: its application runs"):format(heard, baud))
         report:conclude("app-running")
         return
       end
-      report:step("boot pin", "unverifiable", "nothing heard at the application's baud after a "
-        .. "reset with BOOT0 high")
-      report:step("reset", "unverifiable", "the board cannot see whether nRST reaches the chip")
+      report:step("boot pin", "unverifiable", "after a reset with BOOT0 high nothing was heard "
+        .. "at the application's bauds, nor an answer to SimpleSerial's 'v'")
+      -- the target is powered and its TX reaches the board: a power cycle restarts the chip
+      -- without nRST, which tells a reset that does not reach it from the rest
+      local pc = ev.tio1 == 1 and power_cycle(ctx) or nil
+      if pc == "synced" then
+        report:step("power cycle", "ok", "TIO1 fell with the target's power off: the board "
+          .. "feeds the target; with BOOT0 high it restarted into its bootloader, which answered")
+        report:step("reset", "failed", "a reset pulse on nRST with BOOT0 high does not start "
+          .. "the bootloader, a power cycle does: nRST does not reach the chip")
+        report:conclude("reset-ineffective")
+        return
+      elseif pc == "restarted" then
+        restarted = true
+        report:step("power cycle", "ok", "TIO1 fell with the target's power off and rose with "
+          .. "it on: the board feeds the target, and restarts it without nRST")
+        report:step("reset", "ok", "not the cause: restarted by its power with BOOT0 high, the "
+          .. "chip stays as silent as after a reset")
+      else
+        if pc == "own-supply" then
+          report:step("power cycle", "unverifiable", "TIO1 stayed high with the board's target "
+            .. "power off: the target has a supply of its own, so a power cycle cannot stand in "
+            .. "for a reset")
+        end
+        report:step("reset", "unverifiable", "the board cannot see whether nRST reaches the "
+          .. "chip")
+      end
     end
-    report:conclude("no-reply", silent_candidates(ctx, level))
+    local c, a = silent(ctx, ev, { restarted = restarted, swap_tried = board })
+    a[#a + 1] = again
+    report:conclude("no-reply", c, a)
   end
 end
 

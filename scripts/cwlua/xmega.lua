@@ -368,10 +368,20 @@ end
 local GARBLED_ACTIONS = { "the PDI link corrupts bytes: shorten or reseat the 20-pin cable, check "
   .. "the ground and noise sources (a glitch output, a motor)" }
 
+-- The board cannot tell a cut PDI line from a target without power: the first action is the
+-- look that can.
+local function power_first(ctx)
+  return ("first look at %s: lit, the target is powered and PDIC or PDID does not reach the "
+    .. "XMEGA; dark, it has no power (the board cannot tell these apart)"):format(
+    require("cwlua.doctor").power_look(ctx))
+end
+
 local function silent_actions(ctx)
-  return { "check the target's power (cwlua power on)",
-           "check that PDIC and PDID reach the XMEGA: " .. rig_path(ctx.rig),
-           "then run cwlua doctor " .. ctx.where .. " again" }
+  return { power_first(ctx),
+           "powered: check that PDIC and PDID reach the XMEGA: " .. rig_path(ctx.rig),
+           require("cwlua.doctor").unpowered(ctx),
+           "then run cwlua doctor " .. ctx.where .. (ctx.rig_known and (" --rig " .. ctx.rig)
+             or "") .. " again" }
 end
 
 --- step explain(ctx, err) -> { seen, likely } for a failed connect
@@ -388,7 +398,10 @@ local function explain(ctx, err)
   local c = silent_candidates(ctx)
   return { "seen: nothing came back on PDI: the engine's ENTER timed out waiting for the chip "
              .. "to enable its NVM interface",
-           "likely: " .. c[1] .. "; or " .. c[2]:gsub(" %(.*", "") }
+           "likely: " .. c[1] .. "; or " .. c[2]:gsub(" %(.*", ""),
+           todo = ("do: %s; then run '%s' to test each link"):format(
+             power_first(ctx):gsub("^first ", ""),
+             ctx.doctor_cmd or ("cwlua doctor " .. ctx.where)) }
 end
 
 local function doctor(ctx, report)

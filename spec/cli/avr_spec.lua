@@ -247,7 +247,7 @@ describe("avr recipe on the simulator", function()
       assert.are.equal("cwlua: avr: no answer to ISP Programming Enable (AC 53 00 00; "
         .. "ENTER_PROGMODE_ISP status 0xC0) at 1 MHz SCK or 23.5 kHz SCK (slow clock)", first)
       assert.matches("\n  seen: " .. seen, r.stderr, 1, true)
-      return json.decode(r.stdout:match("^[^\n]*"))
+      return json.decode(r.stdout:match("^[^\n]*")), r
     end
 
     local function doctor(fault)
@@ -277,10 +277,18 @@ describe("avr recipe on the simulator", function()
 
     for _, fault in ipairs({ "no-power", "nrst-open" }) do
       it(fault .. ": diagnosis no-reply", function()
-        program_fails(fault, "nothing came back")
+        local _, r = program_fails(fault, "nothing came back")
+        assert.matches("\n  do: look at the target board's power LED [^\n]*; then run 'cwlua "
+          .. "doctor avr' to test each link\n$", r.stderr)
         local d = doctor(fault)
         assert.are.equal("no-reply", d.cause)
         assert.are.equal(4, #d.candidates)
+        -- the board cannot tell cut lines from no power: the look that can comes first, and
+        -- the hints are the ISP lines', never the UART's
+        assert.matches("^first look at the target board's power LED", d.actions[1])
+        assert.matches("^powered: check that MOSI, MISO, SCK and nRST reach the chip",
+          d.actions[2])
+        assert.is_nil(table.concat(d.actions, "\n"):find("UART", 1, true))
       end)
     end
 

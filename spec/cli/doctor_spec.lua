@@ -62,35 +62,166 @@ describe("cwlua doctor", function()
     end)
   end
 
-  it("uart-rx-open: no-reply; with --rig cw506 the hint names the CW506 UART switches",
-    function()
-      local o, r = doctor({ "--sim-fault", "uart-rx-open" })
-      assert.are.equal("no-reply", o.cause)
-      assert.are.equal(4, r.status)
-      o = doctor({ "--sim-fault", "uart-rx-open", "--rig", "cw506" })
-      assert.are.equal("no-reply", o.cause)
-      assert.is_true(has(o.actions, "CW506, set the UART routing switches"))
-      assert.is_true(has(o.candidates, "CW506's UART routing switches"))
-    end)
-
-  it("no-power: no-reply with power first among the candidates (a Lite cannot measure it)",
-    function()
-      local o = doctor({ "--sim-fault", "no-power" })
-      assert.are.equal("no-reply", o.cause)
-      assert.matches("^the target has no power %(a CW%-Lite cannot measure", o.candidates[1])
-    end)
-
-  it("nrst-open: no-reply with reset among the candidates", function()
-    local o = doctor({ "--sim-fault", "nrst-open" })
-    assert.are.equal("no-reply", o.cause)
-    assert.is_true(has(o.candidates, "nRST"))
-  end)
-
   it("boot0-stuck-low with an application that talks: app-running", function()
     program_first() -- a blank chip runs no application
     local o, r = doctor({ "--sim-fault", "boot0-stuck-low", "--sim-app", "banner" })
     assert.are.equal("app-running", o.cause, r.stdout)
     assert.is_true(has(o.actions, "BOOT0"))
+  end)
+
+  it("boot0-stuck-low with a SimpleSerial application, silent until asked: app-running",
+    function()
+      program_first()
+      for _, app in ipairs({ "ss1-aes", "ss2-aes" }) do
+        local o, r = doctor({ "--sim-fault", "boot0-stuck-low", "--sim-app", app })
+        assert.are.equal("app-running", o.cause, app .. ": " .. r.stdout)
+        assert.matches("answered SimpleSerial v%d%.1's 'v'", o.steps[#o.steps].observed)
+      end
+    end)
+
+  it("nrst-open: a power cycle with BOOT0 high reaches the bootloader: reset-ineffective",
+    function()
+      for _, rig in ipairs({ false, "cw506", "cw308" }) do
+        local args = { "--sim-fault", "nrst-open" }
+        if rig then args[3], args[4] = "--rig", rig end
+        local o, r = doctor(args)
+        assert.are.equal("reset-ineffective", o.cause, r.stdout)
+        assert.are.equal(4, r.status)
+        assert.are.same({ name = "reset", status = "failed", observed = "a reset pulse on nRST "
+          .. "with BOOT0 high does not start the bootloader, a power cycle does: nRST does not "
+          .. "reach the chip" }, o.steps[#o.steps])
+        assert.matches("^nRST does not reach the chip", o.actions[1])
+      end
+    end)
+
+  -- Ranking by evidence (contract.md §6.5): for each fault that leaves the target silent, with
+  -- no --rig (the recipe's default says nothing about the bench), --rig cw506 and --rig cw308:
+  -- doctor's first candidate and first action, and what a failing program says is likely and
+  -- to do first. Where the wire cannot tell candidates apart, the first action is the quick
+  -- look that can (the power LED, the CW506's switches), never a guess.
+  describe("ranks by evidence", function()
+    local NOPOWER = "^the target has no power %(a CW%-Lite cannot measure"
+    local LOOK = "^first look at the target board's power LED %(or 3%.3 V on the CW308's test "
+      .. "point%): lit, the target is powered and its TX does not reach the board; dark, it has "
+      .. "no power"
+    local LOOK_DO = "^do: look at the target board's power LED %(or 3%.3 V on the CW308's test "
+      .. "point%): lit, the target is powered and its TX does not reach the board"
+    local LOOK506 = "^first look at the CW506's UART routing switches and at the target board's "
+      .. "power LED"
+    local RX506 = "^the target's TX does not reach the board's RX %(TIO1%): the CW506's UART "
+      .. "routing switches$"
+    local TX_ROWS = { -- the target is powered and its TX reaches the board (TIO1 high)
+      [false] = { c1 = "^a CW506 between board and target: its UART routing switches do not "
+                    .. "pass the board's TX %(TIO2%) to the target's RX$",
+                  a1 = "^first, if a CW506 sits between board and target, look at its UART "
+                    .. "routing switches: the one for TIO2",
+                  likely = "^likely: the board's TX %(TIO2%) does not reach the target's RX: a "
+                    .. "CW506 between board and target %(its UART routing switches%)",
+                  todo = "^do: if a CW506 sits between board and target, look at its UART "
+                    .. "routing switches" },
+      cw506 = { c1 = "^the board's TX %(TIO2%) does not reach the target's RX: the CW506's UART "
+                  .. "routing switches$",
+                a1 = "^first look at the CW506's UART routing switches: the one for TIO2",
+                likely = "^likely: the board's TX %(TIO2%) does not reach the target's RX: the "
+                  .. "CW506's UART routing switches; or nRST or BOOT0",
+                todo = "^do: look at the CW506's UART routing switches: the one for TIO2" },
+      -- with the CW308 on the cable, TIO1 high says the cable and seating are sound: BOOT0
+      cw308 = { c1 = "^BOOT0 %(PDIC%) does not reach the chip",
+                a1 = "^first check that BOOT0 reaches the chip",
+                likely = "^likely: nRST or BOOT0 %(PDIC%) does not reach the chip",
+                todo = "^do: check that nRST and BOOT0 reach the chip" },
+    }
+    local SILENT_ROWS = { -- nothing drives TIO1: no power or the path, which look alike
+      [false] = { c1 = NOPOWER, a1 = LOOK, likely = "^likely: the target has no power .*; or "
+                    .. "the target's TX does not reach the board's RX %(TIO1%): a CW506 between "
+                    .. "board and target %(its UART routing switches%), or the 20%-pin cable",
+                  todo = LOOK_DO },
+      cw506 = { c1 = RX506, a1 = LOOK506, likely = "^likely: the target's TX does not reach the "
+                  .. "board's RX %(TIO1%): the CW506's UART routing switches; or the target has "
+                  .. "no power", todo = "^do: look at the CW506's UART routing switches and at "
+                  .. "the target board's power LED" },
+      cw308 = { c1 = NOPOWER, a1 = LOOK, likely = "^likely: the target has no power .*: the "
+                  .. "20%-pin cable or the target's seating$", todo = LOOK_DO },
+    }
+    local faults = {
+      ["no-power"] = SILENT_ROWS, ["uart-rx-open"] = SILENT_ROWS,
+      ["uart-tx-open"] = TX_ROWS, ["boot0-stuck-low"] = TX_ROWS,
+    }
+
+    local function explained(stderr)
+      local seen = stderr:match("\n  (seen: [^\n]*)")
+      local likely = stderr:match("\n  (likely: [^\n]*)")
+      local todo = stderr:match("\n  (do: [^\n]*)\n$")
+      return seen, likely, todo
+    end
+
+    for fault, fault_rows in pairs(faults) do
+      for _, rig in ipairs({ false, "cw506", "cw308" }) do
+        local want = fault_rows[rig]
+        it(("%s, %s"):format(fault, rig and ("--rig " .. rig) or "no --rig"), function()
+          program_first() -- the chip has an application, as on a bench
+          local args = { "--sim-fault", fault }
+          if rig then args[3], args[4] = "--rig", rig end
+          local o, r = doctor(args)
+          assert.are.equal("no-reply", o.cause, r.stdout)
+          assert.are.equal(4, r.status)
+          assert.matches(want.c1, o.candidates[1])
+          assert.matches(want.a1, o.actions[1])
+          assert.are.equal(rig or nil, o.rig) -- JSON null when no --rig was given
+          local all = table.concat(o.candidates, "\n") .. "\n" .. table.concat(o.actions, "\n")
+          if fault_rows == TX_ROWS then -- TIO1 high: powered, so power is no candidate nor action
+            assert.is_nil(all:find("no power", 1, true), all)
+            assert.is_nil(all:find("power LED", 1, true), all)
+            -- the power cycle restarted it without nRST: nRST is ruled out
+            assert.is_nil(all:find("nRST", 1, true), all)
+          end
+          if rig then
+            assert.is_nil(all:find("--rig cw308 (", 1, true), all)
+            assert.matches(("then run cwlua doctor stm32f1 %%-%%-rig %s again$"):format(rig),
+              o.actions[#o.actions])
+          else -- the rig is unknown: the CW506 is a candidate, and --rig is suggested
+            assert.is_true(has(o.candidates, "^a CW506 between board and target: its UART "
+              .. "routing switches"), all)
+            assert.is_true(has(o.actions, "%-%-rig cw506 .* or %-%-rig cw308"), all)
+          end
+          for _, s in ipairs(o.steps) do -- a step marked ok never reads as a failure
+            if s.status == "ok" then
+              assert.is_nil(s.observed:find("no answer", 1, true), s.name)
+              assert.is_nil(s.observed:find("no reply", 1, true), s.name)
+            end
+          end
+          -- a failing program says the same, first things first
+          local pargs = { "-d", "sim", "--sim-fault", fault, "program", "stm32f1", HELLO, "-q" }
+          if rig then table.insert(pargs, 3, rig) table.insert(pargs, 3, "--rig") end
+          r = cli.run(pargs, { XDG_STATE_HOME = env })
+          assert.are.equal(4, r.status)
+          local seen, likely, todo = explained(r.stderr)
+          assert.matches(fault_rows == TX_ROWS and "driven high" or "is low: nothing drives it",
+            seen)
+          assert.matches(want.likely, likely)
+          assert.matches(want.todo, todo)
+          assert.matches(("then run 'cwlua doctor stm32f1%s'"):format(
+            rig and (" %-%-rig " .. rig) or ""), todo)
+          if fault_rows == TX_ROWS then
+            assert.is_nil((likely .. todo):find("no power", 1, true), likely .. todo)
+            assert.is_nil((likely .. todo):find("power LED", 1, true), likely .. todo)
+          end
+        end)
+      end
+    end
+
+    it("uart-swapped: a failed program sees the target drive TIO2 and names the crossing",
+      function()
+        local r = cli.run({ "-d", "sim", "--sim-fault", "uart-swapped", "program", "stm32f1",
+          HELLO, "-q" }, { XDG_STATE_HOME = env })
+        assert.are.equal(4, r.status)
+        local seen, likely, todo = explained(r.stderr)
+        assert.matches("TIO2 is driven high when the board lets go of it: the target is powered",
+          seen)
+        assert.matches("^likely: the target's TX and RX are crossed %(TIO1 and TIO2 swapped%)",
+          likely)
+        assert.matches("^do: run 'cwlua doctor stm32f1': it tries the lines swapped", todo)
+      end)
   end)
 
   it("no-clock: ok, with a warning that the application will not run", function()
@@ -112,11 +243,41 @@ describe("cwlua doctor", function()
     assert.are.equal(3, r.status)
   end)
 
-  it("usb-timeout-after=50 and unplug-after=50: no-board, exit 3, no hang", function()
-    for _, f in ipairs({ "usb-timeout-after=50", "unplug-after=50" }) do
-      local o, r = doctor({ "--sim-fault", f })
-      assert.are.equal("no-board", o.cause, f)
+  it("a board that fails a USB transfer: usb-error, never no-board; unplugged: no-board",
+    function()
+      -- a board still attached that stalls or times out must not be told "plug the board in"
+      for _, f in ipairs({ "usb-stall-after=50", "usb-timeout-after=50", "usb-stall-after=10",
+                           "usb-stall-after=20" }) do
+        local o, r = doctor({ "--sim-fault", f })
+        assert.are.equal("usb-error", o.cause, f .. ": " .. r.stdout)
+        assert.are.equal(3, r.status)
+        assert.are.equal("failed", o.steps[#o.steps].status, f)
+        assert.are.equal("board", o.steps[#o.steps].name, f)
+        assert.is_false(has(o.actions, "plug the board in"), f)
+        assert.is_true(has(o.actions, "unplug it and plug it back in"), f)
+        for i = 1, #o.steps - 1 do -- a failed transfer is not an observation of a link
+          assert.is_nil(tostring(o.steps[i].observed):find("stalled", 1, true),
+            f .. ": " .. o.steps[i].name)
+        end
+      end
+      local o, r = doctor({ "--sim-fault", "unplug-after=50" })
+      assert.are.equal("no-board", o.cause)
       assert.are.equal(3, r.status)
+      -- a failing command says the same in --json
+      for _, f in ipairs({ "usb-stall-after=50", "usb-timeout-after=50" }) do
+        r = cli.run({ "-d", "sim", "--json", "--sim-fault", f, "program", "stm32f1", HELLO },
+          { XDG_STATE_HOME = env })
+        assert.are.equal(3, r.status)
+        assert.are.equal("usb-error", json.decode((r.stdout:match("^[^\n]+"))).cause, f)
+      end
+    end)
+
+  it("avr and xmega on a board without their engine: no-engine, exit 3", function()
+    for _, t in ipairs({ "avr", "xmega" }) do
+      local r = cli.run({ "-d", "sim:nano", "--sim-target", t == "avr" and "atmega328p" or
+        "atxmega128d4", "--json", "doctor", t }, { XDG_STATE_HOME = env })
+      assert.are.equal(3, r.status, r.stdout .. r.stderr)
+      assert.are.equal("no-engine", json.decode(r.stdout).cause, t)
     end
   end)
 
@@ -133,6 +294,8 @@ describe("cwlua doctor", function()
         "stm32f1" }, { XDG_STATE_HOME = env })
       assert.are.equal(4, r.status)
       assert.matches("^cwlua doctor stm32f1 %(rig cw506%)\n", r.stdout)
+      assert.matches("^cwlua doctor stm32f1 %(rig not given%)\n", cli.run({ "-d", "sim",
+        "--sim-fault", "no-power", "doctor", "stm32f1" }, { XDG_STATE_HOME = env }).stdout)
       assert.matches("\n  ok +board +CW%-Lite ", r.stdout)
       assert.matches("\n  unverifiable +target power +switched on; a CW%-Lite cannot measure",
         r.stdout)
@@ -182,8 +345,7 @@ describe("cwlua doctor", function()
         assert.is_true(#lines <= 6, r.stderr)
         assert.matches("\n  seen: ", r.stderr)
         assert.matches("\n  likely: ", r.stderr)
-        assert.matches("\n  do: check those, then run 'cwlua doctor stm32f1' to test each "
-          .. "link\n$", r.stderr)
+        assert.matches("\n  do: [^\n]*run 'cwlua doctor stm32f1'[^\n]*\n$", r.stderr)
       end)
     end
   end)

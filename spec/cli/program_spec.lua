@@ -304,9 +304,12 @@ describe("programming an STM32F1 on the simulator", function()
         .. "apart (tried 115200, 57600, 38400, 19200 baud)\n"
         .. "  seen: nothing came back; the target's TX line (TIO1) is low: nothing drives it\n"
         .. "  likely: the target has no power (a CW-Lite cannot measure the target's supply); or "
-        .. "the target's TX does not reach the board's RX (TIO1): the 20-pin cable or the "
-        .. "target's seating\n"
-        .. "  do: check those, then run 'cwlua doctor stm32f1' to test each link\n", r.stderr)
+        .. "the target's TX does not reach the board's RX (TIO1): a CW506 between board and "
+        .. "target (its UART routing switches), or the 20-pin cable or the target's seating\n"
+        .. "  do: look at the target board's power LED (or 3.3 V on the CW308's test point): lit, "
+        .. "the target is powered and its TX does not reach the board; dark, it has no power (the "
+        .. "board cannot tell these apart); then run 'cwlua doctor stm32f1' to test each link\n",
+        r.stderr)
     end)
   end)
 end)

@@ -324,15 +324,20 @@ describe("xmega on the simulator", function()
         .. "  likely: PDIC (PDI_CLK, also the XMEGA's /RESET) or PDID (PDI_DATA) does not reach "
         .. "the chip: the 20-pin cable or the target's seating on the CW308; or the target has "
         .. "no power\n"
-        .. "  do: check those, then run 'cwlua doctor xmega' to test each link\n", r.stderr)
+        .. "  do: look at the target board's power LED (or 3.3 V on the CW308's test point): lit, "
+        .. "the target is powered and PDIC or PDID does not reach the XMEGA; dark, it has no "
+        .. "power (the board cannot tell these apart); then run 'cwlua doctor xmega' to test "
+        .. "each link\n", r.stderr)
       local d, dr = doctor("pdi-open")
       assert.are.equal(4, dr.status)
       assert.are.equal("no-reply", d.cause)
       assert.are.equal("PDIC (PDI_CLK, also the XMEGA's /RESET) or PDID (PDI_DATA) does not "
         .. "reach the chip: the 20-pin cable or the target's seating on the CW308",
         d.candidates[1])
-      assert.are.equal("check that PDIC and PDID reach the XMEGA: the 20-pin cable or the "
-        .. "target's seating on the CW308", d.actions[2])
+      -- the board cannot tell a cut line from no power: the look that can comes first
+      assert.matches("^first look at the target board's power LED", d.actions[1])
+      assert.are.equal("powered: check that PDIC and PDID reach the XMEGA: the 20-pin cable or "
+        .. "the target's seating on the CW308", d.actions[2])
       assert.are.equal("PDI entry", d.steps[#d.steps].name)
       assert.are.equal("failed", d.steps[#d.steps].status)
     end)

@@ -425,7 +425,8 @@ print(b:pin("tio3", "high"), b:pin("tio3"))
   eq("stall: exit 3", r.status, 3)
   eq("stall: names the request the board refused", r.err, "cwlua: cwlite S1: FPGA read of "
     .. "register 6 (request 0x12 OUT): control OUT 0x12: stalled: the board refused the "
-    .. "request\n")
+    .. "request; unplug the board and plug it back in (straight into the computer, not "
+    .. "through a hub); if it keeps happening, check its firmware with cwlua list\n")
 
   r = attach{ faults = { "usb-timeout-after=12" }, cmd = "$CWLUA clock 8e6" }
   eq("timeout: exit 3", r.status, 3)
