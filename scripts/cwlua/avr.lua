@@ -47,6 +47,11 @@ local function engine(ctx)
     fail(ctx, "device", NO_ENGINE, "AVR programming needs a ChipWhisperer capture "
       .. "board with the V2/ISP engine (CW-Lite, CW1200, Husky), not %s", tostring(dev))
   end
+  local ok, info = pcall(dev.info, dev)
+  if ok and info and info.kind == "nano" then -- known without asking (cw-usb-protocol.md §2.3)
+    fail(ctx, "device", NO_ENGINE, "this board (%s) cannot program AVR: its firmware has no "
+      .. "V2/ISP engine; use a CW-Lite, CW1200 or CW-Husky", info.name)
+  end
   local isp = v2isp.new(dev, { where = where(ctx) })
   local name, msg, code = isp:sign_on()
   if not name and code ~= "stall" then check(ctx, nil, msg, code) end -- a USB failure

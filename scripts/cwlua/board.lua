@@ -435,7 +435,8 @@ end)
 Board.power = protect(function(self, on)
   checkopen(self)
   if not self._kind.fpga then
-    fail("unsupported", "%s: the CW-Nano cannot switch target power", self:_where())
+    fail("unsupported", "%s: the CW-Nano cannot switch target power (its firmware has no "
+      .. "request for it)", self:_where())
   end
   local io = self:_fpga_read(REG.IOROUTE, 8)
   local b5 = getbyte(io, 6)

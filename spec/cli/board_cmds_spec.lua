@@ -58,7 +58,8 @@ describe("board commands", function()
         .. "on|off|cycle [--delay-ms MS]\n", r.stderr)
       r = sim({ "-d", "sim:nano", "power", "on" })
       assert.are.equal(3, r.status)
-      assert.matches("the CW%-Nano cannot switch target power\n$", r.stderr)
+      assert.matches("^cwlua: nano %x+: the CW%-Nano cannot switch target power %(its firmware has "
+        .. "no request for it%)\n$", r.stderr)
     end)
   end)
 
