@@ -3,9 +3,9 @@
 -- SAM reaches over I2C (request 0x29). Facts: docs/reference/cw-usb-protocol.md §4.9 (cited as
 -- §N), §6.2. One of the clock sources cwlua.board.clock puts behind board:clock().
 --
--- The search is NewAE's (§4.9.4), floors and tie-breaking included, so a Husky cwlua set up
+-- The search is NewAE's (§4.9.6), floors and tie-breaking included, so a Husky cwlua set up
 -- runs at the frequency NewAE's Python would have given it; the registers are written in
--- Python's order, each as a read-modify-write (§4.9.1).
+-- Python's order, each as a read-modify-write (§4.9.4), and what cwlua sends is §4.9.7.
 local time = require "cwlua.time"
 local common = require "cwlua.board.common"
 
@@ -21,7 +21,7 @@ local R = { CTRL = 0x00, INPUT = 0x01, GPIO = 0x02, OUTPUTS = 0x04, POWER = 0x05
             STATUS = 0x07, REF = 0x1A, IN_DIV = 0x1B, FB_MUL = 0x1D, PRESCALE = 0x1E,
             DIV1 = 0x25, CH1 = 0x26, CH1_GL = 0x27, CH2 = 0x2C, DIV3 = 0x31, CH3 = 0x32,
             CH3_GL = 0x33, CH4 = 0x38 }
-local RESET_BIT, SYNC_BIT = 1 << 2, 1 << 5 -- register 0x00: commands, only ever set (§4.9.5)
+local RESET_BIT, SYNC_BIT = 1 << 2, 1 << 5 -- register 0x00: commands, only ever set (§4.9.2)
 local LOCK_BIT = 1 << 11                   -- register 0x07
 local INPUT_FPGA_BIT = 1 << 8              -- register 0x01: 0 = crystal, 1 = the FPGA's clock
 local INPUT_BY_REG_BIT = 1 << 9            -- register 0x01: set by NewAE's set-up (§4.9.7)
@@ -38,18 +38,18 @@ local VCO_MIN_HZ, VCO_MAX_HZ = 2.4e9, 2.8e9
 local PLL_IN_MIN_HZ, PLL_IN_MAX_HZ = 1e6, 100e6
 local MUL_MIN, MUL_MAX = 5, 16383
 local PRESCALERS = { 4, 5, 6 }             -- encoded as p - 4 (§4.9.2)
--- NewAE's limits on the ADC clock, which lower or raise the multiple (§4.9.4 step 2)
+-- NewAE's limits on the ADC clock, which lower or raise the multiple (§4.9.6 step 2)
 local ADC_MAX_HZ, ADC_MIN_HZ = 300e6, 1e6
 local DEFAULT_ADC_MUL = 4                  -- NewAE's adc_mul (§6.2)
-local RESET_MS = 100                       -- Python's _reset_time: 0.1 s after a reset (§4.9.5)
-local LOCK_RESETS = 10                     -- try_wait_clkgen_locked(10) (§4.9.5)
+local RESET_MS = 100                       -- Python's _reset_time: 0.1 s after a reset (§4.9.3)
+local LOCK_RESETS = 10                     -- try_wait_clkgen_locked(10) (§4.9.6)
 
--- FPGA registers of the Husky's clock (§4.0, §4.9.6).
+-- FPGA registers of the Husky's clock (§4.0, §4.9.5).
 local EXTFREQ, ADCFREQ, CLKGEN_POWERDOWN, EXTCLK_MONITOR = 5, 8, 48, 82
 
 M.name = "the PLL"
 M.source = "pll"
--- clkgen_freq's documented range (§4.9.4)
+-- clkgen_freq's documented range (§4.9.6)
 M.min_hz, M.max_hz = 0.5e6, 350e6
 
 ---------------------------------------------------------------------------------------------
@@ -78,7 +78,7 @@ function M.write_reg(b, reg, v)
   end
 end
 
--- Python's update_reg: read, clear `clear`, set `set`, write (§4.9.1); returns the new value.
+-- Python's update_reg: read, clear `clear`, set `set`, write (§4.9.4); returns the new value.
 local function update(b, reg, set, clear)
   local v = (M.read_reg(b, reg) & ~clear & 0xFFFF) | set
   M.write_reg(b, reg, v)
@@ -86,9 +86,10 @@ local function update(b, reg, set, clear)
 end
 
 ---------------------------------------------------------------------------------------------
--- set-up, reset, sync, lock (§4.9.2, §4.9.5)
+-- set-up, reset, sync, lock (§4.9.2-§4.9.4)
 
--- NewAE's CDCI6214.setup(), in its order: the chip's configuration apart from frequencies.
+-- NewAE's CDCI6214.setup(), in its order: the chip's configuration apart from frequencies
+-- (§4.9.4 "When connecting", step 1).
 local function setup(b)
   update(b, R.CTRL, (1 << 13) | (1 << 12), 0) -- GPIO1 and GPIO4 as outputs
   update(b, R.OUTPUTS, (1 << 3) | (1 << 4), 0) -- outputs 2 and 4 off
@@ -104,7 +105,8 @@ local function setup(b)
   update(b, R.GPIO, 0, 0xF)                     -- GPIO1 shows PLL lock
 end
 
--- set_pll_input(True): the crystal, divided by 3, × 125, both prescalers ÷4 (§4.9.5).
+-- set_pll_input(True): the crystal, divided by 3, PSFB 5 × 125, both prescalers ÷4 (§4.9.4
+-- "When connecting", step 2).
 local function input_crystal(b)
   update(b, R.INPUT, 0, INPUT_FPGA_BIT)
   update(b, R.IN_DIV, 3, 0xFF)
@@ -123,7 +125,7 @@ local function reset(b)
 end
 
 -- The front panel's sticky "ADC" (PLL unlocked) LED: masked, then armed again, so a PLL that
--- relocked after a change leaves it off (§4.9.6).
+-- relocked after a change leaves it off (§4.9.5).
 local function clear_adc_led(b)
   b:_fpga_write(ADCFREQ, "\1")
   b:_fpga_write(ADCFREQ, "\0")
@@ -165,7 +167,7 @@ local function out_hz(s, reg)
   return s.pll_in * s.mul / div / p * s.psfb
 end
 
---- pll.adc_multiple(hz, k) -> k as NewAE adjusts it (§4.9.4 step 2): the ADC clock k × hz kept
+--- pll.adc_multiple(hz, k) -> k as NewAE adjusts it (§4.9.6 step 2): the ADC clock k × hz kept
 -- within 1 MHz and 300 MHz; 0 stays 0 (ADC clock off)
 function M.adc_multiple(hz, k)
   if k == 0 then return 0 end
@@ -175,7 +177,7 @@ function M.adc_multiple(hz, k)
 end
 
 --- pll.search(hz, k [, fin]) -> { in_div, mul, prescale, div1, div3, error } | nil: NewAE's
--- set_outfreqs search (§4.9.4) for a target clock hz and an ADC multiple k (0: ADC off, div3
+-- set_outfreqs search (§4.9.6) for a target clock hz and an ADC multiple k (0: ADC off, div3
 -- 0), from fin (default the 12 MHz crystal): every input divider d in increasing order whose
 -- fin // d lies within 1..100 MHz, every multiplier in increasing order that keeps the VCO
 -- within 2.4..2.8 GHz, prescalers 4, 5, 6; the output divider rounded and lowered to a
@@ -236,10 +238,10 @@ local function wait_lock(b, hz)
   while not locked(b) do
     if resets == LOCK_RESETS then
       local st = M.read_reg(b, R.STATUS)
-      fail("unlocked", "%s: PLL did not lock at %s Hz (CDCI6214: %s; register 0x07 reads "
-        .. "0x%04X after %d resets over %.1f s); unplug the board and plug it back in",
-        b:_where(), hz and ("%.0f"):format(hz) or "the saved", describe(state(b)), st,
-        LOCK_RESETS, LOCK_RESETS * RESET_MS / 1000)
+      fail("unlocked", "%s: PLL did not lock %s (CDCI6214: %s; register 0x07 reads 0x%04X "
+        .. "after %d resets over %.1f s); unplug the board and plug it back in", b:_where(),
+        hz and ("at %.0f Hz"):format(hz) or "on the settings it was found with",
+        describe(state(b)), st, LOCK_RESETS, LOCK_RESETS * RESET_MS / 1000)
     end
     reset(b)
     clear_adc_led(b)
