@@ -364,6 +364,9 @@ static int dev_sim_view(lua_State *L)
     lua_pushnumber(L, v.uart.stop_halves / 2.0);
     lua_setfield(L, -2, "stop");
     lua_setfield(L, -2, "uart");
+    const char *note = cwsim_board_target_note(b);
+    if (note != NULL)
+        cwl_setstr(L, "note", note);
     return 1;
 }
 

@@ -207,6 +207,10 @@ typedef struct cwsim_target_view {
     int uart_enabled;                  /* USART TX/RX enabled (0x1B/0x11) */
 } cwsim_target_view;
 void cwsim_board_target_view(const cwsim_board *b, cwsim_target_view *out);
+/* The attached chip's note for the host (cwsim_target_ops.note: "flash-blank"), or NULL when it
+ * has none or no chip is attached. A simulator-only hint: hosts show it where a real board
+ * would leave the user with a timeout. */
+const char *cwsim_board_target_note(const cwsim_board *b);
 
 /* Board-side programming engines (XPROG 0x20, V2/ISP 0x21, in sim/engines/) plug in as vendor
  * hooks called for bRequest 0x20/0x21 on boards that have the engine (not the Nano):

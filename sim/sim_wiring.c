@@ -200,6 +200,13 @@ void cwsim_board_target_view(const cwsim_board *b, cwsim_target_view *out)
     wiring_view(b, out);
 }
 
+const char *cwsim_board_target_note(const cwsim_board *b)
+{
+    if (b->tops == NULL || b->tops->note == NULL)
+        return NULL;
+    return b->tops->note(b->tctx);
+}
+
 /* The level on a connector pin as the board reads it back (register 59): the board's own drive,
  * else the chip's (when powered and wired), else low: an undriven input reads 0 (unconfirmed). */
 cwsim_level wiring_pin_level(const cwsim_board *b, cwsim_pin bp)

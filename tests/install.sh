@@ -22,5 +22,8 @@ mv "$tmp/prefix" "$tmp/moved"
 check "targets after moving the prefix" bash -c "'$tmp/moved/bin/cwlua' targets --json | grep -qF \
 '\"path\":\"$tmp/moved/share/cwlua/targets/stm32f1.lua\"'"
 check "version from install" "$tmp/moved/bin/cwlua" --version
+# the adapter helper finds its LD_PRELOAD shim relative to itself, also after the move
+check "sim adapter from install" bash -c "XDG_STATE_HOME='$tmp/state' '$tmp/moved/bin/cwlua' \
+sim adapter stm32f1 -- sh -c 'test -n \"\$CWLUA_SIM_ADAPTER\"'"
 echo "install: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

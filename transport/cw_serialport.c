@@ -377,17 +377,21 @@ int cw_serialport_open(cw_dev **out, const char *path, cw_err *err)
         free(s);
         if (sr == SP_ERR_MEM)
             return cw_err_set(err, CW_E_NO_MEMORY, "%s: out of memory", path);
-        if (is_pty)
+        if (is_pty) /* e.g. the pty of `cwlua sim serve`: point to the simulator's adapter */
             return cw_err_set(err, CW_E_UNSUPPORTED,
                               "%s: a pseudo-terminal, which libserialport cannot drive (it has no "
-                              "/sys/class/tty entry)",
+                              "/sys/class/tty entry); to try a serial adapter without one, run "
+                              "the command under 'cwlua sim adapter PART -- ...'",
                               path);
         return cw_err_set(err, CW_E_UNSUPPORTED,
                           "%s: libserialport does not know it as a serial port", path);
     }
     if (sp_open(s->port, SP_MODE_READ_WRITE) != SP_OK) {
         rc = is_pty ? cw_err_set(err, CW_E_UNSUPPORTED,
-                                 "%s: a pseudo-terminal, which libserialport cannot drive", path)
+                                 "%s: a pseudo-terminal, which libserialport cannot drive; to try "
+                                 "a serial adapter without one, run the command under 'cwlua sim "
+                                 "adapter PART -- ...'",
+                                 path)
                     : open_failed(path, err);
         sp_free_port(s->port);
         free(s);

@@ -37,7 +37,8 @@ local board <close> = assert(cw.open())
 if program then
   local here = arg[0]:match("^(.*)/[^/]*$") or "."
   firmware = firmware or (here .. "/../stm32f1-hello/hello.hex")
-  local r = cw.flash.program(recipe, firmware, { board = board, quiet = true })
+  -- a failure returns nil and the message (docs/api.md "Other modules"); assert stops there
+  local r = assert(cw.flash.program(recipe, firmware, { board = board, quiet = true }))
   print(("programmed %s: %d bytes, verify %s"):format(firmware, r.bytes, r.verify))
 end
 

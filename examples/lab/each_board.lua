@@ -20,16 +20,18 @@ end
 local failed = 0
 for i = 2, #arg do
   local serial = arg[i]
-  local ok, err = pcall(function()
-    local board <close> = assert(cw.open("usb:" .. serial))
+  -- each call returns nil and a message when it fails (docs/api.md); the board is closed at
+  -- the end of each turn of the loop
+  local board <close>, msg = cw.open("usb:" .. serial)
+  local r
+  if board then r, msg = cw.flash.program("stm32f1", firmware, { board = board, quiet = true }) end
+  if r then
     local info = board:info()
-    local r = cw.flash.program("stm32f1", firmware, { board = board, quiet = true })
     print(("%s: %s firmware %s: programmed %d bytes, verify %s"):format(serial, info.name,
       info.firmware, r.bytes, r.verify))
-  end)
-  if not ok then
+  else
     failed = failed + 1
-    print(("%s: FAILED: %s"):format(serial, tostring(err)))
+    print(("%s: FAILED: %s"):format(serial, msg))
   end
 end
 os.exit(failed, true)

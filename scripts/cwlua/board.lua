@@ -231,7 +231,22 @@ function M.open_default(part)
   for k, v in pairs(M.defaults.sim or {}) do sim[k] = v end
   if not sim.target and M.defaults.spec == "sim:nano" then part = "stm32f030x6" end
   sim.target = sim.target or part
+  if not sim.target then M.check_sim_app() end
   return M.open(M.defaults.spec, sim)
+end
+
+--- board.check_sim_app(): raises a usage error (exit 2) when the command line gives --sim-app
+-- without --sim-target for a simulated board that has no chip of its own: the application
+-- model would have no chip to run on. Commands without a TARGET (run, shell, term, ...) check
+-- before they start; those with one give its recipe's part instead (open_default).
+function M.check_sim_app()
+  local sim, spec = M.defaults.sim or {}, M.defaults.spec
+  if sim.app == nil or sim.target ~= nil or spec == nil then return end
+  local parsed = devspec.parse(spec)
+  if parsed.kind == "sim" and parsed.board ~= "nano" then
+    errors.raise("usage", "--sim-app needs a chip: add --sim-target PART (a part, recipe or "
+      .. "alias, e.g. --sim-target stm32f1)")
+  end
 end
 
 --- board.open([spec [, opts]]) -> board | nil, msg, code
@@ -256,6 +271,18 @@ function M.open(spec, opts)
   if parsed.kind == "serial" then -- a plain adapter: cwlua.port, the same stream interface
     return require("cwlua.port").open(parsed.path, opts)
   end
+  if parsed.kind == "sim" and opts.app ~= nil and opts.target == nil then
+    -- an application model with no chip to run it would be dropped without a word
+    if parsed.board == "nano" then -- the Nano's own target (contract.md §3: CWNANO)
+      local o = { target = "stm32f030x6" }
+      for k, v in pairs(opts) do o[k] = o[k] or v end
+      opts = o
+    elseif opts == M.defaults.sim then -- the command line's --sim-* options
+      M.check_sim_app()
+    else
+      error("open: opts.app needs opts.target, the chip that runs the application", 2)
+    end
+  end
   local dev, msg, code = open_device(parsed, opts)
   if not dev then return nil, msg, code end
   local info = dev:info()
@@ -265,6 +292,10 @@ function M.open(spec, opts)
     _ep_in = info.ep_bulk_in, _ep_out = info.ep_bulk_out, _nano_pins = {},
   }, Board)
   time.use(dev)
+  -- what the blank-flash hint needs to say which command programs this chip (_sim_hint)
+  if parsed.kind == "sim" then
+    self._sim = { spec = spec, target = opts.target, state = opts.state }
+  end
   local notify = opts.notify or function(text)
     if not M.defaults.quiet then io.stderr:write("cwlua: ", text, "\n") end
   end
@@ -547,6 +578,34 @@ Board.fpga_write = protect(function(self, addr, data)
   self:_fpga_write(addr, data)
   return true
 end)
+
+-- The recipe that programs a simulated part: the --sim-target word itself when it names a
+-- recipe or alias, else the recipe whose part or parts include it; nil if none does.
+local function recipe_of(part)
+  local targets = require "cwlua.targets"
+  if pcall(targets.resolve, part) then return part end
+  for _, e in ipairs(targets.list()) do
+    local r = not e.overridden_by and e.recipe
+    if r and r.part == part then return e.name end
+    for _, p in ipairs(r and r.parts or {}) do
+      if (type(p) == "table" and p.name or p) == part then return e.name end
+    end
+  end
+  return nil
+end
+
+--- board:_sim_hint() -> text | nil: the simulator's word on why the target is silent, where
+-- a real board would leave only a timeout ("flash-blank": the chosen application model does not
+-- run on an erased flash; cwsim_board_target_note). Never anything on a real board.
+function Board:_sim_hint()
+  if not self._sim or not self._dev then return nil end
+  local ok, v = pcall(self._dev.sim_view, self._dev)
+  if not ok or type(v) ~= "table" or v.note ~= "flash-blank" then return nil end
+  local s = self._sim
+  local state = s.state and (" --sim-state " .. s.state) or ""
+  return ("the simulated chip's flash is blank: program it first (cwlua -d %s%s program %s "
+    .. "FIRMWARE)"):format(s.spec, state, s.target and recipe_of(s.target) or "TARGET")
+end
 
 --- board:sim_counters() / board:sim_view(): the simulator's counters (virtual time, UART bytes,
 -- USB transfers by kind) and what the board drives onto the target connector; on other

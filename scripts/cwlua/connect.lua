@@ -350,11 +350,14 @@ function M.run(b, opts)
   local path, origin = bitstream.locate(b.kind, { file = opts.bitstream,
                                                   env = os.getenv("CWLUA_BITSTREAM") })
   if not path then
-    fail("fpga_unprogrammed", "%s: its FPGA is not configured (the state after power-up) and "
-      .. "cwlua found no bitstream to load; looked at: %s; pass --bitstream FILE (%s, NewAE's "
-      .. "%s, or hardware/firmware/%s from NewAE's chipwhisperer package), set "
-      .. "CWLUA_BITSTREAM, or install the package: pip install chipwhisperer", b:_where(),
-      table.concat(origin, ", "), want.bit, want.zip, want.module)
+    -- one short line, then the places searched and the ways out one to a line: a list run
+    -- together on one line is unreadable (it was 600 characters)
+    fail("fpga_unprogrammed", "%s: its FPGA is not configured (as after power-up) and cwlua "
+      .. "found no bitstream to load\n  looked at: %s\n"
+      .. "  do: pass --bitstream FILE: %s, NewAE's %s, or\n"
+      .. "      hardware/firmware/%s of NewAE's chipwhisperer Python package;\n"
+      .. "      or set CWLUA_BITSTREAM=FILE; or install the package: pip install chipwhisperer",
+      b:_where(), table.concat(origin, "\n             "), want.bit, want.zip, want.module)
   end
   local bit, from, code = bitstream.load(path, b.kind)
   if not bit then

@@ -63,8 +63,9 @@ local function actions(cause, rig, ctx)
                        .. "and its lines are cut; dark, it has no power (the board cannot tell "
                        .. "these apart)", "powered: " .. (path[rig] or path.cw308),
                      M.unpowered(ctx), "then run cwlua doctor " .. t .. " again" },
-    ["swapped-lines"] = { "the target's TX and RX are swapped: swap TIO1 and TIO2 in the wiring"
-      .. (rig == "serial" and " (cross TX and RX)" or "") },
+    ["swapped-lines"] = { rig == "serial" and "the target's TX and RX are swapped: cross the "
+      .. "adapter's TX and RX" or "the target's TX and RX are swapped: swap TIO1 and TIO2 in the "
+      .. "wiring" },
     ["garbled-reply"] = { "the line corrupts bytes: shorten or reseat the cable, check ground "
       .. "and noise sources (a glitch output, a motor), or try --set bauds=57600" },
     ["app-running"] = { "the chip runs its application instead of the bootloader: BOOT0 (PDIC) "
@@ -82,6 +83,20 @@ local function actions(cause, rig, ctx)
     ["wrong-chip"] = { "use the recipe that fits: " .. (ctx.right_recipe and
       ("cwlua program " .. ctx.right_recipe .. " FILE") or "cwlua targets lists them") },
   }
+  if rig == "serial" then
+    -- an adapter's reset and boot pins are its DTR and RTS lines, driven by --gpio-seq
+    local lines = ctx.gpio_seq and ("check that the adapter's DTR and RTS reach nRST and BOOT0 "
+      .. "as --gpio-seq '" .. ctx.gpio_seq .. "' assumes (an inverting transistor swaps the "
+      .. "signs; docs/install.md, Serial adapters)") or ("put the chip into its bootloader "
+      .. "with the adapter's lines: --gpio-seq ENTRY:EXIT for your wiring, e.g. "
+      .. "--gpio-seq '-rts&dtr,-dtr:rts&dtr,-dtr' for DTR# to nRST and RTS# to BOOT0 "
+      .. "(docs/install.md, Serial adapters); or set BOOT0 high with a jumper and reset the "
+      .. "chip before you start")
+    a["no-reply"] = { lines, path.serial, "then run cwlua doctor " .. t .. " again" }
+    a["app-running"] = { "the chip runs its application instead of the bootloader: BOOT0 is "
+      .. "not high when nRST is released; " .. lines }
+    a["reset-ineffective"] = { "nRST does not follow the adapter: " .. lines }
+  end
   return a[cause] or { "run cwlua doctor " .. t }
 end
 M.actions = actions
@@ -217,11 +232,16 @@ local function board_links(report, part)
     return nil
   end
   local i = b:info()
-  report:step("board", "ok", ("%s %s, firmware %s"):format(i.name or i.kind,
-    i.serial or "", i.firmware or "?"))
-  if not b.fpga_read then -- a plain serial port: no board links to check
+  if not b.fpga_read then -- a plain serial port: no board links to check; its lines instead
+    report:step("port", "ok", ("%s (%s)"):format(i.path, i.description or "a serial port"))
+    report:step("reset and boot", "unverifiable", i.gpio_seq and ("--gpio-seq '%s' drives the "
+      .. "adapter's DTR and RTS; nothing can see whether they reach nRST and BOOT0"):format(
+      i.gpio_seq) or "no --gpio-seq: cwlua leaves DTR and RTS alone and assumes the "
+      .. "bootloader is running")
     return b
   end
+  report:step("board", "ok", ("%s %s, firmware %s"):format(i.name or i.kind,
+    i.serial or "", i.firmware or "?"))
   report:step("FPGA", "ok", i.fpga == "none" and "none on this board" or i.fpga)
   if i.fpga == "configured" then
     local io = M.check(b:fpga_read(55, 8))
@@ -274,11 +294,15 @@ end
 function M.run(word, opts)
   local recipe, part = targets.resolve(word)
   -- only --rig says how this bench is wired; the recipe's default is a guess the hints must
-  -- not present as known (a CW506 between board and target looks like a cut cable)
-  local rig = opts.rig or recipe.rig or "cw308"
-  local report = M.report(recipe.name, rig, opts.rig ~= nil)
+  -- not present as known (a CW506 between board and target looks like a cut cable). A plain
+  -- serial port is the serial rig, whatever the recipe's default, and that much is known.
+  local spec = board_mod.defaults.spec
+  local port = spec ~= nil and require("cwlua.devspec").parse(spec).kind == "serial"
+  local rig = opts.rig or (port and "serial") or recipe.rig or "cw308"
+  local report = M.report(recipe.name, rig, opts.rig ~= nil or port)
   local ctx = { where = recipe.name, recipe = recipe, part = opts.part or part, opts = opts,
-                rig = rig, rig_known = opts.rig ~= nil, report = report, log = function(fmt, ...)
+                rig = rig, rig_known = opts.rig ~= nil or port, report = report,
+                log = function(fmt, ...)
                   if opts.verbose then io.stderr:write(recipe.name, ": ", fmt:format(...), "\n") end
                 end }
   local defaults = {}
@@ -288,6 +312,7 @@ function M.run(word, opts)
     local b = board_links(report, ctx.part)
     if not b then return end
     ctx.dev, ctx.board_powers = b, report.board_powers
+    if b.enter_bootloader then ctx.gpio_seq = b:info().gpio_seq end
     local _ <close> = b
     if report.cause then return end
     -- restored on every path; a board that fails while its state is saved or put back is a

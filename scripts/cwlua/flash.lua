@@ -558,7 +558,9 @@ function M.session(command, word, opts, body)
     end)
   end })
   glitch_off(ctx)
-  ctx.rig, ctx.rig_known = opts.rig or recipe.rig or "cw308", opts.rig ~= nil
+  -- a plain serial port is the serial rig, whatever the recipe's default, and that is known
+  ctx.rig = opts.rig or (dev.enter_bootloader and "serial") or recipe.rig or "cw308"
+  ctx.rig_known = opts.rig ~= nil or dev.enter_bootloader ~= nil
   local cok, chip = pcall(recipe.connect, ctx)
   if not cok then
     -- a target that does not answer: say what was seen and what is likely, then point to

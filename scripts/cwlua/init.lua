@@ -1,10 +1,12 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua: the API a lab script sees as the global 'cw' under 'cwlua run' (docs/api.md).
--- Submodules load on first use: cw.image is require "cwlua.image", and so on.
+-- Submodules load on first use: cw.image is require "cwlua.image", and so on; cw.flash is
+-- cwlua.flashapi, the commands' work with the API's nil, msg, code convention.
 local runtime = require "cwlua.core.runtime"
 
-local SUBMODULES = { errors = true, image = true, targets = true, json = true, board = true,
-                     time = true, flash = true, simpleserial = true }
+local SUBMODULES = { errors = "errors", image = "image", targets = "targets", json = "json",
+                     board = "board", time = "time", flash = "flashapi",
+                     simpleserial = "simpleserial" }
 
 local M = { version = runtime.version }
 
@@ -26,7 +28,7 @@ M.sim = {
 return setmetatable(M, {
   __index = function(t, k)
     if SUBMODULES[k] then
-      local mod = require("cwlua." .. k)
+      local mod = require("cwlua." .. SUBMODULES[k])
       rawset(t, k, mod)
       return mod
     end

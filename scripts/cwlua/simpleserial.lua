@@ -204,11 +204,13 @@ function SS:_where()
   return "simpleserial v" .. self.version
 end
 
--- What to check when the target does not answer cleanly: evidence first (the board's own
--- clock), else the usual suspects.
+-- What to check when the target does not answer cleanly: evidence first (the simulator's own
+-- word on a chip with a blank flash, the board's clock), else the usual suspects.
 function SS:_hint()
   local dev = self._dev
   if dev and getmetatable(dev) == require("cwlua.board").Board then -- it knows its clock
+    local sim = dev:_sim_hint()
+    if sim then return sim end
     local ok, hz = pcall(dev.clock, dev)
     if ok and hz == false then
       return "the board's target clock (HS2) is off; a CW308 target runs from it: "
@@ -262,21 +264,44 @@ local function v1_cmd(cmd)
   return cmd
 end
 
--- "r" + 2n hex digits + "\n" (or any length when n is nil) -> bytes
+-- "r" + 2n hex digits + "\n" (or any length when n is nil) -> bytes. An acknowledgement where
+-- the reply should be ("z" + status: the command failed, or gave no data) is taken whole, so
+-- the line stays in step, and returned as a failure with acked = true as a 5th value.
 function SS:_v1_read(letter, n, timeout_ms, what)
-  local raw, msg, code
+  local first, msg, code = self:_read_exact(1, timeout_ms, what)
+  if not first then return nil, msg, code end
+  if first == "z" and letter ~= "z" then
+    local rest
+    rest, msg, code = self:_read_exact(3, timeout_ms, what, first)
+    if not rest then return nil, msg, code end
+    local st = (first .. rest):match("^z(%x%x)\n$")
+    if not st then
+      return self:_fail("malformed", "malformed %s: expected '%s', got %s", what, letter,
+        show(first .. rest))
+    end
+    st = tonumber(st, 16)
+    if st ~= 0 then
+      return nil, ("%s: the target answered with status 0x%02X instead of the %s"):format(
+        self:_where(), st, what), "nack", st, true
+    end
+    return nil, ("%s: the target acknowledged (status 0x00) without the %s"):format(
+      self:_where(), what), "malformed", nil, true
+  end
+  local raw
   if n then
-    raw, msg, code = self:_read_exact(1 + 2 * n + 1, timeout_ms, what)
+    raw, msg, code = self:_read_exact(2 * n + 1, timeout_ms, what, first)
     if not raw then return nil, msg, code end
   else
     raw, msg, code = self.stream:read_until("\n", timeout_ms)
     if not raw then
       if code == "timeout" then
-        return self:_fail("timeout", "no %s within %g ms (%d baud)", what, timeout_ms, self.baud)
+        return self:_fail("short", "short %s: %s, then no \"\\n\" within %g ms", what,
+          show(first), timeout_ms)
       end
       return nil, msg, code
     end
   end
+  raw = first .. raw
   local hex = raw:match("^" .. letter:gsub("%p", "%%%0") .. "(%x*)\n$")
   if not hex or #hex % 2 ~= 0 then
     local want = n and ("%d hex digits"):format(2 * n) or "hex digits"
@@ -386,14 +411,17 @@ function SS:_what(letter, kind)
   return s
 end
 
---- ss:read(cmd [, n [, timeout_ms]]) -> data | nil, msg, code [, status]
--- The target's reply with letter cmd (usually 'r') and n data bytes (nil: any length). In v2 an
--- 'e' frame with a non-zero status instead is returned as nil, msg, "nack", status.
-function SS:read(cmd, n, timeout_ms)
-  timeout_ms = check_timeout(timeout_ms, "read") or self.timeout_ms
-  if n ~= nil and (math.type(n) ~= "integer" or n < 0) then
-    error("simpleserial: n must be a non-negative integer", 2)
-  end
+local READ_OPTS = { ack = true }
+
+-- A non-zero status in the acknowledgement of the last command (what: "'p'", "0x01/0x01").
+function SS:_nack(what, st)
+  return nil, ("%s: the target answered %s with status 0x%02X%s"):format(self:_where(), what, st,
+    self.version == 2 and (" (" .. (M.ERRORS[st] or "command-specific") .. ")") or ""), "nack", st
+end
+
+-- The reply alone: data | nil, msg, code [, status [, acked]] (acked: the failure was the
+-- acknowledgement itself, so there is none left to read).
+function SS:_reply(cmd, n, timeout_ms)
   local what = self:_what(cmd, "reply")
   if self.version == 1 then return self:_v1_read(v1_cmd(cmd), n, timeout_ms, what) end
   local want = v2_cmd(cmd)
@@ -403,7 +431,7 @@ function SS:read(cmd, n, timeout_ms)
   if c == 0x65 and want ~= 0x65 and #data == 1 and data:byte() ~= 0 then
     local st = data:byte()
     return nil, ("%s: the target reported error 0x%02X (%s) instead of the %s"):format(
-      self:_where(), st, M.ERRORS[st] or "command-specific", what), "nack", st
+      self:_where(), st, M.ERRORS[st] or "command-specific", what), "nack", st, true
   end
   if c ~= want then
     return self:_fail("malformed", "expected %s, got a %s frame with %d data bytes (%s)", what,
@@ -413,6 +441,40 @@ function SS:read(cmd, n, timeout_ms)
     return self:_fail("malformed", "%s carries %d bytes, expected %d", what, #data, n)
   end
   return data
+end
+
+--- ss:read(cmd [, n [, timeout_ms]] [, opts]) -> data | nil, msg, code [, status]
+-- The target's reply with letter cmd (usually 'r') and n data bytes (nil: any length), then
+-- the acknowledgement that ends every command (v1 "z" + status, v2 the 'e' frame), as NewAE's
+-- simpleserial_read(ack=True) does: so write + read can be repeated without the ack of one
+-- command being taken for the reply to the next. A non-zero status is nil, msg, "nack",
+-- status; an acknowledgement that comes instead of the reply too (v2: 'e' with an error code).
+-- opts.ack = false leaves the acknowledgement on the line for ss:ack(). opts may stand in for
+-- n or timeout_ms: ss:read("r", 16, { ack = false }).
+function SS:read(cmd, n, timeout_ms, opts)
+  if type(n) == "table" and timeout_ms == nil and opts == nil then
+    n, opts = nil, n
+  elseif type(timeout_ms) == "table" and opts == nil then
+    timeout_ms, opts = nil, timeout_ms
+  end
+  if opts ~= nil then
+    if type(opts) ~= "table" then error("simpleserial: read options must be a table", 2) end
+    for k in pairs(opts) do
+      if not READ_OPTS[k] then error(("simpleserial: unknown read option '%s'"):format(k), 2) end
+    end
+  end
+  timeout_ms = check_timeout(timeout_ms, "read") or self.timeout_ms
+  if n ~= nil and (math.type(n) ~= "integer" or n < 0) then
+    error("simpleserial: n must be a non-negative integer", 2)
+  end
+  local r = table.pack(self:_reply(cmd, n, timeout_ms))
+  if r[1] == nil or (opts and opts.ack == false) then
+    return table.unpack(r, 1, math.min(r.n, 4))
+  end
+  local st, msg, code = self:ack(timeout_ms)
+  if not st then return nil, msg, code end
+  if st ~= 0 then return self:_nack(self._last or "the command", st) end
+  return r[1]
 end
 
 --- ss:ack([timeout_ms]) -> status (0 = ok) | nil, msg, code: v1 "z" + 2 hex digits + "\n",
@@ -435,18 +497,14 @@ function SS:_transact(label, cmd, scmd, data, reply_len)
   local reply
   if reply_len then
     local n = reply_len ~= "any" and reply_len or nil
-    local r = table.pack(self:read(self.version == 1 and "r" or 0x72, n))
-    if not r[1] then return table.unpack(r, 1, r.n) end
+    local r = table.pack(self:_reply(self.version == 1 and "r" or 0x72, n, self.timeout_ms))
+    if not r[1] then return table.unpack(r, 1, math.min(r.n, 4)) end
     reply = r[1]
   end
   local st
   st, msg, code = self:ack()
   if not st then return nil, msg, code end
-  if st ~= 0 then
-    return nil, ("%s: the target answered %s with status 0x%02X%s"):format(self:_where(), label,
-      st, self.version == 2 and (" (" .. (M.ERRORS[st] or "command-specific") .. ")") or ""),
-      "nack", st
-  end
+  if st ~= 0 then return self:_nack(label, st) end
   return reply or true
 end
 

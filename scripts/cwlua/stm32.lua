@@ -473,6 +473,29 @@ local function line_levels(ctx, strict)
   return ev
 end
 
+-- The --gpio-seq of a plain serial port, or nil (none given, or a board).
+local function gpio_seq(dev)
+  local ok, i = pcall(function() return dev.enter_bootloader and dev:info() end)
+  return ok and type(i) == "table" and i.gpio_seq or nil
+end
+
+-- Through a plain serial adapter (rig "serial") the reset and boot pins hang on the adapter's
+-- own lines, DTR and RTS, which only --gpio-seq drives (docs/install.md "Serial adapters");
+-- nothing can see the target's TX line or its supply.
+local function serial_candidates(ctx)
+  local seq = gpio_seq(ctx.dev)
+  return {
+    seq and ("the --gpio-seq '%s' does not start the bootloader: the adapter's DTR and RTS do "
+      .. "not reach nRST and BOOT0 as it assumes (an inverting transistor swaps the signs)")
+      :format(seq)
+      or "the chip is not in its bootloader: without --gpio-seq cwlua does not drive the "
+      .. "adapter's DTR and RTS (Linux asserts both when the port opens, which holds nRST low "
+      .. "where DTR# drives it)",
+    "the target's TX does not reach the adapter's RX (cross TX and RX, and share the ground)",
+    "the target has no power",
+  }
+end
+
 -- Where a UART line may be cut, per rig (--rig; contract.md §6.5).
 local PATH = { cw506 = "the CW506's UART routing switches", cw313 = "the CW313's UART jumpers",
                cw308 = "the 20-pin cable or the target's seating" }
@@ -534,6 +557,18 @@ end
 -- and it stayed silent, so nRST is not the cause. swap_tried (doctor): crossed lines are ruled
 -- out. short (explain): a cut path as one candidate. -> candidates, actions
 local function silent(ctx, ev, o)
+  if ctx.rig == "serial" then
+    local seq = gpio_seq(ctx.dev)
+    return serial_candidates(ctx), {
+      seq and ("first check that the adapter's DTR and RTS reach nRST and BOOT0 as --gpio-seq "
+        .. "'%s' assumes (an inverting transistor swaps the signs; docs/install.md, Serial "
+        .. "adapters)"):format(seq)
+        or "put the chip into its bootloader with the adapter's lines: --gpio-seq ENTRY:EXIT for "
+        .. "your wiring, e.g. --gpio-seq '-rts&dtr,-dtr:rts&dtr,-dtr' for DTR# to nRST and RTS# "
+        .. "to BOOT0 (docs/install.md, Serial adapters); or set BOOT0 high with a jumper and "
+        .. "reset the chip before you start",
+      path_action(ctx) }
+  end
   local board = ctx.dev.info and ctx.dev:info().name or "board"
   local nopower = ("the target has no power (a %s cannot measure the target's supply)")
     :format(board)

@@ -138,6 +138,11 @@ typedef struct cwsim_target_ops {
      * target-protocols.md §B.2 ENTER/LEAVE. */
     void (*pdi_link)(void *ctx, int on, uint64_t now_ns);
     void (*destroy)(void *ctx); /* at detach / cwsim_free */
+    /* The simulator's word for the host about a state it cannot tell from silence on the wire,
+     * or NULL: never part of what a real chip shows (cwsim_board_target_note). The only one so
+     * far is "flash-blank": an application model that talks (--sim-app) was chosen, but the
+     * flash is erased, so the chip halted at start-up as a real one with erased vectors does. */
+    const char *(*note)(void *ctx);
 } cwsim_target_ops;
 
 /* Attach a target (replacing and destroying any previous one). ops must outlive the board. The

@@ -118,6 +118,9 @@ typedef enum cwsim_stm32_mode {
     CWSIM_STM32_HALTED      /* blank flash (erased vectors) or unknown code in RAM after Go */
 } cwsim_stm32_mode;
 cwsim_stm32_mode cwsim_stm32_get_mode(const cwsim_stm32 *chip);
+/* "flash-blank" while an application model other than "silent" is chosen and the chip halted
+ * at start-up on an erased flash; else NULL (cwsim_target_ops.note). */
+const char *cwsim_stm32_note(const cwsim_stm32 *chip);
 
 /* Bytes at addr..addr+len-1 as the CPU sees them (flash, RAM, option bytes, system memory with
  * the flash-size register and unique ID), ignoring read protection. Returns the number of

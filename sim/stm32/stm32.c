@@ -1530,6 +1530,13 @@ cwsim_stm32_mode cwsim_stm32_get_mode(const cwsim_stm32 *c)
     return c->mode;
 }
 
+const char *cwsim_stm32_note(const cwsim_stm32 *c)
+{
+    if (c->mode == CWSIM_STM32_HALTED && c->app != STM32_APP_SILENT && flash_blank(c))
+        return "flash-blank";
+    return NULL;
+}
+
 cwsim_uart_format cwsim_stm32_bootloader_format(const cwsim_stm32 *c)
 {
     return c->fmt;

@@ -44,6 +44,11 @@ static void a_destroy(void *ctx)
     cwsim_stm32_free(ctx);
 }
 
+static const char *a_note(void *ctx)
+{
+    return cwsim_stm32_note(ctx);
+}
+
 static const cwsim_target_ops stm32_ops = {
     .name = "stm32",
     .uart_rx_pin = CWSIM_PIN_TIO2,
@@ -55,6 +60,7 @@ static const cwsim_target_ops stm32_ops = {
     .uart_tx_ready = a_wake,
     .wake = a_wake,
     .destroy = a_destroy,
+    .note = a_note,
 };
 
 cwsim_stm32 *cwsim_stm32_attach(cwsim_board *b, const char *part, char *err, size_t errlen)

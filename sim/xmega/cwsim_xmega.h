@@ -88,6 +88,9 @@ void cwsim_xmega_set_clock(cwsim_xmega *chip, double hz, uint64_t now_ns);
  * afresh each time that becomes true. 0 ok, -1 unknown name ("banner" is not modelled). */
 int cwsim_xmega_set_app(cwsim_xmega *chip, const char *app, char *err, size_t errlen);
 int cwsim_xmega_app_running(const cwsim_xmega *chip); /* 1 while the application runs */
+/* "flash-blank" while an application model other than "silent" would run (powered, out of
+ * reset, PDI off) but the flash is erased; else NULL (cwsim_target_ops.note). */
+const char *cwsim_xmega_note(const cwsim_xmega *chip);
 /* The PDI master takes (1) or releases (0) PDI_CLK/PDI_DATA. */
 void cwsim_xmega_pdi_link(cwsim_xmega *chip, int on, uint64_t now_ns);
 /* One PDI frame from the master. 0 ok, -1 the chip's PDI is off (the frame is lost). */

@@ -897,6 +897,12 @@ int cwsim_xmega_app_running(const cwsim_xmega *c)
     return c->app_on;
 }
 
+const char *cwsim_xmega_note(const cwsim_xmega *c)
+{
+    int would_run = c->app != 0 && c->powered && !c->reset_low && !c->reset_key && !c->link;
+    return would_run && !c->app_on && flash_blank(c) ? "flash-blank" : NULL;
+}
+
 /* ---- memories, persistence ------------------------------------------------------------------ */
 
 static size_t mem_size(const cwsim_xmega *c, cwsim_xmega_mem mem)

@@ -54,6 +54,11 @@ static void a_destroy(void *ctx)
     cwsim_xmega_free(ctx);
 }
 
+static const char *a_note(void *ctx)
+{
+    return cwsim_xmega_note(ctx);
+}
+
 static const cwsim_target_ops xmega_ops = {
     .name = "xmega",
     .uart_rx_pin = CWSIM_PIN_TIO2,
@@ -67,6 +72,7 @@ static const cwsim_target_ops xmega_ops = {
     .pdi_recv = a_pdi_recv,
     .pdi_link = a_pdi_link,
     .destroy = a_destroy,
+    .note = a_note,
 };
 
 cwsim_xmega *cwsim_xmega_attach(cwsim_board *b, const char *part, char *err, size_t errlen)

@@ -13,7 +13,7 @@ local HELLO = "examples/stm32f1-hello/hello.hex" -- any image: the simulator run
 local PRELUDE = [[
 local S = cw.simpleserial
 local b = assert(cw.open())
-if arg[3] ~= "keep" then cw.flash.program("stm32f1", %q, { board = b, quiet = true }) end
+if arg[3] ~= "keep" then assert(cw.flash.program("stm32f1", %q, { board = b, quiet = true })) end
 local version = tonumber(arg[1])
 if arg[2] ~= "-" then assert(b:clock(tonumber(arg[2]))) end
 local ss = assert(S.open(b, { version = version }))
@@ -84,6 +84,35 @@ describe("SimpleSerial on the simulator", function()
       .. "FIPS-197 B    ok    key 2b7e151628aed2a6abf7158809cf4f3c  pt "
       .. "3243f6a8885a308d313198a2e0370734  ct 3925841d02dc09fbdc118597196a0b32\n"
       .. "all known answers match\n", r.stdout)
+  end)
+
+  it("write + read, as ChipWhisperer scripts do, works twice in a row and in a loop", function()
+    -- read consumes the acknowledgement after the reply (NewAE's simpleserial_read(ack=True))
+    local body = [[
+      local pt = S.unhex("00112233445566778899aabbccddeeff")
+      local v1 = ss.version == 1
+      local function once()
+        if v1 then assert(ss:write("p", pt)) else assert(ss:write(1, pt, 1)) end
+        return S.hex(assert(ss:read("r", 16)))
+      end
+      assert(ss:set_key(S.unhex("000102030405060708090a0b0c0d0e0f")))
+      show(once())
+      show(once())
+      local n = 0
+      for _ = 1, 20 do if once() == "69c4e0d86a7b0430d8cdb78070b4c55a" then n = n + 1 end end
+      show(n)
+      -- without the ack, it is there for ss:ack()
+      if v1 then ss:write("p", pt) else ss:write(1, pt, 1) end
+      show(S.hex(assert(ss:read("r", 16, { ack = false }))), ss:ack())
+      show(once())
+    ]]
+    local want = "69c4e0d86a7b0430d8cdb78070b4c55a\n69c4e0d86a7b0430d8cdb78070b4c55a\n20\n"
+      .. "69c4e0d86a7b0430d8cdb78070b4c55a|0\n69c4e0d86a7b0430d8cdb78070b4c55a\n"
+    for _, c in ipairs({ { "ss1-aes", 1 }, { "ss2-aes", 2 } }) do
+      local r = run(dir, c[1], c[2], body)
+      assert.are.equal(0, r.status, r.stderr)
+      assert.are.equal(want, r.stdout, c[1])
+    end
   end)
 
   it("lists the commands of each firmware", function()

@@ -29,8 +29,8 @@ describe("cwlua.board", function()
       bitstream.PYTHONS = pythons
       assert.is_nil(b)
       assert.are.equal("fpga_unprogrammed", code)
-      assert.matches("its FPGA is not configured %(the state after power%-up%) and cwlua found "
-        .. "no bitstream to load; looked at: %-%-bitstream %(not given%)", msg)
+      assert.matches("its FPGA is not configured %(as after power%-up%) and cwlua found "
+        .. "no bitstream to load\n  looked at: %-%-bitstream %(not given%)\n", msg)
     end)
 
     it("opens USB boards through libusb: with none attached, says so", function()

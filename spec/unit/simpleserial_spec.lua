@@ -127,6 +127,61 @@ describe("cwlua.simpleserial", function()
       assert.matches('got "r69C4E0D86A7B0430D8CDB78070B4C5\\xD5\\xC1\\n"', msg, 1, true)
     end)
 
+    it("read consumes the acknowledgement, as NewAE's simpleserial_read(ack=True)", function()
+      -- the firmware answers every 'p' with 'r' + data and then 'z00': write + read again and
+      -- again must stay in step
+      local reply = "r69C4E0D86A7B0430D8CDB78070B4C55A\nz00\n"
+      local s = stream(function(data) return data:sub(1, 1) == "p" and reply or nil end)
+      local t = ss.new(s)
+      for _ = 1, 3 do
+        assert.is_true(t:write("p", PT))
+        assert.are.equal(CT, t:read("r", 16))
+      end
+      assert.are.equal("", s.rx)
+    end)
+
+    it("read with { ack = false } leaves the acknowledgement for ss:ack()", function()
+      local t = ss.new(stream({ "r69C4E0D86A7B0430D8CDB78070B4C55A\nz00\n" }))
+      t:write("p", PT)
+      assert.are.equal(CT, t:read("r", 16, { ack = false }))
+      assert.are.equal(0, t:ack())
+      t = ss.new(stream({ "r01\nz00\n" }))
+      t:write("y")
+      assert.are.equal("\1", t:read("r", { ack = false }))
+      assert.are.equal(0, t:ack(100))
+      t = ss.new(stream({ "r01\nz00\n" }))
+      t:write("y")
+      assert.are.equal("\1", t:read("r", 1, 100, { ack = true }))
+      assert.has_error(function() t:read("r", 1, { acks = false }) end,
+        "simpleserial: unknown read option 'acks'")
+      assert.has_error(function() t:read("r", 1, 100, "no") end,
+        "simpleserial: read options must be a table")
+    end)
+
+    it("read: a non-zero or missing acknowledgement after the reply fails", function()
+      local t = ss.new(stream({ "r69C4E0D86A7B0430D8CDB78070B4C55A\nz05\n" }))
+      t:write("p", PT)
+      assert.are.same({ nil, "simpleserial v1: the target answered 'p' with status 0x05", "nack",
+        5 }, { t:read("r", 16) })
+      t = ss.new(stream({ "r69C4E0D86A7B0430D8CDB78070B4C55A\n" }))
+      t:write("p", PT)
+      assert.are.same({ nil, "simpleserial v1: no 'z' acknowledgement of 'p' within 250 ms "
+        .. "(38400 baud)" .. HINT1, "timeout" }, { t:read("r", 16) })
+    end)
+
+    it("read: an acknowledgement instead of the reply is taken whole", function()
+      local s = stream({ "z01\n", "z00\n" })
+      local t = ss.new(s)
+      t:write("p", PT)
+      assert.are.same({ nil, "simpleserial v1: the target answered with status 0x01 instead of "
+        .. "the 'r' reply to 'p'", "nack", 1 }, { t:read("r", 16) })
+      assert.are.equal("", s.rx) -- nothing left over for the next command
+      t:write("x")
+      assert.are.same({ nil, "simpleserial v1: the target acknowledged (status 0x00) without the "
+        .. "'r' reply to 'x'", "malformed" }, { t:read("r") })
+      assert.are.equal("", s.rx)
+    end)
+
     it("clears the line as NewAE's connect does: 24 'x' and a flush", function()
       local s = stream({ "junk" })
       local t = ss.new(s)
@@ -220,6 +275,26 @@ describe("cwlua.simpleserial", function()
       t = ss.new(stream({}, 230400), { version = 2 })
       assert.are.same({ nil, "simpleserial v2: no 'r' reply to 0x01/0x01 within 250 ms "
         .. "(230400 baud)" .. HINT2, "timeout" }, { t:encrypt(PT) })
+    end)
+
+    it("read consumes the 'e' acknowledgement; { ack = false } leaves it", function()
+      local s = stream(function() return R_CT .. ACK0 end, 230400)
+      local t = ss.new(s, { version = 2 })
+      for _ = 1, 3 do
+        assert.is_true(t:write(1, PT, 1))
+        assert.are.equal(CT, t:read("r", 16))
+      end
+      assert.are.equal("", s.rx)
+      t:write(1, PT, 1)
+      assert.are.equal(CT, t:read("r", 16, { ack = false }))
+      assert.are.equal(0, t:ack())
+      -- an error frame instead of the reply is the acknowledgement: nothing more is read
+      s = stream({ unhex("056501027100") .. R_CT }, 230400)
+      t = ss.new(s, { version = 2 })
+      t:write(1, PT, 1)
+      assert.are.same({ nil, "simpleserial v2: the target reported error 0x02 (bad CRC) "
+        .. "instead of the 'r' reply to 0x01/0x01", "nack", 2 }, { t:read("r", 16) })
+      assert.are.equal(R_CT, s.rx)
     end)
 
     it("clears the line with two 0x00 bytes, then flushes", function()

@@ -729,8 +729,14 @@ int main(int argc, char **argv)
     pid_t child = spawn();
     int status = 0;
     for (;;) {
-        if (waitpid(child, &status, WNOHANG) == child)
+        if (waitpid(child, &status, WNOHANG) == child) {
+            /* COMMAND's ioctls all returned before it exited, so their line changes are
+             * queued: apply them, or a change made just before exiting goes unseen */
+            apply_lines();
+            if (R.chip != NULL)
+                step_chip();
             break;
+        }
         char b[64];
         while (read(R.wake[0], b, sizeof b) > 0) {
         }

@@ -355,7 +355,8 @@ def group_errors(t, env):
     os.close(m)
     expect('pty', r, 3,
            'cwlua: serial:%s: a pseudo-terminal, which libserialport cannot drive (it has no '
-           '/sys/class/tty entry)\n' % pty)
+           '/sys/class/tty entry); to try a serial adapter without one, run the command under '
+           "'cwlua sim adapter PART -- ...'\n" % pty)
 
     r = env.run([], ['-d', 'serial:' + env.work], ['info'])
     expect('not a device', r, 3, 'cwlua: serial:%s: not a serial port (not a character '

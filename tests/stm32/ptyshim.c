@@ -4,7 +4,7 @@
  *
  * Linux ptys force CS8 and clear PARENB; glibc 2.36's tcsetattr() then fails with EINVAL when
  * that was the only change, or silently loses the parity, and stm32flash's own tcgetattr()
- * check fails. The shared part (tests/shim/ptyshim_common.h, also in tests/serial's shim)
+ * check fails. The shared part (tools/ptyshim/ptyshim_common.h, also in tests/serial's shim)
  * remembers what the program asked for per fd and merges it back in tcgetattr(), so 8E1
  * "sticks", leaves the parity marker cwlua-sim-serve reads through the master, and logs every
  * tcsetattr() on a pty to $PTYSHIM_LOG.

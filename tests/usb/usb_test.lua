@@ -306,12 +306,13 @@ print("trigsrc", byte(39), "extclk", byte(38))
   r = attach{ faults = { "fpga-unprogrammed" }, cmd = "$CWLUA clock" }
   eq("no bitstream: exit 3", r.status, 3)
   eq("no bitstream: names the places searched and what to pass", r.err, "cwlua: cwlite S1: its "
-    .. "FPGA is not configured (the state after power-up) and cwlua found no bitstream to load; "
-    .. "looked at: --bitstream (not given), $CWLUA_BITSTREAM (not set), the chipwhisperer "
-    .. "package of python3 (" .. exe .. ": not installed); pass --bitstream FILE "
-    .. "(cwlite_interface.bit, NewAE's cwlite_firmware.zip, or hardware/firmware/cwlite.py from "
-    .. "NewAE's chipwhisperer package), set CWLUA_BITSTREAM, or install the package: pip "
-    .. "install chipwhisperer\n")
+    .. "FPGA is not configured (as after power-up) and cwlua found no bitstream to load\n"
+    .. "  looked at: --bitstream (not given)\n"
+    .. "             $CWLUA_BITSTREAM (not set)\n"
+    .. "             the chipwhisperer package of python3 (" .. exe .. ": not installed)\n"
+    .. "  do: pass --bitstream FILE: cwlite_interface.bit, NewAE's cwlite_firmware.zip, or\n"
+    .. "      hardware/firmware/cwlite.py of NewAE's chipwhisperer Python package;\n"
+    .. "      or set CWLUA_BITSTREAM=FILE; or install the package: pip install chipwhisperer\n")
   r = attach{ faults = { "fpga-unprogrammed" }, cmd = "$CWLUA --bitstream /etc/hostname clock" }
   eq("not a bitstream: exit 2", r.status, 2)
   eq("not a bitstream: says so", r.err, "cwlua: cwlite S1: its FPGA is not configured, and the "

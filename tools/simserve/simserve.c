@@ -193,6 +193,10 @@ static void parse_args(int argc, char **argv, options *o)
         } else if ((v = opt_value(argc, argv, &i, "--sim-app")) != NULL) {
             once("--sim-app", o->app, v);
             o->app = v;
+        } else if (strcmp(a, "--adapter") == 0) {
+            /* a pty has no DTR/RTS and libserialport refuses it: the adapter is its own helper */
+            usage_error("a USB-serial adapter with reset and boot lines is 'cwlua sim adapter "
+                        "PART -- COMMAND'");
         } else if (a[0] == '-' && a[1] != '\0') {
             usage_error("unknown option '%s'", a);
         } else if (o->part == NULL) {

@@ -191,7 +191,9 @@ Stream.read = protect(function(self, n, timeout_ms, extra_ns)
   end
   if #self._pending < n then self:_await(n, time.deadline(timeout_ms), extra_ns) end
   if #self._pending == 0 then
-    return nil, ("read: nothing received within %g ms"):format(timeout_ms), "timeout"
+    local hint = self._board:_sim_hint()
+    return nil, ("read: nothing received within %g ms"):format(timeout_ms)
+      .. (hint and ("; " .. hint) or ""), "timeout"
   end
   local out = self._pending:sub(1, n)
   self._pending = self._pending:sub(n + 1)
@@ -213,8 +215,9 @@ Stream.read_until = protect(function(self, pattern, timeout_ms)
     if self:_fill() == 0 then
       local remaining = left()
       if remaining <= 0 then
+        local hint = #self._pending == 0 and self._board:_sim_hint()
         return nil, ("read_until: no match for %q within %g ms (%d bytes received)"):format(
-          pattern, timeout_ms, #self._pending), "timeout"
+          pattern, timeout_ms, #self._pending) .. (hint and ("; " .. hint) or ""), "timeout"
       end
       time.sleep_ns(math.min(remaining, math.max(self.frame_ns, 100000)))
     end

@@ -7,6 +7,9 @@ local function run(ctx)
   if script == nil then
     errors.raise("usage", "run needs a SCRIPT; usage: cwlua run SCRIPT [ARGS...]")
   end
+  -- the script's cw.open() takes the command line's board: refuse an application model with
+  -- no chip before the script starts, rather than when it opens the board
+  require("cwlua.board").check_sim_app()
   -- arg as lua.c's createargtable builds it: the script at 0, its arguments at 1..n, and the
   -- words before the script (program, options, "run") at negative indices.
   local argv, pos = ctx.argv, ctx.first_arg

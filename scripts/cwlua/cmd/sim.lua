@@ -1,15 +1,19 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua sim ...: the simulator's own commands (contract.md §5).
 --   sim attach SPEC... [--sim-fault ...] -- COMMAND ARGS...
--- 'attach' runs the helper program cwlua-sim-attach installed beside cwlua: it needs GLib and
--- umockdev, which the cwlua binary itself does not link (contract.md §2).
+--   sim adapter PART [--nrst W] [--boot0 W] [--sim-*] -- COMMAND ARGS...
+--   sim serve PART --pty [--sim-*]
+-- 'attach' and 'adapter' run the helper programs cwlua-sim-attach and cwlua-sim-adapter
+-- installed beside cwlua: they need GLib and umockdev, which the cwlua binary itself does not
+-- link (contract.md §2).
 local errors = require "cwlua.errors"
 local runtime = require "cwlua.core.runtime"
 
-local SUBCOMMANDS = { "attach", "serve", "faults" }
--- The helper programs installed beside cwlua: attach needs GLib and umockdev, which the cwlua
--- binary does not link (contract.md §2); serve is a long-running pty server.
-local HELPERS = { attach = "cwlua-sim-attach", serve = "cwlua-sim-serve" }
+local SUBCOMMANDS = { "attach", "adapter", "serve", "faults" }
+-- The helper programs installed beside cwlua: attach and adapter need GLib and umockdev, which
+-- the cwlua binary does not link (contract.md §2); serve is a long-running pty server.
+local HELPERS = { attach = "cwlua-sim-attach", adapter = "cwlua-sim-adapter",
+                  serve = "cwlua-sim-serve" }
 
 -- Global --sim-* options given before 'sim' go to the helper too (each takes the ones it has).
 local FORWARD = {
@@ -17,6 +21,8 @@ local FORWARD = {
              { "sim_usb_latency", "--sim-usb-latency" }, { "sim_state", "--sim-state" } },
   serve = { { "sim_fault", "--sim-fault" }, { "sim_seed", "--sim-seed" },
             { "sim_state", "--sim-state" }, { "sim_app", "--sim-app" } },
+  adapter = { { "sim_fault", "--sim-fault" }, { "sim_seed", "--sim-seed" },
+              { "sim_state", "--sim-state" }, { "sim_app", "--sim-app" } },
 }
 
 local function helper_path(name)
@@ -126,15 +132,23 @@ end
 
 return {
   name = "sim",
-  synopsis = "sim attach|serve|faults",
-  summary = "the simulator: boards for any libusb program, a chip on a pty, its faults",
+  synopsis = "sim attach|adapter|serve|faults",
+  summary = "the simulator: boards for any libusb program, a serial adapter, a chip on a pty",
   usage = "cwlua sim attach [--sim-fault NAME[=VALUE]]... [--sim-seed N] "
     .. "[--sim-usb-latency MS] [--sim-state DIR] SPEC... -- COMMAND [ARGS...]\n"
+    .. "       cwlua sim adapter PART [--nrst WIRE] [--boot0 WIRE] [--sim-state DIR] -- COMMAND "
+    .. "[ARGS...]\n"
     .. "       cwlua sim serve PART --pty [--sim-state DIR] [--sim-fault NAME[=VALUE]]... "
     .. "[--sim-seed N] [--sim-app APP]\n"
     .. "       cwlua sim faults [--json]",
   help = [[
 'sim faults' lists the faults --sim-fault can inject, with their defaults.
+
+'sim adapter': COMMAND runs with a simulated USB-serial adapter at /dev/ttyUSB0 (an FT232R)
+whose wire leads to a simulated STM32 (PART) in its ROM bootloader, paced in real time; the
+adapter's DTR and RTS drive the chip's nRST and BOOT0 (by default DTR# to nRST, RTS# to BOOT0,
+as docs/install.md wires a real one), so 'cwlua -d serial:/dev/ttyUSB0 --gpio-seq ...' and
+stm32flash can be tried without hardware. 'cwlua sim adapter --help' shows all options.
 
 'sim serve': the chip's ROM bootloader on a pseudo-terminal, paced in real time, for tools such
 as stm32flash; prints only the pty path, serves until killed, keeps the chip's memory in

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The termios half both pty shims share: tcsetattr(), tcgetattr() and close() as
+/* The termios half the pty shims share: tcsetattr(), tcgetattr() and close() as
  * ptyshim_common.h describes them, and the helpers each shim builds on. */
 #define _GNU_SOURCE /* RTLD_NEXT */
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* What the two LD_PRELOAD termios shims share (tests/serial/serialshim.c for the
- * serial-adapter tests, tests/stm32/ptyshim.c for stm32flash; test-harnesses.md §2.2, §2.4;
- * our own code): parity and data bits that "stick" on a pty, which Linux ptys refuse (they
- * force CS8 and clear PARENB).
+/* What the LD_PRELOAD termios shims share (tools/simadapter/shim.c, which `cwlua sim adapter`
+ * preloads into the program it runs; tests/serial/serialshim.c for the serial-adapter tests,
+ * tests/stm32/ptyshim.c for stm32flash; test-harnesses.md §2.2, §2.4; our own code): parity
+ * and data bits that "stick" on a pty, which Linux ptys refuse (they force CS8 and clear
+ * PARENB).
  *
  * ptyshim_common.c defines, for the shim it is linked into:
  *   - tcsetattr() on a pty slave: the request is logged to $PTYSHIM_LOG as
@@ -19,8 +20,8 @@
  *     shim defines for its own per-fd state.
  * Other descriptors pass through to the next definition (the C library, or another preload
  * such as umockdev's). */
-#ifndef CWLUA_TESTS_SHIM_PTYSHIM_COMMON_H
-#define CWLUA_TESTS_SHIM_PTYSHIM_COMMON_H
+#ifndef CWLUA_TOOLS_PTYSHIM_PTYSHIM_COMMON_H
+#define CWLUA_TOOLS_PTYSHIM_PTYSHIM_COMMON_H
 
 #include <stddef.h>
 
