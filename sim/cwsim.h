@@ -98,6 +98,21 @@ void cwsim_seed(cwsim *sim, uint64_t seed); /* default seed 1 */
 uint64_t cwsim_random_u64(cwsim *sim);
 double cwsim_random_unit(cwsim *sim); /* uniform in [0, 1) */
 
+/* ---- the ADC's noise (contract.md §5 --sim-noise) ------------------------------------------ */
+
+/* Standard deviation of the Gaussian noise the simulated ADC adds to every sample, in full-scale
+ * units at the ADC input (a full scale is 1.0: the samples span [-0.5, 0.5)). Drawn from its own
+ * stream, seeded by cwsim_seed, so a capture is the same for the same seed whatever else drew
+ * random numbers. */
+#define CWSIM_NOISE_DEFAULT 0.01
+#define CWSIM_NOISE_MAX     1.0
+void cwsim_set_noise(cwsim *sim, double sigma); /* clamped to [0, CWSIM_NOISE_MAX] */
+double cwsim_noise(const cwsim *sim);
+/* --sim-noise SIGMA, the one rule for every front end: a decimal number from 0 to
+ * CWSIM_NOISE_MAX. 0 ok (*sigma set); -1 and the line "--sim-noise 'TEXT': expected a standard
+ * deviation from 0 to 1 (full-scale units)" (no "cwsim:" prefix, as for --sim-usb-latency). */
+int cwsim_noise_parse(const char *text, double *sigma, char *err, size_t errlen);
+
 /* ---- faults (contract.md §5 --sim-fault NAME[=VALUE]) ---------------------------------------- */
 
 /* Set a fault for the whole world (all boards, present and future). value NULL: the fault's

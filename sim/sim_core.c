@@ -140,6 +140,7 @@ int cwsim_new(cwsim **out, char *err, size_t errlen)
     sim->usb_latency = 500000; /* contract.md §5: --sim-usb-latency default 0.5 ms */
     sim->state_fd = -1;
     cwsim_seed(sim, 1); /* contract.md §5: --sim-seed default 1 */
+    sim->noise = CWSIM_NOISE_DEFAULT;
     *out = sim;
     return 0;
 }
@@ -205,6 +206,33 @@ int cwsim_usb_latency_parse(const char *text, double *ms, char *err, size_t errl
 uint64_t cwsim_usb_latency_ns(const cwsim *sim)
 {
     return sim->usb_latency;
+}
+
+void cwsim_set_noise(cwsim *sim, double sigma)
+{
+    if (!(sigma > 0.0)) /* also NaN */
+        sigma = 0.0;
+    if (sigma > CWSIM_NOISE_MAX)
+        sigma = CWSIM_NOISE_MAX;
+    sim->noise = sigma;
+}
+
+double cwsim_noise(const cwsim *sim)
+{
+    return sim->noise;
+}
+
+int cwsim_noise_parse(const char *text, double *sigma, char *err, size_t errlen)
+{
+    double v = 0;
+    if (text == NULL || sim_parse_decimal(text, 0, &v) != 0 || v < 0 || v > CWSIM_NOISE_MAX) {
+        sim_err(err, errlen,
+                "--sim-noise '%s': expected a standard deviation from 0 to 1 (full-scale units)",
+                text != NULL ? text : "");
+        return -1;
+    }
+    *sigma = v;
+    return 0;
 }
 
 static uint64_t board_next_event(const cwsim_board *b)
@@ -363,6 +391,10 @@ void cwsim_seed(cwsim *sim, uint64_t seed)
     uint64_t x = seed;
     for (int i = 0; i < 4; i++)
         sim->rng[i] = splitmix64(&x);
+    /* The noise has its own stream, so that faults drawing numbers do not change the traces
+     * (and captures do not change which bytes a fault hits). */
+    for (int i = 0; i < 4; i++)
+        sim->noise_rng[i] = splitmix64(&x);
 }
 
 static uint64_t rotl(uint64_t x, int k)

@@ -259,7 +259,9 @@ struct cwsim {
     unsigned next_serial;
     sim_fault fault[F_COUNT];
     uint64_t rng[4];
-    cwsim_counters cnt; /* world-level: wait_ns, flash_ns; the rest is summed from boards */
+    uint64_t noise_rng[4]; /* the ADC's noise stream (cwsim_seed seeds both) */
+    double noise;          /* --sim-noise: sigma in full-scale units */
+    cwsim_counters cnt;    /* world-level: wait_ns, flash_ns; the rest is summed from boards */
     /* state folder */
     char *state_dir;
     int state_fd;
