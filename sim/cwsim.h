@@ -147,8 +147,8 @@ typedef enum cwsim_option_id {
     CWSIM_OPT_FAULT,       /* NAME[=VALUE], repeatable: cwsim_fault_parse */
     CWSIM_OPT_USB_LATENCY, /* MS: cwsim_usb_latency_parse */
     CWSIM_OPT_SEED,        /* N: cwsim_seed */
-    CWSIM_OPT_APP,         /* APP: the application model the chip runs */
     CWSIM_OPT_NOISE,       /* SIGMA: cwsim_noise_parse */
+    CWSIM_OPT_APP,         /* APP: the application model the chip runs */
     CWSIM_OPT_COUNT
 } cwsim_option_id;
 typedef struct cwsim_option_info {

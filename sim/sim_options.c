@@ -11,13 +11,12 @@ static const cwsim_option_info OPTIONS[CWSIM_OPT_COUNT] = {
      "inject a fault (repeatable); 'cwlua sim faults' lists them"},
     {CWSIM_OPT_USB_LATENCY, "sim-usb-latency", "MS", 0,
      "cost of one control transfer, 0 to 10000 (default 0.5)"},
-    {CWSIM_OPT_SEED, "sim-seed", "N", 0, "seed for random faults and the ADC's noise (default 1)"},
+    {CWSIM_OPT_SEED, "sim-seed", "N", 0, "seed for random faults and the ADC's noise"},
+    {CWSIM_OPT_NOISE, "sim-noise", "SIGMA", 0,
+     "the ADC's Gaussian noise, 0 to 1 full scale (default 0.01)"},
     {CWSIM_OPT_APP, "sim-app", "APP", 0,
      "the flashed application (silent, banner,\n"
      "ss1-aes, ss2-aes: SimpleSerial v1.1 / v2.1 AES-128)"},
-    {CWSIM_OPT_NOISE, "sim-noise", "SIGMA", 0,
-     "the ADC's noise: a standard deviation in full-scale\n"
-     "units, 0 to 1 (default 0.01)"},
 };
 
 const cwsim_option_info *cwsim_option_table(size_t *count)

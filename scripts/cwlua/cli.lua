@@ -412,7 +412,7 @@ end
 
 --- cli.sim_options(opts) -> the options cwlua.board.open passes to the simulator
 function M.sim_options(opts)
-  local latency, seed
+  local latency, seed, noise
   if opts.sim_usb_latency then
     -- the rule and the message of sim attach (cwsim_usb_latency_parse): one range for both
     local msg
@@ -423,8 +423,14 @@ function M.sim_options(opts)
     seed = math.tointeger(tonumber(opts.sim_seed))
     if not seed then usage_error("--sim-seed needs an integer, got '%s'", opts.sim_seed) end
   end
+  if opts.sim_noise then
+    -- one rule for every front end (cwsim_noise_parse), as for the latency
+    local msg
+    noise, msg = require("cwlua.core.device").sim_noise(opts.sim_noise)
+    if not noise then usage_error("%s", msg) end
+  end
   return { target = opts.sim_target, state = opts.sim_state, faults = opts.sim_fault,
-           latency_ms = latency, seed = seed, app = opts.sim_app }
+           latency_ms = latency, seed = seed, noise = noise, app = opts.sim_app }
 end
 
 -- The --json object of a run that returned: the command's, or for a command that gave none
