@@ -216,6 +216,8 @@ static uint64_t board_next_event(const cwsim_board *b)
         t = b->wire.end;
     if (b->tops != NULL && b->wake_at < t)
         t = b->wake_at;
+    if (b->pll.wake < t) /* the Husky's PLL locks: what the chip sees may change */
+        t = b->pll.wake;
     return t;
 }
 
@@ -271,6 +273,9 @@ void sim_run_until(cwsim *sim, uint64_t deadline)
             b->wake_at = UINT64_MAX;
             if (b->tops->wake != NULL)
                 b->tops->wake(b->tctx, t);
+        } else if (b->pll.wake <= t) {
+            b->pll.wake = UINT64_MAX;
+            wiring_update(b);
         }
     }
     if (deadline > sim->now) {
@@ -449,6 +454,7 @@ cwsim_board *cwsim_board_add(cwsim *sim, cwsim_kind kind, const char *serial, ch
     snprintf(b->serial, sizeof b->serial, "%s", serial);
     memcpy(b->fw, kd->fw, 3);
     b->wake_at = UINT64_MAX;
+    b->pll.wake = UINT64_MAX; /* only a Husky has the PLL (fpga_power_up) */
     for (int i = 0; i < CWSIM_PIN_COUNT; i++)
         b->tdrive[i] = CWSIM_Z;
     sam_reset(b);

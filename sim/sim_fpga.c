@@ -125,11 +125,13 @@ static reg_info reg_lookup(const cwsim_board *b, unsigned a)
         case 28: /* RESET */
         case 36: /* FAST_FIFO_READ_MODE */
         case 37: /* CW_AUX_IO */
-        case 48: /* CLKGEN_POWERDOWN */
+        case 48: /* CLKGEN_POWERDOWN (§4.9.5: bits 1:0) */
         case 49: /* CLOCKGLITCH_POWERDOWN */
         case 61: /* CW_VMAG_CTRL */
-        case 82: /* EXTCLK_MONITOR */
             r.len = 1;
+            break;
+        case 82: /* EXTCLK_MONITOR: a 4-byte limit written, a change flag read (§4.9.5) */
+            r.len = 4;
             break;
         case 91: /* SOFTPOWER_CONTROL: 8 bytes (§4.1) */
             r.len = 8;
@@ -179,9 +181,11 @@ void fpga_regs_reset(cwsim_board *b)
     f->reg[55][0] = 0x01; /* CW_IOROUTE 0x..0201: TIO1 = TX, TIO2 = RX (unconfirmed that the */
     f->reg[55][1] = 0x02; /* shipped bitstreams match the source, §4.1) */
     if (is_husky(b)) {
+        f->reg[1][0] = 0x24;        /* §4.9.5: SETTINGS resets to a rising-edge trigger */
         put32(f->reg[93], 131070u); /* (unconfirmed) */
         put32(f->reg[94], 131070u); /* (unconfirmed) */
         f->reg[49][0] = 0x01; /* glitch MMCMs powered down by default (§4.6; value unconfirmed) */
+        put32(f->reg[82], 9); /* §4.9.5: the external clock monitor's limit */
     }
 }
 
@@ -404,6 +408,9 @@ static uint8_t computed_byte(const cwsim_board *b, unsigned a, unsigned i)
         w = (w & ~(3ull << 39)) | (locked << 39);
         return (uint8_t)(w >> (8 * i));
     }
+    case 82: /* Husky EXTCLK_MONITOR reads the change flag at every byte (§4.9.5): no external
+                clock is simulated, so it never changes */
+        return 0;
     case 52: /* RECONFIG: reads back the last byte written at index 0 */
         return i == 0 ? f->reg[52][0] : 0;
     case 56: /* write-only */
@@ -506,6 +513,13 @@ void fpga_write_byte(cwsim_board *b, uint8_t v)
     case 6:
         write_advclock(b, i, v);
         return;
+    case 8: /* Husky: any byte's bit 0 turns the "ADC" LED's PLL error report off (§4.9.5);
+               the counter itself is read-only */
+        f->reg[8][0] = v & 0x01;
+        return;
+    case 48: /* Husky CLKGEN_POWERDOWN: two bits (§4.9.5) */
+        f->reg[48][0] = v & 0x03;
+        return;
     case 51:
         write_glitch(b, i, v);
         return;
@@ -596,13 +610,9 @@ void board_default_setup(cwsim_board *b)
     f->reg[55][1] = 0x01; /* TIO2 = serial TX */
     f->reg[55][3] = 0x00; /* TIO4 = high-Z; TIO3, bytes 4..7 untouched */
     if (is_husky(b)) {
-        f->reg[48][0] = 0x03;               /* CLKGEN_POWERDOWN: the PLL is used */
-        b->pll[0x01] &= (uint16_t)~0x0100u; /* input = crystal */
-        b->pll[0x1B] = 11;                  /* §4.9 default: d = 11, mul = 454, p = 4 */
-        b->pll[0x1D] = 454;
-        b->pll[0x1E] = (uint16_t)((b->pll[0x1E] & ~0x03u) | 0x00u);
-        b->pll[0x25] = 84; /* target 7 370 130 Hz */
-        b->pll[0x31] = 21; /* ADC x4 */
+        f->reg[48][0] = 0x03;       /* CLKGEN_POWERDOWN: the PLL is used (§6.2) */
+        put32(f->reg[82], 0);       /* the external clock monitor off */
+        husky_pll_default_setup(b); /* §4.9.4: 7 370 130 Hz, ADC x4, locked */
         return;
     }
     f->reg[6][0] = 0x00; /* clkgen_x4 */

@@ -93,6 +93,7 @@ enum sim_fault_id {
     F_USB_TIMEOUT_AFTER,
     F_UNPLUG_AFTER,
     F_GLITCH_ACTIVE,
+    F_PLL_UNLOCKED,
     F_COUNT
 };
 
@@ -159,6 +160,20 @@ typedef struct sim_wire {
     cwsim_uart_frame hold;
 } sim_wire;
 
+/* ---- the Husky's CDCI6214 PLL (§4.9) ------------------------------------------------------ */
+
+#define SIM_PLL_NREGS 0x47 /* §4.9.2: registers 0x00-0x46 */
+
+typedef struct sim_pll {
+    uint16_t reg[SIM_PLL_NREGS];
+    uint8_t result[3]; /* the firmware's [status][lo][hi] that IN 0x29 returns (§4.9.1) */
+    /* The VCO calibrates when the chip powers up and at each reset or recalibration pulse; the
+     * loop then locks once the calibration time has passed, for the settings it started with. */
+    uint64_t cal_end;    /* virtual time the last calibration ends */
+    uint16_t cal_key[3]; /* 0x01 input select, 0x1B ip_rdiv, 0x1D PSFB/divider it was for */
+    uint64_t wake;       /* the lock bit rises then: the chip's clock changes; UINT64_MAX none */
+} sim_pll;
+
 /* ---- the board --------------------------------------------------------------------------- */
 
 struct cwsim_board {
@@ -202,9 +217,7 @@ struct cwsim_board {
     sim_usart usart;
 
     /* Husky */
-    uint16_t pll[0x40]; /* CDCI6214 registers (§4.9) */
-    uint8_t i2c_status;
-    uint16_t i2c_data;
+    sim_pll pll; /* the CDCI6214 behind ctrl 0x29 (sim_husky_pll.c) */
     uint8_t smc_fast;
     /* Nano (§7.2) */
     uint8_t nano_out, nano_level; /* GPIO output enable / level, by 0x25 mask bits */
@@ -300,8 +313,11 @@ void board_glitch_active(cwsim_board *b);
 
 /* Husky PLL (sim_husky_pll.c) */
 void husky_pll_power_up(cwsim_board *b);
-double husky_pll_hz(const cwsim_board *b, int channel);
+void husky_pll_ctrl_out(cwsim_board *b, const uint8_t *data, uint16_t len); /* OUT 0x29 */
+void husky_pll_ctrl_in(cwsim_board *b, uint8_t resp[3]);                    /* IN 0x29 */
+double husky_pll_hz(const cwsim_board *b, int channel); /* output channel 1..4; 0 when off */
 int husky_pll_locked(const cwsim_board *b);
+void husky_pll_default_setup(cwsim_board *b); /* the registers of §4.9.4's table, locked */
 
 /* USART (sim_usart.c) */
 void usart_reset(cwsim_board *b);

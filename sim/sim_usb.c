@@ -204,8 +204,7 @@ void sam_reset(cwsim_board *b)
     b->sam_nrst = CWSIM_Z;
     memset(b->halt, 0, sizeof b->halt);
     usart_reset(b);
-    b->i2c_status = 0;
-    b->i2c_data = 0;
+    memset(b->pll.result, 0, sizeof b->pll.result); /* the SAM's copy; the PLL keeps running */
     b->smc_fast = 0;
     /* Nano: everything is in the SAM; power-up values are (unconfirmed): GPIOs inputs, target
      * clock off, capture idle */
@@ -611,26 +610,7 @@ static void vendor_out_callback(cwsim_board *b, uint8_t req, uint16_t val, uint1
                 b->nano_done = 1; /* arm: no capture is simulated, done at once (inferred) */
             return;
         }
-        if (len != 5)
-            return; /* §4.9: ignored, the status stays */
-        {
-            unsigned reg = (unsigned)d[1] | (unsigned)d[2] << 8;
-            uint16_t v = (uint16_t)(d[3] | d[4] << 8);
-            if (reg >= sizeof b->pll / sizeof b->pll[0]) {
-                b->i2c_status = 1; /* I2C failure (inferred: no such register) */
-                return;
-            }
-            if (d[0] == 1) {
-                if (reg != 0x07) /* 0x07 holds the read-only lock bit */
-                    b->pll[reg] = v;
-            } else {
-                uint16_t r = b->pll[reg];
-                if (reg == 0x07)
-                    r = (uint16_t)((r & ~0x0800u) | (husky_pll_locked(b) ? 0x0800u : 0u));
-                b->i2c_data = r;
-            }
-            b->i2c_status = 2; /* OK */
-        }
+        husky_pll_ctrl_out(b, d, len); /* §4.9.1 */
         return;
     case 0x2A:
         if (len == 4)
@@ -765,10 +745,7 @@ static int vendor_in(cwsim_board *b, uint8_t req, uint16_t val, uint16_t len, ui
         }
         if (b->kd->kind != CWSIM_HUSKY)
             return CWSIM_STALL;
-        resp[0] = b->i2c_status;
-        resp[1] = (uint8_t)b->i2c_data;
-        resp[2] = (uint8_t)(b->i2c_data >> 8);
-        b->i2c_status = 0; /* reading clears it */
+        husky_pll_ctrl_in(b, resp); /* §4.9.1: [status][lo][hi], then all three cleared */
         *rlen = 3;
         return 0;
     case 0x2A:

@@ -47,6 +47,11 @@ local function engine(ctx)
     fail(ctx, "device", NO_ENGINE, "AVR programming needs a ChipWhisperer capture "
       .. "board with the V2/ISP engine (CW-Lite, CW1200, Husky), not %s", tostring(dev))
   end
+  local ok, info = pcall(dev.info, dev)
+  if ok and info and info.kind == "nano" then -- known without asking (cw-usb-protocol.md §2.3)
+    fail(ctx, "device", NO_ENGINE, "this board (%s) cannot program AVR: its firmware has no "
+      .. "V2/ISP engine; use a CW-Lite, CW1200 or CW-Husky", info.name)
+  end
   local isp = v2isp.new(dev, { where = where(ctx) })
   local name, msg, code = isp:sign_on()
   if not name and code ~= "stall" then check(ctx, nil, msg, code) end -- a USB failure
@@ -521,10 +526,12 @@ local function doctor(ctx, report)
   report:step("ISP engine", "ok", "the board answers SIGN_ON (V2/ISP)")
   ctx.isp = isp
   local hz, src = dev:clock()
+  local clk = hz and dev.clock_info and dev:clock_info()
   local hs2_off = not hz
   if hz then
-    report:step("clock", "unverifiable", ("%s on HS2 (%s); the board cannot see whether it "
-      .. "reaches the target"):format(khz(hz), src))
+    report:step("clock", "unverifiable", ("%s on HS2 (%s)%s; the board cannot see whether it "
+      .. "reaches the target"):format(khz(hz), src, clk and clk.note and ("; " .. clk.note)
+      or ""))
   else
     report:step("clock", "failed", ("HS2 carries no clock (%s): a CW308 AVR runs from it "
       .. "(cwlua program switches %s on while it works)"):format(tostring(src), khz(d.clock_hz)))

@@ -10,12 +10,17 @@
 --
 -- World failures (USB errors, a board without the feature) return nil, message, code; misuse
 -- (an unknown pin or mode, a bad argument) raises. docs/api.md lists every function.
+-- The parts with a concern of their own are modules of their own: cwlua.board.usart (the
+-- serial bridge), cwlua.board.clock (the target clock and its sources: clkgen, pll, pck).
 local time = require "cwlua.time"
+local clock = require "cwlua.board.clock"
+local common = require "cwlua.board.common"
 local connect = require "cwlua.connect"
 local device = require "cwlua.core.device"
 local devspec = require "cwlua.devspec"
 local errors = require "cwlua.errors"
 local signal = require "cwlua.core.signal"
+local usart = require "cwlua.board.usart"
 
 local M = {}
 
@@ -28,24 +33,20 @@ M.defaults = { spec = nil, sim = {}, bitstream = nil, quiet = false }
 local RT_IN, RT_OUT = 0xC1, 0x41
 local REQ = {
   MEMREAD_BULK = 0x10, MEMWRITE_BULK = 0x11, MEMREAD_CTRL = 0x12, MEMWRITE_CTRL = 0x13,
-  FPGA_STATUS = 0x15, FW_VERSION = 0x17, USART_DATA = 0x1A, USART_CONFIG = 0x1B,
-  SAM_CONFIG = 0x22, NANO_GPIO = 0x25, NANO_CLKOUT = 0x27,
+  SAM_CONFIG = 0x22, NANO_GPIO = 0x25,
 }
 local SAM_RELEASE_LOCK = 0x0011 -- 0x22 sub-command: release the FPGA bus lock (§2.3, §2.5)
-local USART_INIT, USART_ENABLE = 0x10, 0x11            -- 0x1B sub-commands (§5.1)
-local USART_RX_COUNT, USART_TX_COUNT = 0x14, 0x18      -- 0x1B IN sub-commands (§5.2, §5.3)
 
 -- FPGA registers, Lite/Pro numbering, also Husky for these (§4.0).
-local REG = { ADVCLOCK = 6, SYSTEMCLK = 7, EXTCLK = 38, GLITCH = 51, IOROUTE = 55, IOREAD = 59 }
+local REG = { SYSTEMCLK = 7, EXTCLK = 38, IOROUTE = 55, IOREAD = 59 }
 
 -- A vendor request is answered within a millisecond; 2 s means the board is wedged. (NewAE
 -- uses 20 s for everything, §1.3 item 6, which makes a dead board look like a hang.)
 local CTRL_TIMEOUT_MS = 2000
 local CTRL_IO_THRESHOLD = 48 -- below: control transfers; from here: bulk (§2.5)
-local CTRL_MAX = 128         -- firmware control buffer (§2.1)
-local USART_CAPACITY = 199   -- 200-byte circular buffers, one slot always empty (§5.4)
 
--- What each board kind is (§1.1, §7.1).
+-- What each board kind is (§1.1, §7.1); clkgen names the target clock's source
+-- (cwlua.board.clock).
 local KINDS = {
   cwlite = { name = "CW-Lite", fpga = true, clkgen = "dcm", mck = 96e6 },
   cw1200 = { name = "CW1200 Pro", fpga = true, clkgen = "dcm", mck = 96e6 },
@@ -71,51 +72,16 @@ local TIO_DEFAULT = { tio1 = "serial_rx", tio2 = "serial_tx", tio3 = "high_z", t
 local XIO_SHIFT = { nrst = 0, pdid = 2, pdic = 4 }
 local POWER_OFF_BIT = 0x02 -- IOROUTE byte 5 bit 1: 1 = target power off (§4.1 "Byte 5")
 
--- HS2 output, CW_EXTCLK (38) bits 6..5 (§4.3).
-local HS2_MASK, HS2_OFF, HS2_CLKGEN, HS2_GLITCH = 0x60, 0x00, 0x40, 0x60
-
--- CW-Nano: 0x25 GPIO (mode in wValue, pin mask in data[0]) and 0x27 clock out (§7.2).
+-- CW-Nano: 0x25 GPIO (mode in wValue, pin mask in data[0]) (§7.2).
 local NANO_MASK = { tio3 = 0x04, pdic = 0x10, pdid = 0x20, nrst = 0x40 }
 local NANO_OUTPUT, NANO_INPUT, NANO_LOW, NANO_HIGH = 1, 2, 3, 4
-local NANO_PCK_HZ = 240e6                         -- PCK2 source: 240 MHz / div (§7.2)
-local NANO_DIVS = { 1, 2, 4, 8, 16, 32, 64 }
-
--- USART INIT codes (§5.1).
-local STOP_CODE = { [1] = 0, [1.5] = 1, [2] = 2 }
-local PARITY_CODE = { none = 0, odd = 1, even = 2, mark = 3, space = 4 }
-local SERIAL_DEFAULT = { baud = 38400, parity = "none", stop = 1, bits = 8 } -- NewAE target default
 
 local Board = {}
 Board.__index = Board
 Board.__name = "cwlua.Board"
 
--- Serial settings cwlua set on each board during this process, by serial number: the board
--- cannot report them, so a snapshot restores these, else SERIAL_DEFAULT (contract.md §3).
-local serial_set = {}
-
----------------------------------------------------------------------------------------------
--- failures
-
-local function fail(code, fmt, ...)
-  error(errors.new("device", fmt:format(...), { code = code }), 0)
-end
-
--- Wrap a method so that a raised device failure becomes the return values nil, msg, code.
--- stream: on a stream, "timeout" means the target sent nothing in time (docs/api.md); a USB
--- transfer that timed out is the board failing, not the target, so it is returned as "io" (its
--- message still says "timed out"): a protocol engine that waits for its target must never take
--- a board that stopped answering for a silent target (exit 3, not 4; contract.md §3.8).
-local function protect(f, stream)
-  return function(...)
-    local r = table.pack(pcall(f, ...))
-    if r[1] then return table.unpack(r, 2, r.n) end
-    local e = r[2]
-    if errors.is(e, "device") and e.code then
-      return nil, e.message, (stream and e.code == "timeout") and "io" or e.code
-    end
-    error(e, 0)
-  end
-end
+-- Raised device failures (code per docs/api.md); protect turns them into nil, msg, code.
+local fail, protect = common.fail, common.protect
 
 function Board:_where()
   return ("%s %s"):format(self.kind, self.serial_number)
@@ -130,7 +96,7 @@ local REQ_NAME = {
   [0x13] = "FPGA write", [0x15] = "FPGA status", [0x16] = "FPGA programming",
   [0x17] = "firmware version", [0x1A] = "serial data", [0x1B] = "serial set-up",
   [0x20] = "XMEGA programmer", [0x21] = "AVR programmer", [0x22] = "SAM set-up",
-  [0x25] = "Nano GPIO", [0x27] = "Nano clock", [0x31] = "CDC settings",
+  [0x25] = "Nano GPIO", [0x27] = "Nano clock", [0x29] = "PLL access", [0x31] = "CDC settings",
 }
 
 -- Raise for a failed transfer: "<board>: <what>: <transport detail>; <what to do>".
@@ -226,8 +192,16 @@ function Board:_fpga_write(addr, data)
   if #data % 512 == 0 and #data % 1024 ~= 0 then self:_bulk_out("", CTRL_TIMEOUT_MS, what) end
 end
 
-local function getbyte(s, i) return s:byte(i) end
-local function setbyte(s, i, v) return s:sub(1, i - 1) .. string.char(v) .. s:sub(i + 1) end
+local getbyte, setbyte = common.getbyte, common.setbyte
+
+-- SYSTEMCLK (7): the FPGA's clock, which scales its frequency counters (96 MHz on the Lite,
+-- §4.0); read once per open.
+function Board:_systemclk()
+  if not self._fin then
+    self._fin = string.unpack("<I4", self:_fpga_read(REG.SYSTEMCLK, 4))
+  end
+  return self._fin
+end
 
 ---------------------------------------------------------------------------------------------
 -- opening
@@ -492,7 +466,8 @@ end)
 Board.power = protect(function(self, on)
   checkopen(self)
   if not self._kind.fpga then
-    fail("unsupported", "%s: the CW-Nano cannot switch target power", self:_where())
+    fail("unsupported", "%s: the CW-Nano cannot switch target power (its firmware has no "
+      .. "request for it)", self:_where())
   end
   local io = self:_fpga_read(REG.IOROUTE, 8)
   local b5 = getbyte(io, 6)
@@ -504,416 +479,66 @@ Board.power = protect(function(self, on)
 end)
 
 ---------------------------------------------------------------------------------------------
--- clock
+-- clock (cwlua.board.clock and its sources)
 
---- board.clkgen_search(hz, fin) -> mul, div, achieved: NewAE's exact search (§4.8): mul 2..256
--- outer, div 1..maxdiv-1 inner, the first strict minimum of |hz - fin*mul/div|.
-function M.clkgen_search(hz, fin)
-  local maxdiv = fin < 52e6 and math.floor(fin / 0.5e6) or 256
-  local best_err, best_mul, best_div = math.huge, nil, nil
-  for mul = 2, 256 do
-    for div = 1, maxdiv - 1 do
-      local e = math.abs(hz - fin * mul / div)
-      if e < best_err then best_err, best_mul, best_div = e, mul, div end
-    end
-  end
-  return best_mul, best_div, fin * best_mul / best_div
-end
-
--- The DCM_CLKGEN range cwlua accepts: Python warns below 3.2 MHz that the DCM may not lock
--- (§4.8); the exact limits are unconfirmed, so the lock bit decides in the end.
-local CLKGEN_MIN_HZ, CLKGEN_MAX_HZ = 96e6 * 2 / 255, 200e6
-
-function Board:_advclock()
-  return self:_fpga_read(REG.ADVCLOCK, 4)
-end
-
-function Board:_systemclk()
-  if not self._fin then
-    self._fin = string.unpack("<I4", self:_fpga_read(REG.SYSTEMCLK, 4)) -- 96 MHz on Lite (§4.0)
-  end
-  return self._fin
-end
-
--- Pulse bit `bit` of byte `i` of ADVCLOCK: set, write; clear, write.
-function Board:_advclock_pulse(adv, i, bit)
-  adv = setbyte(adv, i, getbyte(adv, i) | bit)
-  self:_fpga_write(REG.ADVCLOCK, adv)
-  adv = setbyte(adv, i, getbyte(adv, i) & ~bit)
-  self:_fpga_write(REG.ADVCLOCK, adv)
-  return adv
-end
-
-function Board:_glitch_dcm_reset() -- CLOCKGLITCH_SETTINGS (51) byte 5 bit 1 pulse (§4.6, §4.8)
-  local g = self:_fpga_read(REG.GLITCH, 8)
-  self:_fpga_write(REG.GLITCH, setbyte(g, 6, getbyte(g, 6) | 0x02))
-  self:_fpga_write(REG.GLITCH, setbyte(g, 6, getbyte(g, 6) & ~0x02))
-end
-
--- Reset the CLKGEN DCM and reload M/D (§4.8 step 4).
-function Board:_clkgen_reset(adv)
-  adv = setbyte(adv, 4, getbyte(adv, 4) | 0x04)
-  self:_fpga_write(REG.ADVCLOCK, adv)
-  adv = setbyte(setbyte(adv, 1, getbyte(adv, 1) & ~0x10), 4, getbyte(adv, 4) & ~0x04)
-  self:_fpga_write(REG.ADVCLOCK, adv)
-  adv = self:_advclock_pulse(adv, 4, 0x01) -- LOAD
-  self:_glitch_dcm_reset()
-  return adv
-end
-
--- Program M and D and wait for the DCM to lock (§4.8 steps 1-4, then NewAE's
--- try_wait_clkgen_locked: up to 5 polls 50 ms apart with a DCM reset between, §6.1 step 13).
-function Board:_clkgen_set(mul, div)
-  local adv = self:_advclock()
-  if getbyte(adv, 1) & 0x08 ~= 0 then -- CLKGEN input = EXTCLK: use the system clock (§4.8)
-    adv = setbyte(adv, 1, getbyte(adv, 1) & ~0x08)
-  end
-  adv = setbyte(adv, 2, mul - 1)
-  adv = self:_advclock_pulse(adv, 4, 0x01)
-  adv = setbyte(adv, 3, div - 1)
-  adv = self:_advclock_pulse(adv, 4, 0x01)
-  self:_clkgen_reset(adv)
-  for _ = 1, 5 do
-    adv = self:_advclock()
-    local done, locked = getbyte(adv, 4) & 0x02 ~= 0, getbyte(adv, 1) & 0x20 ~= 0
-    if done and locked then return end
-    self:_clkgen_reset(adv)
-    time.sleep(50)
-  end
-  fail("io", "%s: the clock generator did not lock at M=%d D=%d (ADVCLOCK reads %s)",
-    self:_where(), mul, div, (adv:gsub(".", function(c) return ("%02X "):format(c:byte()) end)))
-end
-
-function Board:_hs2(value)
-  local b = self:_fpga_read(REG.EXTCLK, 1):byte()
-  if value ~= nil then
-    b = (b & ~HS2_MASK) | value -- read-modify-write of bits 6..5 (§4.3)
-    self:_fpga_write(REG.EXTCLK, string.char(b))
-  end
-  return b & HS2_MASK
-end
-
-local function nano_clock(self, hz)
-  if hz == nil then
-    local div = self:_ctrl_in(REQ.NANO_CLKOUT, 0, 3):byte(1) -- [div, 0, 0] (§7.2)
-    if div == 0 then return false, "off" end
-    return NANO_PCK_HZ / div, "pck2"
-  end
-  if hz == false then
-    self:_ctrl_out(REQ.NANO_CLKOUT, 0, "\0\0\0")
-    return false, "off"
-  end
-  local best
-  for _, d in ipairs(NANO_DIVS) do
-    if not best or math.abs(NANO_PCK_HZ / d - hz) < math.abs(NANO_PCK_HZ / best - hz) then
-      best = d
-    end
-  end
-  self:_ctrl_out(REQ.NANO_CLKOUT, 0, string.char(best, 0, 0))
-  return NANO_PCK_HZ / best, "pck2"
-end
-
---- board:clock([hz | false]) -> achieved Hz | false, source ("clkgen", "glitch", "off",
--- "pck2") | nil, msg, code. hz sets the clock generator and routes it to HS2 (the target
--- clock pin); false turns HS2 off; no argument reads the current state.
-Board.clock = protect(function(self, hz)
-  checkopen(self)
+local function check_hz(hz)
   if hz ~= nil and hz ~= false and (type(hz) ~= "number" or hz ~= hz or hz <= 0) then
-    error("clock: hz must be a positive number or false", 2)
+    error("clock: hz must be a positive number or false", 0)
   end
-  if self._kind.clkgen == "pck" then return nano_clock(self, hz) end
+end
+
+--- board:clock([hz | false [, opts]]) -> achieved Hz | false, source | nil, msg, code.
+-- hz programs the board's clock source (CW-Lite/CW1200 DCM "clkgen", Husky PLL "pll", Nano
+-- "pck2") and routes it to HS2 (the target clock pin); false turns HS2 off; no argument reads
+-- the current state (false with "off", "glitch", "not loaded", "pll off", "pll unlocked" or
+-- "invalid" when HS2 carries no readable clock). opts.adc_mul (Husky): the ADC clock's
+-- multiple of hz, 0 = off (default 4, NewAE's). A frequency the board cannot make
+-- is "invalid" with nothing changed; a clock generator that does not lock is "unlocked".
+Board.clock = protect(function(self, hz, opts)
+  checkopen(self)
+  check_hz(hz)
+  if opts ~= nil and type(opts) ~= "table" then error("clock: opts must be a table", 0) end
+  local k = opts and opts.adc_mul
+  if k ~= nil and (math.type(k) ~= "integer" or k < 0) then
+    error("clock: adc_mul must be a non-negative integer", 0)
+  end
+  local got, src
   if hz == false then
-    self:_hs2(HS2_OFF)
-    return false, "off"
+    got, src = clock.off(self)
+  elseif hz == nil then
+    got, src = clock.read(self)
+  else
+    got, src = clock.set(self, hz, opts)
   end
-  if hz ~= nil then
-    if self._kind.clkgen ~= "dcm" then
-      -- the Husky's target clock comes from its CDCI6214 PLL (cw-usb-protocol.md §4.9)
-      fail("unsupported", "%s: setting the clock of a %s (its CDCI6214 PLL) is not supported "
-        .. "yet", self:_where(), self._kind.name)
-    end
-    local fin = self:_systemclk()
-    if hz < CLKGEN_MIN_HZ or hz > CLKGEN_MAX_HZ then
-      fail("invalid", "%s: %.6g Hz is outside what the clock generator can make (%.3f to %.0f "
-        .. "MHz)", self:_where(), hz, CLKGEN_MIN_HZ / 1e6, CLKGEN_MAX_HZ / 1e6)
-    end
-    local mul, div = M.clkgen_search(hz, fin)
-    self:_clkgen_set(mul, div)
-    self:_hs2(HS2_CLKGEN)
-  end
-  local hs2 = self:_hs2()
-  if hs2 == HS2_OFF then return false, "off" end
-  if hs2 == HS2_GLITCH then return false, "glitch" end
-  if hs2 ~= HS2_CLKGEN then return false, "invalid" end
-  if self._kind.clkgen ~= "dcm" then return false, "pll" end
-  local adv = self:_advclock()
-  if getbyte(adv, 4) & 0x02 == 0 then return false, "not loaded" end -- DONE clear (§4.8)
-  return self:_systemclk() * (getbyte(adv, 2) + 1) / (getbyte(adv, 3) + 1), "clkgen"
+  return got, src
 end)
 
----------------------------------------------------------------------------------------------
--- the USART bridge (§5)
+--- board:clock_info() -> { hz, source, dividers, locked, adc_hz, adc_mul, measured_adc_hz,
+-- note } | nil, msg, code: what board:clock() reads, with the source's settings (dividers),
+-- its lock bit, on a Husky its ADC clock and the FPGA's count of it, and a note saying what
+-- the board can confirm of its own clock (docs/api.md).
+Board.clock_info = protect(function(self)
+  checkopen(self)
+  local hz, src, info = clock.read(self, true)
+  info = info or {}
+  info.hz, info.source = hz or nil, src
+  return info
+end)
 
---- board.usart_baud(requested, mck) -> the baud the SAM really produces (§5.1 divider), or nil
--- when the divider is out of range (the INIT then fails silently).
-function M.usart_baud(baud, mck)
-  local over = mck >= 16 * baud and 16 or 8
-  local cd_fp = (8 * math.floor(mck) + over * baud // 2) // (over * baud)
-  local cd, fp = cd_fp >> 3, cd_fp & 7
-  if cd < 1 or cd > 65535 then return nil end
-  return mck / (over * (cd + fp / 8))
-end
+--- board.clkgen_search(hz, fin) -> mul, div, achieved: the CW-Lite's M and D (cwlua.board.clkgen)
+M.clkgen_search = require("cwlua.board.clkgen").search
 
-local Stream = {}
-Stream.__index = Stream
-Stream.__name = "cwlua.Stream"
-
--- --log-wire (contract.md §3): one line per burst, "+0.012345 > 7F" (to the target) or "< 79"
--- (from it), seconds since the first burst on the runtime clock.
-local wire = { out = nil, t0 = nil }
-
---- board.set_wire_log(true | path | file): log every burst of every stream; true = stderr.
-function M.set_wire_log(where)
-  if where == true then
-    wire.out = io.stderr
-  elseif type(where) == "string" then
-    local f, err = io.open(where, "w")
-    if not f then errors.raise("usage", "--log-wire: cannot write %s", err) end
-    f:setvbuf("line")
-    wire.out = f
-  else
-    wire.out = where
-  end
-  wire.t0 = nil
-end
-
---- board.wire(dir, bytes): log a burst (">" to the target, "<" from it); for other streams too
-function M.wire(dir, bytes)
-  if not wire.out or #bytes == 0 then return end
-  local now = time.now_ns()
-  wire.t0 = wire.t0 or now
-  wire.out:write(("+%.6f %s %s\n"):format((now - wire.t0) / 1e9, dir,
-    (bytes:gsub(".", function(c) return ("%02X "):format(c:byte()) end):gsub(" $", ""))))
-end
-
-local function frame_bits(cfg)
-  return 1 + cfg.bits + (cfg.parity == "none" and 0 or 1) + cfg.stop
-end
-
-function Stream:_count(sub)
-  local b = self._board
-  return string.unpack("<I4", b:_ctrl_in(REQ.USART_CONFIG, sub, 4))
-end
-
---- stream:available() -> bytes that can be read now | nil, msg, code
-Stream.available = protect(function(self)
-  return #self._pending + self:_count(USART_RX_COUNT)
-end, true)
-
---- stream:tx_pending() -> bytes in the board's transmit buffer not yet sent | nil, msg, code
-Stream.tx_pending = protect(function(self)
-  return self:_count(USART_TX_COUNT)
-end, true)
-
--- The stream keeps _tx_end_ns, the (virtual) time its last queued byte leaves the board's
--- UART: the board shifts bytes out at a fixed rate, so how full its transmit buffer is, and
--- when a reply can arrive at the earliest, are known without asking: knowing when the answer
--- can arrive, instead of polling blindly, is what keeps a block near its wire time
--- (bench/README.md, "The AN3155 bound").
-function Stream:_queued_est()
-  local left = self._tx_end_ns - time.now_ns()
-  return left > 0 and -(-left // self.frame_ns) or 0 -- ceil
-end
-
--- Re-synchronise the estimate with the board's own count (0x1B/0x18).
-function Stream:_tx_sync()
-  local q = self:_count(USART_TX_COUNT)
-  self._tx_end_ns = time.now_ns() + q * self.frame_ns
-  return q
-end
-
---- stream:write(data) -> true | nil, msg, code. Keeps the board's 199-byte transmit buffer
--- full while it drains but never overflowing it (it would drop bytes silently, §5.2); at most
--- 128 bytes a request (§5.2).
-Stream.write = protect(function(self, data)
-  if type(data) ~= "string" then error("write: data must be a string", 2) end
-  M.wire(">", data)
-  local b, pos, n = self._board, 1, #data
-  while pos <= n do
-    -- one byte of margin for the estimate's rounding
-    local room = USART_CAPACITY - 1 - self:_queued_est()
-    if room <= 0 then
-      -- wait until what must leave first has left, then ask the board, so a wrong estimate
-      -- can never overflow the buffer
-      time.sleep_ns(math.min(n - pos + 1, CTRL_MAX) * self.frame_ns)
-      room = USART_CAPACITY - 1 - self:_tx_sync()
-    end
-    if room > 0 then
-      local chunk = math.min(room, CTRL_MAX, n - pos + 1)
-      b:_ctrl_out(REQ.USART_DATA, 0, data:sub(pos, pos + chunk - 1))
-      self._tx_end_ns = math.max(self._tx_end_ns, time.now_ns()) + chunk * self.frame_ns
-      pos = pos + chunk
-    end
-  end
-  return true
-end, true)
-
--- Take everything the board holds: one count (0x1B/0x14), then as many 0x1A reads as needed;
--- what the caller does not want yet stays in _pending for the next read. Never asks for more
--- than is buffered: the firmware pads with 0xFF (§5.3).
-function Stream:_fill()
-  local b = self._board
-  local waiting = self:_count(USART_RX_COUNT)
-  local got, burst = 0, {}
-  while got < waiting do
-    local n = math.min(waiting - got, CTRL_MAX)
-    burst[#burst + 1] = b:_ctrl_in(REQ.USART_DATA, 0, n)
-    got = got + n
-  end
-  if got > 0 then
-    local data = table.concat(burst)
-    M.wire("<", data)
-    self._pending = self._pending .. data
-  end
-  return got
-end
-
-local POLL_MAX_NS = 2000000 -- longest gap between two looks at an idle line: 2 ms
--- Never let more than this arrive unread: the board's receive buffer holds 199 bytes and drops
--- the rest (§5.4); the margin covers the USB round trips of emptying it (3 transfers at a few
--- milliseconds each is 30-odd bytes at 115200).
-local RX_UNREAD_MAX = USART_CAPACITY - 64
-
--- Wait for bytes: not before the earliest moment the missing ones can have arrived (after our
--- own last byte, one frame each, plus extra_ns the caller knows the target needs), but never
--- so long that the board's receive buffer could overflow; then poll with a gap that doubles
--- from one frame time up to POLL_MAX_NS.
-function Stream:_await(n, left, extra_ns)
-  local ahead = math.min(n - #self._pending, RX_UNREAD_MAX)
-  local earliest = self._tx_end_ns + ahead * self.frame_ns + (extra_ns or 0)
-  local wait = earliest - time.now_ns()
-  if wait > 0 then time.sleep_ns(math.min(wait, math.max(left(), 0))) end
-  local gap = self.frame_ns
-  while #self._pending < n do
-    if self:_fill() == 0 then
-      local remaining = left()
-      if remaining <= 0 then return end
-      time.sleep_ns(math.min(remaining, gap))
-      gap = math.min(gap * 2, POLL_MAX_NS)
-    else
-      gap = self.frame_ns
-      local missing = math.min(n - #self._pending, RX_UNREAD_MAX)
-      if missing > 0 then time.sleep_ns(math.min(math.max(left(), 0), missing * self.frame_ns)) end
-    end
-  end
-end
-
---- stream:read(n, timeout_ms [, extra_ns]) -> string of up to n bytes | nil, msg, "timeout"
--- when none arrived in time. extra_ns: how long the target needs before it answers (e.g.
--- flash programming), so the board is not asked before the answer can exist. Waits on the
--- runtime clock: on the simulator this costs no real time.
-Stream.read = protect(function(self, n, timeout_ms, extra_ns)
-  if math.type(n) ~= "integer" or n < 1 then error("read: n must be a positive integer", 2) end
-  if type(timeout_ms) ~= "number" or timeout_ms <= 0 then
-    error("read: timeout_ms must be a positive number", 2)
-  end
-  if #self._pending < n then self:_await(n, time.deadline(timeout_ms), extra_ns) end
-  if #self._pending == 0 then
-    local hint = self._board:_sim_hint()
-    return nil, ("read: nothing received within %g ms"):format(timeout_ms)
-      .. (hint and ("; " .. hint) or ""), "timeout"
-  end
-  local out = self._pending:sub(1, n)
-  self._pending = self._pending:sub(n + 1)
-  return out
-end, true)
-
---- stream:read_until(pattern, timeout_ms) -> text up to and including the first match |
--- nil, msg, "timeout" (what arrived stays buffered for the next read)
-Stream.read_until = protect(function(self, pattern, timeout_ms)
-  if type(pattern) ~= "string" then error("read_until: pattern must be a string", 2) end
-  local left = time.deadline(timeout_ms)
-  while true do
-    local _, e = self._pending:find(pattern)
-    if e then
-      local out = self._pending:sub(1, e)
-      self._pending = self._pending:sub(e + 1)
-      return out
-    end
-    if self:_fill() == 0 then
-      local remaining = left()
-      if remaining <= 0 then
-        local hint = #self._pending == 0 and self._board:_sim_hint()
-        return nil, ("read_until: no match for %q within %g ms (%d bytes received)"):format(
-          pattern, timeout_ms, #self._pending) .. (hint and ("; " .. hint) or ""), "timeout"
-      end
-      time.sleep_ns(math.min(remaining, math.max(self.frame_ns, 100000)))
-    end
-  end
-end, true)
-
---- stream:flush() -> bytes discarded: drops everything received so far
-Stream.flush = protect(function(self)
-  local dropped = #self._pending
-  self._pending = ""
-  while true do
-    local n = self:_fill()
-    if n == 0 then break end
-    dropped = dropped + #self._pending
-    self._pending = ""
-  end
-  return dropped
-end, true)
-
---- stream:drain(timeout_ms) -> true once the board has sent everything | nil, msg, "timeout"
-Stream.drain = protect(function(self, timeout_ms)
-  local left = time.deadline(timeout_ms)
-  while true do
-    local q = self:_tx_sync()
-    if q == 0 then return true end
-    if left() <= 0 then
-      return nil, ("drain: %d bytes still queued after %g ms"):format(q, timeout_ms), "timeout"
-    end
-    time.sleep_ns(q * self.frame_ns)
-  end
-end, true)
+--- board.usart_baud(requested, mck) -> the baud the SAM really produces (cw-usb-protocol.md
+-- §5.1), or nil when the divider is out of range
+M.usart_baud = usart.baud
+M.set_wire_log, M.wire = usart.set_wire_log, usart.wire
 
 --- board:serial([cfg]) -> stream | nil, msg, code. cfg: baud (38400), parity ("none", "odd",
 -- "even", "mark", "space"), stop (1, 1.5, 2), bits (5..8). INIT (which empties both board
 -- buffers on shipped firmware, §5.1) then ENABLE.
 Board.serial = protect(function(self, cfg)
   checkopen(self)
-  cfg = cfg or {}
-  local c = {}
-  for k, v in pairs(SERIAL_DEFAULT) do c[k] = cfg[k] == nil and v or cfg[k] end
-  for k in pairs(cfg) do
-    if SERIAL_DEFAULT[k] == nil then error(("serial: unknown setting '%s'"):format(k), 2) end
-  end
-  if math.type(c.baud) ~= "integer" or c.baud < 1 then
-    error("serial: baud must be a positive integer", 2)
-  end
-  if PARITY_CODE[c.parity] == nil then
-    error("serial: parity must be none, odd, even, mark or space", 2)
-  end
-  if STOP_CODE[c.stop] == nil then error("serial: stop must be 1, 1.5 or 2", 2) end
-  if math.type(c.bits) ~= "integer" or c.bits < 5 or c.bits > 8 then
-    error("serial: bits must be 5 to 8", 2)
-  end
-  local actual = M.usart_baud(c.baud, self._kind.mck)
-  if not actual then
-    fail("invalid", "%s: %d baud is outside the board USART's range", self:_where(), c.baud)
-  end
-  self:_ctrl_out(REQ.USART_CONFIG, USART_INIT,
-    string.pack("<I4BBB", c.baud, STOP_CODE[c.stop], PARITY_CODE[c.parity], c.bits))
-  self:_ctrl_out(REQ.USART_CONFIG, USART_ENABLE)
-  serial_set[self.serial_number] = c
-  self._serial_gen = (self._serial_gen or 0) + 1
-  return setmetatable({
-    _board = self, _pending = "", _tx_end_ns = 0, baud = c.baud, actual_baud = actual,
-    parity = c.parity, rx_capacity = USART_CAPACITY,
-    stop = c.stop, bits = c.bits,
-    frame_ns = math.ceil(frame_bits(c) * 1e9 / actual),
-  }, Stream)
+  return usart.open(self, cfg)
 end)
 
 ---------------------------------------------------------------------------------------------
@@ -1003,51 +628,42 @@ Snapshot.__index = Snapshot
 Snapshot.__name = "cwlua.Snapshot"
 
 --- board:snapshot() -> snap | nil, msg, code. snap:restore() (and <close>) puts back the target
--- clock and HS2, pin modes and power, glitch outputs (MOSFETs, HS2 = glitch) and the serial
--- settings: those cwlua set earlier in this process, else 38400 8N1 (the board cannot report
--- them).
+-- clock (the clock source's settings — a Husky's PLL registers included — and HS2), pin modes
+-- and power, glitch outputs (MOSFETs, HS2 = glitch) and the serial settings: those cwlua set
+-- earlier in this process, else 38400 8N1 (the board cannot report them).
 Board.snapshot = protect(function(self)
   checkopen(self)
-  local s = { _board = self, _serial_gen = self._serial_gen,
-              _serial = serial_set[self.serial_number] or SERIAL_DEFAULT }
+  local s = { _board = self, _serial = usart.snapshot(self), _clock = clock.snapshot(self) }
   if self._kind.fpga then
     s._ioroute = self:_fpga_read(REG.IOROUTE, 8)
     s._extclk = self:_fpga_read(REG.EXTCLK, 1)
-    if self._kind.clkgen == "dcm" then s._advclock = self:_advclock() end
   else
-    s._nano_clk = self:_ctrl_in(REQ.NANO_CLKOUT, 0, 3)
     s._nano_pins = {}
     for k, v in pairs(self._nano_pins) do s._nano_pins[k] = v end
   end
   return setmetatable(s, Snapshot)
 end)
 
+-- Each part is put back even when an earlier one failed (a PLL that does not relock must not
+-- leave the pins as cwlua set them); the first failure is raised at the end.
 local restore = protect(function(self)
   local b = self._board
   if self._done or not b._dev then return true end
   self._done = true
+  local first
+  local function part(f, ...)
+    local ok, err = pcall(f, ...)
+    if not ok then first = first or err end
+  end
+  part(clock.restore, b, self._clock)
   if b._kind.fpga then
-    local adv = self._advclock
-    if adv then
-      local now = b:_advclock()
-      if now:byte(2) ~= adv:byte(2) or now:byte(3) ~= adv:byte(3) then
-        b:_clkgen_set(adv:byte(2) + 1, adv:byte(3) + 1)
-      end
-    end
-    b:_fpga_write(REG.EXTCLK, self._extclk)
-    b:_fpga_write(REG.IOROUTE, self._ioroute)
+    part(b._fpga_write, b, REG.EXTCLK, self._extclk)
+    part(b._fpga_write, b, REG.IOROUTE, self._ioroute)
   else
-    b:_ctrl_out(REQ.NANO_CLKOUT, 0, self._nano_clk)
-    for pin, mode in pairs(self._nano_pins) do nano_pin(b, pin, mode) end
+    for pin, mode in pairs(self._nano_pins) do part(nano_pin, b, pin, mode) end
   end
-  if b._serial_gen ~= self._serial_gen then -- cwlua changed the serial line since
-    local c = self._serial
-    b:_ctrl_out(REQ.USART_CONFIG, USART_INIT,
-      string.pack("<I4BBB", c.baud, STOP_CODE[c.stop], PARITY_CODE[c.parity], c.bits))
-    b:_ctrl_out(REQ.USART_CONFIG, USART_ENABLE)
-    serial_set[b.serial_number] = c
-    b._serial_gen = self._serial_gen
-  end
+  part(usart.restore, b, self._serial)
+  if first then error(first, 0) end
   return true
 end)
 
@@ -1076,5 +692,5 @@ function Snapshot:guard()
   end })
 end
 
-M.Board, M.Stream = Board, Stream
+M.Board, M.Stream = Board, usart.Stream
 return M

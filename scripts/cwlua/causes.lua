@@ -32,6 +32,9 @@ local DEVICE = {
   busy = "usb-busy", timeout = "usb-error", stall = "usb-error", overflow = "usb-error",
   io = "usb-error", old_firmware = "old-firmware", fpga_unprogrammed = "fpga-unprogrammed",
   no_engine = "no-engine", unsupported = "unsupported",
+  -- faults the board reports itself: a clock generator that did not lock, a Husky's clock
+  -- chip that does not answer over I2C (cw-usb-protocol.md §4.9.7)
+  unlocked = "board-error", i2c = "board-error",
 }
 
 -- A target failure by its code (cwlua.proto.*: what came back on the wire).

@@ -11,6 +11,9 @@
 --   fpga_unprogrammed (no bitstream found, or the FPGA did not take it), invalid (a bitstream
 --   file that cannot be used: exit 2, nothing was changed).
 local bitstream = require "cwlua.bitstream"
+local clkgen = require "cwlua.board.clkgen"
+local clock = require "cwlua.board.clock"
+local pll = require "cwlua.board.pll"
 local time = require "cwlua.time"
 local device = require "cwlua.core.device"
 local errors = require "cwlua.errors"
@@ -282,17 +285,16 @@ local function load_fpga(b, bit, from)
 end
 
 ---------------------------------------------------------------------------------------------
--- NewAE's default_setup() (§6.1 Lite/Pro; §6.2 Husky in part)
+-- NewAE's default_setup() (§6.1 Lite/Pro; §6.2 Husky: the parts programming depends on)
 
 local REG = { GAIN = 0, SETTINGS = 1, ADVCLOCK = 6, SAMPLES = 16, OFFSET = 26, TRIGSRC = 39,
               IOROUTE = 55 } -- §4.0
-local HS2_CLKGEN = 0x40      -- CW_EXTCLK bits 6..5 = 10 (§4.3)
-local DEFAULT_HZ = 7.37e6    -- clkgen_freq = 7.37e6, which the Lite makes as 7.3846 MHz (§4.8)
+local DEFAULT_HZ = 7.37e6    -- clkgen_freq = 7.37e6: 7.3846 MHz on the Lite, 7.3701 on a Husky
 
 local function setbyte(s, i, v) return s:sub(1, i - 1) .. string.char(v) .. s:sub(i + 1) end
 
-local function default_setup(b, notify)
-  local husky = b._kind.clkgen ~= "dcm"
+local function default_setup(b)
+  local husky = b._kind.clkgen == "pll"
   if not husky then
     local s = b:_fpga_read(REG.SETTINGS, 1):byte()
     b:_fpga_write(REG.SETTINGS, string.char(s | 0x02)) -- 1: gain.db = 25: high mode (§4.7)
@@ -301,31 +303,24 @@ local function default_setup(b, notify)
     b:_fpga_write(REG.OFFSET, string.pack("<I4", 0))     -- 3: adc.offset = 0
     s = b:_fpga_read(REG.SETTINGS, 1):byte()             -- 4: basic_mode = rising_edge
     b:_fpga_write(REG.SETTINGS, string.char((s & ~0x24) | 0x24))
-    local mul, div = require("cwlua.board").clkgen_search(DEFAULT_HZ, b:_systemclk())
-    b:_clkgen_set(mul, div)                              -- 5 and 13: clkgen_freq, lock
+    clkgen.set(b, DEFAULT_HZ)                            -- 5 and 13: clkgen_freq, lock
   end
   -- 6: triggers = "tio4" (Husky: 2 bytes, §6.2)
   b:_fpga_write(REG.TRIGSRC, husky and "\x20\0" or "\x20")
   local io = b:_fpga_read(REG.IOROUTE, 8)                -- 7-9: tio1 RX, tio2 TX, tio4 high-Z
   io = setbyte(setbyte(setbyte(io, 1, 0x02), 2, 0x01), 4, 0x00)
   b:_fpga_write(REG.IOROUTE, io)
-  b:_hs2(HS2_CLKGEN)                                     -- 10: hs2 = "clkgen"
+  clock.hs2(b, clock.HS2_CLKGEN)                         -- 10: hs2 = "clkgen"
   if not husky then                                      -- 11: adc_src = "clkgen_x4"
     local adv = b:_fpga_read(REG.ADVCLOCK, 4)
     adv = setbyte(adv, 1, adv:byte(1) & ~0x07)
     b:_fpga_write(REG.ADVCLOCK, adv)
-    b:_advclock_pulse(adv, 1, 0x10)                      -- ADC DCM reset
-    b:_glitch_dcm_reset()
+    clkgen.pulse(b, adv, 1, 0x10)                        -- ADC DCM reset
+    clkgen.glitch_dcm_reset(b)
   end
   if has(b, "cdc") then b:_ctrl_out(REQ_CDC_SETTINGS, 0) end -- 12: cdc_settings = 0
-  if husky then
-    -- the Husky's default set-up programs its CDCI6214 PLL (cw-usb-protocol.md §6.2)
-    local msg = ("%s: cwlua does not program the Husky's clock chip (CDCI6214 PLL) yet: "
-      .. "for 7.37 MHz on HS2 run scope.default_setup() in NewAE's chipwhisperer once"):format(
-      b:_where())
-    b._warnings[#b._warnings + 1] = msg
-    notify("warning: " .. msg)
-  end
+  -- the Husky's clock: its PLL's set-up, 7.37 MHz with the ADC at x4, locked (§6.2)
+  if husky then pll.default_setup(b, DEFAULT_HZ) end
 end
 
 ---------------------------------------------------------------------------------------------
@@ -372,7 +367,7 @@ function M.run(b, opts)
   notify(("%s: loading the FPGA bitstream %s"):format(b:_where(), from))
   load_fpga(b, bit, from)
   b.fpga, b.fpga_loaded = "configured", from
-  default_setup(b, notify)
+  default_setup(b)
   notify(("%s: FPGA configured; applied NewAE's default set-up (TIO1 serial RX, TIO2 serial TX, "
     .. "clock on HS2)"):format(b:_where()))
 end

@@ -10,6 +10,7 @@
 -- causes fit what was seen, `candidates` lists them in order of likelihood, and the first action
 -- is the quick check that tells them apart.
 local board_mod = require "cwlua.board"
+local causes = require "cwlua.causes"
 local errors = require "cwlua.errors"
 local json = require "cwlua.json"
 local targets = require "cwlua.targets"
@@ -20,7 +21,10 @@ local M = {}
 M.BOARD_SIDE = { ["no-board"] = true, ["usb-error"] = true, ["usb-permission"] = true,
                  ["usb-busy"] = true,
                  ["no-engine"] = true, -- the board lacks the programming engine (XMEGA on a Nano)
-                 ["old-firmware"] = true, ["fpga-unprogrammed"] = true, ["glitch-active"] = true }
+                 ["old-firmware"] = true, ["fpga-unprogrammed"] = true, ["glitch-active"] = true,
+                 -- the board reports a fault of its own (a PLL that does not lock), or lacks
+                 -- a feature the probe needs
+                 ["board-error"] = true, unsupported = true }
 
 M.RIGS = { "cw308", "cw506", "cw313", "serial" }
 
@@ -70,10 +74,12 @@ local function actions(cause, rig, ctx)
     ["reset-ineffective"] = { "nRST does not reach the chip: check the reset wiring and any "
       .. "reset jumper on the target board" },
     ["read-protected"] = { "cwlua program " .. t .. " FILE --unprotect (erases the whole chip)" },
+    ["board-error"] = { "unplug the board and plug it back in, then run cwlua doctor " .. t
+      .. " again", "if the fault stays, the board needs NewAE's attention (its clock chip or "
+      .. "firmware)" },
     ["no-engine"] = { "this board cannot program this target (the failed step says why): XMEGA "
       .. "and AVR need the programming engine of a CW-Lite, CW1200 or CW-Husky (not the "
-      .. "CW-Nano); the STM32F1 recipe needs a board whose clock cwlua sets (CW-Lite or CW1200; "
-      .. "not yet the CW-Husky's)" },
+      .. "CW-Nano)" },
     ["wrong-chip"] = { "use the recipe that fits: " .. (ctx.right_recipe and
       ("cwlua program " .. ctx.right_recipe .. " FILE") or "cwlua targets lists them") },
   }
@@ -198,7 +204,7 @@ local OPEN_CAUSE = { no_device = "no-board", access = "usb-permission", busy = "
                      timeout = "usb-error", io = "usb-error", stall = "usb-error",
                      overflow = "usb-error", fpga_unprogrammed = "fpga-unprogrammed",
                      old_firmware = "old-firmware",
-                     -- the board lacks what the recipe needs (the Husky's clock, for now)
+                     -- the board lacks a feature the recipe needs
                      unsupported = "no-engine" }
 M.OPEN_CAUSE = OPEN_CAUSE
 
@@ -218,7 +224,8 @@ end
 local function board_links(report, part)
   local b, msg, code = board_mod.open_default(part)
   if not b then
-    local cause = OPEN_CAUSE[code] or "no-board"
+    local cause = OPEN_CAUSE[code] or (code and causes.of(errors.new("device", msg or "",
+      { code = code }))) or "no-board"
     report:step(cause == "old-firmware" and "firmware" or
       (cause == "fpga-unprogrammed" and "FPGA" or "board"), "failed", msg)
     report:conclude(cause)
@@ -248,6 +255,24 @@ local function board_links(report, part)
       return b
     end
     report:step("glitch outputs", "ok", "off")
+    -- a Husky's clock comes from a PLL that must lock; one that does not is the board's own
+    -- fault, and every command that sets the clock fails on it (cw-usb-protocol.md §4.9.7)
+    if src == "pll unlocked" then
+      report:step("clock", "failed", ("the %s's clock PLL (CDCI6214) reports no lock: HS2 "
+        .. "carries no clock and none can be set"):format(i.name or i.kind))
+      local cinfo = b:clock_info()
+      local vco = cinfo and cinfo.dividers and cinfo.dividers.vco_hz
+      local why
+      if vco and (vco < 2.4e9 or vco > 2.8e9) then
+        why = ("its registers give a VCO of %.4f GHz, outside the 2.4-2.8 GHz it locks in "
+          .. "(cwlua clock 7.37e6 sets them again)"):format(vco / 1e9)
+      else
+        why = "the clock chip or its 12 MHz crystal is faulty" .. (vco and (": its registers "
+          .. "are in range (VCO %.4f GHz)"):format(vco / 1e9) or "")
+      end
+      report:conclude("board-error", { why })
+      return b
+    end
   end
   local on, pmsg, pcode = b:power()
   if on == false then
@@ -315,7 +340,9 @@ function M.run(word, opts)
     -- a board that stops answering mid-way (unplugged, timeouts) is a board-side cause
     if errors.is(err, "device") then
       report:step("board", "failed", err.message)
-      report:conclude(err.cause or OPEN_CAUSE[err.code] or "usb-error")
+      -- a transfer that failed is a board that went away or misbehaves; a fault the board
+      -- reported (a PLL that did not lock, an I2C failure) is its own cause (board-error)
+      report:conclude(err.cause or OPEN_CAUSE[err.code] or causes.of(err))
     else
       error(err, 0)
     end

@@ -767,14 +767,15 @@ local function doctor(recipe)
     local board = has_lines(dev)
     if board and dev.clock then
       local hz, src = diag.check(dev:clock())
+      local clk = hz and dev.clock_info and diag.check(dev:clock_info())
       if hz then
-        report:step("clock", "unverifiable", ("%d Hz on HS2 (%s); the board cannot see "
-          .. "whether it reaches the target"):format(math.floor(hz + 0.5), src))
+        -- what the board can confirm of its own clock (a lock bit; a Husky also counts its
+        -- PLL's ADC output), before what it cannot: whether the clock reaches the chip
+        report:step("clock", "unverifiable", ("%d Hz on HS2 (%s)%s; the board cannot see "
+          .. "whether it reaches the target"):format(math.floor(hz + 0.5), src,
+          clk and clk.note and ("; " .. clk.note) or ""))
         report:warn("if the clock does not reach the target, its application will not run "
           .. "(the bootloader runs on the chip's own oscillator and does not need it)")
-      elseif src == "pll" then -- a Husky's: cwlua neither reads nor sets it yet
-        report:step("clock", "unverifiable", "HS2 carries the Husky's PLL clock, which cwlua "
-          .. "cannot read yet")
       else
         report:step("clock", "unverifiable", "HS2 carries no clock (" .. tostring(src) .. ")")
         report:warn("the target gets no clock from the board: its application will not run "

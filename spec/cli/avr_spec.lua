@@ -324,7 +324,8 @@ describe("avr recipe on the simulator", function()
     local r = cli.run({ "-d", "sim:nano", "--sim-target", "atmega328p", "info", "avr" },
       { XDG_STATE_HOME = env })
     assert.are.equal(3, r.status)
-    assert.matches("^cwlua: avr: the board has no AVR ISP engine %(SIGN_ON: ", r.stderr)
+    assert.are.equal("cwlua: avr: this board (CW-Nano) cannot program AVR: its firmware has no "
+      .. "V2/ISP engine; use a CW-Lite, CW1200 or CW-Husky\n", r.stderr)
   end)
 
   it("programs after an XMEGA session left the shared engine timeout at 100 ms", function()

@@ -127,14 +127,25 @@ describe("connecting to a board", function()
       end
     end)
 
-    it("loads the Husky's bitstream and says its clock chip is left alone", function()
+    it("loads the Husky's bitstream and sets its PLL as NewAE's default_setup does", function()
       local path = cli.write(dir .. "/husky.bit", make_bit("husky"))
       local b <close>, msg, _, notes = quiet_open("sim:husky", { faults = { "fpga-unprogrammed" },
                                                                  bitstream = path })
       assert.is_truthy(b, msg)
       assert.are.same({ "serial_rx", "serial_tx" }, { b:pin("tio1"), b:pin("tio2") })
-      assert.matches("does not program the Husky's clock chip", notes[2])
-      assert.are.equal(1, #b:info().warnings)
+      assert.matches("applied NewAE's default set%-up", notes[2])
+      assert.are.equal(0, #b:info().warnings)
+      local info = b:clock_info()
+      assert.are.same({ 7370130, "pll", true }, { math.floor(info.hz + 0.5), info.source,
+        info.locked })
+      -- the clock state cw-usb-protocol.md §6.2 lists: crystal input chosen by register (0x01
+      -- bits 9..8 = 10), d 11, PSFB 5 with m 454 (0x1D = 0x41C6), prescalers A and B /4, 84, 21,
+      -- channel 3 LVDS; the FPGA's MMCM powered down (48 = 3), the clock monitor off (82)
+      local pll = require "cwlua.board.pll"
+      local function reg(r) return pll.read_reg(b, r) end
+      assert.are.same({ 0x2, 11, 0x41C6, 0, 84, 21, 0x05 }, { (reg(0x01) >> 8) & 3,
+        reg(0x1B) & 0xFF, reg(0x1D), reg(0x1E) & 0xF, reg(0x25), reg(0x31), reg(0x32) & 0xFF })
+      assert.are.same({ "\3", "\0" }, { b:fpga_read(48, 1), b:fpga_read(82, 1) })
     end)
 
     it("does not look for a bitstream on a CW-Nano, which has no FPGA", function()

@@ -163,6 +163,7 @@ describe("cwlua.board", function()
     it("uses the Nano's 240 MHz / div clock (§7.2)", function()
       local b <close> = assert(board.open("sim:nano"))
       assert.are.same({ 7.5e6, "pck2" }, { b:clock(8e6) }) -- 240 MHz / 32, the nearest
+      assert.are.same({ input_hz = 240e6, div = 32 }, b:clock_info().dividers)
     end)
   end)
 

@@ -101,6 +101,56 @@ describe("cwlua.flash leaves the board as found", function()
   end)
 end)
 
+describe("cwlua.flash on a CW-Husky", function()
+  after_each(cli.cleanup)
+  local pll = require "cwlua.board.pll"
+  -- the PLL registers cw-usb-protocol.md §4.9.7 has the snapshot keep, and the lock bit
+  local function regs(b)
+    local t = {}
+    for _, r in ipairs({ 0x01, 0x07, 0x1B, 0x1D, 0x1E, 0x25, 0x31, 0x32 }) do
+      t[r] = pll.read_reg(b, r)
+    end
+    return t
+  end
+
+  it("programs an STM32F1 at NewAE's 8 MHz and leaves the PLL as it found it", function()
+    local b <close> = assert(board.open("sim:husky", { target = "stm32f100xb",
+      state = cli.tmpdir() }))
+    -- a clock of the user's own, which the F1's 8 MHz must not replace for good
+    assert.are.equal(10e6, (b:clock(10e6)))
+    local before, hz_before = regs(b), b:sim_view().clock_hz
+    local asked = {}
+    local clock = b.clock
+    b.clock = function(self, hz, ...) -- what the recipe asks for, and what the PLL makes
+      local got, src = clock(self, hz, ...)
+      if hz then asked[#asked + 1] = { hz, got, src } end
+      return got, src
+    end
+    local hex = cli.write(cli.tmpdir() .. "/fw.hex", images.hex({ { 0x08000000,
+      images.pattern(300) } }))
+    local s = flash.program("stm32f1", hex, { board = b, quiet = true })
+    assert.are.equal("ok", s.verify)
+    -- 8 MHz exactly: d 1, m 40, p 5, /60 (cw-usb-protocol.md §4.9.6)
+    assert.are.same({ { 8e6, 8e6, "pll" } }, asked)
+    assert.are.same(before, regs(b))
+    assert.are.equal(hz_before, b:sim_view().clock_hz)
+    assert.are.equal(10e6, (clock(b)))
+  end)
+
+  it("a snapshot puts back a PLL a script retuned, and relocks it", function()
+    local b <close> = assert(board.open("sim:husky", { state = cli.tmpdir() }))
+    local before = regs(b)
+    local snap = assert(b:snapshot())
+    assert.are.equal(24e6, (b:clock(24e6, { adc_mul = 2 })))
+    assert.are_not.same(before, regs(b))
+    assert.is_true(snap:restore())
+    assert.are.same(before, regs(b))
+    local info = b:clock_info()
+    assert.are.same({ 7370130, "pll", true }, { math.floor(info.hz + 0.5), info.source,
+      info.locked })
+  end)
+end)
+
 describe("cwlua.flash.image_limit", function()
   it("is the largest flash of the part tables (2 MiB, STM32F42x/43x) plus 64 KiB", function()
     local limit, what = flash.image_limit()

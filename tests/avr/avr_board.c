@@ -3,7 +3,7 @@
  * routing, ENTER, signature), erase, program page by page through the RAM buffer, verify with
  * 256-byte reads, close; for both reference parts, with the memories kept in a state folder.
  * Also XMEGA then AVR on the same board (the shared timeout trap, §1, §C.3) when the XMEGA
- * part exists in this libcwsim. */
+ * part exists in this libcwsim, and the flow on a Husky clocked by its PLL. */
 #include "../check.h"
 #include "avrtest.h"
 
@@ -80,6 +80,30 @@ static void xmega_then_avr(void)
     rig_close(&g);
 }
 
+/* The same ISP flow on a Husky: the AVR runs on the clock its CDCI6214 PLL makes (7.37 MHz
+ * after default_setup, cw-usb-protocol.md §4.9.4); with the PLL unlocked it has none. */
+static void husky(void)
+{
+    rig g;
+    static const uint8_t sig328[3] = {0x1E, 0x95, 0x0F};
+    rig_open_on(&g, CWSIM_HUSKY, "atmega328p", NULL, NULL);
+    cwsim_target_view tv;
+    cwsim_board_target_view(g.b, &tv);
+    CHECK(tv.clock_hz > 7.37e6 && tv.clock_hz < 7.3702e6);
+    uint8_t sig[3];
+    CHECK_EQ_INT(v2_cmd(g.b, 0x10, ENTER_CW, 11), 0);
+    CHECK_EQ_INT(v2_signature(g.b, sig), 0);
+    CHECK_MEM(sig, sig328, 3);
+    CHECK_EQ_INT(v2_leave(g.b), 0);
+    rig_close(&g);
+    static const char *const unlocked[] = {"pll-unlocked", NULL};
+    rig_open_on(&g, CWSIM_HUSKY, "atmega328p", NULL, unlocked);
+    cwsim_board_target_view(g.b, &tv);
+    CHECK(tv.clock_hz == 0.0);
+    CHECK(v2_cmd(g.b, 0x10, ENTER_CW, 11) != 0); /* no clock: the chip does not answer */
+    rig_close(&g);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/cwlua-avr-board.XXXXXX";
@@ -90,6 +114,7 @@ int main(void)
     flow("atmega168pa", 16384, sig168, dir);
     flow("CW308_MEGA328P", 32768, sig328, dir);
     xmega_then_avr();
+    husky();
     static const char *const blobs[] = {"atmega328p.flash",   "atmega328p.eeprom",
                                         "atmega328p.fuses",   "atmega168pa.flash",
                                         "atmega168pa.eeprom", "atmega168pa.fuses"};

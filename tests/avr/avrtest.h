@@ -83,10 +83,11 @@ static inline void isp_route(cwsim_board *b, int on)
     reg_rw(b, REG_IOR, io, 8, 1);
 }
 
-/* A world with a CW-Lite after default_setup() (HS2 = 7.37 MHz), part attached, faults set,
- * ISP routed. state_dir NULL: no state folder. */
-static inline void rig_open(rig *r, const char *part, const char *state_dir,
-                            const char *const *faults)
+/* A world with a board of that kind after default_setup() (HS2 = 7.37 MHz: the CW-Lite's
+ * CLKGEN, the Husky's PLL), part attached, faults set, ISP routed. state_dir NULL: no state
+ * folder. */
+static inline void rig_open_on(rig *r, cwsim_kind kind, const char *part, const char *state_dir,
+                               const char *const *faults)
 {
     char err[512];
     memset(r, 0, sizeof *r);
@@ -97,7 +98,7 @@ static inline void rig_open(rig *r, const char *part, const char *state_dir,
             goto fail;
     if (state_dir != NULL && cwsim_state_open(r->sim, state_dir, err, sizeof err) != 0)
         goto fail;
-    r->b = cwsim_board_add(r->sim, CWSIM_CWLITE, NULL, err, sizeof err);
+    r->b = cwsim_board_add(r->sim, kind, NULL, err, sizeof err);
     if (r->b == NULL)
         goto fail;
     cwsim_board_default_setup(r->b);
@@ -111,6 +112,12 @@ static inline void rig_open(rig *r, const char *part, const char *state_dir,
 fail:
     fprintf(stderr, "rig_open: %s\n", err);
     exit(1);
+}
+
+static inline void rig_open(rig *r, const char *part, const char *state_dir,
+                            const char *const *faults)
+{
+    rig_open_on(r, CWSIM_CWLITE, part, state_dir, faults);
 }
 
 static inline void rig_close(rig *r)

@@ -475,14 +475,16 @@ static void test_husky(void)
     CHECK_EQ_INT(t_in(b, 0x29, 0, st, 3), 3);
     CHECK_EQ_INT(st[0], 0);
     pll_write(b, 0x1B, 11);
-    pll_write(b, 0x1D, 454);
-    pll_write(b, 0x1E, 0x04); /* prescaler A = 4 */
+    pll_write(b, 0x1D, 0x4000 | 454); /* PSFB 5 (bits 15:14 = 1), divider 454 */
+    pll_write(b, 0x1E, 0x04);         /* prescaler A = 4 */
     pll_write(b, 0x25, 84);
     pll_write(b, 0x31, 21);
+    pll_write(b, 0x00, 0x04); /* reset: the PLL locks 5 ms later (§4.9.3) */
+    cwsim_advance_ns(sim, 5000000);
     uint8_t rd[5] = {0, 0x1D, 0, 0, 0};
     t_out(b, 0x29, 0, rd, 5);
     CHECK_EQ_INT(t_in(b, 0x29, 0, st, 3), 3);
-    CHECK(st[0] == 2 && (st[1] | st[2] << 8) == 454);
+    CHECK(st[0] == 2 && (st[1] | st[2] << 8) == (0x4000 | 454));
     CHECK_EQ_INT(t_in(b, 0x29, 0, st, 3), 3);
     CHECK_EQ_INT(st[0], 0);
     rd[1] = 0x07; /* lock bit 11 */

@@ -3,7 +3,7 @@
  * entry with PDIC = BOOT0 and an nRST pulse as the CW does it (target-protocols.md §A.2), the
  * AN3155 exchange through the board's USART bridge at 115200 8E1 (§A.1, cw-usb-protocol.md §5),
  * the application's banner at 38400 8N1 on the board clock, wiring faults, and the state
- * folder written when the world is freed. */
+ * folder written when the world is freed; on a Husky, the application on its PLL's clock. */
 #include "check.h"
 #include "stm32_host.h"
 
@@ -106,6 +106,110 @@ static int exchange(cwsim *sim, cwsim_board *b, const uint8_t *tx, size_t ntx, u
 {
     usart_send(b, tx, ntx);
     return (int)usart_recv(sim, b, rx, nrx, SEC);
+}
+
+/* One CDCI6214 access through the Husky's I2C bridge (cw-usb-protocol.md §4.9.1). */
+static uint16_t pll_access(cwsim_board *b, int write, unsigned addr, unsigned value)
+{
+    uint8_t d[5] = {(uint8_t)write, (uint8_t)addr, 0, (uint8_t)value, (uint8_t)(value >> 8)};
+    uint8_t r[3];
+    CHECK_EQ_INT(ctrl(b, 0x41, 0x29, 0, d, 5), 5);
+    CHECK_EQ_INT(ctrl(b, 0xC1, 0x29, 0, r, 3), 3);
+    CHECK_EQ_INT(r[0], 2);
+    return (uint16_t)(r[1] | r[2] << 8);
+}
+
+static void pll_rmw(cwsim_board *b, unsigned addr, unsigned set, unsigned clear)
+{
+    pll_access(b, 1, addr, (pll_access(b, 0, addr, 0) & ~clear) | set);
+}
+
+/* The Husky's target clock: ip_rdiv d, PSFB 5 and divider mul, prescaler A p, output divider
+ * out on channel 1 (the ADC at out / 4 on channel 3), then a reset and the 5 ms it takes to lock
+ * (cw-usb-protocol.md §4.9.3, §4.9.4). */
+static void husky_clock(cwsim *sim, cwsim_board *b, unsigned d, unsigned mul, unsigned p,
+                        unsigned out)
+{
+    pll_rmw(b, 0x01, 0x0200, 0x0300); /* the crystal, chosen by the register */
+    pll_rmw(b, 0x1E, p - 4, 0x03);
+    pll_rmw(b, 0x1B, d, 0xFF);
+    pll_rmw(b, 0x1D, 0x4000 | mul, 0xFFFF);
+    pll_rmw(b, 0x25, out, 0xFFFF);
+    pll_rmw(b, 0x31, out / 4, 0xFFFF);
+    pll_rmw(b, 0x00, 0x0004, 0);
+    cwsim_advance_ns(sim, 10 * MS);
+    CHECK_EQ_INT(pll_access(b, 0, 0x07, 0) & 0x0800, 0x0800);
+}
+
+/* An F1 on a Husky: programmed through the bootloader, then its application talks at 38400 on
+ * the PLL's 7.37 MHz and is garbled at 8 MHz (the F1 quirk, target-protocols.md §A.7): the
+ * chip runs on the clock the Husky makes. */
+static void husky(void)
+{
+    char err[300] = "";
+    cwsim *sim;
+    if (cwsim_new(&sim, err, sizeof err) != 0) {
+        fprintf(stderr, "set-up: %s\n", err);
+        CHECK(0);
+        return;
+    }
+    cwsim_board *b = cwsim_board_add(sim, CWSIM_HUSKY, NULL, err, sizeof err);
+    cwsim_stm32 *chip = b != NULL ? cwsim_stm32_attach(b, "CW308_STM32F1", err, sizeof err) : NULL;
+    CHECK(chip != NULL);
+    if (chip == NULL) {
+        fprintf(stderr, "%s\n", err);
+        cwsim_free(sim);
+        return;
+    }
+    uint8_t hs2 = 0x43, io[8];
+    reg_write(b, 38, &hs2, 1); /* HS2 = the PLL's channel 1 (§4.3) */
+    reg_read(b, REG_IOROUTE, io, 8);
+    io[0] = 0x02; /* TIO1 = board RX, TIO2 = board TX (§6.1) */
+    io[1] = 0x01;
+    reg_write(b, REG_IOROUTE, io, 8);
+    cwsim_target_view tv;
+    cwsim_board_target_view(b, &tv);
+    CHECK(tv.clock_hz == 0.0); /* the PLL's power-up values give no clock */
+    husky_clock(sim, b, 11, 454, 4, 84);
+    cwsim_board_target_view(b, &tv);
+    CHECK(tv.clock_hz > 7370129 && tv.clock_hz < 7370131);
+
+    set_xio(b, 4, 1);
+    pulse_reset(sim, b);
+    CHECK_EQ_INT(cwsim_stm32_get_mode(chip), CWSIM_STM32_BOOTLOADER);
+    usart_init(b, 115200, 2);
+    uint8_t r[300];
+    CHECK_EQ_INT(exchange(sim, b, (const uint8_t[]){0x7F}, 1, r, 1), 1);
+    CHECK_EQ_INT(r[0], ACK);
+    uint8_t blk[130] = {0x7F};
+    uint8_t x = 0x7F;
+    for (int i = 0; i < 128; i++) {
+        blk[1 + i] = (uint8_t)(i * 7 + 1);
+        x ^= blk[1 + i];
+    }
+    blk[129] = x;
+    CHECK_EQ_INT(exchange(sim, b, (const uint8_t[]){0x31, 0xCE}, 2, r, 1), 1);
+    CHECK_EQ_INT(exchange(sim, b, (const uint8_t[]){0x08, 0x00, 0x00, 0x00, 0x08}, 5, r, 1), 1);
+    CHECK_EQ_INT(exchange(sim, b, blk, sizeof blk, r, 1), 1);
+    CHECK_EQ_INT(r[0], ACK);
+
+    CHECK_EQ_INT(cwsim_stm32_set_app(chip, "banner", err, sizeof err), 0);
+    set_xio(b, 4, 0);
+    usart_init(b, 38400, 0);
+    pulse_reset(sim, b);
+    CHECK_EQ_INT(cwsim_stm32_get_mode(chip), CWSIM_STM32_APP);
+    const char *banner = "cwsim stm32f100xb application\r\n";
+    size_t bl = strlen(banner);
+    CHECK_EQ_INT(usart_recv(sim, b, r, bl, SEC), bl);
+    CHECK_MEM(r, banner, bl);
+    /* 8 MHz: 12 MHz x 5 x 40 / 5 / 60; the application's 38400 baud is 8 % off */
+    husky_clock(sim, b, 1, 40, 5, 60);
+    cwsim_board_target_view(b, &tv);
+    CHECK(tv.clock_hz > 7999999 && tv.clock_hz < 8000001);
+    pulse_reset(sim, b);
+    size_t got = usart_recv(sim, b, r, bl, SEC);
+    CHECK(got != bl || memcmp(r, banner, bl) != 0);
+    cwsim_free(sim);
 }
 
 int main(void)
@@ -234,5 +338,6 @@ int main(void)
         cwsim_free(sim);
     }
     host_remove_dir(dir);
+    husky();
     return check_report("stm32_board");
 }

@@ -204,6 +204,38 @@ print(("get id %s"):format((assert(s:read(5, 500)):gsub(".", function(c)
 end
 
 ---------------------------------------------------------------------------------------------
+print("# a CW-Husky and a CW-Nano: their clocks, programming and doctor over libusb")
+do
+  -- the Husky's CDCI6214 PLL through request 0x29 (cw-usb-protocol.md §4.9.7): 7.37 MHz as
+  -- NewAE's search makes it, the F1 programmed at 8 MHz, the PLL put back, doctor's evidence
+  local hex = SRC .. "/examples/stm32f1-hello/hello"
+  local pll_line = "7370130 Hz (PLL on HS2, ADC 29480519 Hz)\n"
+  local r = attach{ specs = { "husky:stm32f1@H1" }, cmd = "$CWLUA clock 7.37e6 && $CWLUA program "
+    .. "stm32f1 " .. q(hex .. ".hex") .. " -q && $CWLUA read stm32f1 back.bin --len 368 -q && "
+    .. "$CWLUA clock && $CWLUA --json doctor stm32f1" }
+  eq("husky: exit 0", r.status, 0)
+  check("husky: clock 7.37e6, then the same clock after program", r.out:sub(1, 2 * #pll_line)
+    == pll_line:rep(2), r.out .. r.err)
+  eq("husky: the simulated flash holds the image", slurp(r.dir .. "/back.bin"),
+    slurp(hex .. ".bin"))
+  has("husky: doctor stm32f1 finds nothing wrong", r.out, '"cause":"ok"')
+  has("husky: doctor counts the PLL's ADC clock", r.out, "PLL locked, its ADC output counted at "
+    .. "29.48 MHz by the FPGA as set")
+  -- after power-up: cwlua loads the bitstream and sets the PLL as NewAE's default_setup does
+  assert(sh(("%s %s/mkbitstream.py husky %s"):format(PYTHON, HERE, q(BS))) == 0,
+    "mkbitstream.py husky failed")
+  r = attach{ specs = { "husky@H2" }, faults = { "fpga-unprogrammed" },
+              cmd = "$CWLUA -q --bitstream " .. q(BS .. "/husky.bit") .. " clock" }
+  eq("husky after power-up: exit 0", r.status, 0)
+  eq("husky after power-up: the default clock", r.out, pll_line)
+  -- the Nano's PCK2 (§7.2) and its own STM32F030
+  r = attach{ specs = { "nano:stm32f030x6@N1" }, cmd = "$CWLUA clock 7.5e6 && $CWLUA program "
+    .. "CWNANO " .. q(hex .. ".hex") .. " -q && $CWLUA clock" }
+  eq("nano: exit 0", r.status, 0)
+  eq("nano: clock 7.5e6, and the same after program", r.out, ("7500000 Hz (pck2 on HS2)\n"):rep(2))
+end
+
+---------------------------------------------------------------------------------------------
 print("# two boards")
 do
   local specs = { "cwlite@AAA1", "cw1200@BBB2" }
