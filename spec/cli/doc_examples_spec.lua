@@ -3,12 +3,14 @@
 -- Markdown files (README.md, bench/, docs/, examples/) that shows what cwlua prints carries a
 -- marker on the line just before its fence, and this spec runs what the marker says on the
 -- simulator and compares, line for line:
---   <!-- example: KEY=VALUE ... -->       run it (the keys: docs/testing.md, "Examples in
---                                         the documentation", and OPTION_KEYS below)
+--   <!-- example: KEY=VALUE ... -->       run it (the keys: OPTION_KEYS below, and
+--                                         docs/testing.md, "Examples in the documentation")
 --   <!-- illustrative: REASON -->         shown, not run: REASON says why it cannot be
--- A block that looks like cwlua's output (a "$ cwlua" line, a "cwlua: " message, a wire log or
--- trace line, a progress frame) without a marker fails here, so a new example cannot go
--- unchecked. The normalisations are the few listed in `normalise` and MASKS, nothing else.
+-- The normalisations are the few listed in `unfold` and MASKS, nothing else.
+--
+-- DOC_EXAMPLES_UPDATE=1 in the environment rewrites the blocks that differ with the real
+-- output (blocks compared whole only: not excerpt, annotated, shell or frames), for review
+-- with `git diff`; the run still fails, so nothing changes unseen.
 local cli = require "support.cli"
 
 local function slurp(path)
@@ -27,8 +29,12 @@ local SRC = (function()
   return assert(dir, "no source folder")
 end)()
 
--- This cwlua binary, by an absolute path (cli.BIN may be relative to the source tree).
+-- This cwlua binary, by an absolute path (cli.BIN may be relative to the source tree), and
+-- the build tree it is in.
 local BIN = assert(require("cwlua.core.runtime").exe_path())
+local BUILD = BIN:match("^(.*)/bin/cwlua$")
+
+local UPDATE = os.getenv("DOC_EXAMPLES_UPDATE") == "1"
 
 --------------------------------------------------------------------------------------------
 -- Finding the blocks
@@ -43,14 +49,18 @@ local function doc_files()
   return list
 end
 
--- The fenced blocks of a Markdown file: { file, line (of the opening fence), lines (the body,
--- less the fence's indentation), marker = { kind, text, line } or nil }.
+local MARKER_START = "^%s*<!%-%-%s*(%a+):"
+
+-- The fenced blocks of a Markdown file: { file, line (of the opening fence), lang, indent,
+-- lines (the body, less the fence's indentation), marker = { kind, text, line, raw } or nil }.
+-- Body line i is line `line + i` of the file. Also the markers that precede no fence.
 local function blocks_of(file)
   local lines = {}
   for l in (slurp(SRC .. "/" .. file) .. "\n"):gmatch("(.-)\n") do lines[#lines + 1] = l end
-  local out, i = {}, 1
+  if lines[#lines] == "" then lines[#lines] = nil end
+  local out, stray, used, i = {}, {}, {}, 1
   while i <= #lines do
-    local indent, fence = lines[i]:match("^( *)(```+)[%w_-]*%s*$")
+    local indent, fence, lang = lines[i]:match("^( *)(```+)([%w_-]*)%s*$")
     if indent then
       local body, j = {}, i + 1
       while j <= #lines and not lines[j]:match("^ *" .. fence .. "%s*$") do
@@ -58,7 +68,7 @@ local function blocks_of(file)
           or lines[j]
         j = j + 1
       end
-      local b = { file = file, line = i, lines = body }
+      local b = { file = file, line = i, lang = lang, indent = indent, lines = body }
       -- the marker: an HTML comment that ends on the line just before the fence
       if i > 1 and lines[i - 1]:match("%-%->%s*$") then
         local k = i - 1
@@ -66,6 +76,7 @@ local function blocks_of(file)
         local text = table.concat(lines, "\n", k, i - 1)
         local kind, rest = text:match("^%s*<!%-%-%s*(%a+):%s*(.-)%s*%-%->%s*$")
         b.marker = { kind = kind, text = rest, line = k, raw = text }
+        used[k] = true
       end
       out[#out + 1] = b
       i = j + 1
@@ -73,7 +84,14 @@ local function blocks_of(file)
       i = i + 1
     end
   end
-  return out
+  for k, l in ipairs(lines) do
+    local kind = l:match(MARKER_START)
+    if (kind == "example" or kind == "illustrative") and not used[k] then
+      stray[#stray + 1] = ("%s:%d: a marker must end on the line just before a fence"):format(
+        file, k)
+    end
+  end
+  return out, stray
 end
 
 --------------------------------------------------------------------------------------------
@@ -138,7 +156,8 @@ local function parse_marker(text)
     elseif not value or value == "" then
       return nil, key .. " needs a value"
     elseif key == "pty" then
-      pty = assert(tonumber(value), "pty=COLS")
+      pty = tonumber(value)
+      if not pty then return nil, "pty=COLS takes a number" end
     elseif kind == "list" then
       o[key][#o[key] + 1] = value
       if key == "run" then o.runs_pty[#o.run] = pty end
@@ -147,6 +166,11 @@ local function parse_marker(text)
     end
   end
   o.status = tonumber(o.status or "0")
+  if not o.status then return nil, "status takes a number" end
+  if o.stream and o.stream ~= "stdout" and o.stream ~= "stderr" then
+    return nil, "stream is stdout or stderr"
+  end
+  if #o.run > 1 and not o.frames then return nil, "several run= only with frames" end
   return o
 end
 
@@ -161,70 +185,119 @@ local function cwlite_bitstream()
   return head .. ("\0"):rep(340722 - #head)
 end
 
+-- Recipes of docs/targets.md's error examples, written to ~/recipes/ by their set-ups.
+local RECIPE_HEAD = [[
+local stm32 = require "cwlua.stm32"
+
+return stm32.recipe {
+  api = 1,
+  name = "stm32f1",
+  summary = "STM32F1 through the ROM UART bootloader (AN3155)",
+  part = "stm32f100xb",
+  parts = { "stm32f100xb", "stm32f103xb" },
+  aliases = { CW308_STM32F1 = "stm32f100xb" },
+  chips = { 0x412, 0x410, 0x414, 0x420, 0x428, 0x418, 0x430 },
+]]
+local RECIPE_DEFAULTS = [[
+  defaults = {
+    bauds = { 115200, 57600, 38400, 19200 },
+    program_clock_hz = 8e6,
+    boot_pin = "pdic", reset_pin = "nrst", reset_ms = 10,
+    flash_start = 0x08000000,
+  },
+}
+]]
+
 -- Named set-ups, each run in the block's fresh folders before anything else.
 local SETUPS = {
   -- ~/bitstreams/cwlite_interface.bit, for a board whose FPGA is not configured
   bitstream = function(run)
     cli.write(run.home .. "/bitstreams/cwlite_interface.bit", cwlite_bitstream())
   end,
+  -- ~/recipes/stm32f1.lua, which reads an undefined global on line 12
+  ["recipe-global"] = function(run)
+    cli.write(run.home .. "/recipes/stm32f1.lua", "-- the lab's stm32f1, being edited\n"
+      .. RECIPE_HEAD .. '  rig = prot and "cw506" or "cw308",\n' .. RECIPE_DEFAULTS)
+  end,
+  -- ~/recipes/x.lua, which loops while it loads, on one line (7) whatever the count
+  ["recipe-loop"] = function(run)
+    cli.write(run.home .. "/recipes/x.lua", [[
+-- x.lua: a recipe for a new chip, half written
+local stm32 = require "cwlua.stm32"
+
+-- the bauds to try: 115200 halved down to 1200
+local bauds, rate = {}, 115200
+local n = 0
+while rate >= 1200 do n = n + 1; bauds[n] = rate end
+
+return stm32.recipe { api = 1, name = "x", summary = "a new chip", defaults = { bauds = bauds } }
+]])
+  end,
+  -- ~/recipes/stm32f1.lua, whose info step raises a table (line 40)
+  ["recipe-raise"] = function(run)
+    cli.write(run.home .. "/recipes/stm32f1.lua", "-- the lab's stm32f1, with a line of its "
+      .. "own in `cwlua info`\n" .. RECIPE_HEAD:gsub("return stm32.recipe", "local recipe = "
+      .. "stm32.recipe") .. '  rig = "cw308",\n' .. RECIPE_DEFAULTS .. [[
+
+-- The lab's boards carry their number in the last word of the flash.
+local LABEL_OFFSET = 4
+
+local function board_number(ctx, chip)
+  local addr = chip.flash_start + chip.flash_size - LABEL_OFFSET
+  local word = recipe.read(ctx, chip, addr, 4)
+  local n = string.unpack("<I4", word)
+  if n == 0xFFFFFFFF then
+    return nil
+  end
+  return n
+end
+
+local base_info = recipe.info
+
+function recipe.info(ctx, chip)
+  local rows = base_info(ctx, chip)
+  local n = board_number(ctx, chip)
+  if not n then
+    error({ label = "lab board", why = "no number in the last flash word" })
+  end
+  rows[#rows + 1] = { "lab board", ("%d"):format(n), "lab_board" }
+  return rows
+end
+
+return recipe
+]])
+  end,
+}
+
+-- Commands on the PATH of every run, for what a simulated board alone cannot show.
+local HELPERS = {
+  -- deny-usb COMMAND...: COMMAND cannot open USB device nodes (EACCES), as on a machine
+  -- without cwlua's udev rule (tests/usb/eacces_shim.c; give it inside `cwlua sim attach`)
+  ["deny-usb"] = function()
+    return "LD_PRELOAD=" .. cli.quote(BUILD .. "/tests/usb/eacces_shim.so")
+      .. '"${LD_PRELOAD:+ $LD_PRELOAD}" exec "$@"\n'
+  end,
+  -- hold-board SERIAL COMMAND...: COMMAND runs while another program has the board open and
+  -- its interface claimed, as a notebook's cw.scope() does (tests/usb/hold.py)
+  ["hold-board"] = function()
+    return ([[
+serial=$1; shift
+dir=$(mktemp -d) || exit 125
+mkfifo "$dir/in" || exit 125
+/usr/bin/python3 %s "$serial" "$dir/ready" <"$dir/in" & pid=$!
+exec 9>"$dir/in"
+while [ ! -e "$dir/ready" ]; do kill -0 $pid 2>/dev/null || exit 125; sleep 0.05; done
+"$@"; rc=$?
+exec 9>&-
+wait $pid
+rm -rf "$dir"
+exit $rc
+]]):format(cli.quote(SRC .. "/tests/usb/hold.py"))
+  end,
 }
 
 -- Named normalisations, applied to the block and to the output alike: each replaces what
 -- varies from run to run, or machine to machine, with a fixed text.
-local MASKS = {
-  -- the Python interpreter found on PATH, and whether NewAE's package is installed there
-  python = { "(the chipwhisperer package of python3 %()[^)]*(%))", "%1…%2" },
-  -- the real-time clock of `cwlua sim adapter`'s trace
-  ms = { "(%[sim adapter )[%d.]+( ms%])", "%1…%2" },
-  -- the number of a pseudo-terminal the kernel hands out
-  pts = { "/dev/pts/%d+", "/dev/pts/N" },
-}
-
-local function sh_run(script)
-  local ok, how, code = os.execute(script)
-  if how ~= "exit" then error("sh died of signal " .. tostring(code)) end
-  return ok and 0 or code
-end
-
--- A block's own folders: home (HOME), work (the current folder, where examples/ and build/
--- lead to the source and build trees as in a clone), bin (this cwlua first on PATH), and
--- one empty folder per path= of the marker.
-local function new_run(o)
-  local root = cli.tmpdir()
-  local run = { root = root, home = root .. "/home", work = root .. "/work", n = 0, bg = {},
-                paths = {} }
-  local build = BIN:match("^(.*)/bin/cwlua$")
-  local cmds = {
-    "mkdir -p " .. cli.quote(run.home) .. " " .. cli.quote(run.work) .. " "
-      .. cli.quote(root .. "/bin"),
-    "ln -s " .. cli.quote(BIN) .. " " .. cli.quote(root .. "/bin/cwlua"),
-    "ln -s " .. cli.quote(SRC .. "/examples") .. " " .. cli.quote(run.work .. "/examples"),
-  }
-  if build then
-    cmds[#cmds + 1] = "ln -s " .. cli.quote(build) .. " " .. cli.quote(run.work .. "/build")
-  end
-  for i, p in ipairs(o.path) do
-    run.paths[i] = { doc = p, real = root .. "/p" .. i }
-    cmds[#cmds + 1] = "mkdir -p " .. cli.quote(run.paths[i].real)
-  end
-  if o.home then run.paths[#run.paths + 1] = { doc = o.home, real = run.home } end
-  assert(sh_run(table.concat(cmds, " && ")) == 0)
-  -- Hermetic, as a new user's shell: HOME is the run's, XDG_* unset (so the defaults under
-  -- HOME apply), no CWLUA_* or terminal size from the machine running the tests.
-  local env = { "env", "-u XDG_STATE_HOME", "-u XDG_CONFIG_HOME", "-u CWLUA_PATH",
-                "-u CWLUA_DEVICE", "-u CWLUA_BITSTREAM", "-u CWLUA_SIM_TRACE",
-                "-u CWLUA_SIM_ADAPTER", "-u COLUMNS", "-u LINES", "-u LD_PRELOAD",
-                "PATH=" .. cli.quote(root .. "/bin:/usr/bin:/bin"),
-                "HOME=" .. cli.quote(run.home) }
-  for _, kv in ipairs(o.env) do
-    local k, v = kv:match("^([%w_]+)=(.*)$")
-    assert(k, "env=NAME=VALUE: " .. kv)
-    env[#env + 1] = k .. "=" .. cli.quote((v:gsub("^~/", run.home .. "/")))
-  end
-  run.env = table.concat(env, " ")
-  return run
-end
-
 local function plain_replace(s, from, to)
   local out, i = {}, 1
   while true do
@@ -237,6 +310,70 @@ local function plain_replace(s, from, to)
   return table.concat(out)
 end
 
+local MASKS = {
+  -- the Python interpreter found on PATH, and whether NewAE's package is installed there
+  python = function(t)
+    return (t:gsub("(the chipwhisperer package of python3 %()[^)]*(%))", "%1…%2"))
+  end,
+  -- the real-time clock of `cwlua sim adapter`'s trace
+  ms = function(t) return (t:gsub("(%[sim adapter )[%d.]+( ms%])", "%1…%2")) end,
+  -- the number of a pseudo-terminal the kernel hands out
+  pts = function(t) return (t:gsub("/dev/pts/%d+", "/dev/pts/N")) end,
+  -- where cwlua is installed: the build tree's share/cwlua reads as /usr/local's
+  prefix = function(t)
+    return BUILD and plain_replace(t, BUILD .. "/share/cwlua/", "/usr/local/share/cwlua/") or t
+  end,
+}
+
+local function sh_run(script)
+  local ok, how, code = os.execute(script)
+  if how ~= "exit" then error("sh died of signal " .. tostring(code)) end
+  return ok and 0 or code
+end
+
+-- A block's own folders: home (HOME), work (the current folder, where examples/ and build/
+-- lead to the source and build trees as in a clone), bin (this cwlua and HELPERS, first on
+-- PATH), and one empty folder per path= of the marker.
+local function new_run(o)
+  local root = cli.tmpdir()
+  local run = { root = root, home = root .. "/home", work = root .. "/work", n = 0, bg = {},
+                paths = {} }
+  local cmds = {
+    "mkdir -p " .. cli.quote(run.home) .. " " .. cli.quote(run.work) .. " "
+      .. cli.quote(root .. "/bin"),
+    "ln -s " .. cli.quote(BIN) .. " " .. cli.quote(root .. "/bin/cwlua"),
+    "ln -s " .. cli.quote(SRC .. "/examples") .. " " .. cli.quote(run.work .. "/examples"),
+  }
+  if BUILD then
+    cmds[#cmds + 1] = "ln -s " .. cli.quote(BUILD) .. " " .. cli.quote(run.work .. "/build")
+  end
+  for i, p in ipairs(o.path) do
+    run.paths[i] = { doc = p, real = root .. "/p" .. i }
+    cmds[#cmds + 1] = "mkdir -p " .. cli.quote(run.paths[i].real)
+  end
+  if o.home then run.paths[#run.paths + 1] = { doc = o.home, real = run.home } end
+  assert(sh_run(table.concat(cmds, " && ")) == 0)
+  for name, text in pairs(HELPERS) do
+    cli.write(root .. "/bin/" .. name, "#!/bin/sh\n" .. text())
+    assert(sh_run("chmod +x " .. cli.quote(root .. "/bin/" .. name)) == 0)
+  end
+  -- Hermetic, as a new user's shell: HOME is the run's, XDG_* unset (so the defaults under
+  -- HOME apply), no CWLUA_* or terminal size from the machine running the tests.
+  local env = { "env", "-u XDG_STATE_HOME", "-u XDG_CONFIG_HOME", "-u CWLUA_PATH",
+                "-u CWLUA_DEVICE", "-u CWLUA_BITSTREAM", "-u CWLUA_SIM_TRACE",
+                "-u CWLUA_SIM_ADAPTER", "-u COLUMNS", "-u LINES", "-u LD_PRELOAD",
+                "-u PYTHONPATH",
+                "PATH=" .. cli.quote(root .. "/bin:/usr/bin:/bin"),
+                "HOME=" .. cli.quote(run.home) }
+  for _, kv in ipairs(o.env) do
+    local k, v = kv:match("^([%w_]+)=(.*)$")
+    assert(k, "env=NAME=VALUE: " .. kv)
+    env[#env + 1] = k .. "=" .. cli.quote((v:gsub("^~/", run.home .. "/")))
+  end
+  run.env = table.concat(env, " ")
+  return run
+end
+
 -- The command the block shows, as this run types it: ./dev/cwlua is the cwlua on PATH (it
 -- builds first, which the suite has done), the paths of path= are the run's folders, and a
 -- /dev/pts/N the block shows is the pty an earlier command printed (mask=pts).
@@ -247,14 +384,18 @@ local function prepare(run, cmd)
   return cmd
 end
 
+local function script_line(run, o, cmd)
+  return o.under and (prepare(run, o.under) .. " sh -c " .. cli.quote(prepare(run, cmd)))
+    or prepare(run, cmd)
+end
+
 -- Runs one command in the run's folders: { status, out } (out: stdout and stderr as one
 -- stream, or the one stream= names).
 local function exec(run, o, cmd, stdin, pty)
   run.n = run.n + 1
   local base = ("%s/c%d"):format(run.root, run.n)
-  local line = o.under and (prepare(run, o.under) .. " sh -c " .. cli.quote(prepare(run, cmd)))
-    or prepare(run, cmd)
-  cli.write(base .. ".sh", "cd " .. cli.quote(run.work) .. " || exit 125\n" .. line .. "\n")
+  cli.write(base .. ".sh", "cd " .. cli.quote(run.work) .. " || exit 125\n"
+    .. script_line(run, o, cmd) .. "\n")
   cli.write(base .. ".in", stdin or "")
   local prog = run.env .. " sh " .. cli.quote(base .. ".sh")
   if pty then
@@ -273,9 +414,9 @@ end
 local function exec_background(run, o, cmd)
   run.n = run.n + 1
   local base = ("%s/c%d"):format(run.root, run.n)
-  local line = o.under and (prepare(run, o.under) .. " sh -c " .. cli.quote(prepare(run, cmd)))
-    or prepare(run, cmd)
-  cli.write(base .. ".sh", "cd " .. cli.quote(run.work) .. " || exit 125\nexec " .. line .. "\n")
+  cli.write(base .. ".sh", "cd " .. cli.quote(run.work) .. " || exit 125\nexec "
+    .. script_line(run, o, cmd) .. "\n")
+  cli.write(base .. ".out", "")
   assert(sh_run(run.env .. " setsid sh " .. cli.quote(base .. ".sh") .. " >" .. base
     .. ".out 2>&1 </dev/null & echo $! >" .. base .. ".pid") == 0)
   run.bg[#run.bg + 1] = tonumber(slurp(base .. ".pid"))
@@ -301,47 +442,86 @@ end
 
 -- What both sides get: a terminal shows "\r\n" as a line break; the run's folders read as
 -- the paths the block shows; the masks the marker names.
-local function normalise(run, o, text)
+local function unfold(run, text)
   text = text:gsub("\r\n", "\n")
   for _, p in ipairs(run.paths) do text = plain_replace(text, p.real, p.doc) end
-  for _, m in ipairs(o.mask) do text = text:gsub(MASKS[m][1], MASKS[m][2]) end
   return text
+end
+
+local function masked(o, text)
+  for _, m in ipairs(o.mask) do text = MASKS[m](text) end
+  return text
+end
+
+local function split(text)
+  local lines = {}
+  if text == "" then return lines end
+  for l in (text:gsub("\n$", "") .. "\n"):gmatch("(.-)\n") do lines[#lines + 1] = l end
+  return lines
 end
 
 local function strip_note(line)
   return (line:gsub("%s%s+%S.*$", ""))
 end
 
--- Does output (a string) read as the shown lines say? nil when it does, else why not.
-local function compare(shown, output, o)
-  local got = {}
-  for l in (output:gsub("\n$", "") .. "\n"):gmatch("(.-)\n") do got[#got + 1] = l end
-  if output == "" then got = {} end
-  local want = {}
-  for i, l in ipairs(shown) do want[i] = o.annotated and strip_note(l) or l end
-  local function diff(why)
-    return why .. "\n--- shown:\n" .. table.concat(want, "\n") .. "\n--- real output:\n"
-      .. table.concat(got, "\n")
-  end
-  if not o.excerpt then
-    if table.concat(want, "\n") ~= table.concat(got, "\n") then
-      return diff("the output differs")
+-- A line diff of want against got (longest common subsequence): "  " both, "- " shown
+-- only, "+ " real output only.
+local function line_diff(want, got)
+  local n, m = #want, #got
+  local L = {}
+  for i = n + 1, 1, -1 do
+    L[i] = {}
+    for j = m + 1, 1, -1 do
+      if i > n or j > m then
+        L[i][j] = 0
+      elseif want[i] == got[j] then
+        L[i][j] = L[i + 1][j + 1] + 1
+      else
+        L[i][j] = math.max(L[i + 1][j], L[i][j + 1])
+      end
     end
-    return nil
+  end
+  local out, i, j = {}, 1, 1
+  while i <= n or j <= m do
+    if i <= n and j <= m and want[i] == got[j] then
+      out[#out + 1] = "    " .. want[i]
+      i, j = i + 1, j + 1
+    elseif i <= n and (j > m or L[i + 1][j] >= L[i][j + 1]) then
+      out[#out + 1] = "  - " .. want[i]
+      i = i + 1
+    else
+      out[#out + 1] = "  + " .. got[j]
+      j = j + 1
+    end
+  end
+  return table.concat(out, "\n")
+end
+
+-- Does the real output (lines) read as the shown lines say? nil when it does, else
+-- { why, at = index of the first shown line in question, text = the report }.
+local function compare(want, got, o)
+  if not o.excerpt then
+    local k = 1
+    while k <= math.max(#want, #got) and want[k] == got[k] do k = k + 1 end
+    if k > math.max(#want, #got) then return nil end
+    return { at = math.min(k, math.max(#want, 1)),
+             text = "the output differs (- shown, + real output):\n" .. line_diff(want, got) }
   end
   -- excerpt: runs of shown lines between "..." lines, found in order
-  local segs, cur = {}, {}
+  local segs, cur = {}, nil
   local open_start, open_end = want[1] == "...", want[#want] == "..."
-  for _, l in ipairs(want) do
+  for idx, l in ipairs(want) do
     if l == "..." then
-      if #cur > 0 then segs[#segs + 1] = cur end
-      cur = {}
+      cur = nil
     else
+      if not cur then
+        cur = { at = idx }
+        segs[#segs + 1] = cur
+      end
       cur[#cur + 1] = l
     end
   end
-  if #cur > 0 then segs[#segs + 1] = cur end
-  local at = 1
+  local from = 1
   for si, seg in ipairs(segs) do
     local function fits(k)
       for j = 1, #seg do if got[k + j - 1] ~= seg[j] then return false end end
@@ -352,21 +532,30 @@ local function compare(shown, output, o)
       found = fits(1) and 1 or nil
     elseif si == #segs and not open_end then
       local k = #got - #seg + 1
-      found = k >= at and fits(k) and k or nil
+      found = k >= from and fits(k) and k or nil
     else
-      for k = at, #got - #seg + 1 do
-        if fits(k) then found = k break end
+      for k = from, #got - #seg + 1 do
+        if fits(k) then
+          found = k
+          break
+        end
       end
     end
     if not found then
-      return diff("the lines from '" .. seg[1] .. "' are not in the output, in this order")
+      local where = (si == 1 and not open_start) and "at the start of"
+        or (si == #segs and not open_end) and "at the end of" or "in"
+      return { at = seg.at, text = "these shown lines are not " .. where .. " the output"
+        .. (si > 1 and " after the lines before them" or "") .. ":\n    "
+        .. table.concat(seg, "\n    ") .. "\nthe real output:\n    "
+        .. table.concat(got, "\n    ") }
     end
-    at = found + #seg
+    from = found + #seg
   end
   return nil
 end
 
--- The commands a block shows ("$ " lines, "\" continuing them) and the lines after each.
+-- The commands a block shows ("$ " lines, "\" continuing them) and the lines after each,
+-- with the index in the block of the first shown line (`from`, where an update writes).
 local function transcript(lines)
   local steps, cur = {}, nil
   local i = 1
@@ -378,10 +567,12 @@ local function transcript(lines)
         i = i + 1
         cmd = cmd .. "\n" .. lines[i]
       end
-      cur = { cmd = cmd, shown = {}, input = {} }
+      local continued = select(2, cmd:gsub("\n", ""))
+      cur = { cmd = cmd, shown = {}, at = {}, from = i + 1, cmd_at = i - continued }
       steps[#steps + 1] = cur
     elseif cur then
       cur.shown[#cur.shown + 1] = l
+      cur.at[#cur.at + 1] = i
     else
       return nil, "output before the first '$ ' line: " .. l
     end
@@ -392,12 +583,42 @@ end
 
 -- The frames a run drew on its pty: what stands between carriage returns and line breaks,
 -- without the erase-to-end-of-line that ends each.
-local function frames_of(out)
-  local set = {}
+local function frames_of(out, set, list)
   for piece in (out:gsub("\r\n", "\n"):gsub("\r", "\n") .. "\n"):gmatch("(.-)\n") do
-    set[(piece:gsub("\27%[K", ""))] = true
+    piece = piece:gsub("\27%[K", "")
+    if piece ~= "" and not set[piece] then
+      set[piece] = true
+      list[#list + 1] = piece
+    end
   end
-  return set
+end
+
+-- Rewrites waiting for the end of the run (DOC_EXAMPLES_UPDATE=1): file -> list of
+-- { first, count, lines } in the file's own line numbers.
+local EDITS = {}
+
+local function note_edit(b, first, count, lines)
+  local list = EDITS[b.file] or {}
+  EDITS[b.file] = list
+  local out = {}
+  for i, l in ipairs(lines) do out[i] = (l == "" and "" or b.indent .. l) end
+  list[#list + 1] = { first = b.line + first, count = count, lines = out }
+end
+
+local function apply_edits()
+  for file, list in pairs(EDITS) do
+    local lines = {}
+    for l in (slurp(SRC .. "/" .. file) .. "\n"):gmatch("(.-)\n") do lines[#lines + 1] = l end
+    table.sort(list, function(a, b) return a.first > b.first end)
+    for _, e in ipairs(list) do
+      for _ = 1, e.count do table.remove(lines, e.first) end
+      for k = #e.lines, 1, -1 do table.insert(lines, e.first, e.lines[k]) end
+    end
+    local f = assert(io.open(SRC .. "/" .. file, "wb"))
+    f:write(table.concat(lines, "\n"))
+    f:close()
+  end
+  EDITS = {}
 end
 
 local function check_block(b, o)
@@ -406,59 +627,90 @@ local function check_block(b, o)
     assert(SETUPS[name], "unknown setup '" .. name .. "'")(run)
   end
   for _, m in ipairs(o.mask) do assert(MASKS[m], "unknown mask '" .. m .. "'") end
+  local where = b.file .. ":" .. b.line
   for _, cmd in ipairs(o.before) do
     local r = exec(run, { env = {} }, cmd)
-    assert(r.status == 0, "before=" .. cmd .. " exited " .. r.status .. ":\n" .. r.out)
+    assert(r.status == 0, where .. ": before=" .. cmd .. " exited " .. r.status .. ":\n" .. r.out)
   end
-  local where = b.file .. ":" .. b.line
   local ok, err = pcall(function()
     if o.frames then
-      local shown = {}
-      for _, l in ipairs(b.lines) do shown[#shown + 1] = normalise(run, o, l) end
-      local drawn = {}
+      -- as many runs as lines: line i is a frame of run i; else of any run
+      local paired = #o.run == #b.lines
+      local per, all, all_list = {}, {}, {}
       for i, cmd in ipairs(o.run) do
         local r = exec(run, o, cmd, nil, o.runs_pty[i] or 80)
-        assert(r.status == o.status, where .. ": " .. cmd .. " exited " .. r.status .. "\n"
-          .. r.out)
-        for f in pairs(frames_of(r.out)) do drawn[f] = true end
+        assert(r.status == o.status, where .. ": " .. cmd .. " exited " .. r.status .. ", not "
+          .. o.status .. ":\n" .. r.out)
+        local out = masked(o, unfold(run, r.out))
+        per[i] = { set = {}, list = {} }
+        frames_of(out, per[i].set, per[i].list)
+        frames_of(out, all, all_list)
       end
-      for _, l in ipairs(shown) do
-        assert(drawn[l], where .. ": no run drew the frame\n" .. l)
+      for i, l in ipairs(b.lines) do
+        local set, seen, by = all, all_list, "no run drew"
+        if paired then
+          set, seen = per[i].set, per[i].list
+          by = ("%s on a %d-column pty did not draw"):format(o.run[i], o.runs_pty[i] or 80)
+        end
+        if not set[masked(o, l)] then
+          error(("%s:%d: %s this frame:\n    %s\nthe frames it drew:\n    %s"):format(
+            b.file, b.line + i, by, l, table.concat(seen, "\n    ")), 0)
+        end
       end
       return
     end
     local steps
     if #o.run > 0 then
-      steps = { { cmd = o.run[1], shown = b.lines } }
-      assert(#o.run == 1, where .. ": several run= only with frames")
+      local at = {}
+      for i = 1, #b.lines do at[i] = i end
+      steps = { { cmd = o.run[1], shown = b.lines, at = at, from = 1, cmd_at = 0 } }
     else
       local why
       steps, why = transcript(b.lines)
       assert(steps and #steps > 0, where .. ": " .. (why or "shows no '$ ' command"))
     end
     for _, step in ipairs(steps) do
-      local shown, input = {}, {}
-      for _, l in ipairs(step.shown) do
+      local want, at, input = {}, {}, {}
+      for k, l in ipairs(step.shown) do
         local typed = o.shell and (l:match("^> (.*)$") or l:match("^>> (.*)$"))
-        if typed then input[#input + 1] = typed .. "\n" else shown[#shown + 1] = l end
+        if typed then
+          input[#input + 1] = typed .. "\n"
+        else
+          want[#want + 1] = masked(o, unfold(run, o.annotated and strip_note(l) or l))
+          at[#at + 1] = step.at[k]
+        end
       end
       local r
+      local shown_cmd = "$ " .. step.cmd:gsub("\n", "\n  ")
       if step.cmd:match("%s&$") then
-        r = exec_background(run, o, step.cmd:gsub("%s*&$", ""))
+        r = exec_background(run, o, (step.cmd:gsub("%s*&$", "")))
       else
         r = exec(run, o, step.cmd, table.concat(input))
-        assert.are.equal(o.status, r.status, where .. ": exit status of " .. step.cmd
-          .. "\n" .. r.out)
+        if r.status ~= o.status then
+          error(("%s:%d: %s\nexited %d, not %d; its output:\n%s"):format(b.file,
+            b.line + step.cmd_at, shown_cmd, r.status, o.status,
+            r.out), 0)
+        end
       end
-      if r.out:match("/dev/pts/%d+") and not run.pts then
-        run.pts = r.out:match("/dev/pts/%d+")
+      if not run.pts then run.pts = r.out:match("/dev/pts/%d+") end
+      local real = split(unfold(run, r.out))
+      local got = {}
+      for k, l in ipairs(real) do got[k] = masked(o, l) end
+      local why = compare(want, got, o)
+      if why then
+        local line = b.line + (at[why.at] or step.from)
+        local msg = ("%s:%d: %s\n%s"):format(b.file, line, shown_cmd, why.text)
+        if UPDATE and not (o.excerpt or o.annotated or o.shell) then
+          -- the real lines, keeping the block's own text where only a mask tells them apart
+          local new = {}
+          for k, l in ipairs(real) do
+            new[k] = (step.shown[k] and masked(o, step.shown[k]) == got[k]) and step.shown[k] or l
+          end
+          note_edit(b, step.from, #step.shown, new)
+          msg = msg .. "\n(DOC_EXAMPLES_UPDATE=1: the block now shows the real output)"
+        end
+        error(msg, 0)
       end
-      local text = normalise(run, o, table.concat(shown, "\n"))
-      local lines = {}
-      for l in (text .. "\n"):gmatch("(.-)\n") do lines[#lines + 1] = l end
-      if #shown == 0 then lines = {} end
-      local why = compare(lines, normalise(run, o, r.out), o)
-      assert(why == nil, where .. ": $ " .. step.cmd .. "\n" .. tostring(why))
     end
   end)
   stop_background(run)
@@ -467,16 +719,20 @@ end
 
 --------------------------------------------------------------------------------------------
 
-local ALL = {}
+local ALL, STRAY = {}, {}
 for _, f in ipairs(doc_files()) do
-  for _, b in ipairs(blocks_of(f)) do ALL[#ALL + 1] = b end
+  local blocks, stray = blocks_of(f)
+  for _, b in ipairs(blocks) do ALL[#ALL + 1] = b end
+  for _, s in ipairs(stray) do STRAY[#STRAY + 1] = s end
 end
 
 describe("the documentation's examples", function()
   after_each(cli.cleanup)
+  teardown(apply_edits)
 
   it("have markers that read: known keys, and a reason for each illustrative block", function()
     local bad = {}
+    for _, s in ipairs(STRAY) do bad[#bad + 1] = s end
     for _, b in ipairs(ALL) do
       local m = b.marker
       if m then
