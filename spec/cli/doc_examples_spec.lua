@@ -6,7 +6,10 @@
 --   <!-- example: KEY=VALUE ... -->       run it (the keys: OPTION_KEYS below, and
 --                                         docs/testing.md, "Examples in the documentation")
 --   <!-- illustrative: REASON -->         shown, not run: REASON says why it cannot be
--- The normalisations are the few listed in `unfold` and MASKS, nothing else.
+-- A block that looks like cwlua's output (LOOKS_LIKE below: a "$ cwlua" line, a "cwlua: "
+-- message, a wire log or trace line, a progress frame, a doctor report, JSON) without a marker
+-- fails here, naming its file and line, so a new example cannot go unchecked. The
+-- normalisations are the few listed in `unfold` and MASKS, nothing else.
 --
 -- DOC_EXAMPLES_UPDATE=1 in the environment rewrites the blocks that differ with the real
 -- output (blocks compared whole only: not excerpt, annotated, shell or frames), for review
@@ -92,6 +95,52 @@ local function blocks_of(file)
     end
   end
   return out, stray
+end
+
+-- What makes a block look like cwlua's output: the first line that matches one of these
+-- patterns (after the fence's indentation) names the block. Lines of Lua or C code are not
+-- looked at (```lua, ```c).
+local RECIPES = (function()
+  local names = {}
+  local p = assert(io.popen("cd " .. cli.quote(SRC) .. "/targets && ls *.lua"))
+  for f in p:lines() do names[#names + 1] = f:match("^(.-)%.lua$") end
+  p:close()
+  return names
+end)()
+
+local LOOKS_LIKE = {
+  { "^%s*%$ .*cwlua", "a '$ cwlua' command" },
+  { "^%s*cwlua: ", "a 'cwlua: ' message" },
+  { "^%s*%+%d+%.%d+ [<>] ", "a wire log line" },
+  { "^%s*%[sim[ %]]", "a simulator trace line" },
+  { "^%s*%[sim %d", "a simulator trace line" },
+  { "^%s*%a+%s+%[[# ]+%]", "a progress frame" },
+  { "^%s*%a+%s+%d+%% ", "a progress frame" },
+  { "^%s*%a+: %d+%% %(", "a progress line" },
+  { "^%s*programmed %d+ bytes into ", "a summary line" },
+  { "^%s*verified %d+ bytes of ", "a summary line" },
+  { "^%s*read %d+ bytes from ", "a summary line" },
+  { "^%s*erased %d+ %a+ of ", "a summary line" },
+  { "^%s*cwlua doctor ", "a doctor report" },
+  { "^%s+ok%s%s+%a", "a doctor step" },
+  { "^%s+unverifiable%s%s+%a", "a doctor step" },
+  { "^cause: ", "a doctor report" },
+  { "\"schema\"%s*:%s*1", "cwlua's JSON" },
+  { "^%s*term: ", "a 'term: ' note" },
+  { "^%s*simpleserial v%d: ", "a cw.simpleserial message" },
+}
+for _, name in ipairs(RECIPES) do
+  LOOKS_LIKE[#LOOKS_LIKE + 1] = { "^%s*" .. name .. ": ", "a recipe's log line" }
+end
+
+local function looks_like_output(b)
+  if b.lang == "lua" or b.lang == "c" then return nil end
+  for _, l in ipairs(b.lines) do
+    for _, p in ipairs(LOOKS_LIKE) do
+      if l:match(p[1]) then return p[2] .. ": " .. l end
+    end
+  end
+  return nil
 end
 
 --------------------------------------------------------------------------------------------
@@ -749,6 +798,19 @@ describe("the documentation's examples", function()
       end
     end
     assert.are.same({}, bad)
+  end)
+
+  it("are marked wherever a block shows what cwlua prints", function()
+    local bad = {}
+    for _, b in ipairs(ALL) do
+      local why = not b.marker and looks_like_output(b)
+      if why then
+        bad[#bad + 1] = ("%s:%d: shows %s\n  (mark it <!-- example: … --> or <!-- "
+          .. "illustrative: REASON -->; docs/testing.md, \"Examples in the documentation\")")
+          :format(b.file, b.line, why)
+      end
+    end
+    if #bad > 0 then error(table.concat(bad, "\n"), 0) end
   end)
 
   for _, b in ipairs(ALL) do
