@@ -477,11 +477,20 @@ local function exec_background(run, o, cmd)
   return { out = slurp(base .. ".out") }
 end
 
+-- Stops each background command's process group: SIGTERM, up to 5 s for its leader to end
+-- (gone, or a zombie nobody reaps), then SIGKILL for whatever is left. (/bin/sh's kill takes
+-- no "--": a negative number right after the signal is the group.)
 local function stop_background(run)
   for _, pid in ipairs(run.bg) do
-    sh_run(("kill -TERM -- -%d 2>/dev/null; i=0; while kill -0 -- -%d 2>/dev/null && "
-      .. "[ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; kill -KILL -- -%d 2>/dev/null")
-      :format(pid, pid, pid))
+    sh_run(("kill -TERM -%d 2>/dev/null"):format(pid))
+    for _ = 1, 100 do
+      local f = io.open("/proc/" .. pid .. "/stat", "r")
+      local stat = f and f:read("a")
+      if f then f:close() end
+      if not stat or stat:match("^%d+ %b() (%a)") == "Z" then break end
+      sh_run("sleep 0.05")
+    end
+    sh_run(("kill -KILL -%d 2>/dev/null"):format(pid))
   end
   run.bg = {}
 end
