@@ -10,6 +10,7 @@
 #include "l_tty.h"
 #include "l_util.h"
 #include "l_zlib.h"
+#include "proc.h"
 #include "runtime.h"
 
 #include <lauxlib.h>
@@ -94,6 +95,8 @@ static int pmain(lua_State *L)
     lua_setfield(L, -2, "cwlua.core.tty");
     lua_pushcfunction(L, luaopen_cwlua_core_zlib);
     lua_setfield(L, -2, "cwlua.core.zlib");
+    lua_pushcfunction(L, luaopen_cwlua_core_proc);
+    lua_setfield(L, -2, "cwlua.core.proc");
     lua_pop(L, 1);
 
     const cw_embedded *boot = NULL;
