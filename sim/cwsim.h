@@ -289,6 +289,14 @@ int cwsim_attach_part(cwsim_board *b, const char *part, const char *app, char *e
  * dir NULL: the default, $XDG_STATE_HOME/cwlua/sim (~/.local/state/cwlua/sim). Fails with a
  * clear message when another process holds it. 0 ok. */
 int cwsim_state_open(cwsim *sim, const char *dir, char *err, size_t errlen);
+/* The state folder of the board with this serial number (contract.md §5.5): DIR/boards/SERIAL,
+ * a state folder of its own (format file, lock), opened as cwsim_state_open does. A board with
+ * a serial of its own keeps its chips there, as a real board keeps its target: two simulators
+ * with different boards can use one DIR at the same time, and boards never share a chip's
+ * memory. In SERIAL, a character other than a letter, a digit, '_', '-' or a '.' after the
+ * first is written %XX (hex). dir NULL: the default folder. 0 ok. */
+int cwsim_state_open_board(cwsim *sim, const char *dir, const char *serial, char *err,
+                           size_t errlen);
 void cwsim_state_close(cwsim *sim); /* unlock; also done by cwsim_free */
 /* The default folder into buf. 0 ok, -1 no $XDG_STATE_HOME and no $HOME, or too long. */
 int cwsim_state_default_dir(char *buf, size_t len, char *err, size_t errlen);

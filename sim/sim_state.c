@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #define LOCK_NAME      "lock"
+#define BOARDS_NAME    "boards" /* the state folders of boards with serials of their own */
 #define FORMAT_NAME    "format"
 #define FORMAT_PREFIX  "cwlua simulator state "
 #define FORMAT_VERSION 1
@@ -183,8 +184,8 @@ static int take_lock(int fd, const char *dir, const char *lock, char *err, size_
     return -1;
 }
 
-/* 1 when the folder holds anything besides the lock (and a format file), 0 when not, -1 when it
- * cannot be listed. */
+/* 1 when the folder holds anything besides the lock (and a format file, and the boards' own
+ * folders, which have theirs), 0 when not, -1 when it cannot be listed. */
 static int holds_files(const char *dir, char *err, size_t errlen)
 {
     DIR *d = opendir(dir);
@@ -197,7 +198,7 @@ static int holds_files(const char *dir, char *err, size_t errlen)
     while (!found && (ent = readdir(d)) != NULL) {
         const char *n = ent->d_name;
         found = strcmp(n, ".") != 0 && strcmp(n, "..") != 0 && strcmp(n, LOCK_NAME) != 0 &&
-                strcmp(n, FORMAT_NAME) != 0;
+                strcmp(n, FORMAT_NAME) != 0 && strcmp(n, BOARDS_NAME) != 0;
     }
     closedir(d);
     return found;
@@ -325,6 +326,44 @@ int cwsim_state_open(cwsim *sim, const char *dir, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+int cwsim_state_open_board(cwsim *sim, const char *dir, const char *serial, char *err,
+                           size_t errlen)
+{
+    char def[4096];
+    if (dir == NULL) {
+        if (cwsim_state_default_dir(def, sizeof def, err, errlen) != 0)
+            return -1;
+        dir = def;
+    }
+    size_t n = serial != NULL ? strlen(serial) : 0;
+    if (n == 0 || n > 126) {
+        sim_err(err, errlen, "cwsim: a board's state folder needs a serial of 1 to 126 characters");
+        return -1;
+    }
+    /* every character kept as it is, or %XX: at most 3 per character */
+    size_t len = strlen(dir) + sizeof "/" BOARDS_NAME "/" + 3 * n;
+    char *path = malloc(len);
+    if (path == NULL) {
+        sim_err(err, errlen, "cwsim: out of memory");
+        return -1;
+    }
+    int k = snprintf(path, len, "%s/%s/", dir, BOARDS_NAME);
+    size_t at = k > 0 ? (size_t)k : 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)serial[i];
+        int keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '_' || c == '-' || (c == '.' && i > 0);
+        if (keep)
+            path[at++] = (char)c;
+        else
+            at += (size_t)snprintf(path + at, len - at, "%%%02X", c);
+    }
+    path[at] = '\0';
+    int r = cwsim_state_open(sim, path, err, errlen);
+    free(path);
+    return r;
 }
 
 void cwsim_state_close(cwsim *sim)

@@ -135,7 +135,11 @@ int cw_sim_open(cw_dev **out, const cw_sim_opts *o, cw_err *err)
         if (cwsim_fault_parse(s->sim, o->faults[i], msg, sizeof msg) != 0)
             rc = cw_err_set(err, CW_E_INVALID, "sim: %s", msg);
     }
-    if (rc == CW_OK && cwsim_state_open(s->sim, o->state_dir, msg, sizeof msg) != 0)
+    /* a board given a serial keeps its chips in a state folder of its own (contract.md §5.5) */
+    if (rc == CW_OK &&
+        (o->serial != NULL
+             ? cwsim_state_open_board(s->sim, o->state_dir, o->serial, msg, sizeof msg)
+             : cwsim_state_open(s->sim, o->state_dir, msg, sizeof msg)) != 0)
         rc = cw_err_set(err, CW_E_BUSY, "sim: %s", msg);
     if (rc == CW_OK) {
         s->board = cwsim_board_add(s->sim, kind, o->serial, msg, sizeof msg);
