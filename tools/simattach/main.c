@@ -318,6 +318,16 @@ static void take_option(options *o, const cwsim_option_info *opt, const char *v)
     }
 }
 
+/* The board a --sim-fault NAME[=VALUE]@SERIAL is for, or NULL for every board; name gets
+ * NAME[=VALUE]. */
+static const char *fault_board(const char *fault, char *name, size_t len)
+{
+    const char *at = strchr(fault, '@');
+    size_t n = at ? (size_t)(at - fault) : strlen(fault);
+    snprintf(name, len, "%.*s", (int)n, fault);
+    return at ? at + 1 : NULL;
+}
+
 static void parse_args(int argc, char **argv, options *o)
 {
     o->latency_ms = 0.5; /* contract.md §5: a control transfer costs 0.5 ms by default */
@@ -364,6 +374,18 @@ static void parse_args(int argc, char **argv, options *o)
         for (size_t b = 0; b < a; b++)
             if (o->specs[a].serial[0] && strcmp(o->specs[a].serial, o->specs[b].serial) == 0)
                 usage_error("serial number '%s' given to two boards", o->specs[a].serial);
+    /* --sim-fault NAME@SERIAL: a board given that serial (BOARD@SERIAL), which has a world of
+     * its own for the fault to act in */
+    for (size_t f = 0; f < o->n_faults; f++) {
+        char name[256];
+        const char *board = fault_board(o->faults[f], name, sizeof name);
+        bool found = board == NULL;
+        for (size_t a = 0; a < o->n_specs && !found; a++)
+            found = strcmp(o->specs[a].serial, board) == 0;
+        if (!found)
+            usage_error("--sim-fault %s: no board has the serial '%s' (give one BOARD@%s)",
+                        o->faults[f], board, board);
+    }
     /* contract.md §5: an application model needs a chip (as -d sim without --sim-target) */
     bool chip = o->target != NULL;
     for (size_t a = 0; a < o->n_specs; a++)
@@ -541,6 +563,56 @@ static int wait_command(pid_t pid)
     return 1;
 }
 
+/* The simulated worlds: one of its own for each board given a serial (BOARD@SERIAL), with its
+ * own virtual clock, its own faults and its own state folder (cwsim_state_open_board), as
+ * separate real boards are; and one shared by the boards without one, which keep the state
+ * folder itself, as before. freed with free_worlds(). */
+static cwsim *worlds[MAX_SPECS + 1];
+static size_t n_worlds;
+
+static void free_worlds(void)
+{
+    while (n_worlds > 0)
+        cwsim_free(worlds[--n_worlds]);
+}
+
+/* A new world with the options and the faults for the board with serial (NULL: the shared
+ * world), its state folder open. Exits 2 or 3 on failure, after freeing the worlds. */
+static cwsim *new_world(const options *o, const char *serial)
+{
+    char err[512] = "";
+    cwsim *sim = NULL;
+    if (cwsim_new(&sim, err, sizeof err) != 0) {
+        free_worlds();
+        setup_error("cannot start the simulator (%s)", err);
+    }
+    worlds[n_worlds++] = sim;
+    if (o->have_seed)
+        cwsim_seed(sim, (uint64_t)o->seed);
+    if (o->have_noise)
+        cwsim_set_noise(sim, o->noise);
+    /* Faults first: they apply to what a board is when it is plugged in too (fpga-unprogrammed,
+     * old-firmware). A fault with @SERIAL acts on that board's world only. */
+    for (size_t i = 0; i < o->n_faults; i++) {
+        char name[256];
+        const char *board = fault_board(o->faults[i], name, sizeof name);
+        if (board != NULL && (serial == NULL || strcmp(board, serial) != 0))
+            continue;
+        if (cwsim_fault_parse(sim, name, err, sizeof err) != 0) {
+            free_worlds();
+            usage_error("--sim-fault %s: %s", o->faults[i], err);
+        }
+    }
+    /* Chip memories persist in the state folder, locked while in use (contract.md §5.5). */
+    int r = serial != NULL ? cwsim_state_open_board(sim, o->state_dir, serial, err, sizeof err)
+                           : cwsim_state_open(sim, o->state_dir, err, sizeof err);
+    if (r != 0) {
+        free_worlds();
+        setup_error("%s", err);
+    }
+    return sim;
+}
+
 int main(int argc, char **argv)
 {
     static options o;
@@ -549,41 +621,46 @@ int main(int argc, char **argv)
     reexec_preloaded(argv);
 
     char err[512] = "";
-    cwsim *sim = NULL;
-    if (cwsim_new(&sim, err, sizeof err) != 0)
-        setup_error("cannot start the simulator (%s)", err);
-    if (o.have_seed)
-        cwsim_seed(sim, (uint64_t)o.seed);
-    if (o.have_noise)
-        cwsim_set_noise(sim, o.noise);
-    /* Faults first: they apply to every board, also to what a board is when it is plugged in
-     * (fpga-unprogrammed, old-firmware). */
-    for (size_t i = 0; i < o.n_faults; i++) {
-        if (cwsim_fault_parse(sim, o.faults[i], err, sizeof err) != 0) {
-            cwsim_free(sim);
-            usage_error("--sim-fault %s: %s", o.faults[i], err);
+    /* Every fault is checked before any world touches the state folder: a typo is a usage
+     * error with nothing opened. */
+    {
+        cwsim *probe = NULL;
+        if (cwsim_new(&probe, err, sizeof err) != 0)
+            setup_error("cannot start the simulator (%s)", err);
+        for (size_t i = 0; i < o.n_faults; i++) {
+            char name[256];
+            fault_board(o.faults[i], name, sizeof name);
+            if (cwsim_fault_parse(probe, name, err, sizeof err) != 0) {
+                cwsim_free(probe);
+                usage_error("--sim-fault %s: %s", o.faults[i], err);
+            }
         }
-    }
-    /* Chip memories persist in the state folder, locked while in use (contract.md §5). */
-    if (cwsim_state_open(sim, o.state_dir, err, sizeof err) != 0) {
-        cwsim_free(sim);
-        setup_error("%s", err);
+        cwsim_free(probe);
     }
 
+    cwsim *shared = NULL;
     cwsim_board *boards[MAX_SPECS];
     for (size_t i = 0; i < o.n_specs; i++) {
         const spec *sp = &o.specs[i];
+        cwsim *sim;
+        if (sp->serial[0] != '\0') {
+            sim = new_world(&o, sp->serial);
+        } else {
+            if (shared == NULL)
+                shared = new_world(&o, NULL);
+            sim = shared;
+        }
         boards[i] =
             cwsim_board_add(sim, sp->kind, sp->serial[0] ? sp->serial : NULL, err, sizeof err);
         if (boards[i] == NULL) {
-            cwsim_free(sim);
+            free_worlds();
             usage_error("cannot add board '%s' (%s)", sp->arg, err);
         }
         /* the chip on the board: a part, recipe name or alias (contract.md §5); the SPEC's,
          * else --sim-target's; running --sim-app's application */
         const char *part = sp->part[0] ? sp->part : o.target;
         if (part != NULL && cwsim_attach_part(boards[i], part, o.app, err, sizeof err) != 0) {
-            cwsim_free(sim);
+            free_worlds();
             usage_error("'%s': %s", sp->arg, err);
         }
     }
@@ -593,14 +670,14 @@ int main(int argc, char **argv)
         .usb_latency_ms = o.latency_ms,
         .trace = trace != NULL && *trace != '\0' && strcmp(trace, "0") != 0 ? stderr : NULL};
     sa_bus *bus = NULL;
-    if (sa_bus_new(&bus, sim, &bo, err, sizeof err) != 0) {
-        cwsim_free(sim);
+    if (sa_bus_new(&bus, &bo, err, sizeof err) != 0) {
+        free_worlds();
         setup_error("cannot create the mock USB bus (%s)", err);
     }
     for (size_t i = 0; i < o.n_specs; i++) {
         if (sa_bus_add_board(bus, boards[i], err, sizeof err) != 0) {
             sa_bus_free(bus);
-            cwsim_free(sim);
+            free_worlds();
             setup_error("cannot attach board '%s' (%s)", o.specs[i].arg, err);
         }
         if (bo.trace != NULL) {
@@ -618,7 +695,7 @@ int main(int argc, char **argv)
     env_set(&env, REEXEC_MARK, NULL);
     if (sa_bus_start(bus, err, sizeof err) != 0) {
         sa_bus_free(bus);
-        cwsim_free(sim);
+        free_worlds();
         setup_error("%s", err);
     }
 
@@ -641,6 +718,6 @@ int main(int argc, char **argv)
     }
 
     sa_bus_free(bus);
-    cwsim_free(sim);
+    free_worlds();
     return status;
 }

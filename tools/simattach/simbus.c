@@ -58,8 +58,17 @@ typedef struct sa_ep {
 typedef struct sa_conn sa_conn;
 typedef struct sa_dev sa_dev;
 
+/* A simulated world with its own virtual clock: each board may have one (cwlua sim attach gives
+ * every board with a serial of its own a world of its own), so that what one board's transfer
+ * costs in its time never holds back another's answers, as with separate real boards. */
+typedef struct sa_world {
+    cwsim *sim;
+    uint64_t sim0_ns; /* the virtual time that corresponds to the bus's real0_ns */
+} sa_world;
+
 struct sa_dev {
     sa_bus *bus;
+    sa_world *world; /* the world the board lives in */
     cwsim_board *board;
     unsigned port;    /* 1-PORT in sysfs: the same for every enumeration of a board */
     unsigned devnum;  /* USB address: a new one each time the board enumerates */
@@ -112,15 +121,15 @@ struct sa_conn {
 };
 
 struct sa_bus {
-    cwsim *sim;
+    sa_world worlds[SA_MAX_BOARDS];
+    size_t n_worlds;
     UMockdevTestbed *tb;
     char *root_dir;
     GMutex lock;
     GCond cond;
     GThread *ticker;
     bool started, stop;
-    int64_t real0_ns; /* the real time that corresponds to sim0_ns */
-    uint64_t sim0_ns;
+    int64_t real0_ns; /* the real time that corresponds to each world's sim0_ns */
     int64_t latency_ns;
     FILE *trace;
     sa_dev *devs[SA_MAX_DEVNUM]; /* every enumeration of every board, oldest first */
@@ -156,25 +165,25 @@ static unsigned le16(const uint8_t *p)
  * Virtual time
  * ------------------------------------------------------------------------------------------- */
 
-/* Brings the simulator's clock up to real time. A board that itself moved its clock ahead (a
- * wait inside a transfer) is left alone until real time catches up. Lock held. */
-static void clock_sync(sa_bus *bus)
+/* Brings a world's clock up to real time. A board that itself moved its clock ahead (a wait
+ * inside a transfer) is left alone until real time catches up. Lock held. */
+static void clock_sync(const sa_bus *bus, const sa_world *w)
 {
     if (!bus->started)
         return;
     int64_t elapsed = mono_ns() - bus->real0_ns;
-    uint64_t target = bus->sim0_ns + (uint64_t)(elapsed > 0 ? elapsed : 0);
-    uint64_t now = cwsim_now_ns(bus->sim);
+    uint64_t target = w->sim0_ns + (uint64_t)(elapsed > 0 ? elapsed : 0);
+    uint64_t now = cwsim_now_ns(w->sim);
     if (target > now)
-        cwsim_advance_ns(bus->sim, target - now);
+        cwsim_advance_ns(w->sim, target - now);
 }
 
-/* The real time at which the simulator's clock reads sim_ns. Lock held. */
-static int64_t real_of(const sa_bus *bus, uint64_t sim_ns)
+/* The real time at which a world's clock reads sim_ns. Lock held. */
+static int64_t real_of(const sa_bus *bus, const sa_world *w, uint64_t sim_ns)
 {
-    if (!bus->started || sim_ns <= bus->sim0_ns)
+    if (!bus->started || sim_ns <= w->sim0_ns)
         return bus->real0_ns;
-    return bus->real0_ns + (int64_t)(sim_ns - bus->sim0_ns);
+    return bus->real0_ns + (int64_t)(sim_ns - w->sim0_ns);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -607,7 +616,7 @@ static int urb_run_bulk(sa_conn *c, sa_urb *u)
     /* A board that moved its clock ahead inside the transfer (an FPGA load, a wait) answers
      * when real time has caught up with it, as the real board answers when it is done. */
     int64_t now = mono_ns();
-    int64_t done = real_of(d->bus, cwsim_now_ns(d->bus->sim));
+    int64_t done = real_of(d->bus, d->world, cwsim_now_ns(d->world->sim));
     if (done > now)
         now = done;
     if (rc >= 0) {
@@ -1277,7 +1286,7 @@ static gboolean on_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client
     sa_conn *c = g_object_get_data(G_OBJECT(client), "cwlua-sa-conn");
     if (c == NULL)
         c = conn_new(d, client);
-    clock_sync(d->bus);
+    clock_sync(d->bus, d->world); /* this board's world only: the others keep their own pace */
     on_ioctl_locked(c, client);
     g_mutex_unlock(&d->bus->lock);
     return TRUE;
@@ -1301,8 +1310,25 @@ static sa_dev *dev_add(sa_bus *bus, cwsim_board *board, unsigned port, char *err
         set_err(err, errlen, "board gave no usable descriptors");
         return NULL;
     }
+    cwsim *sim = cwsim_board_sim(board);
+    sa_world *w = NULL;
+    for (size_t i = 0; i < bus->n_worlds && w == NULL; i++)
+        if (bus->worlds[i].sim == sim)
+            w = &bus->worlds[i];
+    if (w == NULL) {
+        if (bus->n_worlds == SA_MAX_BOARDS) {
+            set_err(err, errlen, "at most %d worlds", SA_MAX_BOARDS);
+            return NULL;
+        }
+        w = &bus->worlds[bus->n_worlds++];
+        w->sim = sim;
+        w->sim0_ns = cwsim_now_ns(sim);
+        /* the board's own clock charges the latency per control transfer (contract.md §5) */
+        cwsim_set_usb_latency_ns(sim, (uint64_t)bus->latency_ns);
+    }
     sa_dev *d = g_new0(sa_dev, 1);
     d->bus = bus;
+    d->world = w;
     d->board = board;
     d->port = port;
     d->devnum = bus->next_devnum;
@@ -1387,7 +1413,8 @@ static gpointer ticker_main(gpointer user)
     sa_bus *bus = user;
     g_mutex_lock(&bus->lock);
     while (!bus->stop) {
-        clock_sync(bus);
+        for (size_t i = 0; i < bus->n_worlds; i++)
+            clock_sync(bus, &bus->worlds[i]);
         int64_t now = mono_ns();
         for (size_t i = 0, n = bus->n_devs; i < n; i++) {
             sa_dev *d = bus->devs[i];
@@ -1415,15 +1442,12 @@ static gpointer ticker_main(gpointer user)
  * Bus
  * ------------------------------------------------------------------------------------------- */
 
-int sa_bus_new(sa_bus **out, cwsim *sim, const sa_bus_options *opts, char *err, size_t errlen)
+int sa_bus_new(sa_bus **out, const sa_bus_options *opts, char *err, size_t errlen)
 {
     sa_bus *bus = g_new0(sa_bus, 1);
-    bus->sim = sim;
     g_mutex_init(&bus->lock);
     g_cond_init(&bus->cond);
     bus->latency_ns = (int64_t)(opts->usb_latency_ms * SA_NS_PER_MS);
-    /* the board's own clock charges the same latency per control transfer (contract.md §5) */
-    cwsim_set_usb_latency_ns(sim, (uint64_t)bus->latency_ns);
     bus->trace = opts->trace;
     bus->next_devnum = 2; /* address 1 is the root hub */
     bus->tb = umockdev_testbed_new();
@@ -1463,7 +1487,8 @@ int sa_bus_start(sa_bus *bus, char *err, size_t errlen)
 {
     g_mutex_lock(&bus->lock);
     bus->real0_ns = mono_ns();
-    bus->sim0_ns = cwsim_now_ns(bus->sim);
+    for (size_t i = 0; i < bus->n_worlds; i++)
+        bus->worlds[i].sim0_ns = cwsim_now_ns(bus->worlds[i].sim);
     bus->started = true;
     g_mutex_unlock(&bus->lock);
     GError *gerr = NULL;
