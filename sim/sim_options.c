@@ -7,8 +7,9 @@ static const cwsim_option_info OPTIONS[CWSIM_OPT_COUNT] = {
     {CWSIM_OPT_TARGET, "sim-target", "PART", 0, "the chip on the board (a part, recipe or alias)"},
     {CWSIM_OPT_STATE, "sim-state", "DIR", 0,
      "folder for chip memories (default $XDG_STATE_HOME/cwlua/sim)"},
-    {CWSIM_OPT_FAULT, "sim-fault", "NAME[=VALUE]", 1,
-     "inject a fault (repeatable); 'cwlua sim faults' lists them"},
+    {CWSIM_OPT_FAULT, "sim-fault", "NAME[=VALUE][@SERIAL]", 1,
+     "inject a fault (repeatable), into the board with SERIAL only\n"
+     "when one is given; 'cwlua sim faults' lists them"},
     {CWSIM_OPT_USB_LATENCY, "sim-usb-latency", "MS", 0,
      "cost of one control transfer, 0 to 10000 (default 0.5)"},
     {CWSIM_OPT_SEED, "sim-seed", "N", 0, "seed for random faults and the ADC's noise"},

@@ -21,6 +21,7 @@ local devspec = require "cwlua.devspec"
 local errors = require "cwlua.errors"
 local signal = require "cwlua.core.signal"
 local usart = require "cwlua.board.usart"
+local worker = require "cwlua.worker"
 
 local M = {}
 
@@ -209,7 +210,8 @@ end
 local function open_device(spec, opts)
   if spec.kind == "sim" then
     return device.open({
-      backend = "sim", board = spec.board, target = opts.target, state = opts.state,
+      backend = "sim", board = spec.board, serial = spec.serial, target = opts.target,
+      state = opts.state,
       faults = opts.faults, latency_ms = opts.latency_ms, seed = opts.seed, noise = opts.noise,
       app = opts.app, power_up = opts.power_up,
     })
@@ -229,7 +231,10 @@ M.open_device = open_device
 function M.open_default(part)
   local sim = {}
   for k, v in pairs(M.defaults.sim or {}) do sim[k] = v end
-  if not sim.target and M.defaults.spec == "sim:nano" then part = "stm32f030x6" end
+  local parsed = M.defaults.spec and devspec.parse(M.defaults.spec)
+  if not sim.target and parsed and parsed.kind == "sim" and parsed.board == "nano" then
+    part = "stm32f030x6"
+  end
   sim.target = sim.target or part
   if not sim.target then M.check_sim_app() end
   return M.open(M.defaults.spec, sim)
@@ -268,6 +273,10 @@ function M.open(spec, opts)
   end
   if type(spec) ~= "string" then error("open: spec must be a string", 2) end
   local parsed = devspec.parse(spec)
+  if parsed.kind == "many" then
+    return nil, ("%s names several boards; open each (cw.open(\"usb:SERIAL\")), or run a "
+      .. "function on each with cw.each(\"%s\", fn) (docs/api.md)"):format(spec, spec), "invalid"
+  end
   if parsed.kind == "serial" then -- a plain adapter: cwlua.port, the same stream interface
     return require("cwlua.port").open(parsed.path, opts)
   end
@@ -306,6 +315,7 @@ function M.open(spec, opts)
     if errors.is(err, "device") then return nil, err.message, err.code end
     error(err, 0)
   end
+  worker.board_opened(self) -- in a worker of a command on several boards: tell the parent
   return self
 end
 
@@ -316,6 +326,7 @@ end
 
 local function close(self)
   if self._dev then
+    worker.board_closing()
     time.release(self._dev)
     self._dev:close()
     self._dev = nil

@@ -5,6 +5,9 @@
 --   { name, summary, usage, help, options = { option specs },
 --     args_to_script = bool or function(args) -> bool (for the arguments so far),
 --     text_only = why the command refuses --json, subcommand_help = function(word),
+--     many = { target = index of the TARGET argument, per_board = function(args, opts, serial),
+--              check = function(ctx, rows) } when it runs on several boards at once
+--            (cwlua.multi), or one = why it works with one board only,
 --     run = function(ctx) -> exit status }
 -- ctx = { opts = parsed options, args = positional arguments, first_arg = argv index of
 --         args[1], argv = the whole argv (argv[0] is the program), command = the command
@@ -12,6 +15,7 @@
 -- A command is listed here (and so in --help) only once it works.
 local errors = require "cwlua.errors"
 local path = require "cwlua.path"
+local worker = require "cwlua.worker"
 
 local M = {}
 
@@ -22,8 +26,9 @@ M.COMMANDS = { "program", "verify", "read", "erase", "info", "doctor", "reset", 
 -- multi (repeatable, collected in a list), help.
 M.GLOBAL_OPTIONS = {
   { short = "d", long = "device", key = "device", arg = "SPEC",
-    help = "board or port: usb, usb:SERIAL, serial:PATH, sim, sim:BOARD\n"
-      .. "(default: $CWLUA_DEVICE, else usb)" },
+    help = "board or port: usb, usb:SERIAL, serial:PATH, sim, sim:BOARD[@SERIAL];\n"
+      .. "several boards at once: usb:* (every board attached) or a list\n"
+      .. "usb:SERIAL,sim:BOARD@SERIAL,... (default: $CWLUA_DEVICE, else usb)" },
   { long = "gpio-seq", key = "gpio_seq", arg = "ENTRY[:EXIT]",
     help = "serial:PATH only: reset/boot lines, stm32flash -i sequences\n"
       .. "of rts, dtr, brk ('-' low, ',' 100 ms, '&' none), e.g.\n"
@@ -75,6 +80,7 @@ local verbose = false
 -- (M.emit) or, when the run fails, the failure's (M.main); never both, never two.
 local json_mode = false
 local pending_json -- the object M.emit was given, printed once the command has returned
+local noted_cause -- the cause a command concluded without --json (cli.note_cause)
 
 local function usage_error(fmt, ...)
   errors.raise("usage", fmt, ...)
@@ -253,6 +259,12 @@ function M.emit(object)
   pending_json = object
 end
 
+--- cli.note_cause(cause): the cause a command concluded (doctor), for the parent of a worker
+-- when there is no --json object to carry it (cwlua.worker)
+function M.note_cause(cause)
+  noted_cause = cause
+end
+
 -- A usage line longer than 100 columns is broken before an option ("[--x", "(--x"), an
 -- argument (SPEC...) or the "--" before a command, the continuation lines indented under the
 -- command's first argument. Brackets are never split.
@@ -401,13 +413,40 @@ end
 -- 'sim' takes them for its helpers (cwlua.cmd.sim checks which).
 local function check_sim_options(opts, command, device_from)
   if command and command.name == "sim" then return end
-  if require("cwlua.devspec").parse(opts.device).kind == "sim" then return end
+  local devspec = require "cwlua.devspec"
+  if devspec.names_sim(devspec.parse(opts.device)) then return end
   for _, o in ipairs(M.SIM_OPTIONS) do
     if opts[o[1]] ~= nil then
       usage_error("%s applies to the simulator only (-d sim or sim:BOARD); the device is '%s'%s",
         o[2], opts.device, device_from)
     end
   end
+end
+
+--- cli.board_faults(faults, device) -> the --sim-fault values for the simulated board -d names:
+-- NAME[=VALUE] as given, NAME[=VALUE]@SERIAL only when SERIAL is that board's (without the
+-- @SERIAL), and a usage error for one that names another board. For several boards at once
+-- the list is returned as it is: cwlua.multi gives each worker its own.
+function M.board_faults(faults, device)
+  if not faults then return nil end
+  local parsed = require("cwlua.devspec").parse(device)
+  if parsed.kind == "many" then return faults end
+  local out = {}
+  for _, f in ipairs(faults) do
+    local fault, serial = f:match("^([^@]*)@(.*)$")
+    if not serial then
+      out[#out + 1] = f
+    elseif parsed.kind == "sim" and parsed.serial == serial then
+      out[#out + 1] = fault
+    elseif parsed.kind == "sim" and parsed.serial == nil then
+      usage_error("--sim-fault %s names the board %s; -d %s has the simulator's default serial: "
+        .. "give the board that one with -d sim:%s@%s", f, serial, device, parsed.board, serial)
+    else
+      usage_error("--sim-fault %s names the board %s, not the one -d %s names", f, serial,
+        device)
+    end
+  end
+  return out
 end
 
 --- cli.sim_options(opts) -> the options cwlua.board.open passes to the simulator
@@ -429,7 +468,8 @@ function M.sim_options(opts)
     noise, msg = require("cwlua.core.device").sim_noise(opts.sim_noise)
     if not noise then usage_error("%s", msg) end
   end
-  return { target = opts.sim_target, state = opts.sim_state, faults = opts.sim_fault,
+  return { target = opts.sim_target, state = opts.sim_state,
+           faults = M.board_faults(opts.sim_fault, opts.device),
            latency_ms = latency, seed = seed, noise = noise, app = opts.sim_app }
 end
 
@@ -514,8 +554,19 @@ local function dispatch(argv)
       command.text_only)
   end
   check_sim_options(opts, command, device_from)
-  local status = command.run({ opts = opts, args = args, first_arg = first_arg, argv = argv,
-    command = command, cli = M })
+  local ctx = { opts = opts, args = args, first_arg = first_arg, argv = argv,
+    command = command, cli = M }
+  local status
+  local parsed = devspec.parse(opts.device)
+  if parsed.kind == "many" and command.many then
+    -- one worker per board, in parallel (cwlua.multi): each runs this same command line
+    status = require("cwlua.multi").run(ctx, parsed)
+  elseif parsed.kind == "many" and command.one then
+    usage_error("'%s' works with one board: %s; choose one with -d usb:SERIAL%s", command.name,
+      command.one, device_from)
+  else
+    status = command.run(ctx)
+  end
   status = math.type(status) == "integer" and status or 0
   return status, json_mode and json_result(command, status) or nil
 end
@@ -578,7 +629,11 @@ function M.main(argv)
   if ok then
     if out then io.stdout:write(out, "\n") end
     io.stdout:flush()
-    return math.type(result) == "integer" and result or 0
+    local status = math.type(result) == "integer" and result or 0
+    -- a worker of a command on several boards: how it ended, for its parent (cwlua.multi)
+    worker.result(status, pending_json and pending_json.cause or noted_cause
+      or (status == 0 and "ok" or "failure"))
+    return status
   end
   io.stdout:flush()
   if type(result) ~= "table" then -- the handler itself failed ("error in error handling")
@@ -593,7 +648,10 @@ function M.main(argv)
       "cwlua: this is a bug in cwlua or a recipe; rerun with -v for a traceback\n")
   end
   if json_mode then io.stdout:write(failure_json(result), "\n") end
-  return errors.is(result) and result.exit or errors.EXIT.failure
+  local status = errors.is(result) and result.exit or errors.EXIT.failure
+  worker.result(status, require("cwlua.causes").of(result),
+    tostring(result.message):match("^[^\n]*"))
+  return status
 end
 
 return M

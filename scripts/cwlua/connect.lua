@@ -123,8 +123,21 @@ local function unopenable(e)
   return ("the %s at usb %03d/%03d"):format(e.kind, e.bus, e.address)
 end
 
+-- Where the parent of a worker found this board (cwlua.multi): "BUS:ADDRESS" in
+-- $CWLUA_WORKER_USB. Opened there directly, a board is not looked for among all the others: N
+-- workers would otherwise each open every one of N boards to read its serial number. The open
+-- checks the serial number, and a board that is no longer there is looked for as usual.
+local function open_at_hint(serial)
+  local bus, address = (os.getenv("CWLUA_WORKER_USB") or ""):match("^(%d+):(%d+)$")
+  if not bus or not serial then return nil end
+  return device.open({ backend = "libusb", bus = tonumber(bus), address = tonumber(address),
+                       serial = serial })
+end
+
 --- connect.open_usb(serial) -> dev | nil, msg, code. serial: nil for "the only board".
 function M.open_usb(serial)
+  local hinted = open_at_hint(serial)
+  if hinted then return hinted end
   local list, msg, code = device.usb_list()
   if not list then return nil, "usb: " .. msg, code end
   local boards = {}

@@ -11,10 +11,14 @@
 -- on. Frames are drawn at most 10 times a second of the runtime clock (contract.md §4): real
 -- time on hardware; on the simulator the frames the same run would show on hardware, drawn as
 -- fast as it runs. Rates and times are on that clock too.
+--
+-- In a worker of a command run on several boards (cwlua.worker) nothing is drawn: each frame's
+-- parts go to the parent, which fits them into the line it shows for this board.
 local time = require "cwlua.time"
 local runtime = require "cwlua.core.runtime"
 local signal = require "cwlua.core.signal"
 local tty = require "cwlua.core.tty"
+local worker = require "cwlua.worker"
 
 local M = {}
 
@@ -34,10 +38,11 @@ local live -- the bar whose line is open, for progress.interrupt
 -- starts on a line of its own.
 function M.new(label, total, opts)
   opts = opts or {}
-  local on_tty = runtime.isatty(2)
+  local to_parent = worker.active()
+  local on_tty = to_parent or runtime.isatty(2)
   return setmetatable({ label = label, total = total, done = 0, unit = opts.unit,
     quiet = opts.quiet or (opts.terminal_only and not on_tty), tty = on_tty,
-    t0 = time.now_ns(), next_quarter = 1 }, P)
+    to_parent = to_parent, t0 = time.now_ns(), next_quarter = 1 }, P)
 end
 
 --- progress.format_rate(bytes, seconds) -> "3.9 KiB/s"
@@ -135,6 +140,10 @@ function P:_draw(now, force)
   if not force and self.last_draw and now - self.last_draw < REDRAW_NS then return end
   self.last_draw = now
   local stats, pct = self:_stats(now)
+  if self.to_parent then
+    worker.send({ event = "progress", label = self.label, stats = stats, pct = pct })
+    return
+  end
   local text = M.fit(self.label, stats, pct, M.columns())
   if text == self.last_text and self.open_line then return end
   self.last_text = text
@@ -177,7 +186,11 @@ function P:finish()
   if not self.quiet and self.tty and self.total > 0 then
     self.wait = nil
     self:_draw(time.now_ns(), true)
-    io.stderr:write("\n")
+    if self.to_parent then
+      worker.send({ event = "progress_end" })
+    else
+      io.stderr:write("\n")
+    end
   end
   self.open_line = false
   if live == self then live = nil end

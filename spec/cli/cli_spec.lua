@@ -107,7 +107,8 @@ describe("cwlua command line", function()
       local r = cli.run({ "-d", "bluetooth", "targets" })
       assert.are.equal(2, r.status)
       assert.are.equal("cwlua: bad device spec 'bluetooth' (from -d); use usb, usb:SERIAL, "
-        .. "serial:PATH, sim or sim:BOARD (BOARD: cwlite, cw1200, husky, nano)\n", r.stderr)
+        .. "serial:PATH, sim, sim:BOARD or sim:BOARD@SERIAL (BOARD: cwlite, cw1200, husky, "
+        .. "nano); several boards: usb:* or a list usb:SERIAL,sim:BOARD@SERIAL,...\n", r.stderr)
       r = cli.run({ "-d", "sim:cw9000", "targets" })
       assert.are.equal("cwlua: unknown simulated board 'cw9000' in device spec 'sim:cw9000' "
         .. "(from -d); use sim:cwlite, sim:cw1200, sim:husky, sim:nano\n", r.stderr)

@@ -86,5 +86,6 @@ changed; a PLL that does not lock exits 3. --json adds the dividers.]],
     { long = "adc-mul", key = "adc_mul", arg = "N",
       help = "Husky: ADC clock = N x the target clock, 0 = off (default 4, NewAE's)" },
   },
+  many = {}, -- on several boards at once: one worker each (cwlua.multi)
   run = run,
 }

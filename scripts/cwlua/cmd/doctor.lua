@@ -16,6 +16,8 @@ actively: sync at each baud candidate, TIO1 and TIO2 swapped, a reset with BOOT0
 listening for an application. It uses only what a real board can observe. Where several
 causes fit what was seen, they are listed in order of likelihood.
 exit status: 0 ok; 3 a board-side cause; 4 a target-side cause.]],
+  -- on several boards at once (-d usb:*): one worker each (cwlua.multi); TARGET in the table
+  many = { target = 1 },
   run = function(ctx)
     local word = ctx.args[1]
     if not word or #ctx.args > 1 then
@@ -27,6 +29,7 @@ exit status: 0 ok; 3 a board-side cause; 4 a target-side cause.]],
       ctx.cli.emit(report:object(dctx))
     else
       io.stdout:write(report:text(dctx))
+      ctx.cli.note_cause(report.cause) -- for a parent running doctor on several boards
     end
     return report:exit_code()
   end,

@@ -10,6 +10,8 @@ return {
     .. "[--unprotect-write] [--no-reset] [--set KEY=VALUE] [--baud N] [--part NAME]",
   options = fc.options("chip", "addr", "len", "unprotect", "unprotect_write", "no_reset", "set",
     "baud", "part"),
+  -- on several boards at once (-d usb:*): one worker each (cwlua.multi); TARGET in the table
+  many = { target = 1 },
   run = function(ctx)
     local target = fc.args(ctx, 1)
     local s = fc.run(ctx, fc.flash.erase, target, fc.opts(ctx))

@@ -8,6 +8,8 @@ return {
   summary = "chip ID, name, bootloader version, flash size, protection",
   usage = "cwlua info TARGET [--no-reset] [--set KEY=VALUE] [--baud N] [--part NAME]",
   options = fc.options("no_reset", "set", "baud", "part"),
+  -- on several boards at once (-d usb:*): one worker each (cwlua.multi); TARGET in the table
+  many = { target = 1 },
   run = function(ctx)
     local target = fc.args(ctx, 1)
     local s = fc.run(ctx, fc.flash.info, target, fc.opts(ctx))

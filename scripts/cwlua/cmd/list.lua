@@ -25,10 +25,19 @@ local function run(ctx)
   end
   local boards, ports = json.array(), json.array()
   local spec = board.defaults.spec and devspec.parse(board.defaults.spec)
-  if spec and spec.kind == "sim" then
+  -- the simulated boards -d names (one, or each of a list)
+  local sims = {}
+  for _, s in ipairs(spec and (spec.kind == "many" and spec.items or { spec }) or {}) do
+    if s.kind == "sim" then sims[#sims + 1] = s end
+  end
+  for _, s in ipairs(sims) do
     -- asked as a USB board is (connect.ask), not opened for a command: old firmware or an
     -- unconfigured FPGA is shown, not an error (docs/install.md)
-    local dev, msg, code = board.open_device(spec, board.defaults.sim or {})
+    local faults = require("cwlua.cli").board_faults((board.defaults.sim or {}).faults, s.spec)
+    local o = {}
+    for k, v in pairs(board.defaults.sim or {}) do o[k] = v end
+    o.faults = faults
+    local dev, msg, code = board.open_device(s, o)
     if not dev then require("cwlua.cmdutil").fail(msg, code) end
     local i = dev:info()
     local ok, found = pcall(connect.ask, dev, i.kind)

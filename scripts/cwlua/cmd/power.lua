@@ -38,5 +38,6 @@ The CW-Nano cannot switch target power (exit 3).]],
     { long = "delay-ms", key = "delay_ms", arg = "MS",
       help = "off time for 'cycle' (default 500)" },
   },
+  many = {}, -- on several boards at once: one worker each (cwlua.multi)
   run = run,
 }

@@ -30,6 +30,8 @@ mismatch (the first differing address).]],
   options = fc.options("chip", "no_verify", "format", "base", "unprotect", "unprotect_write",
     "option_bytes", "eeprom", "eeprom_format", "fuse", "lock", "force", "no_reset", "set", "baud",
     "part"),
+  -- on several boards at once (-d usb:*): one worker each (cwlua.multi); TARGET in the table
+  many = { target = 1 },
   run = function(ctx)
     local target, file = fc.args(ctx, 2)
     local s = fc.run(ctx, fc.flash.program, target, file, fc.opts(ctx))

@@ -18,6 +18,11 @@ succeeded, and nothing else is left behind. --memory eeprom reads the EEPROM ins
 from 0, so that program --eeprom OUT takes it back).]],
   options = fc.options("addr", "len", "option_bytes", "memory", "no_reset", "set", "baud",
     "part"),
+  -- on several boards at once: one worker each (cwlua.multi), each reading into a file of its
+  -- own: OUT with the board's serial before its extension (dump.hex -> dump-LAB-01.hex)
+  many = { target = 1, per_board = function(args, _, serial)
+    if args[2] then args[2] = require("cwlua.multi").per_board_path(args[2], serial) end
+  end },
   run = function(ctx)
     local target, out = fc.args(ctx, 2)
     local s = fc.run(ctx, fc.flash.read, target, out, fc.opts(ctx))

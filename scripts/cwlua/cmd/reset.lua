@@ -52,5 +52,6 @@ Drives the reset line low for MS milliseconds (default 10), high for 25 ms, then
 the mode it had (on a CW-Nano, which cannot report it, driven high unless cwlua set it earlier
 in the same run). The line is the recipe's reset_pin default when TARGET is given, else nrst.]],
   options = { { long = "ms", key = "ms", arg = "MS", help = "how long reset is held low" } },
+  many = { target = 1 }, -- on several boards at once: one worker each (cwlua.multi)
   run = run,
 }

@@ -57,6 +57,9 @@ in docs/api.md; examples/lab/ has lab scripts to start from (an AES known-answer
 SimpleSerial, a target's banner, several boards by serial number). 'cwlua shell' tries the API
 interactively.]],
   args_to_script = true,
+  -- on several boards at once: the script runs once per board, each in a worker whose
+  -- cw.open() is its board (cwlua.multi)
+  many = {},
   text_only = "the script writes its own output (cw.json.encode makes JSON there)",
   run = run,
 }

@@ -83,5 +83,6 @@ input) or exit([code]) leaves; the board is closed and restored either way.
   > board:clock()
   7384615.3846154	clkgen]],
   text_only = "it is an interactive prompt",
+  one = "its prompt drives one board, open as 'board' (cw.open(SPEC) opens more)",
   run = run,
 }

@@ -168,5 +168,6 @@ ends, and exits. The board's serial settings are put back on exit.]],
     { long = "log", key = "log", arg = "FILE", help = "also append the target's output to FILE" },
     { long = "reset", key = "reset", help = "pulse the target's reset line after connecting" },
   },
+  one = "a console is one board's serial line",
   run = run,
 }

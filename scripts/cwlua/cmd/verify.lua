@@ -15,6 +15,8 @@ return {
     .. "--format bin\nor --base.",
   options = fc.options("format", "base", "eeprom", "eeprom_format", "fuse", "lock", "no_reset",
     "set", "baud", "part"),
+  -- on several boards at once (-d usb:*): one worker each (cwlua.multi); TARGET in the table
+  many = { target = 1 },
   run = function(ctx)
     local target, file = fc.args(ctx, 2)
     local s = fc.run(ctx, fc.flash.verify, target, file, fc.opts(ctx))

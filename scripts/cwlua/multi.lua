@@ -1,0 +1,521 @@
+-- SPDX-License-Identifier: MIT
+-- cwlua.multi: a command on several boards at once (-d usb:*, -d usb:A,usb:B, -d
+-- sim:cwlite@A,sim:cwlite@B; contract.md §3.4), and cw.each for scripts.
+--
+-- One worker per board: a child cwlua with -d naming that board and the rest of the command
+-- line as given, so each board gets exactly what the single-board command does — its checks,
+-- its retries, its snapshot and restore, its exit status and cause. The workers run at the
+-- same time (real parallelism: separate processes, on as many cores as there are), and this
+-- process listens to them (cwlua.core.proc): their stderr is relayed line by line marked with
+-- the board, their progress (cwlua.worker) drawn as one line per board on a terminal, their
+-- results gathered into a table or one JSON object. A board that fails never stops the
+-- others; the exit status is the highest of the boards'. SIGINT or SIGTERM is passed on to
+-- every worker, once; each puts its board back and ends, and then this process ends too.
+-- docs/architecture.md "Several boards at once" has the whole design.
+local connect = require "cwlua.connect"
+local device = require "cwlua.core.device"
+local errors = require "cwlua.errors"
+local json = require "cwlua.json"
+local proc = require "cwlua.core.proc"
+local progress = require "cwlua.progress"
+local runtime = require "cwlua.core.runtime"
+local signal = require "cwlua.core.signal"
+local tty = require "cwlua.core.tty"
+
+local M = {}
+
+local REDRAW_NS = 100000000 -- the live lines at most 10 times a second, as a progress bar
+local POLL_MS = 100
+-- A worker told to stop puts its board back within a second or two (contract.md §3.8); one
+-- that has not ended by then is stuck, and is killed so that this process can end.
+local STOP_GRACE_NS = 30 * 1000000000
+
+---------------------------------------------------------------------------------------------
+-- the boards of a spec
+
+--- multi.safe_name(serial) -> the serial as a file name part: letters, digits, '.', '_' and
+-- '-' kept, anything else (a '/' of a made-up serial) as '_'
+function M.safe_name(serial)
+  return (serial:gsub("[^%w._-]", "_"))
+end
+
+--- multi.per_board_path(path, serial) -> PATH with -SERIAL before its extension:
+-- flash.hex -> flash-LAB-01.hex, out/dump -> out/dump-LAB-01 (read's OUT on several boards)
+function M.per_board_path(path, serial)
+  local dir, base = path:match("^(.-)([^/]*)$")
+  local stem, ext = base:match("^(.+)(%.[^.]*)$")
+  if not stem then stem, ext = base, "" end
+  return dir .. stem .. "-" .. M.safe_name(serial) .. ext
+end
+
+--- multi.per_board_dir(dir, serial) -> DIR/SERIAL: a folder of each board's own (for a
+-- command whose output is a folder, e.g. a capture)
+function M.per_board_dir(dir, serial)
+  return dir:gsub("/+$", "") .. "/" .. M.safe_name(serial)
+end
+
+local function bus_label(e)
+  return ("usb %03d/%03d"):format(e.bus, e.address)
+end
+
+--- multi.boards(parsed) -> { {spec, serial, kind, fail = {status, cause, error} | nil}, ... }
+-- in the order the spec gives them (usb:*: bus order). usb:* with no board attached raises
+-- (exit 3, no-board); a board that cannot be opened or asked its serial number is a row that
+-- failed before it started.
+function M.boards(parsed)
+  if not parsed.all then
+    local rows = {}
+    for _, item in ipairs(parsed.items) do
+      rows[#rows + 1] = { spec = item.spec, serial = item.serial,
+        kind = item.kind == "sim" and item.board or nil, sim = item.kind == "sim" }
+    end
+    return rows
+  end
+  local list, msg, code = device.usb_list()
+  if not list then errors.raise("device", "usb:*: %s%s", msg, connect.hint(code)) end
+  local found = {}
+  for _, e in ipairs(list) do
+    if e.kind ~= "" then found[#found + 1] = e end
+  end
+  table.sort(found, function(a, b)
+    return a.bus < b.bus or (a.bus == b.bus and a.address < b.address)
+  end)
+  if #found == 0 then
+    error(errors.new("device", "usb:*: no ChipWhisperer board found; connect them (cwlua list "
+      .. "shows what is attached), or try it on simulated ones: cwlua sim attach "
+      .. "cwlite:stm32f1@A cwlite:stm32f1@B -- cwlua -d 'usb:*' ...", { code = "no_device" }), 0)
+  end
+  local rows = {}
+  for _, e in ipairs(found) do
+    local row = { kind = e.kind }
+    if e.code then
+      row.serial = bus_label(e)
+      row.fail = { status = errors.EXIT.device, cause = connect.CAUSE[e.code] or "board-error",
+        error = ("cannot open the %s at %s: %s%s"):format(e.kind, bus_label(e), e.error,
+          connect.hint(e.code)) }
+    elseif e.serial == "" then
+      row.serial = bus_label(e)
+      row.fail = { status = errors.EXIT.device, cause = "board-error", error = ("the %s at %s "
+        .. "has no serial number, so it cannot be told apart from the others"):format(e.kind,
+        bus_label(e)) }
+    else
+      row.serial, row.spec = e.serial, "usb:" .. e.serial
+      row.at = ("%d:%d"):format(e.bus, e.address)
+    end
+    rows[#rows + 1] = row
+  end
+  return rows
+end
+
+-- Where each usb:SERIAL of a list is on the bus, for its worker (connect.open_usb): one look
+-- here instead of one in each worker. A board not found is left to its worker, which says so.
+local function find_on_bus(rows)
+  local want = {}
+  for _, r in ipairs(rows) do
+    if not r.sim and not r.at and r.spec then want[r.serial] = r end
+  end
+  if next(want) == nil then return end
+  for _, e in ipairs(device.usb_list() or {}) do
+    local r = e.kind ~= "" and not e.code and want[e.serial]
+    if r then r.at = ("%d:%d"):format(e.bus, e.address) end
+  end
+end
+
+-- --sim-fault NAME[=VALUE]@SERIAL acts on the board with that serial only: each must name a
+-- simulated board of the spec.
+local function check_board_faults(faults, rows)
+  local sims = {}
+  for _, r in ipairs(rows) do
+    if r.sim then sims[r.serial] = true end
+  end
+  for _, f in ipairs(faults or {}) do
+    local serial = f:match("^[^@]*@(.*)$")
+    if serial and not sims[serial] then
+      errors.raise("usage", "--sim-fault %s names the board %s, which is not a simulated board "
+        .. "of -d (give it as sim:BOARD@%s)", f, serial, serial)
+    end
+  end
+end
+
+---------------------------------------------------------------------------------------------
+-- the workers' command lines
+
+-- Options as words a command line takes back: --long=VALUE (a value may start with '-').
+local function option_words(specs, opts, skip, out)
+  for _, s in ipairs(specs or {}) do
+    local v = opts[s.key]
+    if v ~= nil and not skip[s.key] then
+      if s.multi then
+        for _, x in ipairs(v) do out[#out + 1] = ("--%s=%s"):format(s.long, x) end
+      elseif not s.arg or (s.optional and v == true) then
+        out[#out + 1] = "--" .. s.long
+      else
+        out[#out + 1] = ("--%s=%s"):format(s.long, v)
+      end
+    end
+  end
+end
+
+local function exe()
+  local path, msg = runtime.exe_path()
+  if not path then errors.raise("failure", "cannot start the boards' workers: %s", msg) end
+  return path
+end
+
+-- The argv of the worker for row: the command line as parsed, -d naming the row's board; a
+-- USB board's worker gets no --sim-* option, a simulated one its own and the common faults.
+local function worker_argv(ctx, row, exe_path)
+  local cli = ctx.cli
+  local opts, args = {}, {}
+  for k, v in pairs(ctx.opts) do opts[k] = v end
+  for i, a in ipairs(ctx.args) do args[i] = a end
+  local skip = { device = true }
+  if not row.sim then
+    for _, o in ipairs(cli.SIM_OPTIONS) do skip[o[1]] = true end
+  elseif opts.sim_fault then
+    local mine = {}
+    for _, f in ipairs(opts.sim_fault) do
+      local serial = f:match("^[^@]*@(.*)$")
+      if serial == nil or serial == row.serial then mine[#mine + 1] = f end
+    end
+    opts.sim_fault = #mine > 0 and mine or nil
+  end
+  local many = ctx.command.many
+  if type(many) == "table" and many.per_board then many.per_board(args, opts, row.serial) end
+  local argv = { exe_path, "-d", row.spec }
+  option_words(cli.GLOBAL_OPTIONS, opts, skip, argv)
+  argv[#argv + 1] = ctx.command.name
+  option_words(ctx.command.options, opts, {}, argv)
+  argv[#argv + 1] = "--"
+  for _, a in ipairs(args) do argv[#argv + 1] = a end
+  return argv
+end
+
+---------------------------------------------------------------------------------------------
+-- what the user sees while they run
+
+local Screen = {}
+Screen.__index = Screen
+
+-- mode: "live" (one line per board redrawn on the terminal, stderr), "plain" (relayed lines
+-- only) or "quiet" (relayed lines only; the caller prints no table either)
+local function screen_new(rows, mode)
+  local self = setmetatable({ rows = rows, mode = mode, drawn = 0, last = nil }, Screen)
+  local w = 0
+  for _, r in ipairs(rows) do w = math.max(w, #r.serial) end
+  self.serial_w = w
+  return self
+end
+
+--- multi.live_possible(n) -> true when stderr is a terminal with room for n lines
+function M.live_possible(n)
+  if not runtime.isatty(2) then return false end
+  local _, rows = tty.size(2)
+  return rows == nil or n < rows - 1
+end
+
+function Screen:_line(r, cols)
+  local head = ("%-" .. self.serial_w .. "s  %-6s  "):format(r.serial, r.kind or "?")
+  local text
+  if r.status then
+    text = r.status == 0 and ("done in %.2f s"):format(r.time or 0)
+      or ("failed: %s (exit %d)"):format(r.cause or "failure", r.status)
+  elseif r.bar then
+    text = progress.fit(r.bar.label, r.bar.stats, r.bar.pct, math.max(12, cols - #head))
+  else
+    text = r.started and "working" or "waiting"
+  end
+  return (head .. text):sub(1, math.max(1, cols - 1))
+end
+
+function Screen:_erase()
+  if self.drawn > 0 then
+    io.stderr:write(("\27[%dA"):format(self.drawn), "\r\27[J")
+    self.drawn = 0
+  end
+end
+
+function Screen:_draw()
+  local cols = progress.columns()
+  local out = {}
+  for _, r in ipairs(self.rows) do out[#out + 1] = self:_line(r, cols) .. "\27[K\n" end
+  self:_erase()
+  io.stderr:write(table.concat(out))
+  io.stderr:flush()
+  self.drawn = #self.rows
+  self.last = device.monotonic_ns()
+end
+
+--- screen:relay(row, stream, line): a line a worker wrote, marked with its board
+function Screen:relay(r, stream, line)
+  local f = stream == "stdout" and io.stdout or io.stderr
+  if self.mode == "live" then self:_erase() end
+  f:write(r.serial, ": ", line, "\n")
+  f:flush()
+  if self.mode == "live" then self:_draw() end
+end
+
+--- screen:tick(force): redraw the live lines when due
+function Screen:tick(force)
+  if self.mode ~= "live" then return end
+  if force or not self.last or device.monotonic_ns() - self.last >= REDRAW_NS then
+    self:_draw()
+  end
+end
+
+function Screen:close()
+  if self.mode == "live" then self:_erase() end
+end
+
+---------------------------------------------------------------------------------------------
+-- running the workers
+
+-- Complete lines of a stream's new data; a partial last line waits for the rest.
+local function lines_of(r, stream, data, final)
+  local key = "partial_" .. stream
+  local text = (r[key] or "") .. data
+  local out = {}
+  for line in text:gmatch("([^\n]*)\n") do out[#out + 1] = line end
+  r[key] = text:match("([^\n]*)$") or ""
+  if final and r[key] ~= "" then
+    out[#out + 1] = r[key]
+    r[key] = ""
+  end
+  return out
+end
+
+local function on_event(r, ev)
+  if ev.event == "board" then
+    r.kind, r.started = ev.kind or r.kind, true
+  elseif ev.event == "progress" then
+    r.bar, r.started = { label = ev.label, stats = ev.stats, pct = ev.pct }, true
+  elseif ev.event == "progress_end" then
+    r.bar = nil
+  elseif ev.event == "value" then
+    r.value = ev.value
+  elseif ev.event == "result" then
+    r.result = ev
+  end
+end
+
+-- What a worker's events, stdout and stderr bring; done: it has ended (read the rest).
+local function service(r, screen, keep_stdout)
+  local p = r.proc
+  for _, line in ipairs(lines_of(r, "channel", p:take("channel"), false)) do
+    local ok, ev = pcall(json.decode, line)
+    if ok and type(ev) == "table" then on_event(r, ev) end
+  end
+  local status = p:status()
+  for _, stream in ipairs({ "stderr", "stdout" }) do
+    local data = p:take(stream)
+    if stream == "stdout" and keep_stdout then
+      r.stdout = (r.stdout or "") .. data
+    else
+      for _, line in ipairs(lines_of(r, stream, data, status ~= nil)) do
+        screen:relay(r, stream, line)
+      end
+    end
+  end
+  return status
+end
+
+-- The cause and error of a worker that has ended, from its result event, else its status.
+local function conclude(r, status)
+  r.status, r.proc = status, nil
+  local res = r.result or {}
+  r.time = res.time
+  if res.cause then
+    r.cause, r.error = res.cause, res.error
+  elseif status == 130 or status == 143 then
+    r.cause, r.error = "interrupted", "interrupted"
+  elseif status == 0 then
+    r.cause = "ok"
+  else
+    r.cause = "failure"
+    r.error = ("its worker ended with exit status %d and said nothing"):format(status)
+  end
+end
+
+-- Every worker still running is told to stop (the signal that stopped this process, else
+-- SIGTERM), once, and waited for: each puts its board back first.
+local function stop_all(rows, screen, keep_stdout)
+  local signo = signal.pending() or 15
+  for _, r in ipairs(rows) do
+    if r.proc then r.proc:kill(signo) end
+  end
+  local deadline = device.monotonic_ns() + STOP_GRACE_NS
+  local killed = false
+  while true do
+    local live = {}
+    for _, r in ipairs(rows) do
+      if r.proc then live[#live + 1] = r.proc end
+    end
+    if #live == 0 then break end
+    if not killed and device.monotonic_ns() > deadline then
+      for _, p in ipairs(live) do p:kill(9) end
+      killed = true
+    end
+    proc.poll(live, POLL_MS)
+    for _, r in ipairs(rows) do
+      if r.proc then
+        local status = service(r, screen, keep_stdout)
+        if status then conclude(r, status) end
+      end
+    end
+    screen:tick()
+  end
+end
+
+--- multi.run_workers(rows, argv_of, opts) -> rows, each with status, cause, error, time, kind,
+-- value (cw.each) and stdout (opts.keep_stdout). argv_of(row) -> the worker's argv. opts.mode:
+-- "live", "plain" or "quiet" (Screen above). Rows with fail set are not started. Interrupted
+-- (SIGINT/SIGTERM), every worker is stopped and waited for, opts.on_stop(rows) runs (in
+-- signal.hold), and the interrupt goes on.
+function M.run_workers(rows, argv_of, opts)
+  local screen = screen_new(rows, opts.mode)
+  local keep = opts.keep_stdout
+  local finished = false
+  local _ <close> = setmetatable({}, { __close = function()
+    if finished then return end
+    signal.hold(function()
+      stop_all(rows, screen, keep)
+      screen:close()
+      if opts.on_stop then opts.on_stop(rows) end
+    end)
+  end })
+  for _, r in ipairs(rows) do
+    if r.fail then
+      r.status, r.cause, r.error = r.fail.status, r.fail.cause, r.fail.error
+    else
+      local env = { "CWLUA_WORKER_FD=3" }
+      if r.at then env[2] = "CWLUA_WORKER_USB=" .. r.at end
+      local p, msg = proc.spawn(argv_of(r), { channel = true, env = env })
+      if p then
+        r.proc = p
+      else
+        r.status, r.cause, r.error = errors.EXIT.failure, "failure",
+          "cannot start its worker: " .. msg
+      end
+    end
+  end
+  screen:tick(true)
+  while true do
+    local live = {}
+    for _, r in ipairs(rows) do
+      if r.proc then live[#live + 1] = r.proc end
+    end
+    if #live == 0 then break end
+    proc.poll(live, POLL_MS)
+    for _, r in ipairs(rows) do
+      if r.proc then
+        local status = service(r, screen, keep)
+        if status then
+          conclude(r, status)
+          screen:tick(true)
+        end
+      end
+    end
+    screen:tick()
+  end
+  finished = true
+  screen:close()
+  return rows
+end
+
+---------------------------------------------------------------------------------------------
+-- the table and the JSON object
+
+--- multi.worst(rows) -> the row with the highest exit status (the first of them), or nil when
+-- every board succeeded
+function M.worst(rows)
+  local w
+  for _, r in ipairs(rows) do
+    if r.status ~= 0 and (w == nil or r.status > w.status) then w = r end
+  end
+  return w
+end
+
+--- multi.table(rows) -> the text of the table: serial, board, target, result, time, cause;
+-- then one line that counts
+function M.table(rows)
+  local head = { "serial", "board", "target", "result", "time", "cause" }
+  local cells = { head }
+  local failed = 0
+  for _, r in ipairs(rows) do
+    if r.status ~= 0 then failed = failed + 1 end
+    cells[#cells + 1] = { r.serial, r.kind or "?", r.target or "-",
+      r.status == 0 and "ok" or ("exit " .. r.status),
+      r.time and ("%.2f s"):format(r.time) or "-", r.cause or "failure" }
+  end
+  local width = {}
+  for _, row in ipairs(cells) do
+    for i, c in ipairs(row) do width[i] = math.max(width[i] or 0, #c) end
+  end
+  local out = {}
+  for _, row in ipairs(cells) do
+    local parts = {}
+    for i, c in ipairs(row) do
+      parts[i] = i < #row and (c .. (" "):rep(width[i] - #c)) or c
+    end
+    out[#out + 1] = table.concat(parts, "  ")
+  end
+  local n = #rows
+  out[#out + 1] = failed == 0 and ("%d board%s: all ok"):format(n, n == 1 and "" or "s")
+    or ("%d board%s: %d ok, %d failed"):format(n, n == 1 and "" or "s", n - failed, failed)
+  return table.concat(out, "\n") .. "\n"
+end
+
+-- A board's entry in the --json object: what its worker printed (contract.md §3.7), without
+-- "schema", with serial, board, target, exit and time.
+local function json_entry(r)
+  local o
+  local ok, v = pcall(json.decode, r.stdout or "")
+  if ok and type(v) == "table" and not v[1] then
+    o = v
+  else
+    o = { cause = r.cause, error = r.error }
+  end
+  o.schema = nil
+  o.serial, o.board, o.target = r.serial, r.kind or json.null, r.target or json.null
+  o.exit, o.time = r.status, r.time or json.null
+  if r.status ~= 0 and o.error == nil then o.error = r.error end
+  o.cause = o.cause or r.cause
+  return o
+end
+
+---------------------------------------------------------------------------------------------
+-- the command line
+
+--- multi.run(ctx, parsed) -> exit status: ctx.command on every board parsed names
+function M.run(ctx, parsed)
+  local rows = M.boards(parsed)
+  check_board_faults(ctx.opts.sim_fault, rows)
+  find_on_bus(rows)
+  local many = ctx.command.many
+  local target = type(many) == "table" and many.target and ctx.args[many.target] or nil
+  local exe_path = exe()
+  local json_mode, quiet = ctx.opts.json, ctx.opts.quiet
+  if type(many) == "table" and many.check then many.check(ctx, rows) end
+  for _, r in ipairs(rows) do r.target = target end
+  local mode = quiet and "quiet" or (M.live_possible(#rows) and "live" or "plain")
+  M.run_workers(rows, function(r) return worker_argv(ctx, r, exe_path) end, {
+    mode = mode, keep_stdout = json_mode,
+    on_stop = function(done)
+      -- stopped by Ctrl-C: the table still says where each board got to (--json: main()
+      -- prints the interrupted object, contract.md §3.7)
+      if not json_mode and not quiet then io.stdout:write(M.table(done)) end
+    end,
+  })
+  local worst = M.worst(rows)
+  if json_mode then
+    local boards = json.array()
+    for _, r in ipairs(rows) do boards[#boards + 1] = json_entry(r) end
+    ctx.cli.emit({ boards = boards, cause = worst and worst.cause or "ok",
+      error = worst and ("%s: %s"):format(worst.serial, worst.error or worst.cause) or nil })
+  elseif not quiet then
+    io.stdout:write(M.table(rows))
+  end
+  return worst and worst.status or 0
+end
+
+return M
