@@ -16,6 +16,12 @@ function M.open(spec, opts)
   return require("cwlua.board").open(spec, opts)
 end
 
+--- cw.each(spec, fn [, opts]) -> results, status: fn(board, ...) on every board of spec (e.g.
+-- "usb:*"), all at once, each in a worker process of its own (cwlua.multi, docs/api.md)
+function M.each(spec, fn, opts)
+  return require("cwlua.multi").each(spec, fn, opts)
+end
+
 --- cw.sleep(ms), cw.now() -> seconds: the runtime clock (virtual while a simulator is open)
 function M.sleep(ms) return require("cwlua.time").sleep(ms) end
 function M.now() return require("cwlua.time").now() end

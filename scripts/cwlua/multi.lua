@@ -198,7 +198,7 @@ local Screen = {}
 Screen.__index = Screen
 
 -- mode: "live" (one line per board redrawn on the terminal, stderr), "plain" (relayed lines
--- only) or "quiet" (relayed lines only; the caller prints no table either)
+-- only), "quiet" (relayed lines only; the caller prints no table either) or "silent" (nothing)
 local function screen_new(rows, mode)
   local self = setmetatable({ rows = rows, mode = mode, drawn = 0, last = nil }, Screen)
   local w = 0
@@ -248,6 +248,7 @@ end
 
 --- screen:relay(row, stream, line): a line a worker wrote, marked with its board
 function Screen:relay(r, stream, line)
+  if self.mode == "silent" then return end
   local f = stream == "stdout" and io.stdout or io.stderr
   if self.mode == "live" then self:_erase() end
   f:write(r.serial, ": ", line, "\n")
@@ -516,6 +517,120 @@ function M.run(ctx, parsed)
     io.stdout:write(M.table(rows))
   end
   return worst and worst.status or 0
+end
+
+---------------------------------------------------------------------------------------------
+-- cw.each: a function of a lab script on every board of a spec
+
+-- A number as --sim-usb-latency and --sim-noise take it: plain decimals, no exponent.
+local function decimal(x)
+  local t = ("%.9f"):format(x):gsub("0+$", ""):gsub("%.$", "")
+  return t
+end
+
+-- The command-line words that give a worker the options of this run (board.defaults, the -s
+-- folders) or those of opts.sim, for the board of row.
+local function each_words(row, sim, out)
+  local board = require "cwlua.board"
+  for _, d in ipairs(require("cwlua.path").search()) do out[#out + 1] = "--search=" .. d end
+  if board.defaults.bitstream then out[#out + 1] = "--bitstream=" .. board.defaults.bitstream end
+  if board.defaults.quiet then out[#out + 1] = "--quiet" end
+  if not row.sim then return end
+  local function add(name, v)
+    if v ~= nil then out[#out + 1] = ("--%s=%s"):format(name, v) end
+  end
+  add("sim-target", sim.target)
+  add("sim-state", sim.state)
+  add("sim-usb-latency", sim.latency_ms and decimal(sim.latency_ms))
+  add("sim-seed", sim.seed and math.tointeger(sim.seed))
+  add("sim-noise", sim.noise and decimal(sim.noise))
+  add("sim-app", sim.app)
+  for _, f in ipairs(sim.faults or {}) do
+    local serial = f:match("^[^@]*@(.*)$")
+    if serial == nil or serial == row.serial then add("sim-fault", f) end
+  end
+end
+
+-- The script each worker runs: fn, dumped, called with the board its -d names and the
+-- arguments; what it returns goes back over the channel (cwlua.worker).
+local EACH_SCRIPT = [[
+-- made by cw.each (cwlua.multi): the function, on the board -d names
+local json = require "cwlua.json"
+local fn = assert(load(%q, %q, "b"))
+local args = json.decode(%q)
+local board <close> = require("cwlua.cmdutil").check(cw.open())
+local value = fn(board, table.unpack(args, 1, #args))
+if value == nil then value = json.null end
+local ok, err = pcall(json.encode, value)
+if not ok then
+  require("cwlua.errors").raise("failure", "cw.each: the function returned what cannot be "
+    .. "passed back (%%s); return strings, numbers, booleans and tables of them", err)
+end
+require("cwlua.worker").send({ event = "value", value = value })
+]]
+
+--- multi.each(spec, fn [, opts]) -> results, status (cw.each, docs/api.md). fn(board, ...)
+-- runs once per board of spec, each in a worker process of its own, all at once; opts.args:
+-- a list of values passed after the board (strings, numbers, booleans, tables of them);
+-- opts.sim: simulator options as cw.open takes them (default: the command line's);
+-- opts.quiet: the workers' output is not relayed. results[i] = { serial, board, ok, value,
+-- exit, cause, error, time } in the spec's order; status: the highest exit status.
+function M.each(spec, fn, opts)
+  opts = opts or {}
+  if type(spec) ~= "string" then error("cw.each: spec must be a string", 2) end
+  if type(fn) ~= "function" then error("cw.each: fn must be a function", 2) end
+  -- fn runs in another process, in a Lua state of its own: it can see globals (cw, string,
+  -- ...), not the locals of the script around it
+  for i = 1, math.huge do
+    local name = debug.getupvalue(fn, i)
+    if name == nil then break end
+    if name ~= "_ENV" then
+      error(("cw.each: the function uses '%s', a local variable of the script; it runs in a "
+        .. "worker process that cannot see it: pass it in opts.args (fn(board, ...))"):format(
+        name), 2)
+    end
+  end
+  local ok, code = pcall(string.dump, fn)
+  if not ok then error("cw.each: fn cannot be sent to a worker (" .. code .. ")", 2) end
+  local args = json.array()
+  for i, v in ipairs(opts.args or {}) do args[i] = v end
+  local args_text = json.encode(args)
+  local parsed = require("cwlua.devspec").parse(spec)
+  local rows
+  if parsed.kind == "many" then
+    rows = M.boards(parsed)
+    check_board_faults((opts.sim or require("cwlua.board").defaults.sim or {}).faults, rows)
+    find_on_bus(rows)
+  else
+    rows = { { spec = spec, serial = parsed.serial or parsed.path or spec,
+               kind = parsed.kind == "sim" and parsed.board or nil, sim = parsed.kind == "sim" } }
+  end
+  local info = debug.getinfo(fn, "S")
+  local script = EACH_SCRIPT:format(code, "=" .. (info.short_src or "cw.each"), args_text)
+  local file = os.tmpname()
+  local _ <close> = setmetatable({}, { __close = function()
+    signal.hold(os.remove, file)
+  end })
+  local f = assert(io.open(file, "wb"))
+  f:write(script)
+  f:close()
+  local exe_path = exe()
+  local sim = opts.sim or require("cwlua.board").defaults.sim or {}
+  M.run_workers(rows, function(r)
+    local argv = { exe_path, "-d", r.spec }
+    each_words(r, sim, argv)
+    argv[#argv + 1] = "run"
+    argv[#argv + 1] = file
+    return argv
+  end, { mode = opts.quiet and "silent" or "plain" })
+  local results, status = {}, 0
+  for i, r in ipairs(rows) do
+    status = math.max(status, r.status)
+    results[i] = { serial = r.serial, board = r.kind, ok = r.status == 0,
+      value = r.value ~= json.null and r.value or nil, exit = r.status, cause = r.cause,
+      error = r.status ~= 0 and (r.error or r.cause) or nil, time = r.time }
+  end
+  return results, status
 end
 
 return M

@@ -17,6 +17,13 @@ function M.set_search(dirs)
   for i, d in ipairs(dirs) do search_dirs[i] = d end
 end
 
+--- path.search() -> the -s/--search folders, in order (a copy)
+function M.search()
+  local out = {}
+  for i, d in ipairs(search_dirs) do out[i] = d end
+  return out
+end
+
 local function split_colon(s)
   local out = {}
   for part in (s or ""):gmatch("[^:]+") do out[#out + 1] = part end
