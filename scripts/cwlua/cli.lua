@@ -518,7 +518,10 @@ local function dispatch(argv)
   local board = require "cwlua.board"
   board.defaults.spec = opts.device
   board.defaults.sim = M.sim_options(opts)
-  if opts.log_wire then board.set_wire_log(opts.log_wire) end
+  -- several boards: each worker logs its own board (cwlua.multi), not this process
+  if opts.log_wire and devspec.parse(opts.device).kind ~= "many" then
+    board.set_wire_log(opts.log_wire)
+  end
   board.defaults.bitstream = opts.bitstream
   board.defaults.quiet = opts.quiet or false
   if opts.gpio_seq then -- contract.md §3: reset/boot lines of a plain serial adapter

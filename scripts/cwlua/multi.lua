@@ -180,6 +180,11 @@ local function worker_argv(ctx, row, exe_path)
     end
     opts.sim_fault = #mine > 0 and mine or nil
   end
+  -- a log file per board: --log-wire=wire.log -> wire-LAB-01.log (to stderr it is relayed
+  -- line by line, marked with the board, as the rest)
+  if type(opts.log_wire) == "string" then
+    opts.log_wire = M.per_board_path(opts.log_wire, row.serial)
+  end
   local many = ctx.command.many
   if type(many) == "table" and many.per_board then many.per_board(args, opts, row.serial) end
   local argv = { exe_path, "-d", row.spec }
@@ -223,7 +228,7 @@ function Screen:_line(r, cols)
   elseif r.bar then
     text = progress.fit(r.bar.label, r.bar.stats, r.bar.pct, math.max(12, cols - #head))
   else
-    text = r.started and "working" or "waiting"
+    text = r.started and "working" or "starting"
   end
   return (head .. text):sub(1, math.max(1, cols - 1))
 end
