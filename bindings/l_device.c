@@ -18,10 +18,11 @@
  *   dev:sim_view()                    -> what the board drives onto the target connector
  *   dev:sim_fpga_peek(addr, len)      -> string (register bytes, no side effects)
  *   device.monotonic_ns(), device.monotonic_sleep_ns(ns)
- *   device.usb_list()                 -> { {bus, address, port, vid, pid, kind, product, serial,
+ *   device.usb_list([opts])           -> { {bus, address, port, vid, pid, kind, product, serial,
  *                                          code, error}, ... } | nil, msg, code
  *       every device with NewAE's vendor ID (kind "" when not a capture board); code/error:
- *       why it could not be opened (absent when fine)
+ *       why it could not be opened (absent when fine). opts.open = false: serial and product
+ *       from sysfs where it has them, without opening those devices
  *   device.serial_list()              -> { {path, description, vid, pid, serial}, ... }
  *   device.sim_faults()               -> { {name, arg, default, summary, live, persistent}, ... }
  *   device.sim_usb_latency(text)      -> milliseconds | nil, msg: --sim-usb-latency checked by
@@ -535,10 +536,17 @@ static int push_list(lua_State *L, lua_CFunction push, enum_result *r)
 
 static int l_usb_list(lua_State *L)
 {
+    int open_each = 1;
+    if (!lua_isnoneornil(L, 1)) {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        lua_getfield(L, 1, "open");
+        open_each = lua_isnil(L, -1) || lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
     enum_result r = {0};
     cw_libusb_entry *v = NULL;
     cw_err err = {0};
-    if (cw_libusb_list(&v, &r.n, &err) != CW_OK)
+    if (cw_libusb_list(&v, &r.n, open_each, &err) != CW_OK)
         return cwl_pushfail(L, &err);
     r.list = v;
     return push_list(L, push_usb_list, &r);

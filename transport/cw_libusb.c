@@ -121,7 +121,28 @@ static void port_path(libusb_device *d, char *out, size_t len)
         k += snprintf(out + k, len - (size_t)k, ".%u", (unsigned)ports[i]);
 }
 
-int cw_libusb_list(cw_libusb_entry **out, size_t *count, cw_err *err)
+/* A string attribute of the device in sysfs (Linux: /sys/bus/usb/devices/PORT/NAME, e.g.
+ * serial, product): the kernel read the string descriptors when the device enumerated, so
+ * this costs no transfer and needs no permission on the device node. 0 when found. */
+static int sysfs_string(const char *port, const char *name, char *out, size_t len)
+{
+    char path[128];
+    if (port[0] == '\0' || len == 0 ||
+        (size_t)snprintf(path, sizeof path, "/sys/bus/usb/devices/%s/%s", port, name) >=
+            sizeof path)
+        return -1;
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    char *got = fgets(out, (int)len, f);
+    fclose(f);
+    if (got == NULL)
+        return -1;
+    out[strcspn(out, "\n")] = '\0';
+    return 0;
+}
+
+int cw_libusb_list(cw_libusb_entry **out, size_t *count, int open_each, cw_err *err)
 {
     *out = NULL;
     *count = 0;
@@ -154,6 +175,10 @@ int cw_libusb_list(cw_libusb_entry **out, size_t *count, cw_err *err)
         e->vid = d.idVendor;
         e->pid = d.idProduct;
         snprintf(e->kind, sizeof e->kind, "%s", id ? id->kind : "");
+        if (!open_each && sysfs_string(e->port, "serial", e->serial, sizeof e->serial) == 0) {
+            sysfs_string(e->port, "product", e->product, sizeof e->product);
+            continue;
+        }
         libusb_device_handle *h = NULL;
         rc = libusb_open(list[i], &h);
         if (rc != 0) {

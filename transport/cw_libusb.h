@@ -29,9 +29,11 @@ typedef struct cw_libusb_entry {
 
 /* All devices with vendor ID 0x2B3E. Each is opened briefly to read its strings (standard
  * requests only; nothing is claimed). A device that cannot be opened (permission) is still
- * listed, with code and msg saying why. *out is malloc'ed (free it); CW_OK or an error for
+ * listed, with code and msg saying why. open_each 0: the strings come from sysfs where it has
+ * them, and such a device is not opened (so not checked either): for a caller that opens
+ * each board next anyway (cwlua.multi). *out is malloc'ed (free it); CW_OK or an error for
  * libusb itself. */
-int cw_libusb_list(cw_libusb_entry **out, size_t *count, cw_err *err);
+int cw_libusb_list(cw_libusb_entry **out, size_t *count, int open_each, cw_err *err);
 
 /* Open the board at bus/address and claim its vendor interface 0 (§1.3 item 5; interfaces 1
  * and 2 stay with the kernel's cdc_acm). serial: when not NULL, the board there must still

@@ -71,7 +71,9 @@ function M.boards(parsed)
     end
     return rows
   end
-  local list, msg, code = device.usb_list()
+  -- serial numbers as the kernel read them: each worker opens its own board anyway, and would
+  -- report one it cannot open; opening them all here first would cost a second per 30 boards
+  local list, msg, code = device.usb_list({ open = false })
   if not list then errors.raise("device", "usb:*: %s%s", msg, connect.hint(code)) end
   local found = {}
   for _, e in ipairs(list) do
@@ -115,7 +117,7 @@ local function find_on_bus(rows)
     if not r.sim and not r.at and r.spec then want[r.serial] = r end
   end
   if next(want) == nil then return end
-  for _, e in ipairs(device.usb_list() or {}) do
+  for _, e in ipairs(device.usb_list({ open = false }) or {}) do
     local r = e.kind ~= "" and not e.code and want[e.serial]
     if r then r.at = ("%d:%d"):format(e.bus, e.address) end
   end
