@@ -10,14 +10,16 @@
  *    the high nibble of byte 1, the second the low nibble of byte 1 and byte 2);
  *  - "husky8": one byte a sample.
  *
- *   trace.unpack(format, data, samples [, presamples [, offset]]) -> trace | nil, msg, code
- *       At most `samples` samples. "cw10": as NewAE's processData, the trace starts
- *       `presamples` samples before the first marked sample (when there are that many before
- *       it), and trigger_index() is the marked sample's place in it; nil when no word carries
- *       a mark. The Husky's formats carry no mark: its hardware keeps exactly `presamples`
- *       samples before the trigger, so trigger_index() is presamples + 1, or nil when
- *       offset > 0 (the capture began after the trigger). code "malformed": no sync byte, or
- *       not one whole sample.
+ *   trace.unpack(format, data, samples [, presamples]) -> trace | nil, msg, code
+ *       At most `samples` samples. The read-out of a CW-Lite/Pro begins with samples from
+ *       before the trigger (its FIFO fills from the moment it is armed) and marks the word
+ *       of the capture's first sample: the one taken OFFSET ADC clocks after the trigger.
+ *       "cw10": as NewAE's processData, the trace starts `presamples` samples before that
+ *       marked sample (when there are that many before it), and trigger_index() is the
+ *       marked sample's place in it; nil when no word carries a mark. The Husky's formats
+ *       carry no mark: its FIFO holds exactly `presamples` samples before the capture's first,
+ *       so trigger_index() is presamples + 1. code "malformed": no sync byte, or not one whole
+ *       sample.
  *   trace.new(codes, bits [, trigger_index]) -> trace     codes: a list of integer codes
  *   #t                -> the number of samples
  *   t[i]              -> sample i (1-based) as code / 2^bits - 0.5, in [-0.5, 0.5): the scaling
@@ -26,7 +28,8 @@
  *   t:values()        -> every sample as t[i] gives it, as a list
  *   t:f32()           -> the samples as little-endian IEEE-754 float32 bytes (a .npy row)
  *   t:bits()          -> 10, 12 or 8: the read-out's resolution
- *   t:trigger_index() -> the 1-based index of the sample taken at the trigger | nil
+ *   t:trigger_index() -> the 1-based index of the capture's first sample (OFFSET ADC clocks
+ *                        after the trigger) | nil
  *
  * Misuse (wrong types, an unknown format, a code out of range) raises; bytes that cannot be a
  * read-out return nil, msg, "malformed" (style.md §2.3). */
@@ -121,13 +124,13 @@ static int unpack_cw10(lua_State *L, const unsigned char *d, size_t len, size_t 
 }
 
 static int unpack_husky(lua_State *L, const unsigned char *d, size_t len, size_t samples,
-                        size_t pre, lua_Integer offset, int bits)
+                        size_t pre, int bits)
 {
     size_t avail = bits == 12 ? 2 * (len / 3) : len;
     size_t n = avail < samples ? avail : samples;
     if (n == 0)
         return fail(L, "the ADC read-out holds no whole sample", "malformed");
-    lua_Integer ti = (offset == 0 && pre < n) ? (lua_Integer)pre + 1 : 0;
+    lua_Integer ti = pre < n ? (lua_Integer)pre + 1 : 0;
     l_trace *t = newtrace(L, n, bits, ti);
     if (bits == 8) {
         for (size_t i = 0; i < n; i++)
@@ -142,7 +145,7 @@ static int unpack_husky(lua_State *L, const unsigned char *d, size_t len, size_t
     return 1;
 }
 
-/* trace.unpack(format, data, samples [, presamples [, offset]]) -> trace | nil, msg, code */
+/* trace.unpack(format, data, samples [, presamples]) -> trace | nil, msg, code */
 static int l_unpack(lua_State *L)
 {
     static const char *const formats[] = {"cw10", "husky12", "husky8", NULL};
@@ -153,11 +156,9 @@ static int l_unpack(lua_State *L)
     luaL_argcheck(L, samples >= 1 && samples <= MAX_SAMPLES, 3, "samples out of range");
     lua_Integer pre = luaL_optinteger(L, 4, 0);
     luaL_argcheck(L, pre >= 0 && pre <= MAX_SAMPLES, 4, "presamples out of range");
-    lua_Integer offset = luaL_optinteger(L, 5, 0);
-    luaL_argcheck(L, offset >= 0, 5, "offset must not be negative");
     if (fmt == 0)
         return unpack_cw10(L, d, len, (size_t)samples, (size_t)pre);
-    return unpack_husky(L, d, len, (size_t)samples, (size_t)pre, offset, fmt == 1 ? 12 : 8);
+    return unpack_husky(L, d, len, (size_t)samples, (size_t)pre, fmt == 1 ? 12 : 8);
 }
 
 /* trace.new(codes, bits [, trigger_index]) -> trace */
