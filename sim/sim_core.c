@@ -3,6 +3,7 @@
  * Documents: contract.md §4 (time), §5 (the simulator); cw-usb-protocol.md §1.1, §2.4, §7.1. */
 #include "sim_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,7 @@ void cwsim_free(cwsim *sim)
     for (size_t i = 0; i < sim->nboards; i++) {
         target_destroy(sim->boards[i]);
         sim_board_engines_free(sim->boards[i]);
+        adc_free(sim->boards[i]);
         free(sim->boards[i]);
     }
     cwsim_state_close(sim);
@@ -246,6 +248,9 @@ static uint64_t board_next_event(const cwsim_board *b)
         t = b->wake_at;
     if (b->pll.wake < t) /* the Husky's PLL locks: what the chip sees may change */
         t = b->pll.wake;
+    uint64_t adc = adc_next_event(b); /* a capture's last sample */
+    if (adc < t)
+        t = adc;
     return t;
 }
 
@@ -304,6 +309,8 @@ void sim_run_until(cwsim *sim, uint64_t deadline)
         } else if (b->pll.wake <= t) {
             b->pll.wake = UINT64_MAX;
             wiring_update(b);
+        } else if (adc_next_event(b) <= t) {
+            adc_event(b);
         }
     }
     if (deadline > sim->now) {
@@ -395,6 +402,7 @@ void cwsim_seed(cwsim *sim, uint64_t seed)
      * (and captures do not change which bytes a fault hits). */
     for (int i = 0; i < 4; i++)
         sim->noise_rng[i] = splitmix64(&x);
+    sim->noise_has_spare = 0;
 }
 
 static uint64_t rotl(uint64_t x, int k)
@@ -402,9 +410,8 @@ static uint64_t rotl(uint64_t x, int k)
     return (x << k) | (x >> (64 - k));
 }
 
-uint64_t cwsim_random_u64(cwsim *sim)
+static uint64_t xoshiro_next(uint64_t *s)
 {
-    uint64_t *s = sim->rng;
     uint64_t result = rotl(s[1] * 5, 7) * 9;
     uint64_t t = s[1] << 17;
     s[2] ^= s[0];
@@ -414,6 +421,26 @@ uint64_t cwsim_random_u64(cwsim *sim)
     s[2] ^= t;
     s[3] = rotl(s[3], 45);
     return result;
+}
+
+uint64_t cwsim_random_u64(cwsim *sim)
+{
+    return xoshiro_next(sim->rng);
+}
+
+/* Box-Muller on the noise stream: u1 in (0, 1] keeps the logarithm finite. */
+double sim_noise_gauss(cwsim *sim)
+{
+    if (sim->noise_has_spare) {
+        sim->noise_has_spare = 0;
+        return sim->noise_spare;
+    }
+    double u1 = (double)((xoshiro_next(sim->noise_rng) >> 11) + 1) * (1.0 / 9007199254740992.0);
+    double u2 = (double)(xoshiro_next(sim->noise_rng) >> 11) * (1.0 / 9007199254740992.0);
+    double r = sqrt(-2.0 * log(u1)), a = 6.283185307179586 * u2;
+    sim->noise_spare = r * sin(a);
+    sim->noise_has_spare = 1;
+    return r * cos(a);
 }
 
 double cwsim_random_unit(cwsim *sim)

@@ -53,7 +53,10 @@ M.GLOBAL_OPTIONS = {
     help = "simulator: inject a fault (repeatable); 'cwlua sim faults' lists them" },
   { long = "sim-usb-latency", key = "sim_usb_latency", arg = "MS",
     help = "simulator: cost of one control transfer, 0 to 10000 (default 0.5)" },
-  { long = "sim-seed", key = "sim_seed", arg = "N", help = "simulator: seed for random faults" },
+  { long = "sim-seed", key = "sim_seed", arg = "N",
+    help = "simulator: seed for random faults and the ADC's noise" },
+  { long = "sim-noise", key = "sim_noise", arg = "SIGMA",
+    help = "simulator: the ADC's Gaussian noise, 0 to 1 full scale (default 0.01)" },
   { long = "sim-app", key = "sim_app", arg = "APP",
     help = "simulator: the flashed application (silent, banner,\n"
       .. "ss1-aes, ss2-aes: SimpleSerial v1.1 / v2.1 AES-128)" },
@@ -380,7 +383,7 @@ end
 -- The --sim-* options: { key in opts, option name }. They act only on a simulated board.
 M.SIM_OPTIONS = { { "sim_target", "--sim-target" }, { "sim_state", "--sim-state" },
   { "sim_fault", "--sim-fault" }, { "sim_usb_latency", "--sim-usb-latency" },
-  { "sim_seed", "--sim-seed" }, { "sim_app", "--sim-app" } }
+  { "sim_seed", "--sim-seed" }, { "sim_noise", "--sim-noise" }, { "sim_app", "--sim-app" } }
 
 -- -s DIR must name a folder that exists: a typo would otherwise just find no recipe there.
 local function check_search_dirs(dirs)
@@ -413,7 +416,7 @@ end
 
 --- cli.sim_options(opts) -> the options cwlua.board.open passes to the simulator
 function M.sim_options(opts)
-  local latency, seed
+  local latency, seed, noise
   if opts.sim_usb_latency then
     -- the rule and the message of sim attach (cwsim_usb_latency_parse): one range for both
     local msg
@@ -424,8 +427,14 @@ function M.sim_options(opts)
     seed = math.tointeger(tonumber(opts.sim_seed))
     if not seed then usage_error("--sim-seed needs an integer, got '%s'", opts.sim_seed) end
   end
+  if opts.sim_noise then
+    -- one rule for every front end (cwsim_noise_parse), as for the latency
+    local msg
+    noise, msg = require("cwlua.core.device").sim_noise(opts.sim_noise)
+    if not noise then usage_error("%s", msg) end
+  end
   return { target = opts.sim_target, state = opts.sim_state, faults = opts.sim_fault,
-           latency_ms = latency, seed = seed, app = opts.sim_app }
+           latency_ms = latency, seed = seed, noise = noise, app = opts.sim_app }
 end
 
 -- The --json object of a run that returned: the command's, or for a command that gave none
