@@ -35,7 +35,7 @@ static uint32_t max_samples(const cwsim_board *b)
     }
 }
 
-/* Lite/Pro FIFO (§4.10.4): after the trigger it takes FIFO_FULL_SIZE - 6 - PRESAMPLES samples,
+/* Lite/Pro FIFO (§4.10.2): after the trigger it takes FIFO_FULL_SIZE - 6 - PRESAMPLES samples,
  * FIFO_FULL_SIZE being MAX_SAMPLES - 128 (SAMPLES' reset value); before it, it drains whole
  * 128-bit words to keep at most ((MAX_SAMPLES - 32) / 3) / 4 of them. */
 static uint32_t fifo_full(const cwsim_board *b)
@@ -110,7 +110,7 @@ void adc_free(cwsim_board *b)
 
 /* ---- the capture ------------------------------------------------------------------------- */
 
-/* Samples written into the Lite/Pro FIFO since arming, by time t (§4.10.4): every ADC clock
+/* Samples written into the Lite/Pro FIFO since arming, by time t (§4.10.2): every ADC clock
  * while waiting (only without decimation, whose counter stands still until the capture),
  * then one every `dec` clocks from go until the capture ends. */
 static uint64_t lite_written(const cwsim_board *b, uint64_t t)
