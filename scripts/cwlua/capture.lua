@@ -138,6 +138,53 @@ function M.run(word, o)
   end
   load_key(true)
 
+  -- one try: trace, ciphertext | nil, cause, message
+  local function one(pt)
+    local ok, m, c = scope:arm()
+    if not ok then device_fail(m, c) end
+    ok, m, c = send(ss, pt)
+    if not ok then device_fail(m, c) end
+    local trace, tmsg, tcode = scope:capture(timeout, { not_before = ss.stream:sent_at() })
+    if not trace and tcode ~= "timeout" then device_fail(tmsg, tcode) end
+    local ct, cmsg, ccode = receive(ss)
+    if not ct then
+      if not REPLY_CAUSE[ccode] then device_fail(cmsg, ccode) end
+      ss.stream:flush()
+      return nil, REPLY_CAUSE[ccode], cmsg
+    end
+    if not trace then
+      return nil, "no-trigger", ("%s, though the target answered: TIO4 does not reach the "
+        .. "board, or the firmware does not raise it around the encryption"):format(tmsg)
+    end
+    return trace, ct
+  end
+
+  -- one trace with its tries: trace, ciphertext (raises when the last try fails). what: how the
+  -- error names it; saved: the traces in the set by then.
+  local function take(pt, what, saved)
+    for try = 1, TRIES do
+      local trace, ct, why = one(pt)
+      if trace then return trace, ct end
+      log("%s: %s", what, why)
+      if try == TRIES then
+        error(errors.new("target", ("%s: %s (after %d tries, the last after resetting the "
+          .. "target%s)"):format(what, why, TRIES, saved), { cause = ct, code = ct }), 0)
+      end
+      stats.retries = stats.retries + 1
+      if try == TRIES - 1 then
+        stats.resets = stats.resets + 1
+        local rok, rm, rc = ss:reset_target()
+        if not rok then device_fail(rm, rc) end
+        load_key(false)
+      end
+    end
+  end
+
+  -- A first exchange, not kept: it shows that the target answers and triggers before any file
+  -- is written, and it is where cw.simpleserial and cw.scope learn how long the target takes
+  -- (stream:await, scope:capture), so that every trace of the set costs the same transfers.
+  take(unhex("00112233445566778899aabbccddeeff"), "the first exchange (not kept)", "")
+
   local info = b:info()
   local clock_hz = b:clock() or nil
   local meta = {
@@ -171,50 +218,13 @@ function M.run(word, o)
       stopped = err ~= nil and require("cwlua.causes").of(err) or nil })
   end })
 
-  -- one try: trace, ciphertext | nil, cause, message
-  local function one(pt)
-    local ok, m, c = scope:arm()
-    if not ok then device_fail(m, c) end
-    ok, m, c = send(ss, pt)
-    if not ok then device_fail(m, c) end
-    local trace, tmsg, tcode = scope:capture(timeout, { not_before = ss.stream:sent_at() })
-    if not trace and tcode ~= "timeout" then device_fail(tmsg, tcode) end
-    local ct, cmsg, ccode = receive(ss)
-    if not ct then
-      if not REPLY_CAUSE[ccode] then device_fail(cmsg, ccode) end
-      ss.stream:flush()
-      return nil, REPLY_CAUSE[ccode], cmsg
-    end
-    if not trace then
-      return nil, "no-trigger", ("%s; the target answered, so its trigger (TIO4) does not reach "
-        .. "the board or never rises: check the firmware raises it around the encryption"):
-        format(tmsg)
-    end
-    return trace, ct
-  end
-
   local prog <close> = progress.new("capture", o.traces, { quiet = o.quiet, unit = "trace",
     rate = true })
   for i = 1, o.traces do
     local pt, group = next_text(i)
-    local trace, ct, why
-    for try = 1, TRIES do
-      trace, ct, why = one(pt)
-      if trace then break end
-      log("trace %d: %s", i, why)
-      if try == TRIES then
-        error(errors.new("target", ("trace %d of %d: %s (after %d tries, the last after "
-          .. "resetting the target; %d traces were saved in %s)"):format(i, o.traces, why, TRIES,
-          ts.count, o.out), { cause = ct, code = ct }), 0)
-      end
-      stats.retries = stats.retries + 1
-      if try == TRIES - 1 then
-        stats.resets = stats.resets + 1
-        local rok, rm, rc = ss:reset_target()
-        if not rok then device_fail(rm, rc) end
-        load_key(false)
-      end
-    end
+    local trace, ct = take(pt, ("trace %d of %d"):format(i, o.traces),
+      ("; %d %s saved in %s"):format(ts.count, ts.count == 1 and "trace was" or "traces were",
+        o.out))
     if aes.encrypt_with(rk, pt) ~= ct then
       stats.mismatches = stats.mismatches + 1
       if #stats.mismatch_at < 100 then stats.mismatch_at[#stats.mismatch_at + 1] = i - 1 end
