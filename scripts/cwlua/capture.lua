@@ -105,6 +105,7 @@ function M.run(word, o)
   local next_text = texts(o.text, o.fixed)
 
   local b <close> = cmdutil.open_board(part)
+  local opened = b.backend == "sim" and b:sim_counters() or nil
   local _ <close> = cmdutil.check(b:snapshot()):guard()
 
   local settings = { samples = o.samples, offset = o.offset, trigger = "tio4",
@@ -245,9 +246,13 @@ function M.run(word, o)
     simpleserial = meta.simpleserial }
   if sim0 then
     local c1 = b:sim_counters()
-    result.sim = { wire_s = (c1.wire_ns - sim0.wire_ns) / 1e9,
-      usb = { ctrl_in = c1.ctrl_in - sim0.ctrl_in, ctrl_out = c1.ctrl_out - sim0.ctrl_out,
-              bulk = (c1.bulk_in + c1.bulk_out) - (sim0.bulk_in + sim0.bulk_out) } }
+    local function usb(a, z)
+      return { ctrl_in = z.ctrl_in - a.ctrl_in, ctrl_out = z.ctrl_out - a.ctrl_out,
+               bulk = (z.bulk_in + z.bulk_out) - (a.bulk_in + a.bulk_out) }
+    end
+    -- the loop's transfers, and those before it (the settings, the key, the first exchange)
+    result.sim = { wire_s = (c1.wire_ns - sim0.wire_ns) / 1e9, usb = usb(sim0, c1),
+                   setup_usb = usb(opened, sim0) }
   end
   return result
 end
