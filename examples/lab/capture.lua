@@ -5,6 +5,8 @@
 -- in a trace set that numpy reads (examples/lab/cpa.py recovers the key from it). The target
 -- runs NewAE's simpleserial-aes (SimpleSerial v1.1); the board is left as it was found.
 --   cwlua run examples/lab/capture.lua set1 100
+-- 'cwlua run' sets the global cw (docs/api.md):
+-- luacheck: read globals cw
 local out = assert(arg[1], "usage: cwlua run examples/lab/capture.lua OUT [N]")
 local n = math.tointeger(tonumber(arg[2] or "100")) or error("N must be a whole number")
 local S = cw.simpleserial
