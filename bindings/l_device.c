@@ -27,6 +27,8 @@
  *   device.sim_usb_latency(text)      -> milliseconds | nil, msg: --sim-usb-latency checked by
  *                                        the rule sim attach uses too (cwsim.h)
  *   device.sim_noise(text)            -> sigma | nil, msg: --sim-noise, the same way
+ *   device.sim_options()              -> { {name, arg, multi, help}, ... }: the --sim-* options
+ *                                        of every simulator front end (cwsim_option_table)
  *
  * Misuse (bad types, ranges, a closed device) raises; world failures return nil, msg, code
  * with the stable codes of cw_err_code_name(). */
@@ -453,6 +455,22 @@ static int l_sim_faults(lua_State *L)
     return 1;
 }
 
+static int l_sim_options(lua_State *L)
+{
+    size_t n = 0;
+    const cwsim_option_info *t = cwsim_option_table(&n);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_createtable(L, 0, 4);
+        cwl_setstr(L, "name", t[i].name);
+        cwl_setstr(L, "arg", t[i].arg);
+        cwl_setbool(L, "multi", t[i].multi);
+        cwl_setstr(L, "help", t[i].help);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
 /* The C lists are copied into Lua tables in a protected call so that a memory error while
  * building them cannot leak the C allocation. */
 typedef struct enum_result {
@@ -554,8 +572,8 @@ int luaopen_cwlua_core_device(lua_State *L)
     static const luaL_Reg funcs[] = {
         {"open", l_open}, {"monotonic_ns", l_monotonic_ns},
         {"monotonic_sleep_ns", l_monotonic_sleep_ns}, {"sim_faults", l_sim_faults},
-        {"sim_usb_latency", l_sim_usb_latency},
-        {"sim_noise", l_sim_noise},
+        {"sim_usb_latency", l_sim_usb_latency}, {"sim_noise", l_sim_noise},
+        {"sim_options", l_sim_options},
         {"usb_list", l_usb_list}, {"serial_list", l_serial_list},
         {NULL, NULL},
     };

@@ -134,6 +134,32 @@ typedef struct cwsim_fault_info {
 } cwsim_fault_info;
 const cwsim_fault_info *cwsim_fault_table(size_t *count);
 
+/* ---- the --sim-* options (contract.md §3, §5) ------------------------------------------------ */
+
+/* Every option that sets up a simulated world from a command line, in one table: cwlua's global
+ * options for -d sim are made from it (scripts/cwlua/cli.lua, through cwlua.core.device) and
+ * `cwlua sim attach` parses and documents exactly these (tools/simattach), so the two cannot
+ * drift apart. A front end handles each id in a switch without a default: a new option left
+ * unhandled is a -Wswitch warning. */
+typedef enum cwsim_option_id {
+    CWSIM_OPT_TARGET,      /* PART: the chip on the board */
+    CWSIM_OPT_STATE,       /* DIR: the state folder */
+    CWSIM_OPT_FAULT,       /* NAME[=VALUE], repeatable: cwsim_fault_parse */
+    CWSIM_OPT_USB_LATENCY, /* MS: cwsim_usb_latency_parse */
+    CWSIM_OPT_SEED,        /* N: cwsim_seed */
+    CWSIM_OPT_NOISE,       /* SIGMA: cwsim_noise_parse */
+    CWSIM_OPT_APP,         /* APP: the application model the chip runs */
+    CWSIM_OPT_COUNT
+} cwsim_option_id;
+typedef struct cwsim_option_info {
+    cwsim_option_id id;
+    const char *name; /* the long option without its dashes: "sim-target" */
+    const char *arg;  /* its value's metavariable: "PART" */
+    int multi;        /* repeatable */
+    const char *help; /* what it sets, lower case, lines of at most 64 columns joined by '\n' */
+} cwsim_option_info;
+const cwsim_option_info *cwsim_option_table(size_t *count); /* CWSIM_OPT_COUNT entries, id order */
+
 /* ---- boards ------------------------------------------------------------------------------ */
 
 /* Plug a board into the world. serial NULL: a default serial, distinct per board (32 lower-case

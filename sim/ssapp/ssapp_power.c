@@ -261,22 +261,18 @@ static double loop_level(const char *loop, double t_ns, double hz)
     return 0.8 * class_level(loop[(size_t)k]) + edge(phase);
 }
 
-static double run_level(const cwsim_ssapp_run *r, double t_ns)
+/* The current of cycle c of run r, without the clock-edge term: its instruction's class and
+ * the leak of the value it stores. */
+static double cycle_level(const cwsim_ssapp_run *r, unsigned c)
 {
-    double c, phase;
-    cycle_at(t_ns - (double)r->start_ns, r->hz, &c, &phase);
-    if (c < 0)
-        c = 0;
-    if (c > CWSIM_AES_CYCLES - 1)
-        c = CWSIM_AES_CYCLES - 1;
     cycle_info ci;
-    double v = edge(phase);
-    if (aes_cycle((unsigned)c, &ci)) {
+    double v = 0;
+    if (aes_cycle(c, &ci)) {
         uint8_t x = r->v[ci.round][ci.op][ci.byte];
         unsigned hw = 0;
         for (; x != 0; x &= (uint8_t)(x - 1))
             hw++;
-        v += CWSIM_AES_LEAK_PER_BIT * hw;
+        v = CWSIM_AES_LEAK_PER_BIT * hw;
     }
     return v + class_level(ci.cls);
 }
@@ -285,19 +281,34 @@ void cwsim_ssapp_power(const cwsim_ssapp *a, int running, double hz, double t0_n
                        float *out, size_t n)
 {
     double step = adc_hz > 0 ? 1e9 / adc_hz : 0;
+    const cwsim_ssapp_run *last_run = NULL; /* several samples fall in one cycle: keep its level */
+    unsigned last_cycle = 0;
+    double last_level = 0;
     for (size_t i = 0; i < n; i++) {
         double t = t0_ns + (double)i * step, v = 0;
-        int done = 0;
-        for (unsigned k = 1; k <= a->nruns && !done; k++) { /* newest first */
-            const cwsim_ssapp_run *r =
-                &a->runs[(a->next + CWSIM_SSAPP_RUNS - k) % CWSIM_SSAPP_RUNS];
+        const cwsim_ssapp_run *r = NULL;
+        for (unsigned k = 1; k <= a->nruns && r == NULL; k++) { /* newest first */
+            r = &a->runs[(a->next + CWSIM_SSAPP_RUNS - k) % CWSIM_SSAPP_RUNS];
             if (t < (double)r->start_ns || t >= (double)r->reply_ns)
-                continue;
-            v = t < (double)r->end_ns ? run_level(r, t) : loop_level(PUTCH_LOOP, t, r->hz);
-            done = 1;
+                r = NULL;
         }
-        if (!done && running && hz > 0)
+        if (r != NULL && t < (double)r->end_ns) {
+            double c, phase;
+            cycle_at(t - (double)r->start_ns, r->hz, &c, &phase);
+            unsigned cyc = c < 0                      ? 0
+                           : c > CWSIM_AES_CYCLES - 1 ? CWSIM_AES_CYCLES - 1
+                                                      : (unsigned)c;
+            if (r != last_run || cyc != last_cycle) {
+                last_run = r;
+                last_cycle = cyc;
+                last_level = cycle_level(r, cyc);
+            }
+            v = last_level + edge(phase);
+        } else if (r != NULL) {
+            v = loop_level(PUTCH_LOOP, t, r->hz);
+        } else if (running && hz > 0) {
             v = loop_level(IDLE_LOOP, t, hz);
+        }
         out[i] = (float)v;
     }
 }

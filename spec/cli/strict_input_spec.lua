@@ -212,9 +212,9 @@ describe("strict command-line values", function()
     end)
 
     it("go to the sim helpers only where the helper takes them", function()
-      local r = cli.run({ "--sim-app", "banner", "sim", "attach", "cwlite", "--", "true" })
+      local r = cli.run({ "--sim-target", "stm32f1", "sim", "serve", "stm32f1", "--pty" })
       assert.are.equal(2, r.status)
-      assert.are.equal("cwlua: --sim-app does not apply to 'sim attach'; run 'cwlua sim attach "
+      assert.are.equal("cwlua: --sim-target does not apply to 'sim serve'; run 'cwlua sim serve "
         .. "--help'\n", r.stderr)
       r = cli.run({ "--sim-usb-latency", "1", "sim", "serve", "stm32f1", "--pty" })
       assert.are.equal(2, r.status)
