@@ -35,6 +35,8 @@ M.DEFAULT_KEY = "2b7e151628aed2a6abf7158809cf4f3c"
 M.TVLA_KEY = "0123456789abcdef123456789abcdef0"
 M.TVLA_TEXT = "da39a3ee5e6b4b0d3255bfef95601890"
 
+M.CLOCK_HZ = 7.37e6 -- NewAE's default_setup() target clock (cw-usb-protocol.md §6.1.5)
+
 local TRIES = 3 -- the first, one more as it was, one after a target reset
 
 -- What a failed trace means (contract.md §6.4), by the code of the failure.
@@ -107,6 +109,22 @@ function M.run(word, o)
   local b <close> = cmdutil.open_board(part)
   local opened = b.backend == "sim" and b:sim_counters() or nil
   local _ <close> = cmdutil.check(b:snapshot()):guard()
+
+  -- The target's serial line and trigger where NewAE's default_setup() routes them, as the
+  -- recipes route them to program (TIO1 the board's RX, TIO2 its TX, TIO4 an input), and a
+  -- target clock on HS2 if it carries none (a board whose FPGA someone else configured);
+  -- the snapshot puts all of it back.
+  for _, p in ipairs({ { "tio1", "serial_rx" }, { "tio2", "serial_tx" }, { "tio4", "high_z" } }) do
+    cmdutil.check(b:pin(p[1], p[2]))
+  end
+  local hs2, how = b:clock()
+  if hs2 == false and how == "off" then
+    local hz = cmdutil.check(b:clock(M.CLOCK_HZ))
+    if not o.quiet then
+      io.stderr:write(("cwlua: HS2 carried no target clock: %.0f Hz for the capture (NewAE's "
+        .. "default), put back afterwards\n"):format(hz))
+    end
+  end
 
   local settings = { samples = o.samples, offset = o.offset, trigger = "tio4",
                      mode = "rising_edge" }
