@@ -110,7 +110,13 @@ function M.run(word, o)
   local opened = b.backend == "sim" and b:sim_counters() or nil
   local _ <close> = cmdutil.check(b:snapshot()):guard()
 
-  -- The target's serial line and trigger where NewAE's default_setup() routes them, as the
+  local settings = { samples = o.samples, offset = o.offset, trigger = "tio4",
+                     mode = "rising_edge" }
+  if o.presamples then settings.presamples = o.presamples end
+  if o.gain then settings.gain = o.gain end
+  local scope, msg, code = scope_mod.open(b, settings)
+  if not scope then device_fail(msg, code) end
+  -- Then the target's serial line and trigger where NewAE's default_setup() routes them, as the
   -- recipes route them to program (TIO1 the board's RX, TIO2 its TX, TIO4 an input), and a
   -- target clock on HS2 if it carries none (a board whose FPGA someone else configured);
   -- the snapshot puts all of it back.
@@ -126,12 +132,6 @@ function M.run(word, o)
     end
   end
 
-  local settings = { samples = o.samples, offset = o.offset, trigger = "tio4",
-                     mode = "rising_edge" }
-  if o.presamples then settings.presamples = o.presamples end
-  if o.gain then settings.gain = o.gain end
-  local scope, msg, code = scope_mod.open(b, settings)
-  if not scope then device_fail(msg, code) end
   local sc = cmdutil.check(scope:get())
 
   local ss
