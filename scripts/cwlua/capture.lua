@@ -114,7 +114,14 @@ function M.run(word, o)
                      mode = "rising_edge" }
   if o.presamples then settings.presamples = o.presamples end
   if o.gain then settings.gain = o.gain end
-  local scope, msg, code = scope_mod.open(b, settings)
+  -- a value this board cannot take (more samples than its FIFO holds, a Husky's presamples)
+  -- is refused before anything is written: a usage error, exit 2
+  local opened_ok, scope, msg, code = pcall(scope_mod.open, b, settings)
+  if not opened_ok then
+    local why = tostring(scope):match("scope: (.*)$")
+    if not why then error(scope, 0) end
+    errors.raise("usage", "--%s", why)
+  end
   if not scope then device_fail(msg, code) end
   -- Then the target's serial line and trigger where NewAE's default_setup() routes them, as the
   -- recipes route them to program (TIO1 the board's RX, TIO2 its TX, TIO4 an input), and a

@@ -217,7 +217,7 @@ describe("cwlua capture", function()
     assert.is_truthy(file:find(shown, 1, true), "examples/lab/cpa.py holds the block as shown")
   end)
 
-  it("refuses bad options before opening the board (exit 2)", function()
+  it("refuses bad options (exit 2): before opening the board, or before writing to it", function()
     local dir = cli.tmpdir()
     cli.write(dir .. "/full/x", "x")
     for _, case in ipairs({
@@ -234,6 +234,16 @@ describe("cwlua capture", function()
       local r = capture({ "-d", "sim" }, case[1])
       assert.are.equal(2, r.status, r.stderr)
       assert.are.equal("cwlua: " .. case[2] .. "\n", r.stderr)
+    end
+    for _, case in ipairs({
+      { "sim", { "--samples", "24401" }, "--samples must be from 1 to 24400" },
+      { "sim", { "--gain", "60" }, "--gain must be from -6.5 to 56 dB on a CW-Lite" },
+      { "sim:husky", { "--presamples", "5" },
+        "--presamples must be 0 or at least 8 on a CW-Husky" },
+    }) do
+      local r = capture({ "-d", case[1], "--sim-state", cli.tmpdir() }, case[2])
+      assert.are.equal(2, r.status, r.stderr)
+      assert.are.equal("cwlua: " .. case[3] .. "\n", r.stderr)
     end
     local r = cli.run({ "-d", "sim", "capture" })
     assert.are.equal(2, r.status)
