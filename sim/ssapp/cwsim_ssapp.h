@@ -91,10 +91,10 @@ void cwsim_aes128_leaks(const uint8_t key[16], const uint8_t in[16], uint8_t ct[
 /* One encryption as it ran on the chip: when, at which clock, and the values it stored, by
  * [round][op][byte] (unused slots 0). */
 typedef struct cwsim_ssapp_run {
-    uint64_t start_ns; /* the trigger's rising edge */
-    double hz;         /* the core clock */
-    uint64_t end_ns;   /* the trigger's falling edge: start + CWSIM_AES_CYCLES cycles */
-    uint64_t reply_ns; /* the reply goes out until then (the firmware waits in putch) */
+    uint64_t start_ns;     /* the trigger's rising edge */
+    double hz;             /* the core clock */
+    uint64_t end_ns;       /* the trigger's falling edge: start + CWSIM_AES_CYCLES cycles */
+    uint64_t reply_end_ns; /* its reply has gone out (the firmware waits in putch until then) */
     uint8_t v[11][CWSIM_AES_NOPS][16];
 } cwsim_ssapp_run;
 #define CWSIM_SSAPP_RUNS 4 /* the last encryptions kept for power_trace */

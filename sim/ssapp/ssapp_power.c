@@ -199,7 +199,7 @@ uint64_t cwsim_ssapp_aes_start(cwsim_ssapp *a, uint64_t now_ns, double hz, uint6
     r->start_ns = now_ns;
     r->hz = hz;
     r->end_ns = now_ns + ns_of_cycles(CWSIM_AES_CYCLES, hz);
-    r->reply_ns = r->end_ns + reply_ns;
+    r->reply_end_ns = r->end_ns + reply_ns;
     a->next = (a->next + 1) % CWSIM_SSAPP_RUNS;
     if (a->nruns < CWSIM_SSAPP_RUNS)
         a->nruns++;
@@ -289,7 +289,7 @@ void cwsim_ssapp_power(const cwsim_ssapp *a, int running, double hz, double t0_n
         const cwsim_ssapp_run *r = NULL;
         for (unsigned k = 1; k <= a->nruns && r == NULL; k++) { /* newest first */
             r = &a->runs[(a->next + CWSIM_SSAPP_RUNS - k) % CWSIM_SSAPP_RUNS];
-            if (t < (double)r->start_ns || t >= (double)r->reply_ns)
+            if (t < (double)r->start_ns || t >= (double)r->reply_end_ns)
                 r = NULL;
         }
         if (r != NULL && t < (double)r->end_ns) {

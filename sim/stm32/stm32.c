@@ -591,14 +591,16 @@ static int app_ss(const cwsim_stm32 *c)
     return c->app == STM32_APP_SS1 || c->app == STM32_APP_SS2;
 }
 
-/* Reset or power loss: everything volatile stops. A frame already on the board's wire cannot
- * be called back; standalone, the frame being shifted is cut. */
+/* The SimpleSerial application's trigger pin: TIO4 on the CW308 (simpleserial-aes's
+ * trigger_high/trigger_low). */
 static void trigger(cwsim_stm32 *c, cwsim_level level)
 {
     if (c->board != NULL)
         cwsim_target_drive(c->board, CWSIM_PIN_TIO4, level);
 }
 
+/* Reset or power loss: everything volatile stops. A frame already on the board's wire cannot
+ * be called back; standalone, the frame being shifted is cut. */
 static void chip_stop(cwsim_stm32 *c)
 {
     if (c->aes_end != NEVER || app_ss(c))
