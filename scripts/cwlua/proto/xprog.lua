@@ -33,9 +33,11 @@ M.TICKS_PER_MS = 2.5
 -- PDI addresses (§B.4): flash, EEPROM, fuse bytes (lock bits at +7), MCU.DEVID in data space.
 M.ADDR = { FLASH = 0x0800000, EEPROM = 0x08C0000, FUSES = 0x08F0020, LOCK = 0x08F0027,
            USERSIG = 0x08E0400, SIGNATURE = 0x01000090 }
--- The RAM buffer is 256 bytes (§B.6); NewAE moves it in 64-byte control transfers (§B.3), well
--- inside the board's 128-byte OUT buffer (§1).
-M.RAMBUF, M.CHUNK = 256, 64
+-- The RAM buffer is 256 bytes (§B.6). NewAE moves it in 64-byte control transfers (§B.3); cwlua
+-- fills it in OUT transfers of 128 bytes, as much as the board's OUT buffer takes (§1), and reads
+-- it in one IN transfer: GET_RAMBUF answers straight from the RAM buffer, any length that stays
+-- inside it (§B.1). A 256-byte page is then two transfers out and one in instead of four each.
+M.RAMBUF, M.OUT_CHUNK = 256, 128
 
 local Engine = {}
 Engine.__index = Engine
@@ -141,24 +143,19 @@ function Engine:erase_status(etype, addr)
 end
 
 local function put_rambuf(self, data)
-  for off = 0, #data - 1, M.CHUNK do
+  for off = 0, #data - 1, M.OUT_CHUNK do
     -- the offset goes in wValue's high byte (§B.1)
-    self:_out(M.CMD.SET_RAMBUF | (off << 8), data:sub(off + 1, off + M.CHUNK), "SET_RAMBUF")
+    self:_out(M.CMD.SET_RAMBUF | (off << 8), data:sub(off + 1, off + M.OUT_CHUNK), "SET_RAMBUF")
   end
 end
 
 local function get_rambuf(self, len)
-  local parts = {}
-  for off = 0, len - 1, M.CHUNK do
-    local n = math.min(M.CHUNK, len - off)
-    local got = self:_in(M.CMD.GET_RAMBUF | (off << 8), n, "GET_RAMBUF")
-    if #got ~= n then
-      error(errors.new("device", ("%s: XMEGA programmer: GET_RAMBUF returned %d of %d bytes")
-        :format(self.where, #got, n), { code = "io" }), 0)
-    end
-    parts[#parts + 1] = got
+  local got = self:_in(M.CMD.GET_RAMBUF, len, "GET_RAMBUF")
+  if #got ~= len then
+    error(errors.new("device", ("%s: XMEGA programmer: GET_RAMBUF returned %d of %d bytes")
+      :format(self.where, #got, len), { code = "io" }), 0)
   end
-  return table.concat(parts)
+  return got
 end
 
 --- engine:write(type, mode, addr, data): data (at most 256 bytes) into the RAM buffer, then
