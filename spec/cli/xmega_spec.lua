@@ -150,6 +150,54 @@ describe("xmega on the simulator", function()
     end)
   end)
 
+  describe("USB transfers and what is erased", function()
+    -- Exact counts on the simulated CW-Lite, from the erase to the LEAVE: per 256-byte page an
+    -- erase and its status, two SET_RAMBUF of 128 bytes, WRITE_MEM and its status, and to
+    -- verify READ_MEM, its status and one GET_RAMBUF of 256 bytes (target-protocols.md §1,
+    -- §B.1); then LEAVE and its status.
+    local function program(args)
+      local r = cw(args)
+      assert.are.equal(0, r.status, r.stderr)
+      local o = json.decode(r.stdout)
+      return o.sim.usb.ctrl_in + o.sim.usb.ctrl_out, o
+    end
+
+    it("64 KiB into the ATxmega128D4: 256 page erases, 2 306 transfers", function()
+      local data = images.pattern(65536, 21)
+      local n, o = program({ "--json", "program", "xmega", hex({ { 0, data } }) })
+      assert.are.equal(256, o.erased)
+      assert.are.equal(256 * 9 + 2, n)
+      assert.are.equal(data, readback({ "--len", "65536" }))
+    end)
+
+    it("an image that covers the application section erases it with one command; the boot "
+      .. "section and the EEPROM keep their bytes", function()
+      local t = { "--sim-target", "atxmega16a4" }
+      local boot, app = images.pattern(300, 5), images.pattern(16384, 6)
+      local r = cw({ t[1], t[2], "program", "xmega", hex({ { 0x4000, boot }, { EE, "kept" } }),
+        "-q" })
+      assert.are.equal(0, r.status, r.stderr)
+      local n, o = program({ t[1], t[2], "--json", "program", "xmega", hex({ { 0, app } }) })
+      assert.are.equal(64, o.erased)
+      assert.are.equal(2 + 64 * 7 + 2, n) -- one application-section erase, no page erases
+      assert.are.equal(app, readback({ t[1], t[2], "--len", "16384" }))
+      assert.are.equal(boot, readback({ t[1], t[2], "--addr", "0x4000", "--len", "300" }))
+      assert.are.equal("kept", readback({ t[1], t[2], "--memory", "eeprom", "--len", "4" }))
+    end)
+
+    it("an image one page short of the section: page erases, and that page keeps its bytes",
+      function()
+        local t = { "--sim-target", "atxmega16a4" }
+        local last, app = images.pattern(256, 8), images.pattern(16384 - 256, 9)
+        local r = cw({ t[1], t[2], "program", "xmega", hex({ { 0x3F00, last } }), "-q" })
+        assert.are.equal(0, r.status, r.stderr)
+        local n, o = program({ t[1], t[2], "--json", "program", "xmega", hex({ { 0, app } }) })
+        assert.are.equal(63, o.erased)
+        assert.are.equal(63 * 9 + 2, n)
+        assert.are.equal(app .. last, readback({ t[1], t[2], "--len", "16384" }))
+      end)
+  end)
+
   describe("EEPROM", function()
     it("comes from the image's EEPROM section and reads back with --memory eeprom", function()
       local file = hex({ { 0, "flash" }, { EE + 0x1E, "spans two pages" } })

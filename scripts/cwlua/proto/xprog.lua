@@ -120,6 +120,7 @@ end
 function Engine:enter()
   local st, to = self:_command(M.CMD.ENTER, "", "ENTER")
   self.entered = true
+  self.fbuf_empty = false -- what the chip's flash page buffer holds is not known (§B.5)
   if st ~= 0 then return nil, st, to end
   return true
 end
