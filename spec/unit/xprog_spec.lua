@@ -32,7 +32,8 @@ describe("cwlua.proto.xprog", function()
       local b = fake({ "\x20\x00\x00" })
       xprog.new(b):write(xprog.MEM.APPL, 3, 0x0800100, ("\xAA"):rep(200))
       -- the board's OUT buffer takes 128 bytes (target-protocols.md §1)
-      assert.are.same({ "OUT 20 0022", "OUT 20 8022" }, { b.log[1]:sub(1, 11), b.log[2]:sub(1, 11) })
+      assert.are.same({ "OUT 20 0022", "OUT 20 8022" },
+        { b.log[1]:sub(1, 11), b.log[2]:sub(1, 11) })
       assert.are.equal(128 * 3 - 1, #b.log[1]:sub(13))
       assert.are.equal(72 * 3 - 1, #b.log[2]:sub(13)) -- the last chunk: 72 bytes
       assert.are.same({ "OUT 20 0004 01 03 00 01 80 00 C8 00", "IN 20 0020 3" },
