@@ -67,14 +67,22 @@ function Engine:_fail(what, msg, code)
     what, msg), { code = code }), 0)
 end
 
+-- A command runs to its end before the board takes the next request (§1 "Execution model"),
+-- and may wait for the chip up to the engine's timeout (§B.2): the USB timeout of every
+-- request covers that, with the board's own 2 s on top.
+local USB_MARGIN_MS = 2000
+function Engine:_usb_timeout()
+  return math.ceil(self.timeout_ms) + USB_MARGIN_MS
+end
+
 function Engine:_out(sub, data, what)
-  local ok, msg, code = self.board:ctrl_out(M.REQUEST, sub, data or "")
+  local ok, msg, code = self.board:ctrl_out(M.REQUEST, sub, data or "", self:_usb_timeout())
   if not ok then self:_fail(what, msg, code) end
   self.answered = true
 end
 
 function Engine:_in(value, len, what)
-  local data, msg, code = self.board:ctrl_in(M.REQUEST, value, len)
+  local data, msg, code = self.board:ctrl_in(M.REQUEST, value, len, self:_usb_timeout())
   if not data then self:_fail(what, msg, code) end
   self.answered = true
   return data
