@@ -170,8 +170,8 @@ describe("xmega on the simulator", function()
       assert.are.equal(data, readback({ "--len", "65536" }))
     end)
 
-    it("an image that covers the application section erases it with one command; the boot "
-      .. "section and the EEPROM keep their bytes", function()
+    it("an image that covers a section erases it with one command; the other section and the "
+      .. "EEPROM keep their bytes", function()
       local t = { "--sim-target", "atxmega16a4" }
       local boot, app = images.pattern(300, 5), images.pattern(16384, 6)
       local r = cw({ t[1], t[2], "program", "xmega", hex({ { 0x4000, boot }, { EE, "kept" } }),
@@ -182,6 +182,13 @@ describe("xmega on the simulator", function()
       assert.are.equal(2 + 64 * 7 + 2, n) -- one application-section erase, no page erases
       assert.are.equal(app, readback({ t[1], t[2], "--len", "16384" }))
       assert.are.equal(boot, readback({ t[1], t[2], "--addr", "0x4000", "--len", "300" }))
+      assert.are.equal("kept", readback({ t[1], t[2], "--memory", "eeprom", "--len", "4" }))
+      -- and the boot section the same way, the application keeping its bytes
+      local all = images.pattern(4096, 7)
+      n, o = program({ t[1], t[2], "--json", "program", "xmega", hex({ { 0x4000, all } }) })
+      assert.are.equal(16, o.erased)
+      assert.are.equal(2 + 16 * 7 + 2, n)
+      assert.are.equal(app .. all, readback({ t[1], t[2], "--len", "20480" }))
       assert.are.equal("kept", readback({ t[1], t[2], "--memory", "eeprom", "--len", "4" }))
     end)
 
