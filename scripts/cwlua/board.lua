@@ -210,8 +210,8 @@ local function open_device(spec, opts)
   if spec.kind == "sim" then
     return device.open({
       backend = "sim", board = spec.board, target = opts.target, state = opts.state,
-      faults = opts.faults, latency_ms = opts.latency_ms, seed = opts.seed, app = opts.app,
-      power_up = opts.power_up,
+      faults = opts.faults, latency_ms = opts.latency_ms, seed = opts.seed, noise = opts.noise,
+      app = opts.app, power_up = opts.power_up,
     })
   end
   return connect.open_usb(spec.serial) -- real boards through libusb (cwlua.connect)
@@ -254,8 +254,8 @@ end
 -- file to load when the FPGA is not configured; default board.defaults.bitstream, then
 -- $CWLUA_BITSTREAM, then NewAE's Python package), notify (function(msg) for progress and
 -- warnings; default: "cwlua: msg" on stderr unless board.defaults.quiet); for the simulator:
--- target (part name), state (folder), faults (list of "NAME[=VALUE]"), latency_ms, seed, app,
--- power_up.
+-- target (part name), state (folder), faults (list of "NAME[=VALUE]"), latency_ms, seed, noise,
+-- app, power_up.
 function M.open(spec, opts)
   if spec == nil then
     spec = M.defaults.spec
