@@ -19,8 +19,8 @@ local worker = require "cwlua.worker"
 
 local M = {}
 
-M.COMMANDS = { "program", "verify", "read", "erase", "info", "doctor", "reset", "power", "clock",
-  "term", "list", "targets", "run", "shell", "sim", "help" }
+M.COMMANDS = { "program", "verify", "read", "erase", "info", "doctor", "capture", "reset",
+  "power", "clock", "term", "list", "targets", "run", "shell", "sim", "help" }
 
 -- Option specs: short, long, key (in ctx.opts), arg (metavariable) or nil for a flag,
 -- multi (repeatable, collected in a list), help.
