@@ -73,7 +73,8 @@ end
 local EXIT_HELP = [[
 exit status: 0 done; 1 any other failure; 2 usage error or bad input (nothing on the chip
   was touched); 3 no board, USB or port error; 4 target does not answer; 5 verify mismatch;
-  130 interrupted (SIGINT), 143 terminated (SIGTERM): the board is restored first]]
+  130 interrupted (SIGINT), 143 terminated (SIGTERM): the board is restored first;
+  on several boards (-d usb:*, a list): the highest of the boards']]
 
 local verbose = false
 -- --json (contract.md §3.7): the run prints exactly one object on stdout, the command's own
@@ -428,7 +429,7 @@ end
 -- @SERIAL), and a usage error for one that names another board. For several boards at once
 -- the list is returned as it is: cwlua.multi gives each worker its own.
 function M.board_faults(faults, device)
-  if not faults then return nil end
+  if not faults or not device then return faults end
   local parsed = require("cwlua.devspec").parse(device)
   if parsed.kind == "many" then return faults end
   local out = {}

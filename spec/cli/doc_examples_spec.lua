@@ -369,6 +369,11 @@ local MASKS = {
   ms = function(t) return (t:gsub("(%[sim adapter )[%d.]+( ms%])", "%1…%2")) end,
   -- the number of a pseudo-terminal the kernel hands out
   pts = function(t) return (t:gsub("/dev/pts/%d+", "/dev/pts/N")) end,
+  -- durations and rates on the real-time clock of boards under `cwlua sim attach` (the
+  -- table's time column of a command on several boards, a summary line's "in S s (RATE)")
+  times = function(t)
+    return (t:gsub("%d+%.%d+ s%f[^%w]", "S s"):gsub("%d[%d.]* [KM]?i?B/s", "RATE"))
+  end,
   -- where cwlua is installed: the build tree's share/cwlua reads as /usr/local's
   prefix = function(t)
     return BUILD and plain_replace(t, BUILD .. "/share/cwlua/", "/usr/local/share/cwlua/") or t

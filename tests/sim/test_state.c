@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* libcwsim state folder tests (contract.md §5 --sim-state): creation, the exclusive lock and its
  * message (always with the holder's pid, also in a race), the format file, named blobs (atomic
- * save, load, remove, name rules), the default location. */
+ * save, load, remove, name rules), the default location, and the state folders of boards with
+ * serials of their own (contract.md §5.5). */
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* mkdtemp, setenv */
 #endif
@@ -402,6 +403,52 @@ static void test_default_dir(void)
     free(old_home);
 }
 
+/* DIR/boards/SERIAL: a folder, a lock and a format file per board; different boards at once,
+ * one board twice not; a serial that is no file name written %XX; DIR itself still fresh. */
+static void test_board_folders(void)
+{
+    char dir[300], err[512], p[512];
+    snprintf(dir, sizeof dir, "%s/boards-test", root);
+    cwsim *a = t_sim(), *b = t_sim(), *a2 = t_sim(), *d = t_sim(), *odd = t_sim();
+    CHECK_EQ_INT(cwsim_state_open_board(a, dir, "LAB-01", err, sizeof err), 0);
+    CHECK_EQ_INT(cwsim_state_open_board(b, dir, "LAB-02", err, sizeof err), 0);
+    snprintf(p, sizeof p, "%s/boards/LAB-01", dir);
+    CHECK(strcmp(cwsim_state_dir(a), p) == 0);
+    struct stat st;
+    snprintf(p, sizeof p, "%s/boards/LAB-02/format", dir);
+    CHECK(stat(p, &st) == 0);
+    /* the same board twice: the message names that board's folder */
+    CHECK_EQ_INT(cwsim_state_open_board(a2, dir, "LAB-01", err, sizeof err), -1);
+    CHECK(strstr(err, "boards/LAB-01 is in use by another simulator") != NULL);
+    /* the folder itself, for boards without a serial, at the same time; boards/ is no file */
+    CHECK_EQ_INT(cwsim_state_open(d, dir, err, sizeof err), 0);
+    CHECK(cwsim_state_save(a, "stm32f100xb.flash", "A", 1, err, sizeof err) == 0);
+    CHECK(cwsim_state_save(d, "stm32f100xb.flash", "D", 1, err, sizeof err) == 0);
+    void *data = NULL;
+    size_t len = 0;
+    CHECK_EQ_INT(cwsim_state_load(b, "stm32f100xb.flash", &data, &len, err, sizeof err), 1);
+    CHECK_EQ_INT(cwsim_state_load(a, "stm32f100xb.flash", &data, &len, err, sizeof err), 0);
+    CHECK(len == 1 && ((const char *)data)[0] == 'A');
+    free(data);
+    CHECK_EQ_INT(cwsim_state_open_board(odd, dir, ".x/y z", err, sizeof err), 0);
+    snprintf(p, sizeof p, "%s/boards/%%2Ex%%2Fy%%20z", dir);
+    CHECK(strcmp(cwsim_state_dir(odd), p) == 0);
+    CHECK_EQ_INT(cwsim_state_open_board(a2, dir, "", err, sizeof err), -1);
+    cwsim_free(a);
+    CHECK_EQ_INT(cwsim_state_open_board(a2, dir, "LAB-01", err, sizeof err), 0);
+    cwsim_free(a2);
+    cwsim_free(b);
+    cwsim_free(d);
+    cwsim_free(odd);
+    /* a folder that only boards used so far is a fresh one for the boards without a serial */
+    snprintf(dir, sizeof dir, "%s/boards-only", root);
+    cwsim *c = t_sim(), *e = t_sim();
+    CHECK_EQ_INT(cwsim_state_open_board(c, dir, "C", err, sizeof err), 0);
+    CHECK_EQ_INT(cwsim_state_open(e, dir, err, sizeof err), 0);
+    cwsim_free(c);
+    cwsim_free(e);
+}
+
 int main(void)
 {
     snprintf(root, sizeof root, "/tmp/cwsim-state-test-XXXXXX");
@@ -415,6 +462,7 @@ int main(void)
     test_lock_pid_window();
     test_lock_pid_race();
     test_default_dir();
+    test_board_folders();
     rm_rf(root);
     return check_report("sim_state");
 }
