@@ -6,7 +6,7 @@
 --     args_to_script = bool or function(args) -> bool (for the arguments so far),
 --     text_only = why the command refuses --json, subcommand_help = function(word),
 --     many = { target = index of the TARGET argument, per_board = function(args, opts, serial),
---              check = function(ctx, rows) } when it runs on several boards at once
+--              check = function(ctx) } when it runs on several boards at once
 --            (cwlua.multi), or one = why it works with one board only,
 --     run = function(ctx) -> exit status }
 -- ctx = { opts = parsed options, args = positional arguments, first_arg = argv index of
@@ -567,7 +567,7 @@ local function dispatch(argv)
     status = require("cwlua.multi").run(ctx, parsed)
   elseif parsed.kind == "many" and command.one then
     usage_error("'%s' works with one board: %s; choose one with -d usb:SERIAL%s", command.name,
-      command.one, device_from)
+      command.one, device_from ~= "" and (" (CWLUA_DEVICE is '" .. opts.device .. "')") or "")
   else
     status = command.run(ctx)
   end

@@ -496,14 +496,15 @@ end
 
 --- multi.run(ctx, parsed) -> exit status: ctx.command on every board parsed names
 function M.run(ctx, parsed)
+  local many = ctx.command.many
+  -- what the command checks (or makes) once for all boards, before any is looked for
+  if type(many) == "table" and many.check then many.check(ctx) end
   local rows = M.boards(parsed)
   check_board_faults(ctx.opts.sim_fault, rows)
   find_on_bus(rows)
-  local many = ctx.command.many
   local target = type(many) == "table" and many.target and ctx.args[many.target] or nil
   local exe_path = exe()
   local json_mode, quiet = ctx.opts.json, ctx.opts.quiet
-  if type(many) == "table" and many.check then many.check(ctx, rows) end
   for _, r in ipairs(rows) do r.target = target end
   local mode = quiet and "quiet" or (M.live_possible(#rows) and "live" or "plain")
   M.run_workers(rows, function(r) return worker_argv(ctx, r, exe_path) end, {

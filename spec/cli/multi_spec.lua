@@ -101,6 +101,14 @@ describe("several boards at once", function()
         assert.are.equal(2, r.status)
         assert.are.equal("cwlua: 'term' works with one board: a console is one board's serial "
           .. "line; choose one with -d usb:SERIAL\n", r.stderr)
+        r = cli.run({ "shell" }, { CWLUA_DEVICE = "usb:A,usb:B" })
+        assert.are.equal(2, r.status)
+        assert.matches("; choose one with %-d usb:SERIAL %(CWLUA_DEVICE is 'usb:A,usb:B'%)\n$",
+          r.stderr)
+        r = cli.run({ "-d", "usb:A,usb:B", "run", "-" }, nil, "print(1)\n")
+        assert.are.equal(2, r.status)
+        assert.are.equal("cwlua: run - reads the script from standard input, which the workers "
+          .. "of several boards do not get; give the script as a file\n", r.stderr)
         r = cli.run({ "-d", "sim:cwlite@A,sim:cwlite@B", "--sim-fault", "no-power@C", "power",
           "on" })
         assert.are.equal(2, r.status)

@@ -58,8 +58,13 @@ SimpleSerial, a target's banner, several boards by serial number). 'cwlua shell'
 interactively.]],
   args_to_script = true,
   -- on several boards at once: the script runs once per board, each in a worker whose
-  -- cw.open() is its board (cwlua.multi)
-  many = {},
+  -- cw.open() is its board (cwlua.multi); the workers' standard input is empty
+  many = { check = function(ctx)
+    if ctx.args[1] == "-" then
+      errors.raise("usage", "run - reads the script from standard input, which the workers of "
+        .. "several boards do not get; give the script as a file")
+    end
+  end },
   text_only = "the script writes its own output (cw.json.encode makes JSON there)",
   run = run,
 }
