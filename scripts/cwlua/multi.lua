@@ -396,7 +396,8 @@ function M.run_workers(rows, argv_of, opts)
       r.status, r.cause, r.error = r.fail.status, r.fail.cause, r.fail.error
     else
       local env = { "CWLUA_WORKER_FD=3" }
-      if r.at then env[2] = "CWLUA_WORKER_USB=" .. r.at end
+      if r.at then env[#env + 1] = "CWLUA_WORKER_USB=" .. r.at end
+      if opts.mode == "live" then env[#env + 1] = "CWLUA_WORKER_PROGRESS=1" end
       local p, msg = proc.spawn(argv_of(r), { channel = true, env = env })
       if p then
         r.proc = p

@@ -13,7 +13,8 @@
 -- fast as it runs. Rates and times are on that clock too.
 --
 -- In a worker of a command run on several boards (cwlua.worker) nothing is drawn: each frame's
--- parts go to the parent, which fits them into the line it shows for this board.
+-- parts go to the parent, which fits them into the line it shows for this board on a terminal
+-- (and none go when it shows none).
 local time = require "cwlua.time"
 local runtime = require "cwlua.core.runtime"
 local signal = require "cwlua.core.signal"
@@ -38,12 +39,14 @@ local live -- the bar whose line is open, for progress.interrupt
 -- signal then ends its line, so the message that follows starts on a line of its own.
 function M.new(label, total, opts)
   opts = opts or {}
-  local to_parent = worker.active()
-  local on_tty = to_parent or runtime.isatty(2)
+  -- a worker draws nothing: its frames go to the parent when it shows them (a terminal)
+  local in_worker = worker.active()
+  local to_parent = in_worker and worker.wants_progress()
+  local on_tty = to_parent or (not in_worker and runtime.isatty(2))
   return setmetatable({ label = label, total = total, done = 0, unit = opts.unit,
     rate = opts.rate,
-    quiet = opts.quiet or (opts.terminal_only and not on_tty), tty = on_tty,
-    to_parent = to_parent, t0 = time.now_ns(), next_quarter = 1 }, P)
+    quiet = opts.quiet or (in_worker and not to_parent) or (opts.terminal_only and not on_tty),
+    tty = on_tty, to_parent = to_parent, t0 = time.now_ns(), next_quarter = 1 }, P)
 end
 
 --- progress.format_rate(bytes, seconds) -> "3.9 KiB/s"

@@ -12,17 +12,23 @@
 --   {"event":"result","status":N,"cause":"...","error":"...","time":S}
 --                                      how the command ended (cwlua.cli), and how long the
 --                                      board was in use, on the runtime clock (contract.md §4)
--- Progress goes only here in a worker: its stderr is relayed line by line, marked with the
--- board, and a bar redrawn in place would make no sense there.
+-- Progress goes only here in a worker, and only when the parent draws it
+-- ($CWLUA_WORKER_PROGRESS=1): its stderr is relayed line by line, marked with the board, and a
+-- bar redrawn in place would make no sense there.
 local proc = require "cwlua.core.proc"
 
 local M = {}
 
 local active = proc.channel_open()
+-- $CWLUA_WORKER_PROGRESS=1: the parent draws a line per board, so it wants progress frames
+local progress_wanted = active and os.getenv("CWLUA_WORKER_PROGRESS") == "1"
 local time_used, opened_at = 0, nil
 
 --- worker.active() -> true in a worker process
 function M.active() return active end
+
+--- worker.wants_progress() -> true when the parent shows this board's progress
+function M.wants_progress() return progress_wanted end
 
 --- worker.send(event): one event line to the parent; nothing outside a worker. A parent that
 -- has gone is no reason to stop: the board is still put back (proc.c ignores SIGPIPE).
