@@ -1441,18 +1441,27 @@ static gpointer ticker_main(gpointer user)
 {
     sa_bus *bus = user;
     g_mutex_lock(&bus->lock);
+    int64_t next_tick = 0;
     while (!bus->stop) {
-        for (size_t i = 0; i < bus->n_worlds; i++)
-            clock_sync(bus, &bus->worlds[i]);
+        /* The worlds' clocks and the boards' own activity every tick; in between the thread
+         * wakes only to hand out answers whose time has come (every request sets one), which
+         * needs no simulation: with many boards, running them all at each of those wakes
+         * would hold the lock, and so every other board's requests, for nothing. */
         int64_t now = mono_ns();
-        for (size_t i = 0, n = bus->n_devs; i < n; i++) {
-            sa_dev *d = bus->devs[i];
-            if (!d->gone)
-                dev_retry_in(d, true);
-            else if (!d->replaced && cwsim_board_present(d->board))
-                dev_replug(d);
+        if (now >= next_tick) {
+            for (size_t i = 0; i < bus->n_worlds; i++)
+                clock_sync(bus, &bus->worlds[i]);
+            now = mono_ns();
+            for (size_t i = 0, n = bus->n_devs; i < n; i++) {
+                sa_dev *d = bus->devs[i];
+                if (!d->gone)
+                    dev_retry_in(d, true);
+                else if (!d->replaced && cwsim_board_present(d->board))
+                    dev_replug(d);
+            }
+            next_tick = now + SA_TICK_NS;
         }
-        int64_t next = now + SA_TICK_NS;
+        int64_t next = next_tick;
         for (GList *l = bus->conns; l != NULL; l = l->next) {
             sa_conn *c = l->data;
             conn_service(c, now);
