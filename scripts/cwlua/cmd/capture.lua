@@ -91,7 +91,8 @@ fails is tried again, then again after a target reset; a third failure ends the 
 cause no-trigger (the target answered, the ADC saw no trigger) or no-reply. TIO1, TIO2 and
 TIO4 are routed as NewAE's default set-up does, HS2 gets 7.37 MHz if it carries no clock, and
 all of it, the ADC settings and the serial line are put back at the end. --text tvla uses
-the TVLA fixed plaintext and, unless --key, the TVLA key. Docs: docs/capture.md.]],
+the TVLA fixed plaintext and, unless --key, the TVLA key. On several boards (-d usb:*), DIR
+holds a trace set per board, DIR/SERIAL. Docs: docs/capture.md.]],
   options = {
     { long = "traces", key = "traces", arg = "N", help = "how many traces (default 100)" },
     { long = "samples", key = "samples", arg = "N",

@@ -15,7 +15,8 @@ when OUT ends in .hex, raw binary otherwise. OUT is checked before the board is 
 folder, a device or a name in a missing folder), the range against the chip's memory before a
 byte is read (exit 2 naming the chip's range). OUT is written only when the whole read
 succeeded, and nothing else is left behind. --memory eeprom reads the EEPROM instead (offsets
-from 0, so that program --eeprom OUT takes it back).]],
+from 0, so that program --eeprom OUT takes it back). On several boards (-d usb:*), each board
+reads into OUT with its serial number before the extension: flash.hex -> flash-LAB-01.hex.]],
   options = fc.options("addr", "len", "option_bytes", "memory", "no_reset", "set", "baud",
     "part"),
   -- on several boards at once: one worker each (cwlua.multi), each reading into a file of its
