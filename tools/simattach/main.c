@@ -529,6 +529,24 @@ static void reexec_preloaded(char **argv)
     env_free(&e);
 }
 
+/* The mock bus is a tree of small files (each board's sysfs attributes and device node) that
+ * umockdev writes one by one, each through a temporary file and a rename, in $TMPDIR: on a
+ * disk, on a busy machine, that is tens of milliseconds a board before COMMAND can start. In
+ * memory (/dev/shm, a tmpfs) it costs next to nothing, so the testbed goes there when it can;
+ * GLib reads TMPDIR once, when umockdev first asks it. COMMAND gets the caller's TMPDIR back
+ * (caller_tmpdir: its value, NULL when it was not set). */
+static const char *caller_tmpdir;
+
+static void testbed_in_memory(void)
+{
+    const char *shm = "/dev/shm";
+    caller_tmpdir = getenv("TMPDIR");
+    if (caller_tmpdir != NULL)
+        caller_tmpdir = strdup(caller_tmpdir);
+    if (access(shm, W_OK | X_OK) == 0)
+        setenv("TMPDIR", shm, 1);
+}
+
 /* Starts COMMAND; returns its pid, or -1 with errno-style code in *err. */
 static pid_t spawn_command(char **command, char **env, int *err)
 {
@@ -619,6 +637,7 @@ int main(int argc, char **argv)
     install_forwarding(); /* from the start: a signal during set-up still ends in clean-up */
     parse_args(argc, argv, &o);
     reexec_preloaded(argv);
+    testbed_in_memory();
 
     char err[512] = "";
     /* Every fault is checked before any world touches the state folder: a typo is a usage
@@ -693,6 +712,7 @@ int main(int argc, char **argv)
     envbuf env;
     preload_environment(&env, sa_bus_root_dir(bus));
     env_set(&env, REEXEC_MARK, NULL);
+    env_set(&env, "TMPDIR", caller_tmpdir);
     if (sa_bus_start(bus, err, sizeof err) != 0) {
         sa_bus_free(bus);
         free_worlds();

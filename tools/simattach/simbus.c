@@ -40,6 +40,16 @@
  * looks again at a bulk IN on the CDC data endpoint, which the USART fills over time. */
 #define SA_TICK_NS (2 * 1000 * 1000)
 
+/* How long a non-blocking reap (USBDEVFS_REAPURBNDELAY) that finds no URB to hand back waits
+ * for one to be ready before it answers EAGAIN, while the client has URBs in flight. poll()
+ * always reports the mocked node ready (test-harnesses.md §1.4, gotcha 5), so libusb
+ * calls the reap in a loop until its transfer is done; answering at once made each client spin
+ * through the latency of every transfer, and with several boards their empty reaps crowded out
+ * the real requests on umockdev's one worker thread. Held here, the reap returns the URB when
+ * it is ready (a ready URB was always a valid answer), and a client whose transfer waits for
+ * data still gets its EAGAIN, and so its own timeouts, within this much. */
+#define SA_REAP_HOLD_NS (2 * 1000 * 1000)
+
 /* The timeout passed with each transfer. usbfs URBs carry no timeout (libusb keeps its own), and
  * under attach the waiting happens in real time, in the client; 0 makes the simulator answer
  * CWSIM_TIMEOUT at once instead of moving its clock through a wait (cwsim.h). */
@@ -103,7 +113,8 @@ typedef struct sa_urb {
 typedef enum sa_wait_kind {
     SA_WAIT_NONE,
     SA_WAIT_REPLY,  /* answer (res, errno) at the deadline */
-    SA_WAIT_REAP,   /* USBDEVFS_REAPURB: answer with the next reapable URB */
+    SA_WAIT_REAP,   /* USBDEVFS_REAPURB: answer with the next reapable URB; REAPURBNDELAY:
+                       the same, or EAGAIN at the deadline (SA_REAP_HOLD_NS) */
     SA_WAIT_BULK_IN /* USBDEVFS_BULK IN: answer when the board has data, ETIMEDOUT at deadline */
 } sa_wait_kind;
 
@@ -514,6 +525,8 @@ static void conn_service(sa_conn *c, int64_t now)
             c->wait_data = NULL;
         } else if (d->gone && g_queue_is_empty(&c->done) && g_queue_is_empty(&c->inflight)) {
             wait_end(c, -1, ENODEV);
+        } else if (now >= c->wait_deadline_ns) {
+            wait_end(c, -1, EAGAIN); /* a held REAPURBNDELAY: nothing came in time */
         }
         break;
     }
@@ -931,9 +944,13 @@ static void on_reapurb(sa_conn *c, UMockdevIoctlClient *client, UMockdevIoctlDat
     } else if (c->dev->gone && g_queue_is_empty(&c->done) && g_queue_is_empty(&c->inflight)) {
         g_object_unref(ptr); /* usbfs: nothing left to reap after a disconnect */
         complete(c->dev, client, NULL, -1, ENODEV);
-    } else if (!block) {
+    } else if (!block && g_queue_is_empty(&c->done) && g_queue_is_empty(&c->inflight)) {
         g_object_unref(ptr);
         complete(c->dev, client, NULL, -1, EAGAIN);
+    } else if (!block) {
+        /* URBs are on their way: hold the answer until one is ready (SA_REAP_HOLD_NS) */
+        c->wait_data = ptr;
+        wait_begin(c, client, SA_WAIT_REAP, now + SA_REAP_HOLD_NS);
     } else {
         c->wait_data = ptr;
         wait_begin(c, client, SA_WAIT_REAP, INT64_MAX);
@@ -1425,7 +1442,7 @@ static int64_t conn_next_deadline(const sa_conn *c)
     case SA_WAIT_REPLY:
         return c->wait_deadline_ns;
     case SA_WAIT_REAP: {
-        int64_t t = INT64_MAX;
+        int64_t t = c->wait_deadline_ns;
         for (GList *l = c->done.head; l != NULL; l = l->next) {
             const sa_urb *u = l->data;
             t = u->ready_ns < t ? u->ready_ns : t;
