@@ -34,12 +34,30 @@ function M.user_dir()
   return xdg .. "/cwlua/targets"
 end
 
---- path.builtin_dir() -> "<exe dir>/../share/cwlua/targets" | nil, msg
-function M.builtin_dir()
+--- path.prefix() -> cwlua's install prefix, and its data folder below it ("share/cwlua")
+-- | nil, msg. In the binary: the executable's folder less a last "/bin" (the build tree has the
+-- same shape). In another Lua interpreter: the folder of cwlua/core.so less the subfolder the
+-- install put it in (runtime/module.c), so the recipes are found from wherever the module is.
+function M.prefix()
+  local core = require "cwlua.core"
+  if core.host == "module" then
+    local dir = core.file and core.file:match("^(.*)/[^/]*$")
+    local sub = "/" .. core.module_subdir
+    if dir and dir:sub(-#sub) == sub then return dir:sub(1, -#sub - 1), core.data_subdir end
+    return nil, ("cwlua/core.so (%s) is not in PREFIX/%s, where the install puts it, so its "
+      .. "built-in recipes cannot be found"):format(tostring(core.file), core.module_subdir)
+  end
   local exe, err = runtime.exe_path()
   if not exe then return nil, err end
   local dir = exe:match("^(.*)/[^/]*$") or "."
-  return dir:gsub("/bin$", "") .. "/share/cwlua/targets"
+  return (dir:gsub("/bin$", "")), "share/cwlua"
+end
+
+--- path.builtin_dir() -> "PREFIX/share/cwlua/targets" | nil, msg
+function M.builtin_dir()
+  local prefix, data = M.prefix()
+  if not prefix then return nil, data end
+  return prefix .. "/" .. data .. "/targets"
 end
 
 --- path.dirs() -> { {dir=, origin=}, ... } in lookup order.
