@@ -3,8 +3,9 @@
 # tests/luamodule/check.sh BUILD_DIR SOURCE_DIR: `cmake --install` of the component cwlua into a
 # scratch prefix, then stock lua5.4 with LUA_PATH (and LUA_CPATH, or neither) into it: require
 # "cwlua" programs and verifies the simulator, gives the API 'cwlua run' scripts see as cw,
-# finds the recipes from where the module is (also after the prefix is moved); Lua 5.1 and a
-# missing C part stop with a message that says why (docs/api.md "Using cwlua from your own Lua").
+# finds the recipes from where the module is (also after the prefix is moved), reads the config
+# file; Lua 5.1 and a missing C part stop with a message that says why (docs/api.md "Using cwlua
+# from your own Lua").
 # CWLUA_GUEST_PRELOAD: libraries to preload into lua5.4 (a sanitizer build's runtimes).
 set -u
 build=$1 src=$2
@@ -64,6 +65,13 @@ else fail "the API differs from cwlua run's (- cwlua run, + lua5.4)"; fi
 expect "the API has cw.open" "$tmp/api.guest" "open	function"
 expect "the API has cw.flash" "$tmp/api.guest" "flash	table"
 expect "the API has cw.simpleserial" "$tmp/api.guest" "simpleserial	table"
+
+# The config file counts as in the binary: cw.open() takes its device.
+mkdir -p "$tmp/config/cwlua"
+echo 'device = "sim:cw1200"' >"$tmp/config/cwlua/config.lua"
+LUA_PATH=$(lpath "$tmp/moved") lua54 -e 'print(require("cwlua").open().kind)' >"$tmp/open.out" 2>&1
+expect "cw.open() takes the config file's device" "$tmp/open.out" "cw1200"
+rm "$tmp/config/cwlua/config.lua"
 
 # Another Lua, and a missing C part: one message that says why.
 if command -v lua5.1 >/dev/null; then
