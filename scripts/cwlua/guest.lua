@@ -20,6 +20,7 @@ end
 local function load_beside(init_file)
   local ok, layout = pcall(require, "cwlua.layout")
   if not ok or type(layout) ~= "table" or not init_file then return nil end
+  if init_file:sub(1, 1) ~= "/" then init_file = "./" .. init_file end -- LUA_PATH 'build/...'
   local tail = "/" .. layout.lua_subdir .. "/cwlua/init.lua"
   if init_file:sub(-#tail) ~= tail then return nil end
   local file = init_file:sub(1, -#tail - 1) .. "/" .. layout.module_subdir .. "/core.so"

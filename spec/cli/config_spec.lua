@@ -179,21 +179,27 @@ describe("config files", function()
       local r = c.run({ "--bitstream", "/b.bit", "config" }, { CWLUA_PATH = "/p" })
       assert.are.equal(0, r.status, r.stderr)
       local lines = {}
-      for l in r.stdout:gmatch("[^\n]+") do lines[#lines + 1] = (l:gsub("  +", "  ")) end
+      for l in r.stdout:gmatch("[^\n]+") do lines[#lines + 1] = l end
       assert.are.same({
-        "device  sim  user file " .. c.user .. ":1",
-        "rig  cw506  system file " .. c.system .. ":2",
-        "bitstream  /b.bit  command line --bitstream",
-        "set  stm32f1.bauds=57600  user file " .. c.user .. ":2",
-        "  stm32f1.reset_ms=20  system file " .. c.system .. ":3",
-        "search  /p  environment CWLUA_PATH",
-        "  " .. c.xdg .. "/cwlua/targets  user folder",
-        "  " .. c.etc .. "/targets  system folder",
+        "device     sim (user file " .. c.user .. ":1)",
+        "rig        cw506 (system file " .. c.system .. ":2)",
+        "bitstream  /b.bit (command line --bitstream)",
+        "set        stm32f1.bauds=57600 (user file " .. c.user .. ":2)",
+        "           stm32f1.reset_ms=20 (system file " .. c.system .. ":3)",
+        "search     /p (environment CWLUA_PATH)",
+        "           " .. c.xdg .. "/cwlua/targets (user folder)",
+        "           " .. c.etc .. "/targets (system folder)",
       }, { table.unpack(lines, 1, 8) })
-      assert.matches("^  .*/share/cwlua/targets  built%-in$", lines[9])
-      assert.are.same({ "files  " .. c.system .. "  system file",
-        "  " .. c.user .. "  user file" }, { lines[10], lines[11] })
+      assert.matches("^           .*/share/cwlua/targets %(built%-in%)$", lines[9])
+      assert.are.same({ "files      " .. c.system .. " (system file)",
+        "           " .. c.user .. " (user file)" }, { lines[10], lines[11] })
       assert.are.equal(11, #lines)
+      -- nothing set: the defaults, and the files that are not there
+      r = setup().run({ "config" })
+      assert.matches("^device     usb %(default%)\nrig        the recipe's %(default%)\n"
+        .. "bitstream  NewAE's chipwhisperer package %(default%)\nset        none %(default%)\n",
+        r.stdout)
+      assert.matches("\nfiles      [^\n]* %(system file, not present%)\n", r.stdout)
     end)
 
     it("says where each value came from, as JSON", function()

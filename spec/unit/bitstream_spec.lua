@@ -334,7 +334,7 @@ describe("cwlua.bitstream", function()
         assert.is_nil(path)
         for i, name in ipairs(names) do
           assert.are.equal("the chipwhisperer package of " .. name .. " (no such Python)",
-            searched[2 + i])
+            searched[3 + i])
         end
         assert.are.same({}, require("cwlua.core.runtime").dir(dir))
       end)

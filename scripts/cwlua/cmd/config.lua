@@ -9,8 +9,8 @@ local path = require "cwlua.path"
 -- What a setting is when nothing sets it.
 local DEFAULTS = {
   device = { value = "usb" },
-  rig = { shown = "(the recipe's)" },
-  bitstream = { shown = "(NewAE's chipwhisperer package)" },
+  rig = { shown = "the recipe's" },
+  bitstream = { shown = "NewAE's chipwhisperer package" },
 }
 
 -- origin record -> the words `cwlua config` prints after the value
@@ -90,32 +90,23 @@ local function run(ctx)
     ctx.cli.emit(o)
     return 0
   end
-  local rows = {} -- { name, value, origin }
+  -- NAME VALUE (ORIGIN), one a line: no column depends on a path's length
+  local out = {}
+  local function row(name, value, origin)
+    out[#out + 1] = ("%-10s %s (%s)"):format(name, value, origin)
+  end
   for _, name in ipairs({ "device", "rig", "bitstream" }) do
     local s = o[name]
-    local shown = s.value ~= json.null and s.value or DEFAULTS[name].shown
-    rows[#rows + 1] = { name, shown, origin_text(s) }
+    row(name, s.value ~= json.null and s.value or DEFAULTS[name].shown, origin_text(s))
   end
-  if #o.set == 0 then rows[#rows + 1] = { "set", "(none)", "default" } end
+  if #o.set == 0 then row("set", "none", "default") end
   for i, v in ipairs(o.set) do
-    rows[#rows + 1] = { i == 1 and "set" or "", ("%s.%s=%s"):format(v.recipe, v.key, v.value),
-                        origin_text(v) }
+    row(i == 1 and "set" or "", ("%s.%s=%s"):format(v.recipe, v.key, v.value), origin_text(v))
   end
-  for i, d in ipairs(o.search) do
-    rows[#rows + 1] = { i == 1 and "search" or "", d.dir, dir_text(d) }
-  end
+  for i, d in ipairs(o.search) do row(i == 1 and "search" or "", d.dir, dir_text(d)) end
   for i, f in ipairs(o.files) do
-    rows[#rows + 1] = { i == 1 and "files" or "", f.path, f.origin .. " file"
-      .. (f.variable and (" (" .. f.variable .. ")") or "")
-      .. (f.present and "" or " (not present)") }
-  end
-  local width = 0
-  for _, r in ipairs(rows) do width = math.max(width, #r[2]) end
-  width = math.min(width, 48)
-  local out = {}
-  for _, r in ipairs(rows) do
-    local pad = math.max(width - #r[2], 0) + 2
-    out[#out + 1] = ("%-10s %s%s%s"):format(r[1], r[2], (" "):rep(pad), r[3])
+    row(i == 1 and "files" or "", f.path, f.origin .. " file"
+      .. (f.variable and (", " .. f.variable) or "") .. (f.present and "" or ", not present"))
   end
   io.stdout:write(table.concat(out, "\n"), "\n")
   return 0
