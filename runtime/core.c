@@ -5,6 +5,7 @@
 
 #include "l_serial.h"
 #include "l_signal.h"
+#include "l_trace.h"
 #include "l_tty.h"
 #include "l_util.h"
 #include "l_zlib.h"
@@ -21,6 +22,7 @@ void cw_core_preload(lua_State *L)
         {"cwlua.core.serial", luaopen_cwlua_core_serial},
         {"cwlua.core.tty", luaopen_cwlua_core_tty},
         {"cwlua.core.zlib", luaopen_cwlua_core_zlib},
+        {"cwlua.core.trace", luaopen_cwlua_core_trace},
         {NULL, NULL},
     };
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE); /* [preload] */

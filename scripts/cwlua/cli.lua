@@ -17,8 +17,8 @@ local path = require "cwlua.path"
 
 local M = {}
 
-M.COMMANDS = { "program", "verify", "read", "erase", "info", "doctor", "reset", "power", "clock",
-  "term", "list", "targets", "config", "run", "shell", "sim", "help" }
+M.COMMANDS = { "program", "verify", "read", "erase", "info", "doctor", "capture", "reset",
+  "power", "clock", "term", "list", "targets", "config", "run", "shell", "sim", "help" }
 
 -- Option specs: short, long, key (in ctx.opts), arg (metavariable) or nil for a flag,
 -- multi (repeatable, collected in a list), help.
