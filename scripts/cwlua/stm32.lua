@@ -187,10 +187,12 @@ local function connect(recipe)
         ctx.stream, ctx.baud, ctx.synced = stream, baud, true
         -- a Read Memory reply (ACK + data) must fit the line's receive buffer whole: the
         -- board's holds 199 bytes (cw-usb-protocol.md §5.4) and drops the rest, and draining it
-        -- mid-reply depends on the host keeping up; 128-byte reads never depend on it
+        -- mid-reply depends on the host keeping up, which a loaded machine does not always
+        -- do. So reads are the largest multiple of 64 bytes whose reply fits: 192 on a board
+        -- (193 of 199 bytes), 256 on a serial port, whose kernel buffer is large. The longer
+        -- the read, the fewer commands and acknowledgement waits (bench/README.md).
         local cap = stream.rx_capacity
-        ctx.read_block = 256
-        while cap and ctx.read_block + 1 > cap do ctx.read_block = ctx.read_block // 2 end
+        ctx.read_block = cap and math.min(256, (cap - 1) // 64 * 64) or 256
         break
       end
       if not errors.is(r, "target") then error(r, 0) end
