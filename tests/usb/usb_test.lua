@@ -225,7 +225,7 @@ do
   assert(sh(("%s %s/mkbitstream.py husky %s"):format(PYTHON, HERE, q(BS))) == 0,
     "mkbitstream.py husky failed")
   r = attach{ specs = { "husky@H2" }, faults = { "fpga-unprogrammed" },
-              cmd = "$CWLUA -q --bitstream " .. q(BS .. "/husky.bit") .. " clock" }
+              cmd = "$CWLUA --bitstream " .. q(BS .. "/husky.bit") .. " clock" }
   eq("husky after power-up: exit 0", r.status, 0)
   eq("husky after power-up: the default clock", r.out, pll_line)
   -- the Nano's PCK2 (§7.2) and its own STM32F030
