@@ -32,9 +32,15 @@ local function has_lines(dev)
 end
 
 -- BOOT0 high and a reset pulse: the ROM bootloader starts (§A.2, without its fixed waits).
+-- A serial port's --gpio-seq ends with the reset released too, so the same short wait follows
+-- it: a 0x7F sent at once would be lost and found out only by sync's 100 ms timeout.
 local function enter_bootloader(ctx, d)
   local dev = ctx.dev
-  if dev.enter_bootloader then return check(ctx, dev:enter_bootloader()) end
+  if dev.enter_bootloader then
+    local how = check(ctx, dev:enter_bootloader())
+    if how == "sequence" then time.sleep(BOOT_START_MS) end
+    return how
+  end
   check(ctx, dev:pin(d.boot_pin, "high"))
   check(ctx, dev:pin(d.reset_pin, "low"))
   time.sleep(d.reset_ms)
