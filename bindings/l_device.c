@@ -4,7 +4,7 @@
  *   device.open(opts)                 -> dev | nil, msg, code
  *       opts = { backend = "sim", board = "cwlite", serial = nil, target = "stm32f100xb",
  *                state = DIR, faults = { "NAME=VALUE", ... }, latency_ms = 0.5, seed = 1,
- *                app = "silent", power_up = false }
+ *                noise = 0.01, app = "silent", power_up = false }
  *           or { backend = "libusb", bus = 1, address = 2, serial = "..." (checked, optional) }
  *   dev:control(bmRequestType, bRequest, wValue, wIndex, data|length, timeout_ms)
  *                                     -> string (IN) | true (OUT) | nil, msg, code
@@ -26,6 +26,9 @@
  *   device.sim_faults()               -> { {name, arg, default, summary, live, persistent}, ... }
  *   device.sim_usb_latency(text)      -> milliseconds | nil, msg: --sim-usb-latency checked by
  *                                        the rule sim attach uses too (cwsim.h)
+ *   device.sim_noise(text)            -> sigma | nil, msg: --sim-noise, the same way
+ *   device.sim_options()              -> { {name, arg, multi, help}, ... }: the --sim-* options
+ *                                        of every simulator front end (cwsim_option_table)
  *
  * Misuse (bad types, ranges, a closed device) raises; world failures return nil, msg, code
  * with the stable codes of cw_err_code_name(). */
@@ -125,7 +128,11 @@ static int l_open(lua_State *L)
     lua_Integer seed = luaL_optinteger(L, -1, 1);
     lua_getfield(L, 1, "power_up");
     o.power_up = lua_toboolean(L, -1);
-    lua_pop(L, 3);
+    lua_getfield(L, 1, "noise");
+    o.noise = luaL_optnumber(L, -1, -1.0);
+    luaL_argcheck(L, lua_isnil(L, -1) || (o.noise >= 0 && o.noise <= CWSIM_NOISE_MAX), 1,
+                  "opts.noise must be 0 to 1 (full-scale units)");
+    lua_pop(L, 4);
     o.seed = (uint64_t)seed;
 
     lua_getfield(L, 1, "faults"); /* [opts, faults] */
@@ -414,6 +421,21 @@ static int l_sim_usb_latency(lua_State *L)
     return 1;
 }
 
+/* device.sim_noise(text) -> sigma | nil, msg */
+static int l_sim_noise(lua_State *L)
+{
+    const char *text = luaL_checkstring(L, 1);
+    char msg[256];
+    double sigma = 0;
+    if (cwsim_noise_parse(text, &sigma, msg, sizeof msg) != 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, msg);
+        return 2;
+    }
+    lua_pushnumber(L, sigma);
+    return 1;
+}
+
 static int l_sim_faults(lua_State *L)
 {
     size_t n = 0;
@@ -428,6 +450,22 @@ static int l_sim_faults(lua_State *L)
         cwl_setstr(L, "summary", t[i].summary);
         cwl_setbool(L, "live", t[i].live);
         cwl_setbool(L, "persistent", t[i].persistent);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
+static int l_sim_options(lua_State *L)
+{
+    size_t n = 0;
+    const cwsim_option_info *t = cwsim_option_table(&n);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_createtable(L, 0, 4);
+        cwl_setstr(L, "name", t[i].name);
+        cwl_setstr(L, "arg", t[i].arg);
+        cwl_setbool(L, "multi", t[i].multi);
+        cwl_setstr(L, "help", t[i].help);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     return 1;
@@ -534,7 +572,8 @@ int luaopen_cwlua_core_device(lua_State *L)
     static const luaL_Reg funcs[] = {
         {"open", l_open}, {"monotonic_ns", l_monotonic_ns},
         {"monotonic_sleep_ns", l_monotonic_sleep_ns}, {"sim_faults", l_sim_faults},
-        {"sim_usb_latency", l_sim_usb_latency},
+        {"sim_usb_latency", l_sim_usb_latency}, {"sim_noise", l_sim_noise},
+        {"sim_options", l_sim_options},
         {"usb_list", l_usb_list}, {"serial_list", l_serial_list},
         {NULL, NULL},
     };

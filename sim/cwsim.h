@@ -98,6 +98,21 @@ void cwsim_seed(cwsim *sim, uint64_t seed); /* default seed 1 */
 uint64_t cwsim_random_u64(cwsim *sim);
 double cwsim_random_unit(cwsim *sim); /* uniform in [0, 1) */
 
+/* ---- the ADC's noise (contract.md §5 --sim-noise) ------------------------------------------ */
+
+/* Standard deviation of the Gaussian noise the simulated ADC adds to every sample, in full-scale
+ * units at the ADC input (a full scale is 1.0: the samples span [-0.5, 0.5)). Drawn from its own
+ * stream, seeded by cwsim_seed, so a capture is the same for the same seed whatever else drew
+ * random numbers. */
+#define CWSIM_NOISE_DEFAULT 0.01
+#define CWSIM_NOISE_MAX     1.0
+void cwsim_set_noise(cwsim *sim, double sigma); /* clamped to [0, CWSIM_NOISE_MAX] */
+double cwsim_noise(const cwsim *sim);
+/* --sim-noise SIGMA, the one rule for every front end: a decimal number from 0 to
+ * CWSIM_NOISE_MAX. 0 ok (*sigma set); -1 and the line "--sim-noise 'TEXT': expected a standard
+ * deviation from 0 to 1 (full-scale units)" (no "cwsim:" prefix, as for --sim-usb-latency). */
+int cwsim_noise_parse(const char *text, double *sigma, char *err, size_t errlen);
+
 /* ---- faults (contract.md §5 --sim-fault NAME[=VALUE]) ---------------------------------------- */
 
 /* Set a fault for the whole world (all boards, present and future). value NULL: the fault's
@@ -118,6 +133,32 @@ typedef struct cwsim_fault_info {
     int persistent;      /* 1: sets chip state kept in the state folder */
 } cwsim_fault_info;
 const cwsim_fault_info *cwsim_fault_table(size_t *count);
+
+/* ---- the --sim-* options (contract.md §3, §5) ------------------------------------------------ */
+
+/* Every option that sets up a simulated world from a command line, in one table: cwlua's global
+ * options for -d sim are made from it (scripts/cwlua/cli.lua, through cwlua.core.device) and
+ * `cwlua sim attach` parses and documents exactly these (tools/simattach), so the two cannot
+ * drift apart. A front end handles each id in a switch without a default: a new option left
+ * unhandled is a -Wswitch warning. */
+typedef enum cwsim_option_id {
+    CWSIM_OPT_TARGET,      /* PART: the chip on the board */
+    CWSIM_OPT_STATE,       /* DIR: the state folder */
+    CWSIM_OPT_FAULT,       /* NAME[=VALUE], repeatable: cwsim_fault_parse */
+    CWSIM_OPT_USB_LATENCY, /* MS: cwsim_usb_latency_parse */
+    CWSIM_OPT_SEED,        /* N: cwsim_seed */
+    CWSIM_OPT_NOISE,       /* SIGMA: cwsim_noise_parse */
+    CWSIM_OPT_APP,         /* APP: the application model the chip runs */
+    CWSIM_OPT_COUNT
+} cwsim_option_id;
+typedef struct cwsim_option_info {
+    cwsim_option_id id;
+    const char *name; /* the long option without its dashes: "sim-target" */
+    const char *arg;  /* its value's metavariable: "PART" */
+    int multi;        /* repeatable */
+    const char *help; /* what it sets, lower case, lines of at most 64 columns joined by '\n' */
+} cwsim_option_info;
+const cwsim_option_info *cwsim_option_table(size_t *count); /* CWSIM_OPT_COUNT entries, id order */
 
 /* ---- boards ------------------------------------------------------------------------------ */
 

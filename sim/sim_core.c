@@ -3,6 +3,7 @@
  * Documents: contract.md §4 (time), §5 (the simulator); cw-usb-protocol.md §1.1, §2.4, §7.1. */
 #include "sim_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,7 @@ int cwsim_new(cwsim **out, char *err, size_t errlen)
     sim->usb_latency = 500000; /* contract.md §5: --sim-usb-latency default 0.5 ms */
     sim->state_fd = -1;
     cwsim_seed(sim, 1); /* contract.md §5: --sim-seed default 1 */
+    sim->noise = CWSIM_NOISE_DEFAULT;
     *out = sim;
     return 0;
 }
@@ -151,6 +153,7 @@ void cwsim_free(cwsim *sim)
     for (size_t i = 0; i < sim->nboards; i++) {
         target_destroy(sim->boards[i]);
         sim_board_engines_free(sim->boards[i]);
+        adc_free(sim->boards[i]);
         free(sim->boards[i]);
     }
     cwsim_state_close(sim);
@@ -207,6 +210,33 @@ uint64_t cwsim_usb_latency_ns(const cwsim *sim)
     return sim->usb_latency;
 }
 
+void cwsim_set_noise(cwsim *sim, double sigma)
+{
+    if (!(sigma > 0.0)) /* also NaN */
+        sigma = 0.0;
+    if (sigma > CWSIM_NOISE_MAX)
+        sigma = CWSIM_NOISE_MAX;
+    sim->noise = sigma;
+}
+
+double cwsim_noise(const cwsim *sim)
+{
+    return sim->noise;
+}
+
+int cwsim_noise_parse(const char *text, double *sigma, char *err, size_t errlen)
+{
+    double v = 0;
+    if (text == NULL || sim_parse_decimal(text, 0, &v) != 0 || v < 0 || v > CWSIM_NOISE_MAX) {
+        sim_err(err, errlen,
+                "--sim-noise '%s': expected a standard deviation from 0 to 1 (full-scale units)",
+                text != NULL ? text : "");
+        return -1;
+    }
+    *sigma = v;
+    return 0;
+}
+
 static uint64_t board_next_event(const cwsim_board *b)
 {
     uint64_t t = UINT64_MAX;
@@ -218,6 +248,9 @@ static uint64_t board_next_event(const cwsim_board *b)
         t = b->wake_at;
     if (b->pll.wake < t) /* the Husky's PLL locks: what the chip sees may change */
         t = b->pll.wake;
+    uint64_t adc = adc_next_event(b); /* a capture's last sample */
+    if (adc < t)
+        t = adc;
     return t;
 }
 
@@ -276,6 +309,8 @@ void sim_run_until(cwsim *sim, uint64_t deadline)
         } else if (b->pll.wake <= t) {
             b->pll.wake = UINT64_MAX;
             wiring_update(b);
+        } else if (adc_next_event(b) <= t) {
+            adc_event(b);
         }
     }
     if (deadline > sim->now) {
@@ -363,6 +398,11 @@ void cwsim_seed(cwsim *sim, uint64_t seed)
     uint64_t x = seed;
     for (int i = 0; i < 4; i++)
         sim->rng[i] = splitmix64(&x);
+    /* The noise has its own stream, so that faults drawing numbers do not change the traces
+     * (and captures do not change which bytes a fault hits). */
+    for (int i = 0; i < 4; i++)
+        sim->noise_rng[i] = splitmix64(&x);
+    sim->noise_has_spare = 0;
 }
 
 static uint64_t rotl(uint64_t x, int k)
@@ -370,9 +410,8 @@ static uint64_t rotl(uint64_t x, int k)
     return (x << k) | (x >> (64 - k));
 }
 
-uint64_t cwsim_random_u64(cwsim *sim)
+static uint64_t xoshiro_next(uint64_t *s)
 {
-    uint64_t *s = sim->rng;
     uint64_t result = rotl(s[1] * 5, 7) * 9;
     uint64_t t = s[1] << 17;
     s[2] ^= s[0];
@@ -382,6 +421,26 @@ uint64_t cwsim_random_u64(cwsim *sim)
     s[2] ^= t;
     s[3] = rotl(s[3], 45);
     return result;
+}
+
+uint64_t cwsim_random_u64(cwsim *sim)
+{
+    return xoshiro_next(sim->rng);
+}
+
+/* Box-Muller on the noise stream: u1 in (0, 1] keeps the logarithm finite. */
+double sim_noise_gauss(cwsim *sim)
+{
+    if (sim->noise_has_spare) {
+        sim->noise_has_spare = 0;
+        return sim->noise_spare;
+    }
+    double u1 = (double)((xoshiro_next(sim->noise_rng) >> 11) + 1) * (1.0 / 9007199254740992.0);
+    double u2 = (double)(xoshiro_next(sim->noise_rng) >> 11) * (1.0 / 9007199254740992.0);
+    double r = sqrt(-2.0 * log(u1)), a = 6.283185307179586 * u2;
+    sim->noise_spare = r * sin(a);
+    sim->noise_has_spare = 1;
+    return r * cos(a);
 }
 
 double cwsim_random_unit(cwsim *sim)

@@ -41,12 +41,13 @@ static const cwsim_fault_info infos[F_COUNT] = {
     {"glitch-active", "", NULL,
      "glitch outputs left on as a notebook would (MOSFETs on, HS2 = glitch clock)", 1, 0},
     {"pll-unlocked", "", NULL, "the Husky's clock PLL never locks: no target or ADC clock", 1, 0},
+    {"trigger-open", "", NULL, "TIO4 never reaches the board: the ADC never triggers on it", 1, 0},
 };
 
 static const int vks[F_COUNT] = {VK_FLAG,  VK_FLAG,  VK_FLAG,    VK_FLAG,   VK_FLAG, VK_FLAG,
                                  VK_FLAG,  VK_FLAG,  VK_FLAG,    VK_PCT,    VK_PROB, VK_PROB,
                                  VK_FLAG,  VK_FLAG,  VK_SECTORS, VK_FACTOR, VK_FLAG, VK_VER,
-                                 VK_COUNT, VK_COUNT, VK_COUNT,   VK_FLAG,   VK_FLAG};
+                                 VK_COUNT, VK_COUNT, VK_COUNT,   VK_FLAG,   VK_FLAG, VK_FLAG};
 
 const cwsim_fault_info *cwsim_fault_table(size_t *count)
 {

@@ -62,10 +62,15 @@ static reg_info reg_lookup(const cwsim_board *b, unsigned a)
         break;
     case 5:  /* EXTFREQ */
     case 7:  /* SYSTEMCLK */
-    case 18: /* RETSAMPLES */
     case 20: /* TRIGGER_DUR */
         r.len = 4;
         r.access = RO;
+        break;
+    case 18: /* RETSAMPLES: Lite/Pro (the Husky's register map has none, §4.10.3) */
+        if (!is_husky(b)) {
+            r.len = 4;
+            r.access = RO;
+        }
         break;
     case 8: /* ADCFREQ: Husky also writable (§4.9) */
         r.len = 4;
@@ -122,7 +127,12 @@ static reg_info reg_lookup(const cwsim_board *b, unsigned a)
             r.len = 4;
             r.access = RO;
             break;
+        case 89: /* CAPTURE_DONE (§4.10.3) */
+            r.len = 1;
+            r.access = RO;
+            break;
         case 28: /* RESET */
+        case 29: /* ADC_LOW_RES: 8-bit read-out (§4.10.3) */
         case 36: /* FAST_FIFO_READ_MODE */
         case 37: /* CW_AUX_IO */
         case 48: /* CLKGEN_POWERDOWN (§4.9.5: bits 1:0) */
@@ -151,17 +161,19 @@ static void put32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)(v >> 24);
 }
 
-/* Capture depths (§4.0): Lite MAX_SAMPLES 24573, SAMPLES resets to MAX_SAMPLES - 128. The Pro's
- * depth is not in the document: a reset value of 98 164, so that Python's maximum (reset - 45)
- * is the 98 119 samples NewAE advertises for the Pro, is (unconfirmed). Husky: MAX_SAMPLES (93)
- * 131 070 is (unconfirmed). */
+/* Capture depths (§4.10.4): SAMPLES resets to the FIFO's limit, MAX_SAMPLES - 128 on the
+ * Lite/Pro (MAX_SAMPLES 24 573 in cwlite.in, 98 307 in cw1200.in) and MAX_SAMPLES itself on the
+ * Husky (131 124 in its setup.v), which MAX_SAMPLES_ADDR (93) also reads; 94 reads
+ * MAX_SEGMENT_SAMPLES (98 352). */
+#define HUSKY_MAX_SAMPLES         131124u
+#define HUSKY_MAX_SEGMENT_SAMPLES 98352u
 static uint32_t samples_reset(const cwsim_board *b)
 {
     switch (b->kd->kind) {
     case CWSIM_CW1200:
-        return 98119u + 45u;
+        return 98307u - 128u;
     case CWSIM_HUSKY:
-        return 131070u;
+        return HUSKY_MAX_SAMPLES;
     default:
         return 24573u - 128u; /* 24 445 = 7D 5F 00 00 */
     }
@@ -181,12 +193,13 @@ void fpga_regs_reset(cwsim_board *b)
     f->reg[55][0] = 0x01; /* CW_IOROUTE 0x..0201: TIO1 = TX, TIO2 = RX (unconfirmed that the */
     f->reg[55][1] = 0x02; /* shipped bitstreams match the source, §4.1) */
     if (is_husky(b)) {
-        f->reg[1][0] = 0x24;        /* §4.9.5: SETTINGS resets to a rising-edge trigger */
-        put32(f->reg[93], 131070u); /* (unconfirmed) */
-        put32(f->reg[94], 131070u); /* (unconfirmed) */
+        f->reg[1][0] = 0x24; /* §4.9.5: SETTINGS resets to a rising-edge trigger */
+        put32(f->reg[93], HUSKY_MAX_SAMPLES);
+        put32(f->reg[94], HUSKY_MAX_SEGMENT_SAMPLES);
         f->reg[49][0] = 0x01; /* glitch MMCMs powered down by default (§4.6; value unconfirmed) */
         put32(f->reg[82], 9); /* §4.9.5: the external clock monitor's limit */
     }
+    adc_reset(b); /* the capture logic restarts with the registers */
 }
 
 void fpga_power_up(cwsim_board *b, int configured)
@@ -210,6 +223,7 @@ void fpga_power_up(cwsim_board *b, int configured)
 void fpga_unconfigure(cwsim_board *b)
 {
     sim_fpga *f = &b->fpga;
+    adc_reset(b);
     f->done = 0;
     f->synced = 0;
     f->shift = 0;
@@ -313,8 +327,13 @@ static uint32_t freq_count(double hz)
     return (uint32_t)llround(hz * 8388608.0 / SYSCLK_HZ);
 }
 
-static int trigger_level(const cwsim_board *b)
+/* The trigger module's input (§4.4): the TRIGSRC pins combined by its mode, through the basic
+ * module (TRIGMOD 0). The other modules (IO pattern, SAD, decode...) are not simulated: they
+ * never fire. */
+int fpga_trigger_input(const cwsim_board *b)
 {
+    if ((b->fpga.reg[40][0] & 0x07) != 0)
+        return 0;
     uint8_t t = b->fpga.reg[39][0];
     static const cwsim_pin pins[5] = {CWSIM_PIN_NRST, CWSIM_PIN_TIO1, CWSIM_PIN_TIO2,
                                       CWSIM_PIN_TIO3, CWSIM_PIN_TIO4};
@@ -344,11 +363,22 @@ static uint8_t computed_byte(const cwsim_board *b, unsigned a, unsigned i)
     const sim_fpga *f = &b->fpga;
     uint8_t tmp[8];
     switch (a) {
-    case 2: /* STATUS: bit1 idle (no capture simulated), bit2 trigger level, bit3 DCM locked */
-        return (uint8_t)(0x02 | (trigger_level(b) ? 0x04 : 0) |
+    case 2: /* STATUS (§4.10.1): bit0 armed, bit1 not capturing, bit2 the trigger input, bit3
+               the ADC clock locked (Lite/Pro DCM; Husky PLL, as at HUSKYHDL's pinned revision) */
+        return (uint8_t)(adc_status(b) | (fpga_trigger_input(b) ? 0x04 : 0) |
                          ((is_husky(b) ? husky_pll_locked(b) : adc_locked(b)) ? 0x08 : 0));
-    case 3: /* ADC FIFO: no capture is simulated, the FIFO reads 0 */
-        return 0;
+    case 3: /* ADC FIFO read-out (§4.10) */
+        return adc_peek_byte(b, i);
+    case 18: {
+        put32(tmp, adc_retsamples(b));
+        return tmp[i];
+    }
+    case 20: {
+        put32(tmp, adc_trigger_dur(b));
+        return tmp[i];
+    }
+    case 89:
+        return b->adc.done_flag ? 1 : 0;
     case 5: {
         double hz = (f->reg[6][3] & 0x08) ? fpga_clkgen_hz(b) : EXTCLK_HZ; /* b3 bit3 source */
         put32(tmp, freq_count(hz));
@@ -431,7 +461,7 @@ uint8_t fpga_peek_byte(const cwsim_board *b, unsigned addr, unsigned idx)
     if (r.len == 0 || idx >= r.len)
         return 0; /* §2.5: unimplemented addresses read 0x00 (unconfirmed on hardware) */
     if (a == 3)
-        return 0;
+        return adc_peek_byte(b, idx);
     if (idx >= SIM_REG_BYTES)
         return 0;
     return computed_byte(b, a, idx);
@@ -439,6 +469,8 @@ uint8_t fpga_peek_byte(const cwsim_board *b, unsigned addr, unsigned idx)
 
 uint8_t fpga_read_byte(cwsim_board *b)
 {
+    if (b->kd->has_fpga && b->fpga.done && b->fpga.addr == 3)
+        return adc_read_byte(b, b->fpga.bytecnt++); /* reading takes bytes out of the FIFO */
     uint8_t v = fpga_peek_byte(b, b->fpga.addr, b->fpga.bytecnt);
     b->fpga.bytecnt++;
     return v;
@@ -509,6 +541,10 @@ void fpga_write_byte(cwsim_board *b, uint8_t v)
             return;
         }
         f->reg[1][0] = v;
+        adc_update(b); /* arming, disarming, trigger-now, the trigger's level or edge */
+        return;
+    case 29: /* Husky ADC_LOW_RES: two bits */
+        f->reg[29][0] = v & 0x03;
         return;
     case 6:
         write_advclock(b, i, v);
@@ -525,6 +561,8 @@ void fpga_write_byte(cwsim_board *b, uint8_t v)
         return;
     default:
         f->reg[a][i] = v;
+        if (a == 39 || a == 40 || a == 55)
+            adc_update(b); /* the trigger's source, module or pin routing */
         return;
     }
 }
@@ -600,6 +638,13 @@ void board_default_setup(cwsim_board *b)
         return;
     f->reg[0][0] = 0x1E; /* gain 25 dB, high mode */
     f->reg[1][0] = 0x26;
+    if (is_husky(b)) {
+        /* §6.2 step 1 / §4.7: the Husky's formula gives GAIN 22 and its high mode lives in
+         * CW_VMAG_CTRL, so SETTINGS keeps its reset value's rising edge */
+        f->reg[0][0] = 22;
+        f->reg[61][0] = 0x1F;
+        f->reg[1][0] = 0x24;
+    }
     put32(f->reg[16], 5000);
     put32(f->reg[26], 0);
     f->reg[38][0] = 0x43; /* HS2 = clkgen */

@@ -94,6 +94,7 @@ enum sim_fault_id {
     F_UNPLUG_AFTER,
     F_GLITCH_ACTIVE,
     F_PLL_UNLOCKED,
+    F_TRIGGER_OPEN,
     F_COUNT
 };
 
@@ -174,6 +175,32 @@ typedef struct sim_pll {
     uint64_t wake;       /* the lock bit rises then: the chip's clock changes; UINT64_MAX none */
 } sim_pll;
 
+/* ---- the OpenADC capture path (§4.10; sim_adc.c) ------------------------------------------ */
+
+enum { ADC_IDLE, ADC_WAIT, ADC_RUN, ADC_DONE };
+
+typedef struct sim_adc {
+    int state;       /* ADC_IDLE; ADC_WAIT armed (STATUS bit 0); ADC_RUN triggered; ADC_DONE */
+    int arm_in;      /* SETTINGS bit 3 as last seen */
+    int arm_pending; /* a rising edge of bit 3 not yet taken (no ADC clock to take it) */
+    int armed;       /* the trigger unit waits for the trigger level (edge mode: saw it inactive) */
+    uint64_t arm_ns; /* the FIFO restarted */
+    uint64_t go_ns;  /* the first sample of the capture: trigger + OFFSET clocks */
+    uint64_t end_ns; /* the last sample is in */
+    double hz;       /* ADC clock, taken at the trigger */
+    unsigned dec;    /* DECIMATE + 1 */
+    uint64_t s0;     /* Lite/Pro: samples written since arming before go */
+    uint32_t pre, post;           /* samples before go (Husky) and from go on */
+    double scale;                 /* the amplifier's gain against the default's */
+    int match;                    /* the trigger input at its active level, last seen */
+    uint64_t match_since, dur_ns; /* TRIGGER_DUR: time at the active level since arming */
+    int done_flag;                /* Husky CAPTURE_DONE (89) */
+    uint8_t *data;                /* the read-out after the sync byte */
+    size_t len, pos, cap;         /* bytes held; next one register 3 gives; allocated */
+    float *buf;                   /* the chip's samples */
+    size_t bufcap;
+} sim_adc;
+
 /* ---- the board --------------------------------------------------------------------------- */
 
 struct cwsim_board {
@@ -214,6 +241,7 @@ struct cwsim_board {
     cwsim_level sam_nrst; /* SAM pin on nRST (MPSSE, 0xB0); Z normally */
 
     sim_fpga fpga;
+    sim_adc adc;
     sim_usart usart;
 
     /* Husky */
@@ -259,6 +287,10 @@ struct cwsim {
     unsigned next_serial;
     sim_fault fault[F_COUNT];
     uint64_t rng[4];
+    uint64_t noise_rng[4]; /* the ADC's noise stream (cwsim_seed seeds both) */
+    double noise;          /* --sim-noise: sigma in full-scale units */
+    double noise_spare;    /* Box-Muller makes normals in pairs: the second one */
+    int noise_has_spare;
     cwsim_counters cnt; /* world-level: wait_ns, flash_ns; the rest is summed from boards */
     /* state folder */
     char *state_dir;
@@ -285,6 +317,7 @@ double sim_fault_num(const cwsim *sim, int id);
 int sim_parse_decimal(const char *s, int allow_minus, double *out);
 void sim_fault_apply_board(cwsim_board *b, int id);
 int sim_chance(cwsim *sim, double p);
+double sim_noise_gauss(cwsim *sim); /* N(0, 1) from the noise stream */
 
 /* USB (sim_usb.c) */
 void usb_build_descriptors(cwsim_board *b);
@@ -307,9 +340,22 @@ void fpga_program_b(cwsim_board *b, int low);
 double fpga_clkgen_hz(const cwsim_board *b);
 double fpga_adc_hz(const cwsim_board *b);
 int fpga_clkgen_locked(const cwsim_board *b);
+int fpga_trigger_input(const cwsim_board *b); /* the trigger module's input (§4.4), 1 = high */
 double board_hs2_hz(const cwsim_board *b);
 void board_default_setup(cwsim_board *b);
 void board_glitch_active(cwsim_board *b);
+
+/* ADC capture (sim_adc.c) */
+void adc_reset(cwsim_board *b);                /* FPGA reset or unconfigured: idle, FIFO empty */
+void adc_free(cwsim_board *b);                 /* with the board */
+void adc_update(cwsim_board *b);               /* an input of the trigger unit may have changed */
+uint64_t adc_next_event(const cwsim_board *b); /* the capture's end; UINT64_MAX none */
+void adc_event(cwsim_board *b);
+uint8_t adc_status(const cwsim_board *b); /* STATUS bits 1..0 */
+uint32_t adc_retsamples(const cwsim_board *b);
+uint32_t adc_trigger_dur(const cwsim_board *b);
+uint8_t adc_read_byte(cwsim_board *b, unsigned idx); /* register 3, byte idx of an access */
+uint8_t adc_peek_byte(const cwsim_board *b, unsigned idx);
 
 /* Husky PLL (sim_husky_pll.c) */
 void husky_pll_power_up(cwsim_board *b);

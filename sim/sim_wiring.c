@@ -158,6 +158,8 @@ static int wire_open(const cwsim_board *b, cwsim_pin p)
     case CWSIM_PIN_MISO:
     case CWSIM_PIN_SCK:
         return sim_fault_on(s, F_ISP_OPEN);
+    case CWSIM_PIN_TIO4:
+        return sim_fault_on(s, F_TRIGGER_OPEN); /* the trigger line (contract.md §5) */
     default:
         return 0;
     }
@@ -226,6 +228,7 @@ cwsim_level wiring_pin_level(const cwsim_board *b, cwsim_pin bp)
 /* Tell the target what changed since it was last told. */
 void wiring_update(cwsim_board *b)
 {
+    adc_update(b); /* power, routing and faults change what the trigger input sees */
     if (b->tops == NULL || b->updating)
         return;
     b->updating = 1;
@@ -331,8 +334,10 @@ int cwsim_target_uart_busy(const cwsim_board *b)
 
 void cwsim_target_drive(cwsim_board *b, cwsim_pin pin, cwsim_level level)
 {
-    if ((unsigned)pin < CWSIM_PIN_COUNT)
+    if ((unsigned)pin < CWSIM_PIN_COUNT) {
         b->tdrive[pin] = level;
+        adc_update(b); /* TIO4 (or another trigger source) may have fired the ADC's trigger */
+    }
 }
 
 void cwsim_target_wake_at(cwsim_board *b, uint64_t at_ns)

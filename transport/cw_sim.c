@@ -127,6 +127,8 @@ int cw_sim_open(cw_dev **out, const cw_sim_opts *o, cw_err *err)
     }
     int rc = CW_OK;
     cwsim_seed(s->sim, o->seed);
+    if (o->noise >= 0)
+        cwsim_set_noise(s->sim, o->noise);
     if (o->usb_latency_ms >= 0)
         cwsim_set_usb_latency_ns(s->sim, (uint64_t)(o->usb_latency_ms * 1e6 + 0.5));
     for (size_t i = 0; i < o->nfaults && rc == CW_OK; i++) {

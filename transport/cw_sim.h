@@ -16,7 +16,8 @@ typedef struct cw_sim_opts {
     const char *const *faults; /* "NAME" or "NAME=VALUE", as given to --sim-fault */
     size_t nfaults;
     double usb_latency_ms; /* < 0: the simulator's default (0.5 ms) */
-    uint64_t seed;         /* PRNG seed for random faults */
+    uint64_t seed;         /* PRNG seed for random faults and the ADC's noise */
+    double noise;          /* the ADC's noise (--sim-noise); < 0: the default */
     const char *app;       /* application model: NULL = "silent" */
     int power_up;          /* 1: the board as powered up (no default_setup applied) */
 } cw_sim_opts;

@@ -15,8 +15,8 @@ local path = require "cwlua.path"
 
 local M = {}
 
-M.COMMANDS = { "program", "verify", "read", "erase", "info", "doctor", "reset", "power", "clock",
-  "term", "list", "targets", "run", "shell", "sim", "help" }
+M.COMMANDS = { "program", "verify", "read", "erase", "info", "doctor", "capture", "reset",
+  "power", "clock", "term", "list", "targets", "run", "shell", "sim", "help" }
 
 -- Option specs: short, long, key (in ctx.opts), arg (metavariable) or nil for a flag,
 -- multi (repeatable, collected in a list), help.
@@ -45,23 +45,25 @@ M.GLOBAL_OPTIONS = {
     help = "FPGA bitstream to load when a board's FPGA is not configured: a .bit,\n"
       .. "NewAE's firmware zip or chipwhisperer's hardware/firmware/BOARD.py\n"
       .. "(default: $CWLUA_BITSTREAM, else NewAE's chipwhisperer package)" },
-  { long = "sim-target", key = "sim_target", arg = "PART",
-    help = "simulator: the chip on the board (a part, recipe or alias)" },
-  { long = "sim-state", key = "sim_state", arg = "DIR",
-    help = "simulator: folder for chip memories (default $XDG_STATE_HOME/cwlua/sim)" },
-  { long = "sim-fault", key = "sim_fault", arg = "NAME[=VALUE]", multi = true,
-    help = "simulator: inject a fault (repeatable); 'cwlua sim faults' lists them" },
-  { long = "sim-usb-latency", key = "sim_usb_latency", arg = "MS",
-    help = "simulator: cost of one control transfer, 0 to 10000 (default 0.5)" },
-  { long = "sim-seed", key = "sim_seed", arg = "N", help = "simulator: seed for random faults" },
-  { long = "sim-app", key = "sim_app", arg = "APP",
-    help = "simulator: the flashed application (silent, banner,\n"
-      .. "ss1-aes, ss2-aes: SimpleSerial v1.1 / v2.1 AES-128)" },
   { short = "h", long = "help", key = "help",
     help = "show this help; 'cwlua COMMAND --help' for one command" },
   { long = "version", key = "version",
     help = "show the versions of cwlua, Lua, libusb and libserialport" },
 }
+
+-- The --sim-* options come from libcwsim's table (cwsim_option_table), which `cwlua sim attach`
+-- parses too: the two take the same set. They stand before -h/--help, as "simulator: ...".
+-- M.SIM_OPTIONS: { key in opts, option name } of each.
+M.SIM_OPTIONS = {}
+do
+  local at = #M.GLOBAL_OPTIONS - 2 -- before --help and --version
+  for i, o in ipairs(require("cwlua.core.device").sim_options()) do
+    local key = o.name:gsub("%-", "_")
+    table.insert(M.GLOBAL_OPTIONS, at + i, { long = o.name, key = key, arg = o.arg,
+      multi = o.multi or nil, help = "simulator: " .. o.help })
+    M.SIM_OPTIONS[i] = { key, "--" .. o.name }
+  end
+end
 
 local EXIT_HELP = [[
 exit status: 0 done; 1 any other failure; 2 usage error or bad input (nothing on the chip
@@ -251,8 +253,9 @@ function M.emit(object)
   pending_json = object
 end
 
--- A usage line longer than 100 columns is broken before an option ("[--x", "(--x"), the
--- continuation lines indented under the command's first argument. Brackets are never split.
+-- A usage line longer than 100 columns is broken before an option ("[--x", "(--x"), an
+-- argument (SPEC...) or the "--" before a command, the continuation lines indented under the
+-- command's first argument. Brackets are never split.
 local USAGE_WIDTH = 100
 local USAGE = "usage: "
 
@@ -276,7 +279,7 @@ local function wrap_usage(usage, name)
     for _, w in ipairs(words) do
       if cur == nil then
         cur = w
-      elseif #USAGE + #cur + 1 + #w > USAGE_WIDTH and w:match("^[%[(]") then
+      elseif #USAGE + #cur + 1 + #w > USAGE_WIDTH and (w:match("^[%[(%u]") or w == "--") then
         out[#out + 1] = cur
         cur = indent .. w
       else
@@ -377,10 +380,6 @@ local function print_version(opts)
   end
 end
 
--- The --sim-* options: { key in opts, option name }. They act only on a simulated board.
-M.SIM_OPTIONS = { { "sim_target", "--sim-target" }, { "sim_state", "--sim-state" },
-  { "sim_fault", "--sim-fault" }, { "sim_usb_latency", "--sim-usb-latency" },
-  { "sim_seed", "--sim-seed" }, { "sim_app", "--sim-app" } }
 
 -- -s DIR must name a folder that exists: a typo would otherwise just find no recipe there.
 local function check_search_dirs(dirs)
@@ -413,7 +412,7 @@ end
 
 --- cli.sim_options(opts) -> the options cwlua.board.open passes to the simulator
 function M.sim_options(opts)
-  local latency, seed
+  local latency, seed, noise
   if opts.sim_usb_latency then
     -- the rule and the message of sim attach (cwsim_usb_latency_parse): one range for both
     local msg
@@ -424,8 +423,14 @@ function M.sim_options(opts)
     seed = math.tointeger(tonumber(opts.sim_seed))
     if not seed then usage_error("--sim-seed needs an integer, got '%s'", opts.sim_seed) end
   end
+  if opts.sim_noise then
+    -- one rule for every front end (cwsim_noise_parse), as for the latency
+    local msg
+    noise, msg = require("cwlua.core.device").sim_noise(opts.sim_noise)
+    if not noise then usage_error("%s", msg) end
+  end
   return { target = opts.sim_target, state = opts.sim_state, faults = opts.sim_fault,
-           latency_ms = latency, seed = seed, app = opts.sim_app }
+           latency_ms = latency, seed = seed, noise = noise, app = opts.sim_app }
 end
 
 -- The --json object of a run that returned: the command's, or for a command that gave none

@@ -143,6 +143,13 @@ typedef struct cwsim_target_ops {
      * far is "flash-blank": an application model that talks (--sim-app) was chosen, but the
      * flash is erased, so the chip halted at start-up as a real one with erased vectors does. */
     const char *(*note)(void *ctx);
+    /* The chip's supply current as the board's ADC input sees it, for the capture path
+     * (cw-usb-protocol.md §4.10): n samples, sample i taken at t0_ns + i * 1e9 / adc_hz of
+     * virtual time. Units: "ADC fractions at the default gain", the value the OpenADC would read
+     * in [-0.5, 0.5) full-scale units at NewAE's default gain of 25 dB, 0 being the mean level
+     * (keep |value| < 0.25); the board applies the gain actually set, its noise, clipping and
+     * quantisation, not the chip. NULL = a chip that draws a constant current (all samples 0). */
+    void (*power_trace)(void *ctx, double t0_ns, double adc_hz, float *out, size_t n);
 } cwsim_target_ops;
 
 /* Attach a target (replacing and destroying any previous one). ops must outlive the board. The

@@ -2,7 +2,7 @@
 /* A simulated SimpleSerial AES-128 application (contract.md §5 --sim-app ss1-aes | ss2-aes):
  * cwsim_ssapp.h describes the protocol as modelled and where each fact comes from. Our own
  * AES-128 from FIPS-197 (checked against its Appendix C.1 in tests/lab/test_ssapp.c). */
-#include "cwsim_ssapp.h"
+#include "ssapp_internal.h"
 
 #include <string.h>
 
@@ -82,6 +82,40 @@ static void mix_columns(uint8_t s[16]) /* §5.1.3 */
         col[2] = (uint8_t)(a2 ^ all ^ xtime((uint8_t)(a2 ^ a3)));
         col[3] = (uint8_t)(a3 ^ all ^ xtime((uint8_t)(a3 ^ a0)));
     }
+}
+
+/* The same cipher step by step as the power model's schedule runs it (tinyAES's Cipher: SubBytes,
+ * ShiftRows, MixColumns, AddRoundKey as separate passes), keeping what each pass stores:
+ * v[round][op][byte] (cwsim_ssapp_run). */
+void ssapp_aes_run(const uint8_t key[16], const uint8_t in[16], uint8_t ct[16],
+                   uint8_t v[11][CWSIM_AES_NOPS][16])
+{
+    uint8_t w[176], s[16];
+    memset(v, 0, sizeof(uint8_t[11][CWSIM_AES_NOPS][16]));
+    key_expand(key, w);
+    memcpy(s, in, 16);
+    add_round_key(s, w);
+    memcpy(v[0][CWSIM_AES_ADDROUNDKEY], s, 16);
+    for (unsigned round = 1; round <= 10; round++) {
+        for (unsigned i = 0; i < 16; i++)
+            s[i] = SBOX[s[i]];
+        memcpy(v[round][CWSIM_AES_SUBBYTES], s, 16);
+        uint8_t t[16];
+        for (unsigned c = 0; c < 4; c++)
+            for (unsigned r = 0; r < 4; r++)
+                t[r + 4 * c] = s[r + 4 * ((c + r) % 4)];
+        memcpy(s, t, 16);
+        for (unsigned i = 1; i < 16; i++) /* rows 1-3 move; row 0 (bytes 4c) stays */
+            if (i % 4 != 0)
+                v[round][CWSIM_AES_SHIFTROWS][i] = s[i];
+        if (round < 10) {
+            mix_columns(s);
+            memcpy(v[round][CWSIM_AES_MIXCOLUMNS], s, 16);
+        }
+        add_round_key(s, w + 16 * round);
+        memcpy(v[round][CWSIM_AES_ADDROUNDKEY], s, 16);
+    }
+    memcpy(ct, s, 16);
 }
 
 void cwsim_aes128_encrypt(const uint8_t key[16], const uint8_t in[16], uint8_t out[16])
@@ -211,9 +245,10 @@ static size_t v1_run(cwsim_ssapp *a, int cmd, const uint8_t *data, uint8_t *out)
     case 'k':
         memcpy(a->key, data, 16);
         break;
-    case 'p': {
+    case 'p': { /* trigger_high, aes_indep_enc, trigger_low: the chip times it */
         uint8_t ct[16];
-        cwsim_aes128_encrypt(a->key, data, ct);
+        ssapp_aes_run(a->key, data, ct, a->pending.v);
+        a->aes_pending = 1;
         n = v1_put(out, n, 'r', ct, 16);
         break;
     }
@@ -316,7 +351,8 @@ static uint8_t v2_aes(cwsim_ssapp *a, uint8_t scmd, uint8_t len, const uint8_t *
         if (req > len)
             return SS_ERR_LEN;
         uint8_t ct[16];
-        cwsim_aes128_encrypt(a->key, d + req - 16, ct);
+        ssapp_aes_run(a->key, d + req - 16, ct, a->pending.v);
+        a->aes_pending = 1;
         *n = v2_put(out, *n, 'r', ct, 16);
     }
     return req == len ? SS_ERR_OK : SS_ERR_LEN;

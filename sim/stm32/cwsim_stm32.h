@@ -121,6 +121,10 @@ cwsim_stm32_mode cwsim_stm32_get_mode(const cwsim_stm32 *chip);
 /* "flash-blank" while an application model other than "silent" is chosen and the chip halted
  * at start-up on an erased flash; else NULL (cwsim_target_ops.note). */
 const char *cwsim_stm32_note(const cwsim_stm32 *chip);
+/* The chip's power as the board's ADC sees it (cwsim_target_ops.power_trace; the model of
+ * cwsim_ssapp_power): n samples, sample i at t0_ns + i * 1e9 / adc_hz. */
+void cwsim_stm32_power_trace(const cwsim_stm32 *chip, double t0_ns, double adc_hz, float *out,
+                             size_t n);
 
 /* Bytes at addr..addr+len-1 as the CPU sees them (flash, RAM, option bytes, system memory with
  * the flash-size register and unique ID), ignoring read protection. Returns the number of

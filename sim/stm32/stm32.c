@@ -586,10 +586,27 @@ static void bl_nack(cwsim_stm32 *c)
 
 /* ---- running states ------------------------------------------------------------------------ */
 
+static int app_ss(const cwsim_stm32 *c)
+{
+    return c->app == STM32_APP_SS1 || c->app == STM32_APP_SS2;
+}
+
+/* The SimpleSerial application's trigger pin: TIO4 on the CW308 (simpleserial-aes's
+ * trigger_high/trigger_low). */
+static void trigger(cwsim_stm32 *c, cwsim_level level)
+{
+    if (c->board != NULL)
+        cwsim_target_drive(c->board, CWSIM_PIN_TIO4, level);
+}
+
 /* Reset or power loss: everything volatile stops. A frame already on the board's wire cannot
  * be called back; standalone, the frame being shifted is cut. */
 static void chip_stop(cwsim_stm32 *c)
 {
+    if (c->aes_end != NEVER || app_ss(c))
+        trigger(c, CWSIM_Z); /* the GPIO is an input again after a reset */
+    c->aes_end = NEVER;
+    c->nheld = 0;
     c->txq_len = 0;
     c->line_busy = 0;
     c->rdr_full = 0;
@@ -631,11 +648,8 @@ static void app_enter(cwsim_stm32 *c)
         cwsim_ssapp_init(&c->ss, CWSIM_SSAPP_V1);
     if (c->app == STM32_APP_SS2)
         cwsim_ssapp_init(&c->ss, CWSIM_SSAPP_V2);
-}
-
-static int app_ss(const cwsim_stm32 *c)
-{
-    return c->app == STM32_APP_SS1 || c->app == STM32_APP_SS2;
+    if (app_ss(c))
+        trigger(c, CWSIM_LOW); /* trigger_setup(): the pin an output, low */
 }
 
 /* contract.md §5: the application's UART, 8N1 at its nominal rate (38400 for the banner and
@@ -653,14 +667,39 @@ static cwsim_uart_format app_format(const cwsim_stm32 *c)
     return f;
 }
 
-/* The SimpleSerial application read a byte; its replies go out in its own format. */
+/* The SimpleSerial application read a byte; its replies go out in its own format. A byte that
+ * completes a plaintext runs the encryption first (simpleserial-aes get_pt: trigger_high(),
+ * aes_indep_enc, trigger_low(), then the reply): TIO4 is high and the reply waits for the
+ * schedule's CWSIM_AES_CYCLES at the core clock (docs/simulator.md "The power model"). */
 static void app_byte(cwsim_stm32 *c, uint8_t byte)
 {
     uint8_t out[CWSIM_SSAPP_OUT_MAX];
     size_t n = cwsim_ssapp_rx(&c->ss, byte, out);
     cwsim_uart_format f = app_format(c);
+    uint64_t aes_ns = 0;
+    if (c->ss.aes_pending) {
+        uint64_t reply = (uint64_t)n * cwsim_uart_frame_ns(&f);
+        aes_ns = cwsim_ssapp_aes_start(&c->ss, c->now, c->clock_hz, reply);
+    }
+    if (aes_ns > 0) {
+        c->aes_end = c->now + aes_ns;
+        memcpy(c->held, out, n);
+        c->nheld = n;
+        trigger(c, CWSIM_HIGH);
+        return;
+    }
     for (size_t i = 0; i < n; i++)
         tx_put(c, out[i], &f);
+}
+
+static void app_aes_done(cwsim_stm32 *c)
+{
+    c->aes_end = NEVER;
+    trigger(c, CWSIM_LOW);
+    cwsim_uart_format f = app_format(c);
+    for (size_t i = 0; i < c->nheld; i++)
+        tx_put(c, c->held[i], &f);
+    c->nheld = 0;
 }
 
 static void chip_boot(cwsim_stm32 *c)
@@ -1190,7 +1229,7 @@ static int cpu_free(const cwsim_stm32 *c)
  * reply bytes to the transmitter (its putch blocks). */
 static int app_free(const cwsim_stm32 *c)
 {
-    return c->mode == CWSIM_STM32_APP && app_ss(c) && c->txq_len == 0;
+    return c->mode == CWSIM_STM32_APP && app_ss(c) && c->txq_len == 0 && c->aes_end == NEVER;
 }
 
 /* The bootloader reads its receive register whenever it is not busy; so does the application. */
@@ -1216,6 +1255,8 @@ uint64_t cwsim_stm32_next_event_ns(const cwsim_stm32 *c)
         t = c->op_end;
     if (c->app_at < t)
         t = c->app_at;
+    if (c->aes_end < t)
+        t = c->aes_end;
     if (c->dirty && c->save_at < t && cwsim_state_dir(c->sim) != NULL)
         t = c->save_at;
     return t;
@@ -1231,6 +1272,8 @@ static void run_due(cwsim_stm32 *c)
         op_finish(c);
     if (c->app_at <= c->now)
         app_banner(c);
+    if (c->aes_end <= c->now)
+        app_aes_done(c);
     if (c->dirty && c->save_at <= c->now)
         save_now(c);
     /* Go and self-resets act when the last reply byte has left the pin */
@@ -1473,6 +1516,7 @@ int cwsim_stm32_new(cwsim *sim, const char *part, cwsim_stm32 **out, char *err, 
     c->mode = CWSIM_STM32_OFF;
     c->start_at = NEVER;
     c->app_at = NEVER;
+    c->aes_end = NEVER;
     c->save_at = NEVER;
     c->fmt = bl_format(SYNCED_BAUD);
     snprintf(c->banner, sizeof c->banner, "cwsim %s application\r\n", p->info.name);
@@ -1528,6 +1572,16 @@ const cwsim_stm32_part_info *cwsim_stm32_part(const cwsim_stm32 *c)
 cwsim_stm32_mode cwsim_stm32_get_mode(const cwsim_stm32 *c)
 {
     return c->mode;
+}
+
+/* The core runs code (the bootloader or an application) only when it is out of reset, started
+ * and clocked; a halted (locked-up) core draws a constant current. */
+void cwsim_stm32_power_trace(const cwsim_stm32 *c, double t0_ns, double adc_hz, float *out,
+                             size_t n)
+{
+    int running = c->powered && (c->mode == CWSIM_STM32_APP || c->mode == CWSIM_STM32_BOOTLOADER ||
+                                 c->mode == CWSIM_STM32_SYNCED);
+    cwsim_ssapp_power(&c->ss, running, c->clock_hz, t0_ns, adc_hz, out, n);
 }
 
 const char *cwsim_stm32_note(const cwsim_stm32 *c)

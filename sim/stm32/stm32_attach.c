@@ -49,6 +49,11 @@ static const char *a_note(void *ctx)
     return cwsim_stm32_note(ctx);
 }
 
+static void a_power_trace(void *ctx, double t0_ns, double adc_hz, float *out, size_t n)
+{
+    cwsim_stm32_power_trace(ctx, t0_ns, adc_hz, out, n);
+}
+
 static const cwsim_target_ops stm32_ops = {
     .name = "stm32",
     .uart_rx_pin = CWSIM_PIN_TIO2,
@@ -61,6 +66,7 @@ static const cwsim_target_ops stm32_ops = {
     .wake = a_wake,
     .destroy = a_destroy,
     .note = a_note,
+    .power_trace = a_power_trace,
 };
 
 cwsim_stm32 *cwsim_stm32_attach(cwsim_board *b, const char *part, char *err, size_t errlen)

@@ -70,6 +70,10 @@ struct cwsim_stm32 {
     char banner[64];
     uint64_t app_at; /* banner due */
     cwsim_ssapp ss;  /* STM32_APP_SS1/SS2: the SimpleSerial application's state */
+    /* an encryption running (trigger high) until aes_end; its reply waits in held */
+    uint64_t aes_end;
+    uint8_t held[CWSIM_SSAPP_OUT_MAX];
+    size_t nheld;
 
     /* bootloader */
     cwsim_uart_format fmt; /* after autobaud */

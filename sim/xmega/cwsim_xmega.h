@@ -91,6 +91,10 @@ int cwsim_xmega_app_running(const cwsim_xmega *chip); /* 1 while the application
 /* "flash-blank" while an application model other than "silent" would run (powered, out of
  * reset, PDI off) but the flash is erased; else NULL (cwsim_target_ops.note). */
 const char *cwsim_xmega_note(const cwsim_xmega *chip);
+/* The chip's power as the board's ADC sees it (cwsim_target_ops.power_trace; the model of
+ * cwsim_ssapp_power): n samples, sample i at t0_ns + i * 1e9 / adc_hz. */
+void cwsim_xmega_power_trace(const cwsim_xmega *chip, double t0_ns, double adc_hz, float *out,
+                             size_t n);
 /* The PDI master takes (1) or releases (0) PDI_CLK/PDI_DATA. */
 void cwsim_xmega_pdi_link(cwsim_xmega *chip, int on, uint64_t now_ns);
 /* One PDI frame from the master. 0 ok, -1 the chip's PDI is off (the frame is lost). */

@@ -131,8 +131,16 @@ static void busy_for(cwsim_xmega *c, uint64_t erase_ns, uint64_t write_ns)
     c->dirty = 1;
 }
 
+static void app_aes_done(cwsim_xmega *c);
+
+/* Virtual time moves on to now_ns; an encryption due to end by then ends at its own time. */
 static void advance(cwsim_xmega *c, uint64_t now_ns)
 {
+    if (c->aes_end <= now_ns) {
+        if (c->aes_end > c->now)
+            c->now = c->aes_end;
+        app_aes_done(c);
+    }
     if (now_ns > c->now)
         c->now = now_ns;
 }
@@ -778,13 +786,23 @@ static int flash_blank(const cwsim_xmega *c)
 /* The application runs while the core does: powered, /RESET high, no RESET key, PDI off (the
  * simulator does not execute code; an erased flash runs nothing). It starts afresh, without a
  * start-up delay (model choice), each time that becomes true. */
+static void trigger(cwsim_xmega *c, cwsim_level level)
+{
+    if (c->board != NULL)
+        cwsim_target_drive(c->board, CWSIM_PIN_TIO4, level);
+}
+
 static void app_update(cwsim_xmega *c)
 {
     int run = c->app != 0 && c->powered && !c->reset_low && !c->reset_key && !c->link;
     if (!run) {
+        if (c->app_on)
+            trigger(c, CWSIM_Z); /* the GPIO is an input again in reset */
         c->app_on = 0;
         c->rxd_full = 0;
         c->txq_len = 0; /* a frame already on the board's wire cannot be called back */
+        c->aes_end = UINT64_MAX;
+        c->nheld = 0;
         return;
     }
     if (c->app_on || flash_blank(c))
@@ -792,6 +810,7 @@ static void app_update(cwsim_xmega *c)
     c->app_on = 1;
     c->cnt.app_starts++;
     cwsim_ssapp_init(&c->ss, c->app);
+    trigger(c, CWSIM_LOW); /* trigger_setup(): PA0 an output, low */
 }
 
 /* contract.md §5: 8N1 at the application's nominal baud scaled by the received clock (a wrong clock
@@ -822,20 +841,68 @@ static void tx_kick(cwsim_xmega *c)
     }
 }
 
+static void queue_reply(cwsim_xmega *c, const uint8_t *out, size_t n)
+{
+    for (size_t i = 0; i < n && c->txq_len < XMEGA_TXQ; i++) {
+        c->txq[(c->txq_head + c->txq_len) % XMEGA_TXQ] = out[i];
+        c->txq_len++;
+    }
+    tx_kick(c);
+}
+
 /* The application reads its receive register when it is not still handing reply bytes to the
- * transmitter (NewAE's putch waits for the data register). */
+ * transmitter (NewAE's putch waits for the data register) nor encrypting. A byte that completes
+ * a plaintext runs the encryption first (simpleserial-aes get_pt: trigger_high(), aes_indep_enc,
+ * trigger_low(), then the reply): TIO4 is high and the reply waits for the schedule's
+ * CWSIM_AES_CYCLES at the core clock (docs/simulator.md "The power model"). */
 static void app_poll(cwsim_xmega *c)
 {
-    while (c->app_on && c->rxd_full && c->txq_len == 0) {
+    while (c->app_on && c->rxd_full && c->txq_len == 0 && c->aes_end == UINT64_MAX) {
         uint8_t out[CWSIM_SSAPP_OUT_MAX];
         c->rxd_full = 0;
         size_t n = cwsim_ssapp_rx(&c->ss, c->rxd, out);
-        for (size_t i = 0; i < n && c->txq_len < XMEGA_TXQ; i++) {
-            c->txq[(c->txq_head + c->txq_len) % XMEGA_TXQ] = out[i];
-            c->txq_len++;
+        uint64_t aes_ns = 0;
+        if (c->ss.aes_pending) {
+            cwsim_uart_format f = app_format(c);
+            uint64_t reply = (uint64_t)n * cwsim_uart_frame_ns(&f);
+            aes_ns = cwsim_ssapp_aes_start(&c->ss, c->now, c->clock_hz, reply);
         }
-        tx_kick(c);
+        if (aes_ns > 0) {
+            c->aes_end = c->now + aes_ns;
+            memcpy(c->held, out, n);
+            c->nheld = n;
+            trigger(c, CWSIM_HIGH);
+            if (c->board != NULL)
+                cwsim_target_wake_at(c->board, c->aes_end);
+            return;
+        }
+        queue_reply(c, out, n);
     }
+}
+
+static void app_aes_done(cwsim_xmega *c)
+{
+    c->aes_end = UINT64_MAX;
+    if (c->board != NULL)
+        cwsim_target_wake_at(c->board, UINT64_MAX);
+    trigger(c, CWSIM_LOW);
+    queue_reply(c, c->held, c->nheld);
+    c->nheld = 0;
+    app_poll(c); /* a byte that came meanwhile waits in the receive register */
+}
+
+void xmega_wake(cwsim_xmega *c, uint64_t now_ns)
+{
+    advance(c, now_ns);
+}
+
+/* The core runs (the application, or whatever the flash holds) when powered, out of reset,
+ * not held by the PDI, and clocked. */
+void cwsim_xmega_power_trace(const cwsim_xmega *c, double t0_ns, double adc_hz, float *out,
+                             size_t n)
+{
+    int running = c->powered && !c->reset_low && !c->reset_key && !c->link;
+    cwsim_ssapp_power(&c->ss, running, c->clock_hz, t0_ns, adc_hz, out, n);
 }
 
 void xmega_uart_rx(cwsim_xmega *c, const cwsim_uart_frame *f, uint64_t now_ns)
@@ -883,10 +950,14 @@ int cwsim_xmega_set_app(cwsim_xmega *c, const char *app, char *err, size_t errle
         return -1;
     }
     if (v != c->app) {
+        if (c->app_on)
+            trigger(c, CWSIM_Z);
         c->app = v;
         c->app_on = 0;
         c->rxd_full = 0;
         c->txq_len = 0;
+        c->aes_end = UINT64_MAX;
+        c->nheld = 0;
     }
     app_update(c);
     return 0;
@@ -1056,6 +1127,7 @@ int cwsim_xmega_new(cwsim *sim, const char *part, cwsim_xmega **out, char *err, 
     }
     c->sim = sim;
     c->p = p;
+    c->aes_end = UINT64_MAX;
     c->flash = malloc(p->app_size + p->boot_size);
     c->eeprom = malloc(p->eeprom_size);
     if (c->flash == NULL || c->eeprom == NULL) {

@@ -49,6 +49,16 @@ static void a_uart_tx_ready(void *ctx, uint64_t now_ns)
     xmega_uart_tx_ready(ctx, now_ns);
 }
 
+static void a_wake(void *ctx, uint64_t now_ns)
+{
+    xmega_wake(ctx, now_ns);
+}
+
+static void a_power_trace(void *ctx, double t0_ns, double adc_hz, float *out, size_t n)
+{
+    cwsim_xmega_power_trace(ctx, t0_ns, adc_hz, out, n);
+}
+
 static void a_destroy(void *ctx)
 {
     cwsim_xmega_free(ctx);
@@ -68,11 +78,13 @@ static const cwsim_target_ops xmega_ops = {
     .pin = a_pin,
     .uart_rx = a_uart_rx,
     .uart_tx_ready = a_uart_tx_ready,
+    .wake = a_wake,
     .pdi_send = a_pdi_send,
     .pdi_recv = a_pdi_recv,
     .pdi_link = a_pdi_link,
     .destroy = a_destroy,
     .note = a_note,
+    .power_trace = a_power_trace,
 };
 
 cwsim_xmega *cwsim_xmega_attach(cwsim_board *b, const char *part, char *err, size_t errlen)

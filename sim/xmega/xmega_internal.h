@@ -63,6 +63,10 @@ struct cwsim_xmega {
     int rxd_full;
     uint8_t txq[XMEGA_TXQ]; /* reply bytes not yet handed to the board's wire */
     unsigned txq_head, txq_len;
+    /* an encryption running (trigger high) until aes_end; its reply waits in held */
+    uint64_t aes_end;
+    uint8_t held[CWSIM_SSAPP_OUT_MAX];
+    size_t nheld;
 
     cwsim_xmega_counters cnt;
 };
@@ -70,5 +74,7 @@ struct cwsim_xmega {
 /* The board's UART wiring (xmega_attach.c): a frame on the chip's RX pin, the TX line free. */
 void xmega_uart_rx(cwsim_xmega *c, const cwsim_uart_frame *f, uint64_t now_ns);
 void xmega_uart_tx_ready(cwsim_xmega *c, uint64_t now_ns);
+/* The board's wake-up: the end of an encryption. */
+void xmega_wake(cwsim_xmega *c, uint64_t now_ns);
 
 #endif

@@ -100,7 +100,7 @@ describe("cwlua.core.device", function()
         "uart-swapped", "pdi-open", "isp-open", "boot0-stuck-low", "nrst-open", "baud-skew",
         "bit-flips", "drop-bytes", "already-synced", "read-protected", "write-protected",
         "slow-erase", "fpga-unprogrammed", "old-firmware", "usb-stall-after",
-        "usb-timeout-after", "unplug-after", "glitch-active", "pll-unlocked" }) do
+        "usb-timeout-after", "unplug-after", "glitch-active", "pll-unlocked", "trigger-open" }) do
         assert.is_true(names[n], n)
       end
     end)

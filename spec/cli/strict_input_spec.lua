@@ -83,6 +83,32 @@ describe("strict command-line values", function()
     end)
   end)
 
+  describe("--sim-noise", function()
+    local LINE = "--sim-noise '%s': expected a standard deviation from 0 to 1 (full-scale units)"
+
+    it("takes 0 to 1 in decimal, by the simulator's own rule (cwsim_noise_parse)", function()
+      for _, v in ipairs({ "1.5", "-0.1", "inf", "nan", "0x1", " 0.1", "abc", "" }) do
+        local r = cli.run(sim({ "--sim-noise", v, "info", "stm32f1" }, cli.tmpdir()))
+        assert.are.equal(2, r.status, v)
+        assert.are.equal("cwlua: " .. LINE:format(v) .. "\n", r.stderr)
+      end
+      for _, v in ipairs({ "0", "1", "0.01", "2e-2" }) do
+        local r = cli.run(sim({ "--sim-noise", v, "info", "stm32f1" }, cli.tmpdir()))
+        assert.are.equal(0, r.status, v .. ": " .. r.stderr)
+      end
+    end)
+
+    it("is checked by cw.open too", function()
+      local script = cli.write(cli.tmpdir() .. "/s.lua", [[
+        local ok, err = pcall(cw.open, "sim", { noise = 2, state = arg[1] })
+        print(ok, (tostring(err):gsub("^.-: ", "")))
+      ]])
+      local r = cli.run({ "run", script, cli.tmpdir() })
+      assert.are.equal(0, r.status, r.stderr)
+      assert.matches("^false\t.*opts%.noise must be 0 to 1 %(full%-scale units%)", r.stdout)
+    end)
+  end)
+
   describe("-s DIR", function()
     it("exits 2 for a folder that does not exist or is not a folder", function()
       local missing = cli.tmpdir() .. "/nonexistent"
@@ -162,6 +188,7 @@ describe("strict command-line values", function()
         { { "--device", "usb", "--sim-state", "/tmp", "reset" }, "--sim-state", "usb" },
         { { "-d", "usb", "--sim-target", "stm32f1", "term" }, "--sim-target", "usb" },
         { { "-d", "usb", "--sim-app", "banner", "run", "x.lua" }, "--sim-app", "usb" },
+        { { "-d", "usb", "--sim-noise", "0.1", "list" }, "--sim-noise", "usb" },
       }
       for _, c in ipairs(cases) do
         local r = cli.run(c[1])
@@ -185,9 +212,9 @@ describe("strict command-line values", function()
     end)
 
     it("go to the sim helpers only where the helper takes them", function()
-      local r = cli.run({ "--sim-app", "banner", "sim", "attach", "cwlite", "--", "true" })
+      local r = cli.run({ "--sim-target", "stm32f1", "sim", "serve", "stm32f1", "--pty" })
       assert.are.equal(2, r.status)
-      assert.are.equal("cwlua: --sim-app does not apply to 'sim attach'; run 'cwlua sim attach "
+      assert.are.equal("cwlua: --sim-target does not apply to 'sim serve'; run 'cwlua sim serve "
         .. "--help'\n", r.stderr)
       r = cli.run({ "--sim-usb-latency", "1", "sim", "serve", "stm32f1", "--pty" })
       assert.are.equal(2, r.status)

@@ -7,6 +7,7 @@
 #include "cwsim_ssapp.h"
 #include "stm32_host.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -231,10 +232,12 @@ static void on_chip(void)
         uint8_t got[64], f[64], d[64];
         size_t n;
         int clean;
+        uint64_t sent;
         if (strcmp(cases[i].app, "ss1-aes") == 0) {
             const char *cmd = "p3243f6a8885a308d313198a2e0370734\n";
             const char *want = "r3925841D02DC09FBDC118597196A0B32\nz00\n";
             host_send(&h, (const uint8_t *)cmd, strlen(cmd));
+            sent = h.now;
             n = host_recv(&h, got, strlen(want), 100 * MS);
             clean = n == strlen(want) && memcmp(got, want, n) == 0;
         } else {
@@ -242,10 +245,43 @@ static void on_chip(void)
             unhex("3243f6a8885a308d313198a2e0370734", pt);
             unhex("3925841d02dc09fbdc118597196a0b32", ct);
             host_send(&h, f, v2_frame(0x01, 0x01, pt, 16, 0, f));
+            sent = h.now;
             n = host_recv(&h, got, 27, 100 * MS);
             clean = n == 27 && v2_unstuff(got, d) == 21 && memcmp(d + 3, ct, 16) == 0;
         }
         CHECK_EQ_INT(clean, cases[i].clean);
+        /* the reply starts when the encryption ends: CWSIM_AES_CYCLES at the chip's clock
+         * after the command's last byte (simpleserial-aes: trigger_low, then the reply) */
+        uint64_t aes = (uint64_t)llround(CWSIM_AES_CYCLES * 1e9 / cases[i].clock);
+        cwsim_uart_format app = host_format(cases[i].baud, CWSIM_PARITY_NONE);
+        if (cases[i].clean) {
+            uint64_t first = h.rx_at[h.rx_len - n];
+            CHECK(first == sent + aes + cwsim_uart_frame_ns(&app));
+        }
+        /* its power trace (4 samples per cycle from the trigger): a second plaintext changes
+         * it only where an intermediate is stored; at the first-round S-box output of byte 0
+         * by k x the change of its Hamming weight (key 2b..: S(0x32 ^ 0x2b) = 0xd4, HW 4;
+         * S(0x00 ^ 0x2b) = 0xf1, HW 5) */
+        if (i == 0) {
+            float a[4 * 400], b[4 * 400];
+            double adc = 4 * cases[i].clock;
+            cwsim_stm32_power_trace(h.chip, (double)sent, adc, a, 4 * 400);
+            const char *cmd = "p00000000000000000000000000000000\n";
+            host_send(&h, (const uint8_t *)cmd, strlen(cmd));
+            uint64_t sent2 = h.now;
+            CHECK_EQ_INT(host_recv(&h, got, 38, 100 * MS), 38);
+            cwsim_stm32_power_trace(h.chip, (double)sent2, adc, b, 4 * 400);
+            cwsim_aes_leak leaks[CWSIM_AES_NLEAKS];
+            cwsim_aes_schedule(leaks);
+            size_t at = 4u * leaks[16].cycle; /* round 1, SubBytes, byte 0 */
+            CHECK(leaks[16].round == 1 && leaks[16].op == CWSIM_AES_SUBBYTES);
+            CHECK(fabs((double)(b[at] - a[at]) - CWSIM_AES_LEAK_PER_BIT) < 1e-6);
+            CHECK(fabs((double)(b[at + 3] - a[at + 3]) - CWSIM_AES_LEAK_PER_BIT) < 1e-6);
+            double most = 0; /* nothing stored before cycle 31: the same trace */
+            for (size_t k = 0; k < 4 * 31; k++)
+                most = fmax(most, fabs((double)(b[k] - a[k])));
+            CHECK(most < 1e-5);
+        }
         host_close(&h);
     }
 }

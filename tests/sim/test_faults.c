@@ -7,16 +7,16 @@ static void test_table(void)
 {
     size_t n = 0;
     const cwsim_fault_info *t = cwsim_fault_table(&n);
-    CHECK_EQ_INT(n, 23);
+    CHECK_EQ_INT(n, 24);
     static const char *const names[] = {
         "no-power",          "no-clock",       "uart-rx-open",    "uart-tx-open",
         "uart-swapped",      "pdi-open",       "isp-open",        "boot0-stuck-low",
         "nrst-open",         "baud-skew",      "bit-flips",       "drop-bytes",
         "already-synced",    "read-protected", "write-protected", "slow-erase",
         "fpga-unprogrammed", "old-firmware",   "usb-stall-after", "usb-timeout-after",
-        "unplug-after",      "glitch-active",  "pll-unlocked"};
+        "unplug-after",      "glitch-active",  "pll-unlocked",    "trigger-open"};
     int ok = 1;
-    for (size_t i = 0; i < n && i < 23; i++)
+    for (size_t i = 0; i < n && i < 24; i++)
         ok &= strcmp(t[i].name, names[i]) == 0 && t[i].summary != NULL && t[i].arg != NULL;
     CHECK(ok);
     int live = 0, persistent = 0;
@@ -24,7 +24,7 @@ static void test_table(void)
         live += t[i].live;
         persistent += t[i].persistent;
     }
-    CHECK_EQ_INT(live, 17);
+    CHECK_EQ_INT(live, 18);
     CHECK_EQ_INT(persistent, 2);
 }
 

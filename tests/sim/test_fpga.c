@@ -407,6 +407,8 @@ static void test_default_setup(void)
     int same = 1;
     for (unsigned a = 0; a < 64; a++) {
         uint8_t x[16], y[16];
+        if (a == 20)
+            continue; /* TRIGGER_DUR counts the time the trigger input spent at its level */
         cwsim_board_fpga_peek(b, a, x, 16);
         cwsim_board_fpga_peek(b2, a, y, 16);
         if (memcmp(x, y, 16) != 0) {

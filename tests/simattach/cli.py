@@ -54,11 +54,16 @@ def main():
     rc, out, err = run(["--help"])
     ok("--help exits 0", rc == 0, "got %d" % rc)
     ok("--help reads as `cwlua sim attach` usage",
-       out.startswith("usage: cwlua sim attach [OPTIONS] SPEC... -- COMMAND [ARGS...]"),
-       out[:80])
-    ok("--help documents the SPEC grammar and the options",
-       all(s in out for s in ("BOARD[:PART][@SERIAL]", "cwlite, cw1200, husky or nano",
-                              "--sim-fault", "--sim-seed", "--sim-usb-latency", "--sim-state")))
+       out.startswith("usage: cwlua sim attach [--sim-"), out[:80])
+    usage_lines = out.split("\n\n")[0]
+    ok("--help's usage line ends with the SPECs and the command, within 100 columns",
+       usage_lines.endswith(" SPEC... -- COMMAND [ARGS...]") and
+       all(len(line) <= 100 for line in usage_lines.split("\n")), usage_lines)
+    options = ("--sim-target", "--sim-state", "--sim-fault", "--sim-usb-latency", "--sim-seed",
+               "--sim-noise", "--sim-app")
+    ok("--help documents the SPEC grammar and every -d sim option, in the usage line too",
+       all(s in out for s in ("BOARD[:PART][@SERIAL]", "cwlite, cw1200, husky or nano")) and
+       all(("\n  %s " % o) in out and ("[%s " % o) in usage_lines for o in options), out)
 
     usage("no arguments", [], "missing '--'")
     usage("unknown board", ["cwtoaster", "--", "true"], "unknown board 'cwtoaster'")

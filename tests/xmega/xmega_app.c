@@ -8,6 +8,7 @@
 #include "cwsim_ssapp.h"
 #include "cwsim_xmega.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #define REQ_MEM_READ   0x12 /* cw-usb-protocol.md §2.5 */
 #define REQ_MEM_WRITE  0x13
 #define REG_IOROUTE    55 /* cw-usb-protocol.md §4.1 */
+#define REG_IOREAD     59 /* TIO1-4 levels as the board reads them, bit 3 TIO4 */
 
 static int ctrl(cwsim_board *b, uint8_t type, uint8_t req, uint16_t value, uint8_t *data,
                 uint16_t len)
@@ -153,6 +155,32 @@ static void fips_c1(void)
         size_t n = usart_recv(sim, b, got, 4, 100 * MS);
         int clean = n == 4 && strcmp(got, "z00\n") == 0;
         usart_send(b, PT);
+        /* simpleserial-aes: TIO4 high for the encryption (CWSIM_AES_CYCLES at the chip's
+         * clock), the reply after it */
+        uint64_t rise = 0, fall = 0, step = 10000, t0 = cwsim_now_ns(sim);
+        uint8_t io = 0;
+        cwsim_board_fpga_peek(b, REG_IOREAD, &io, 1);
+        CHECK_EQ_INT(io & 0x08, 0); /* trigger_setup: low */
+        for (uint64_t t = 0; t < 20 * MS && fall == 0; t += step) {
+            cwsim_advance_ns(sim, step);
+            cwsim_board_fpga_peek(b, REG_IOREAD, &io, 1);
+            if ((io & 0x08) && rise == 0)
+                rise = cwsim_now_ns(sim);
+            if (!(io & 0x08) && rise != 0)
+                fall = cwsim_now_ns(sim);
+        }
+        double clk = cases[i].clock > 0 ? cases[i].clock : v.clock_hz;
+        double aes = CWSIM_AES_CYCLES * 1e9 / clk;
+        if (cases[i].clean) { /* a garbled command runs no encryption */
+            CHECK(rise > t0 && fall > rise);
+            CHECK(fabs((double)(fall - rise) - aes) <= (double)step);
+            /* the chip's power while the trigger is high: the encryption's trace */
+            float tr[64];
+            cwsim_xmega_power_trace(c, (double)rise, 4 * clk, tr, 64);
+            CHECK(tr[0] != 0.0f);
+        } else {
+            CHECK_EQ_INT(rise, 0);
+        }
         n = usart_recv(sim, b, got, strlen(CT), 100 * MS);
         clean = clean && n == strlen(CT) && strcmp(got, CT) == 0;
         CHECK_EQ_INT(clean, cases[i].clean);

@@ -56,20 +56,22 @@ typedef struct spec {
 typedef struct options {
     spec specs[MAX_SPECS];
     size_t n_specs;
+    /* the --sim-* options (cwsim_option_table): each as given, to name one given twice */
+    const char *given[CWSIM_OPT_COUNT];
     const char *faults[MAX_FAULTS]; /* NAME or NAME=VALUE, as given */
     size_t n_faults;
     unsigned long long seed;
     bool have_seed;
     double latency_ms;
-    const char *latency_text; /* as given, to name it if it is given twice */
-    const char *seed_text;
+    double noise;
+    bool have_noise;
     const char *state_dir;
+    const char *target; /* the chip of a board whose SPEC names none; NULL: no chip */
+    const char *app;    /* every chip's application model; NULL: the default */
     char **command;
 } options;
 
-static const char usage_text[] =
-    "usage: cwlua sim attach [OPTIONS] SPEC... -- COMMAND [ARGS...]\n"
-    "\n"
+static const char usage_head[] =
     "Run COMMAND with simulated ChipWhisperer boards on a mock USB bus (umockdev). Every\n"
     "libusb-1.0 program it starts (cwlua, pyusb or python-libusb1 scripts, NewAE's tools) sees\n"
     "the boards with their real vendor/product IDs, strings and descriptors, answered by the\n"
@@ -81,11 +83,10 @@ static const char usage_text[] =
     "          (stm32f1) or a ChipWhisperer alias (CW308_STM32F1), or loopback\n"
     "  SERIAL  USB serial number (default: a distinct one per board)\n"
     "\n"
-    "options:\n"
-    "  --sim-fault NAME[=VALUE]  inject a fault; repeatable (list: cwlua sim faults)\n"
-    "  --sim-seed N              seed of the random faults (default 1)\n"
-    "  --sim-usb-latency MS      time a control transfer takes, 0 to 10000 (default 0.5)\n"
-    "  --sim-state DIR           folder for persistent chip state\n"
+    "options (the --sim-* options of cwlua -d sim; --sim-target is the chip of each board\n"
+    "whose SPEC names none, --sim-app the application of every chip):\n";
+
+static const char usage_tail[] =
     "  -h, --help                show this help\n"
     "\n"
     "environment: CWLUA_SIM_TRACE=1 prints every USB request the boards answer on stderr.\n"
@@ -93,9 +94,50 @@ static const char usage_text[] =
     "exit status: COMMAND's (128+N if it died of signal N); 2 usage error; 3 the simulator\n"
     "or the mock bus could not be set up; 126/127 COMMAND could not be run / was not found.\n"
     "\n"
-    "example:\n"
+    "examples:\n"
     "  cwlua sim attach cwlite@50203120 cw1200 -- python3 -c \\\n"
-    "      'import usb.core; print([d.serial_number for d in usb.core.find(find_all=True)])'\n";
+    "      'import usb.core; print([d.serial_number for d in usb.core.find(find_all=True)])'\n"
+    "  cwlua sim attach --sim-app ss1-aes --sim-noise 0.02 cwlite:stm32f1 -- ./capture.py\n";
+
+/* The help: its usage line and option list come from the --sim-* table, as cwlua's own do. The
+ * usage line breaks before an option past 100 columns, as cwlua's (cli.lua wrap_usage). */
+static void usage(void)
+{
+    size_t n = 0;
+    const cwsim_option_info *t = cwsim_option_table(&n);
+    const char *indent = "                        "; /* under the first argument */
+    size_t col = (size_t)printf("usage: cwlua sim attach");
+    for (size_t i = 0; i < n; i++) {
+        char part[96];
+        int len = snprintf(part, sizeof part, "[--%s %s]%s", t[i].name, t[i].arg,
+                           t[i].multi ? "..." : "");
+        if (col + 1 + (size_t)len > 100)
+            col = (size_t)printf("\n%s", indent) - 1;
+        else
+            col += (size_t)printf(" ");
+        col += (size_t)printf("%s", part);
+    }
+    const char *rest = "SPEC... -- COMMAND [ARGS...]";
+    if (col + 1 + strlen(rest) > 100)
+        printf("\n%s%s\n\n", indent, rest);
+    else
+        printf(" %s\n\n", rest);
+    fputs(usage_head, stdout);
+    for (size_t i = 0; i < n; i++) {
+        char left[64];
+        snprintf(left, sizeof left, "--%s %s", t[i].name, t[i].arg);
+        const char *h = t[i].help;
+        int first = 1;
+        while (*h != '\0') {
+            const char *nl = strchr(h, '\n');
+            int len = nl ? (int)(nl - h) : (int)strlen(h);
+            printf("  %-24s  %.*s\n", first ? left : "", len, h);
+            first = 0;
+            h += len + (nl != NULL);
+        }
+    }
+    fputs(usage_tail, stdout);
+}
 
 static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -202,6 +244,14 @@ static const char *option_value(int argc, char **argv, int *i, const char *name)
     return argv[++*i];
 }
 
+/* "--sim-seed" for an option of the table */
+static const char *argv_name(const cwsim_option_info *opt)
+{
+    static char buf[64];
+    snprintf(buf, sizeof buf, "--%s", opt->name);
+    return buf;
+}
+
 /* An option that is not repeatable, given twice: the second value would win unseen (the
  * wording of cwlua's own command line, contract.md §3.1). */
 static void once(const char *name, const char *old, const char *value)
@@ -210,13 +260,71 @@ static void once(const char *name, const char *old, const char *value)
         usage_error("option '%s' is given twice ('%s' and '%s'); give it once", name, old, value);
 }
 
+/* One --sim-* option with its value (cwsim_option_table; -d sim gives each the same meaning). */
+static void take_option(options *o, const cwsim_option_info *opt, const char *v)
+{
+    if (!opt->multi)
+        once(argv_name(opt), o->given[opt->id], v);
+    o->given[opt->id] = v;
+    switch (opt->id) {
+    case CWSIM_OPT_TARGET:
+        if (!valid_part(v))
+            usage_error("--sim-target '%s': bad part name (expected a name such as stm32f100xb)",
+                        v);
+        o->target = v;
+        break;
+    case CWSIM_OPT_STATE:
+        if (*v == '\0')
+            usage_error("--sim-state: expected a folder");
+        o->state_dir = v;
+        break;
+    case CWSIM_OPT_FAULT:
+        if (o->n_faults == MAX_FAULTS)
+            usage_error("too many --sim-fault options (at most %d)", MAX_FAULTS);
+        if (v[0] == '\0' || v[0] == '=')
+            usage_error("--sim-fault '%s': no fault named (expected NAME[=VALUE])", v);
+        o->faults[o->n_faults++] = v;
+        break;
+    case CWSIM_OPT_USB_LATENCY: {
+        char msg[256];
+        if (cwsim_usb_latency_parse(v, &o->latency_ms, msg, sizeof msg) != 0)
+            usage_error("%s", msg); /* the same line as in-process cwlua (cwsim.h) */
+        break;
+    }
+    case CWSIM_OPT_SEED: {
+        char *end;
+        errno = 0;
+        o->seed = strtoull(v, &end, 10);
+        if (*v < '0' || *v > '9' || *end != '\0' || errno == ERANGE)
+            usage_error("--sim-seed '%s': expected a non-negative integer", v);
+        o->have_seed = true;
+        break;
+    }
+    case CWSIM_OPT_APP: /* checked against each chip when it is attached */
+        if (*v == '\0')
+            usage_error("--sim-app: expected an application model (silent, banner, ss1-aes, "
+                        "ss2-aes)");
+        o->app = v;
+        break;
+    case CWSIM_OPT_NOISE: {
+        char msg[256];
+        if (cwsim_noise_parse(v, &o->noise, msg, sizeof msg) != 0)
+            usage_error("%s", msg); /* the same line as in-process cwlua (cwsim.h) */
+        o->have_noise = true;
+        break;
+    }
+    case CWSIM_OPT_COUNT:
+        break;
+    }
+}
+
 static void parse_args(int argc, char **argv, options *o)
 {
     o->latency_ms = 0.5; /* contract.md §5: a control transfer costs 0.5 ms by default */
     int dashdash = 0;
     for (int k = 1; k < argc && dashdash == 0; k++) {
         if (strcmp(argv[k], "-h") == 0 || strcmp(argv[k], "--help") == 0) {
-            fputs(usage_text, stdout);
+            usage();
             exit(0);
         }
         if (strcmp(argv[k], "--") == 0)
@@ -224,37 +332,21 @@ static void parse_args(int argc, char **argv, options *o)
     }
     if (dashdash == 0) /* checked first: else the command would be taken for a board */
         usage_error("missing '--' before the command to run");
+    size_t nopts = 0;
+    const cwsim_option_info *opts = cwsim_option_table(&nopts);
     int i = 1;
     for (; i < argc; i++) {
-        const char *arg = argv[i], *v;
+        const char *arg = argv[i], *v = NULL;
         if (strcmp(arg, "--") == 0)
             break;
-        if ((v = option_value(argc, argv, &i, "--sim-fault")) != NULL) {
-            if (o->n_faults == MAX_FAULTS)
-                usage_error("too many --sim-fault options (at most %d)", MAX_FAULTS);
-            if (v[0] == '\0' || v[0] == '=')
-                usage_error("--sim-fault '%s': no fault named (expected NAME[=VALUE])", v);
-            o->faults[o->n_faults++] = v;
-        } else if ((v = option_value(argc, argv, &i, "--sim-seed")) != NULL) {
-            once("--sim-seed", o->seed_text, v);
-            o->seed_text = v;
-            char *end;
-            errno = 0;
-            o->seed = strtoull(v, &end, 10);
-            if (*v < '0' || *v > '9' || *end != '\0' || errno == ERANGE)
-                usage_error("--sim-seed '%s': expected a non-negative integer", v);
-            o->have_seed = true;
-        } else if ((v = option_value(argc, argv, &i, "--sim-usb-latency")) != NULL) {
-            once("--sim-usb-latency", o->latency_text, v);
-            o->latency_text = v;
-            char msg[256];
-            if (cwsim_usb_latency_parse(v, &o->latency_ms, msg, sizeof msg) != 0)
-                usage_error("%s", msg); /* the same line as in-process cwlua (cwsim.h) */
-        } else if ((v = option_value(argc, argv, &i, "--sim-state")) != NULL) {
-            once("--sim-state", o->state_dir, v);
-            if (*v == '\0')
-                usage_error("--sim-state: expected a folder");
-            o->state_dir = v;
+        size_t k = 0;
+        for (; k < nopts && v == NULL; k++) {
+            char name[64];
+            snprintf(name, sizeof name, "--%s", opts[k].name);
+            v = option_value(argc, argv, &i, name);
+        }
+        if (v != NULL) {
+            take_option(o, &opts[k - 1], v);
         } else if (arg[0] == '-') {
             usage_error("unknown option '%s'", arg);
         } else {
@@ -272,6 +364,13 @@ static void parse_args(int argc, char **argv, options *o)
         for (size_t b = 0; b < a; b++)
             if (o->specs[a].serial[0] && strcmp(o->specs[a].serial, o->specs[b].serial) == 0)
                 usage_error("serial number '%s' given to two boards", o->specs[a].serial);
+    /* contract.md §5: an application model needs a chip (as -d sim without --sim-target) */
+    bool chip = o->target != NULL;
+    for (size_t a = 0; a < o->n_specs; a++)
+        chip = chip || o->specs[a].part[0] != '\0';
+    if (o->app != NULL && !chip)
+        usage_error("--sim-app needs a chip: give a SPEC a PART (cwlite:stm32f1) or add "
+                    "--sim-target PART");
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -455,6 +554,8 @@ int main(int argc, char **argv)
         setup_error("cannot start the simulator (%s)", err);
     if (o.have_seed)
         cwsim_seed(sim, (uint64_t)o.seed);
+    if (o.have_noise)
+        cwsim_set_noise(sim, o.noise);
     /* Faults first: they apply to every board, also to what a board is when it is plugged in
      * (fpga-unprogrammed, old-firmware). */
     for (size_t i = 0; i < o.n_faults; i++) {
@@ -478,8 +579,10 @@ int main(int argc, char **argv)
             cwsim_free(sim);
             usage_error("cannot add board '%s' (%s)", sp->arg, err);
         }
-        /* the chip on the board: a part, recipe name or alias (contract.md §5) */
-        if (sp->part[0] && cwsim_attach_part(boards[i], sp->part, NULL, err, sizeof err) != 0) {
+        /* the chip on the board: a part, recipe name or alias (contract.md §5); the SPEC's,
+         * else --sim-target's; running --sim-app's application */
+        const char *part = sp->part[0] ? sp->part : o.target;
+        if (part != NULL && cwsim_attach_part(boards[i], part, o.app, err, sizeof err) != 0) {
             cwsim_free(sim);
             usage_error("'%s': %s", sp->arg, err);
         }
@@ -500,10 +603,12 @@ int main(int argc, char **argv)
             cwsim_free(sim);
             setup_error("cannot attach board '%s' (%s)", o.specs[i].arg, err);
         }
-        if (bo.trace != NULL)
-            fprintf(stderr, "[sim %s] %s serial %s%s%s\n", sa_bus_devnode(bus, i) + 13,
-                    o.specs[i].board, cwsim_board_serial(boards[i]),
-                    o.specs[i].part[0] ? " part " : "", o.specs[i].part);
+        if (bo.trace != NULL) {
+            const char *part = o.specs[i].part[0] ? o.specs[i].part : o.target;
+            fprintf(stderr, "[sim %s] %s serial %s%s%s%s%s\n", sa_bus_devnode(bus, i) + 13,
+                    o.specs[i].board, cwsim_board_serial(boards[i]), part ? " part " : "",
+                    part ? part : "", part && o.app ? " app " : "", part && o.app ? o.app : "");
+        }
     }
 
     /* COMMAND's environment: ours with the preload, the testbed and ASan's link-order check

@@ -97,6 +97,13 @@ function Stream:_queued_est()
   return left > 0 and -(-left // self.frame_ns) or 0 -- ceil
 end
 
+--- stream:sent_at() -> the time, on cw.now()'s clock, at which the last byte written so far
+-- has left the board (now, when it has): the earliest a target can act on a command, computed
+-- from the line's rate, not asked of the board (scope:capture's not_before)
+function Stream:sent_at()
+  return math.max(self._tx_end_ns, time.now_ns()) / 1e9
+end
+
 -- Re-synchronise the estimate with the board's own count (0x1B/0x18).
 function Stream:_tx_sync()
   local q = self:_count(USART_TX_COUNT)
@@ -188,12 +195,12 @@ local RX_UNREAD_MAX = USART_CAPACITY - 64
 -- reply goes on (reply, its length in all counted from the caller's first byte), as much more
 -- of it as one read takes (128 bytes), so that the ACK of a Read Memory and its data come in
 -- one read. direct: the single byte awaited is never 0xFF, so it is read without the count
--- (_take_one).
+-- (_take_one). Returns the bytes buffered after the first look.
 function Stream:_await(n, left, extra_ns, reply, direct)
   reply = math.max(reply or n, n)
   local gap = self.frame_ns
   local behind = false -- the last look found fewer bytes than the estimate promised
-  local look_ns
+  local look_ns, first
   while #self._pending < n do
     local ahead = math.min(math.max(n, math.min(reply, #self._pending + CTRL_MAX))
       - #self._pending, CTRL_MAX, RX_UNREAD_MAX)
@@ -209,9 +216,10 @@ function Stream:_await(n, left, extra_ns, reply, direct)
     else
       got = self:_fill()
     end
+    first = first or #self._pending
     if got == 0 then
       local remaining = left()
-      if remaining <= 0 then return end
+      if remaining <= 0 then return first end
       time.sleep_ns(math.min(remaining, gap))
       gap = math.min(gap * 2, POLL_MAX_NS)
     else
@@ -220,7 +228,26 @@ function Stream:_await(n, left, extra_ns, reply, direct)
       look_ns = nil
     end
   end
+  return first or #self._pending
 end
+
+--- stream:await(n, timeout_ms [, busy_ns]) -> bytes buffered, bytes at the first look |
+-- nil, msg, code. Waits until n bytes are buffered for reading, or the timeout passes, reading
+-- none out: for protocol code that knows how long an answer is (cw.simpleserial's encrypt), so
+-- that one look at the board takes the whole answer. The first look comes when n bytes (at
+-- most 128, what one read takes) can have arrived: after the stream's own last byte, one frame
+-- each, plus busy_ns (how long the target works first). Fewer than n bytes at the first look
+-- means the target took longer: (n - first) frames more, which the caller can add to busy_ns
+-- next time.
+Stream.await = protect(function(self, n, timeout_ms, busy_ns)
+  if math.type(n) ~= "integer" or n < 1 then error("await: n must be a positive integer", 2) end
+  if type(timeout_ms) ~= "number" or timeout_ms <= 0 then
+    error("await: timeout_ms must be a positive number", 2)
+  end
+  if #self._pending >= n then return #self._pending, #self._pending end
+  local first = self:_await(n, time.deadline(timeout_ms), busy_ns)
+  return #self._pending, first
+end, true)
 
 --- stream:read(n, timeout_ms [, extra_ns [, opts]]) -> string of up to n bytes | nil, msg,
 -- "timeout" when none arrived in time. extra_ns: how long the target needs before it answers

@@ -1,6 +1,6 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua sim ...: the simulator's own commands (contract.md §5).
---   sim attach SPEC... [--sim-fault ...] -- COMMAND ARGS...
+--   sim attach SPEC... [--sim-*] -- COMMAND ARGS...
 --   sim adapter PART [--nrst W] [--boot0 W] [--sim-*] -- COMMAND ARGS...
 --   sim serve PART --pty [--sim-*]
 -- 'attach' and 'adapter' run the helper programs cwlua-sim-attach and cwlua-sim-adapter
@@ -16,14 +16,27 @@ local HELPERS = { attach = "cwlua-sim-attach", adapter = "cwlua-sim-adapter",
                   serve = "cwlua-sim-serve" }
 
 -- Global --sim-* options given before 'sim' go to the helper too (each takes the ones it has).
+-- attach takes every one of them: cli.SIM_OPTIONS, made from the table its helper parses.
 local FORWARD = {
-  attach = { { "sim_fault", "--sim-fault" }, { "sim_seed", "--sim-seed" },
-             { "sim_usb_latency", "--sim-usb-latency" }, { "sim_state", "--sim-state" } },
   serve = { { "sim_fault", "--sim-fault" }, { "sim_seed", "--sim-seed" },
             { "sim_state", "--sim-state" }, { "sim_app", "--sim-app" } },
   adapter = { { "sim_fault", "--sim-fault" }, { "sim_seed", "--sim-seed" },
               { "sim_state", "--sim-state" }, { "sim_app", "--sim-app" } },
 }
+
+local function forwarded(ctx, sub)
+  if sub == "attach" then return ctx.cli.SIM_OPTIONS end
+  return FORWARD[sub] or {}
+end
+
+-- sim attach's options in a usage line: the --sim-* table (cwsim_option_table)
+local function attach_options()
+  local parts = {}
+  for _, o in ipairs(require("cwlua.core.device").sim_options()) do
+    parts[#parts + 1] = ("[--%s %s]%s"):format(o.name, o.arg, o.multi and "..." or "")
+  end
+  return table.concat(parts, " ")
+end
 
 local function helper_path(name)
   local exe, err = runtime.exe_path()
@@ -34,7 +47,7 @@ end
 -- A global --sim-* option the subcommand's helper does not take would be dropped: refuse it.
 local function check_forwarded(ctx, sub)
   local takes = {}
-  for _, f in ipairs(FORWARD[sub] or {}) do takes[f[1]] = true end
+  for _, f in ipairs(forwarded(ctx, sub)) do takes[f[1]] = true end
   for _, o in ipairs(ctx.cli.SIM_OPTIONS) do
     if ctx.opts[o[1]] ~= nil and not takes[o[1]] then
       errors.raise("usage", "%s does not apply to 'sim %s'; run 'cwlua sim %s --help'", o[2], sub,
@@ -99,7 +112,7 @@ local function run(ctx)
   end
   if HELPERS[sub] then
     local argv = {}
-    for _, f in ipairs(FORWARD[sub]) do
+    for _, f in ipairs(forwarded(ctx, sub)) do
       local v = ctx.opts[f[1]]
       for _, x in ipairs(type(v) == "table" and v or { v }) do
         argv[#argv + 1] = f[2]
@@ -134,8 +147,7 @@ return {
   name = "sim",
   synopsis = "sim attach|adapter|serve|faults",
   summary = "the simulator: boards for any libusb program, a serial adapter, a chip on a pty",
-  usage = "cwlua sim attach [--sim-fault NAME[=VALUE]]... [--sim-seed N] "
-    .. "[--sim-usb-latency MS] [--sim-state DIR] SPEC... -- COMMAND [ARGS...]\n"
+  usage = "cwlua sim attach " .. attach_options() .. " SPEC... -- COMMAND [ARGS...]\n"
     .. "       cwlua sim adapter PART [--nrst WIRE] [--boot0 WIRE] [--sim-state DIR] -- COMMAND "
     .. "[ARGS...]\n"
     .. "       cwlua sim serve PART --pty [--sim-state DIR] [--sim-fault NAME[=VALUE]]... "
@@ -157,8 +169,10 @@ as stm32flash; prints only the pty path, serves until killed, keeps the chip's m
 'sim attach': SPEC is BOARD[:PART][@SERIAL], BOARD one of cwlite, cw1200, husky, nano;
 give several SPECs for several boards. COMMAND runs with the simulated boards visible to any
 dynamically linked libusb-1.0 program (cwlua itself, pyusb or python-libusb1 scripts, NewAE's
-tools), with the real vendor/product IDs and strings, answered by the simulator. The exit
-status is COMMAND's. 'cwlua sim attach --help' shows all options. See docs/simulator-attach.md.]],
+tools), with the real vendor/product IDs and strings, answered by the simulator. It takes every
+--sim-* option -d sim takes; --sim-target and --sim-app apply to each board (a SPEC's PART
+wins over --sim-target). The exit status is COMMAND's. 'cwlua sim attach --help' shows all
+options. See docs/simulator-attach.md.]],
   -- attach and serve pass what follows to their helper; faults takes cwlua's own options
   args_to_script = function(args) return HELPERS[args[1]] ~= nil end,
   subcommand_help = subcommand_help,
