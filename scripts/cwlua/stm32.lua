@@ -818,10 +818,19 @@ local function doctor(recipe)
         report:conclude("read-protected")
         return
       end
-      -- read the same block three times: a noisy line shows as differences or bad replies
+      -- read the same block three times: a noisy line shows as differences or bad replies.
+      -- In reads the line takes whole (ctx.read_block): a 256-byte reply would overflow a
+      -- board's receive buffer whenever the host is slow to empty it
+      local function block()
+        local rb, parts = ctx.read_block or 256, {}
+        for off = 0, 255, rb do
+          parts[#parts + 1] = ctx.boot:read(chip.flash_start + off, math.min(rb, 256 - off))
+        end
+        return table.concat(parts)
+      end
       local first, rok, rerr
       for _ = 1, 3 do
-        rok, rerr = pcall(ctx.boot.read, ctx.boot, chip.flash_start, 256)
+        rok, rerr = pcall(block)
         if not rok then break end
         first = first or rerr
         if rerr ~= first then rok, rerr = false, { code = "garbled", message = "a block read "
