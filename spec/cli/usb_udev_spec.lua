@@ -1,11 +1,11 @@
 -- SPDX-License-Identifier: MIT
--- udev/50-cwlua.rules (docs/install.md): well-formed udev syntax, and it gives the access and
+-- udev/60-cwlua.rules (docs/install.md): well-formed udev syntax, and it gives the access and
 -- ModemManager behaviour the issue asks for. udevadm is not on the test machines, so the
 -- syntax is checked here against the udev(7) grammar: KEY[{attr}] OP "value", comma-separated.
 local SRC = os.getenv("CWLUA_SOURCE_DIR") or "."
 
 local function rules()
-  local f = assert(io.open(SRC .. "/udev/50-cwlua.rules"))
+  local f = assert(io.open(SRC .. "/udev/60-cwlua.rules"))
   local out = {}
   for line in f:lines() do
     if line:match("%S") and not line:match("^%s*#") then out[#out + 1] = line end
@@ -44,7 +44,7 @@ local function find(rule, key, attr, op)
   end
 end
 
-describe("udev/50-cwlua.rules", function()
+describe("udev/60-cwlua.rules", function()
   it("parses as udev rules, with its GOTO label present", function()
     local labels, gotos = {}, {}
     for _, line in ipairs(rules()) do
@@ -76,4 +76,16 @@ describe("udev/50-cwlua.rules", function()
       assert.are.same({ "uaccess", "1" }, { find(tty, "TAG", nil, "+="),
         find(tty, "ENV", "ID_MM_DEVICE_IGNORE", "=") })
     end)
+
+  it("names only plugdev, a system group, in GROUP=: systemd 258 ignores any other", function()
+    local groups = 0
+    for _, line in ipairs(rules()) do
+      local g = find(parse(line), "GROUP")
+      if g then
+        groups = groups + 1
+        assert.are.equal("plugdev", g, line)
+      end
+    end
+    assert.is_true(groups > 0)
+  end)
 end)
