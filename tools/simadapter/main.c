@@ -66,7 +66,7 @@
  * a sanitizer build of COMMAND runs under the preload with this option. */
 #define ASAN_LINK_ORDER "verify_asan_link_order=0"
 #ifndef CWLUA_SHIM_PATH /* relative to this program's folder; set by CMakeLists.txt */
-#define CWLUA_SHIM_PATH "../lib/cwlua/libcwlua-sim-adapter-shim.so"
+#define CWLUA_SHIM_PATH "../libexec/cwlua/libcwlua-sim-adapter-shim.so"
 #endif
 
 /* The adapter as the client sees it: an FT232R, the most common USB-TTL adapter. */
