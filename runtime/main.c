@@ -7,6 +7,7 @@
 #include "l_readline.h"
 #include "l_serial.h"
 #include "l_signal.h"
+#include "l_trace.h"
 #include "l_tty.h"
 #include "l_util.h"
 #include "l_zlib.h"
@@ -94,6 +95,8 @@ static int pmain(lua_State *L)
     lua_setfield(L, -2, "cwlua.core.tty");
     lua_pushcfunction(L, luaopen_cwlua_core_zlib);
     lua_setfield(L, -2, "cwlua.core.zlib");
+    lua_pushcfunction(L, luaopen_cwlua_core_trace);
+    lua_setfield(L, -2, "cwlua.core.trace");
     lua_pop(L, 1);
 
     const cw_embedded *boot = NULL;

@@ -13,6 +13,8 @@
  *   runtime.stat(path)               -> { type = "file" | "directory" | "fifo" | "socket" |
  *                                        "char" | "block" | "other", size = bytes }
  *                                       | nil, msg, code (stat(2): symbolic links followed)
+ *   runtime.mkdir(path)              -> true | nil, msg, code (mkdir(2), mode 0777 less the
+ *                                       umask; code "exists" when something is there already)
  *   runtime.isatty(fd)               -> boolean (fd 0, 1 or 2)
  *   runtime.exec(path, argv)         -> does not return | nil, msg, code (execv(3))
  *   runtime.capture(argv [, max [, timeout_ms]]) -> stdout, status | nil, msg, code
@@ -59,6 +61,9 @@ static int pushfail_errno(lua_State *L, const char *what, int err)
         break;
     case ENOTDIR:
         code = "not_dir";
+        break;
+    case EEXIST:
+        code = "exists";
         break;
     default:
         code = "io";
@@ -184,6 +189,16 @@ static int l_stat(lua_State *L)
     lua_setfield(L, -2, "type");
     lua_pushinteger(L, (lua_Integer)st.st_size);
     lua_setfield(L, -2, "size");
+    return 1;
+}
+
+/* One folder, for the trace sets `cwlua capture` writes (scripts/cwlua/traceset.lua). */
+static int l_mkdir(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    if (mkdir(path, 0777) != 0)
+        return pushfail_errno(L, path, errno);
+    lua_pushboolean(L, 1);
     return 1;
 }
 
@@ -378,6 +393,7 @@ int luaopen_cwlua_core_runtime(lua_State *L)
         {"embedded_names", l_embedded_names},
         {"dir", l_dir},
         {"stat", l_stat},
+        {"mkdir", l_mkdir},
         {"isatty", l_isatty},
         {"exec", l_exec},
         {"capture", l_capture},

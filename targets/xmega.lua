@@ -28,5 +28,8 @@ return xmega.recipe {
     -- (§B.3). A chip erase that outlasts it is waited for (cwlua.xmega).
     engine_timeout_ms = 200,
     reset_pin = "pdic",       -- the XMEGA's /RESET is PDI_CLK (§1.1, §1.2): cwlua reset xmega
+    -- program erases the whole application section with one command when the image has bytes
+    -- in it ("pages": only the pages the image touches, one command each; cwlua.xmega)
+    app_erase = "section",
   },
 }

@@ -238,11 +238,12 @@ local function erase(ctx, chip, units)
   chip.read_protected = false
 end
 
--- Flash: one LOAD_ADDRESS (word address), then one PROGRAM per page piece; the board
--- increments the address (§C.3, §C.4).
+-- Flash: one PROGRAM per page piece at the engine's word address, which the engine advances
+-- (§C.3, §C.4): a LOAD_ADDRESS only where the address wanted is not the engine's (isp:seek),
+-- i.e. once for a contiguous image and once more for its verify.
 local function write(ctx, chip, addr, data)
   local isp, page = ctx.isp, chip.part.flash_page
-  isp:load_address(addr // 2)
+  isp:seek(addr // 2)
   local off = 0
   while off < #data do
     local a = addr + off
@@ -258,7 +259,7 @@ local function read(ctx, _, addr, len)
   local a0 = addr - addr % 2
   local n = len + (addr - a0)
   n = n + n % 2
-  isp:load_address(a0 // 2)
+  isp:seek(a0 // 2)
   local parts, done = {}, 0
   while done < n do
     local k = math.min(256, n - done)
@@ -272,7 +273,7 @@ end
 -- Write EEPROM Memory Page C2, §C.5)
 local function write_eeprom(ctx, chip, offset, data)
   local isp, page = ctx.isp, chip.part.eeprom_page
-  isp:load_address(offset)
+  isp:seek(offset)
   local off = 0
   while off < #data do
     local a = offset + off
@@ -285,7 +286,7 @@ end
 
 local function read_eeprom(ctx, _, offset, len)
   local isp = ctx.isp
-  isp:load_address(offset)
+  isp:seek(offset)
   local parts, done = {}, 0
   while done < len do
     local k = math.min(256, len - done)
@@ -596,10 +597,11 @@ end
 
 -- A step whose V2 command reported a failure (a target error: a RDY/BSY or command timeout)
 -- runs once more (contract.md §3.11) when running it twice leaves the chip as running it once.
--- Each step starts with its own LOAD_ADDRESS, so the engine's advancing address is set again
--- (§C.3). Reads have no side effect; a flash page written again with the same bytes stays them
--- (flash takes the AND of old and new bits); an EEPROM page write erases the page first; a fuse,
--- the lock byte or a chip erase done twice is done once (§C.5).
+-- A command that failed leaves the engine's advancing address unknown to cwlua (§C.3), so the
+-- step run again starts with a LOAD_ADDRESS (v2isp's seek). Reads have no side effect; a flash
+-- page written again with the same bytes stays them (flash takes the AND of old and new bits);
+-- an EEPROM page write erases the page first; a fuse, the lock byte or a chip erase done twice
+-- is done once (§C.5).
 local ENGINE_ATTEMPTS = 2
 local function again(step, what) return retry.wrap(step, what, ENGINE_ATTEMPTS) end
 

@@ -629,11 +629,17 @@ Snapshot.__name = "cwlua.Snapshot"
 
 --- board:snapshot() -> snap | nil, msg, code. snap:restore() (and <close>) puts back the target
 -- clock (the clock source's settings — a Husky's PLL registers included — and HS2), pin modes
--- and power, glitch outputs (MOSFETs, HS2 = glitch) and the serial settings: those cwlua set
--- earlier in this process, else 38400 8N1 (the board cannot report them).
+-- and power, glitch outputs (MOSFETs, HS2 = glitch), the ADC registers cwlua.scope changed
+-- since (disarming it) and the serial settings: those cwlua set earlier in this process, else
+-- 38400 8N1 (the board cannot report them).
 Board.snapshot = protect(function(self)
   checkopen(self)
-  local s = { _board = self, _serial = usart.snapshot(self), _clock = clock.snapshot(self) }
+  local s = { _board = self, _serial = usart.snapshot(self), _clock = clock.snapshot(self),
+              _adc = {} }
+  -- the ADC registers cost nothing here: cwlua.scope reports each one before it first changes
+  -- it (Board:_adc_note), so only what a capture changed is written back
+  self._snaps = self._snaps or setmetatable({}, { __mode = "k" })
+  self._snaps[s] = true
   if self._kind.fpga then
     s._ioroute = self:_fpga_read(REG.IOROUTE, 8)
     s._extclk = self:_fpga_read(REG.EXTCLK, 1)
@@ -655,6 +661,12 @@ local restore = protect(function(self)
     local ok, err = pcall(f, ...)
     if not ok then first = first or err end
   end
+  for reg, v in pairs(self._adc) do
+    part(function()
+      b:_fpga_write(reg, v)
+      b._adc[reg] = v
+    end)
+  end
   part(clock.restore, b, self._clock)
   if b._kind.fpga then
     part(b._fpga_write, b, REG.EXTCLK, self._extclk)
@@ -666,6 +678,14 @@ local restore = protect(function(self)
   if first then error(first, 0) end
   return true
 end)
+
+--- board:_adc_note(reg, bytes): cwlua.scope is about to change ADC register reg, whose value is
+-- bytes; every live snapshot that has not seen it change yet keeps bytes, to write back.
+function Board:_adc_note(reg, old)
+  for s in pairs(self._snaps or {}) do
+    if not s._done and s._adc[reg] == nil then s._adc[reg] = old end
+  end
+end
 
 --- snap:restore() -> true | nil, msg, code. Safe to call more than once. Runs to its end even
 -- while SIGINT/SIGTERM stops the run (signal.hold: no interrupt is raised inside), so the

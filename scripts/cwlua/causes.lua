@@ -18,7 +18,7 @@ M.EXIT = {
   ["no-engine"] = 3, unsupported = 3, ["board-error"] = 3,
   ["no-target-power"] = 4, ["no-clock"] = 4, ["no-reply"] = 4, ["swapped-lines"] = 4,
   ["garbled-reply"] = 4, ["target-refused"] = 4, ["app-running"] = 4,
-  ["reset-ineffective"] = 4,
+  ["reset-ineffective"] = 4, ["no-trigger"] = 4,
   ["verify-mismatch"] = 5,
   internal = 1, failure = 1, ["out-of-memory"] = 1,
   interrupted = 130,

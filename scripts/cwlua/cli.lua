@@ -20,8 +20,8 @@ local path = require "cwlua.path"
 
 local M = {}
 
-M.COMMANDS = { "program", "verify", "read", "erase", "info", "doctor", "reset", "power", "clock",
-  "term", "list", "targets", "run", "shell", "sim", "help" }
+M.COMMANDS = { "program", "verify", "read", "erase", "info", "doctor", "capture", "reset",
+  "power", "clock", "term", "list", "targets", "run", "shell", "sim", "help" }
 
 -- The words of the usage line and the description that open --help (and the man page).
 M.USAGE = "cwlua [-d SPEC] [options] COMMAND [args]"

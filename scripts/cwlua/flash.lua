@@ -687,7 +687,11 @@ function M.program(word, file, opts)
     if opts.chip then
       erased = erase(ctx, chip, "all", opts)
     elseif not img:is_empty() then
-      erased = erase(ctx, chip, units_touched(chip, img), opts)
+      local units = units_touched(chip, img)
+      -- a recipe may erase more than the image touches where one command does what would take
+      -- one per unit (XMEGA: the application section, docs/targets.md "Steps")
+      if ctx.recipe.plan_erase then units = ctx.recipe.plan_erase(ctx, chip, units) end
+      erased = erase(ctx, chip, units, opts)
     end
     ctx.log("erased %d %s%s", erased, chip.unit_name, erased == 1 and "" or "s")
     local total = img:size()

@@ -6,7 +6,8 @@ local runtime = require "cwlua.core.runtime"
 
 local SUBMODULES = { errors = "errors", image = "image", targets = "targets", json = "json",
                      board = "board", time = "time", flash = "flashapi",
-                     simpleserial = "simpleserial" }
+                     simpleserial = "simpleserial", scope = "scope", traceset = "traceset",
+                     aes = "aes" }
 
 local M = { version = runtime.version }
 

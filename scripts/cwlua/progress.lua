@@ -29,13 +29,14 @@ local live -- the bar whose line is open, for progress.interrupt
 
 --- progress.new(label, total, opts) -> p. total counts bytes, or opts.unit (e.g. "page") when
 -- given. opts.quiet silences it; opts.terminal_only draws on a terminal and prints no plain
--- lines elsewhere (an erase, whose result the summary line gives). Hold p in a <close> variable:
--- a bar cut short by an error or a signal then ends its line, so the message that follows
--- starts on a line of its own.
+-- lines elsewhere (an erase, whose result the summary line gives); opts.rate shows units a
+-- second (a capture's traces/s). Hold p in a <close> variable: a bar cut short by an error or a
+-- signal then ends its line, so the message that follows starts on a line of its own.
 function M.new(label, total, opts)
   opts = opts or {}
   local on_tty = runtime.isatty(2)
   return setmetatable({ label = label, total = total, done = 0, unit = opts.unit,
+    rate = opts.rate,
     quiet = opts.quiet or (opts.terminal_only and not on_tty), tty = on_tty,
     t0 = time.now_ns(), next_quarter = 1 }, P)
 end
@@ -94,6 +95,13 @@ function P:_stats(now)
   end
   local eta = ""
   if done > 0 and done < total then eta = " ETA " .. clock(elapsed * (total - done) / done) end
+  if self.unit and self.rate then -- "120/300 traces 45.3/s ETA 0:04"
+    local count = ("%" .. #tostring(total) .. "d/%d %s"):format(done, total,
+      plural(total, self.unit))
+    local rate = elapsed > 0 and (" %.1f/s"):format(done / elapsed) or " -/s"
+    return { { count .. rate .. eta, #count + #" 9999.9/s" + 1 + ETA_MAX },
+             { count .. eta, #count + 1 + ETA_MAX }, { count, #count } }, done / total
+  end
   if self.unit then
     local count = ("%d/%d %s"):format(done, total, plural(total, self.unit))
     -- as wide as a wait's text can be (p:waiting), so the bar keeps its width through an erase

@@ -413,6 +413,31 @@ end
 
 local READ_OPTS = { ack = true }
 
+-- Bytes on the wire of a reply with n data bytes (nil: none) and, with ack, the
+-- acknowledgement after it: v1 "r" + 2n hex + "\n", "z" + 2 hex + "\n"; v2 a frame of n + 2
+-- bytes plus CRC, pointer and terminator, the 'e' frame 6 bytes.
+local function wire_len(version, n, ack)
+  local reply = n and (version == 1 and 2 * n + 2 or n + 5) or 0
+  return reply + (ack and (version == 1 and 4 or 6) or 0)
+end
+
+-- Where the stream can (a board's USART bridge: stream:await), wait until the whole answer
+-- of `len` bytes can be there before looking, so one look takes it all (bench/README.md, "The
+-- capture bench"): after the command's last byte, one frame a byte, plus how long this
+-- command kept the target busy last time (learnt from how much was missing at the first
+-- look). Returns false when nothing came within the timeout, for the caller's message.
+function SS:_prefetch(len, timeout_ms)
+  local stream = self.stream
+  if not stream.await or not stream.frame_ns then return true end
+  local key = self._last or "?"
+  self._busy = self._busy or {}
+  local busy = self._busy[key] or 0
+  local have, first = stream:await(len, timeout_ms, busy)
+  if not have then return true end -- the read that follows reports the stream's failure
+  if have >= len and first < len then self._busy[key] = busy + (len - first) * stream.frame_ns end
+  return have > 0
+end
+
 -- A non-zero status in the acknowledgement of the last command (what: "'p'", "0x01/0x01").
 function SS:_nack(what, st)
   return nil, ("%s: the target answered %s with status 0x%02X%s"):format(self:_where(), what, st,
@@ -467,6 +492,11 @@ function SS:read(cmd, n, timeout_ms, opts)
   if n ~= nil and (math.type(n) ~= "integer" or n < 0) then
     error("simpleserial: n must be a non-negative integer", 2)
   end
+  if n and not self:_prefetch(wire_len(self.version, n, not (opts and opts.ack == false)),
+    timeout_ms) then
+    return self:_fail("timeout", "no %s within %g ms (%d baud)", self:_what(cmd, "reply"),
+      timeout_ms, self.baud)
+  end
   local r = table.pack(self:_reply(cmd, n, timeout_ms))
   if r[1] == nil or (opts and opts.ack == false) then
     return table.unpack(r, 1, math.min(r.n, 4))
@@ -494,6 +524,12 @@ end
 function SS:_transact(label, cmd, scmd, data, reply_len)
   local ok, msg, code = self:write(cmd, data, scmd)
   if not ok then return nil, msg, code end
+  if reply_len ~= "any" and not self:_prefetch(wire_len(self.version, reply_len, true),
+    self.timeout_ms) then
+    local what = reply_len and self:_what(self.version == 1 and "r" or 0x72, "reply")
+      or self:_what(self.version == 1 and "z" or "e", "acknowledgement")
+    return self:_fail("timeout", "no %s within %g ms (%d baud)", what, self.timeout_ms, self.baud)
+  end
   local reply
   if reply_len then
     local n = reply_len ~= "any" and reply_len or nil

@@ -18,8 +18,8 @@ M.API = 1 -- the recipe API this cwlua implements; a recipe states the one it wa
 
 -- The steps a recipe may provide (docs/targets.md). cwlua owns the sequencing of a command;
 -- the steps are what differs between chips.
-M.STEPS = { "connect", "info", "erase", "write", "read", "start", "protection", "unprotect",
-            "write_option_bytes", "explain", "reset", "doctor",
+M.STEPS = { "connect", "info", "erase", "plan_erase", "write", "read", "start", "protection",
+            "unprotect", "write_option_bytes", "explain", "reset", "doctor",
             -- memories other than flash (docs/targets.md "Memories other than flash")
             "write_eeprom", "read_eeprom", "fuses", "write_fuse", "write_lock", "check_fuses" }
 -- The commands a recipe supports follow from its steps.

@@ -185,31 +185,92 @@ local function chip_erase(ctx, chip)
   return chip
 end
 
+--- step plan_erase(ctx, chip, units) -> units: what `program` erases for an image touching these
+-- pages. With app_erase = "section" (the default) an image with bytes in the application
+-- section has the whole section erased — erase() then sends one section erase (§B.1 type 2)
+-- instead of one page erase per page: the engine cannot erase and write a flash page in one
+-- command (§B.2: the NVM's 0x25/0x2F are never sent), so a page erase costs an ERASE and its
+-- status on the wire besides the chip's 4 ms (§B.5), while the section erase waits about 6 ms
+-- once. The boot section and EEPROM keep only what the image touches, and so does the
+-- application section with app_erase = "pages". `erase --addr/--len` does not come here: it
+-- erases exactly the pages asked for.
+local function plan_erase(ctx, chip, units)
+  if (ctx.defaults.app_erase or "section") ~= "section" then return units end
+  local app_pages = chip.app_size // chip.part.flash_page
+  local list, any = {}, false
+  for i = 0, app_pages - 1 do list[#list + 1] = i end
+  for _, i in ipairs(units) do
+    if i < app_pages then any = true else list[#list + 1] = i end
+  end
+  return any and list or units
+end
+
 --- step erase(ctx, chip, units): "all" = chip erase (flash, EEPROM unless EESAVE, lock bits);
--- else the application or boot pages (§B.1 erase types 5 and 6)
+-- else the pages listed: a section whose every page is listed with one section erase (§B.1
+-- erase types 2 and 3: one command and one wait of about 6 ms instead of one page erase of 4 ms
+-- each, §B.5), the others with application-page or boot-page erases (types 5 and 6). Only the
+-- pages listed are erased either way; EEPROM and the fuses are never touched.
 local function erase(ctx, chip, units)
   if units == "all" then return chip_erase(ctx, chip) end
   writable(ctx, chip)
-  for n, i in ipairs(units) do
+  local x, page = ctx.xprog, chip.part.flash_page
+  local listed = { app = 0, boot = 0 }
+  for _, i in ipairs(units) do
+    local sec = chip.units[i + 1].start >= chip.app_size and "boot" or "app"
+    listed[sec] = listed[sec] + 1
+  end
+  local whole = { app = listed.app == chip.app_size // page,
+                  boot = chip.boot_size > 0 and listed.boot == chip.boot_size // page }
+  local done = 0
+  local function progress(n)
+    done = done + n
+    if ctx.progress then ctx.progress:update(done) end -- a bar on a terminal: pages done
+  end
+  if whole.app then
+    ctx.log("erasing the application section (%d KiB)", chip.app_size // 1024)
+    x:erase(ERASE.APP, pdi_flash(0), "application-section erase")
+    progress(listed.app)
+  end
+  if whole.boot then
+    ctx.log("erasing the boot section (%d KiB)", chip.boot_size // 1024)
+    x:erase(ERASE.BOOT, pdi_flash(chip.app_size), "boot-section erase")
+    progress(listed.boot)
+  end
+  for sec, n in pairs(listed) do
+    if n > 0 and not whole[sec] then
+      ctx.log("erasing %d %s page%s", n, sec == "app" and "application" or "boot",
+        n == 1 and "" or "s")
+    end
+  end
+  for _, i in ipairs(units) do
     local u = chip.units[i + 1]
     local boot = u.start >= chip.app_size
-    ctx.xprog:erase(boot and ERASE.BOOT_PAGE or ERASE.APP_PAGE, pdi_flash(u.start),
-      boot and "boot page erase" or "application page erase")
-    if ctx.progress then ctx.progress:update(n) end -- a bar on a terminal: pages done
+    if not whole[boot and "boot" or "app"] then
+      x:erase(boot and ERASE.BOOT_PAGE or ERASE.APP_PAGE, pdi_flash(u.start),
+        boot and "boot page erase" or "application page erase")
+      progress(1)
+    end
   end
 end
 
---- step write(ctx, chip, addr, data): one page (flash.lua's 256-byte aligned blocks): page
--- buffer erased, loaded, written with the section's own command (§B.2 WRITE_MEM types 1 and 2)
+--- step write(ctx, chip, addr, data): one page (flash.lua's 256-byte aligned blocks): loaded
+-- into the page buffer and written with the section's own command (§B.2 WRITE_MEM types 1 and
+-- 2). The buffer must hold nothing but the page (a byte not loaded stays 0xFF, so a short page
+-- leaves the rest of the page as the erase left it): the chip empties it with every page write
+-- (§B.5), so the engine erases it (mode bit 0) only before the first write of a session and
+-- after a write that failed, when what it holds is not known.
 local function write(ctx, chip, addr, data)
   writable(ctx, chip)
-  local page = chip.part.flash_page
+  local x, page = ctx.xprog, chip.part.flash_page
   local pos = 1
   while pos <= #data do
     local a = addr + pos - 1
     local n = math.min(#data - pos + 1, page - a % page)
-    ctx.xprog:write(a >= chip.app_size and MEM.BOOT or MEM.APPL,
-      xprog.PAGE_ERASE_BUFFER | xprog.PAGE_WRITE, pdi_flash(a), data:sub(pos, pos + n - 1))
+    local mode = xprog.PAGE_WRITE | (x.fbuf_empty and 0 or xprog.PAGE_ERASE_BUFFER)
+    x.fbuf_empty = false
+    x:write(a >= chip.app_size and MEM.BOOT or MEM.APPL, mode, pdi_flash(a),
+      data:sub(pos, pos + n - 1))
+    x.fbuf_empty = true
     pos = pos + n
   end
 end
@@ -473,8 +534,9 @@ end
 
 -- A step whose engine command reported FAILED or TIMEOUT (a target error) runs once more
 -- (contract.md §3.11) when running it twice leaves the chip as running it once: READ_MEM reads;
--- a flash page is written from a freshly erased page buffer, and flash takes the AND of old and
--- new bits, so the same bytes again change nothing; an EEPROM page is erased and written in one
+-- a flash page is written again from an erased page buffer (a failed write leaves its state
+-- unknown, so the next one erases it), and flash takes the AND of old and new bits, so the same
+-- bytes again change nothing; an EEPROM page is erased and written in one
 -- command; a fuse or the lock byte written again with the same value stays it (§B.2). The chip
 -- erase keeps its own fallback (re-entering until NVMEN is back).
 local ENGINE_ATTEMPTS = 2
@@ -488,6 +550,11 @@ M.PARAMS = {
   -- that waits a minute is no longer waiting for a chip
   engine_timeout_ms = { type = "number", above = 0, max = 60000 },
   reset_pin = { pin = true },
+  -- what program erases in the application section (plan_erase): all of it, in one command,
+  -- or only the pages the image touches, one command each
+  app_erase = { one_of = { "section", "pages" },
+                why = "section: the whole application section; pages: only the pages the image "
+                  .. "touches" },
 }
 
 --- xmega.recipe(t) -> t with the shared XMEGA steps filled in (a recipe's own steps win), and
@@ -509,7 +576,8 @@ function M.recipe(t)
       t.params[k] = c
     end
   end
-  local base = { connect = connect, erase = erase, write = again(write, "flash write"),
+  local base = { connect = connect, plan_erase = plan_erase, erase = erase,
+                 write = again(write, "flash write"),
                  read = again(read, "flash read"), start = start, info = info,
                  protection = protection, unprotect = unprotect,
                  write_eeprom = again(write_eeprom, "EEPROM write"),

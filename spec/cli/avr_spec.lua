@@ -69,6 +69,46 @@ describe("avr recipe on the simulator", function()
     end)
   end
 
+  describe("USB transfers", function()
+    -- The engine advances its address through every PROGRAM and READ (target-protocols.md
+    -- §C.3), so a contiguous image needs one LOAD_ADDRESS to write and one to verify; the RAM
+    -- buffer goes out 128 bytes a request and comes back in one (§1, §C.1).
+    local function loads(stderr)
+      local n = 0
+      for _ in stderr:gmatch("> 21 06 ") do n = n + 1 end
+      return n
+    end
+
+    it("16 KiB into the ATmega328P: 587 transfers, one LOAD_ADDRESS each way", function()
+      local data = images.pattern(16384, 11)
+      local r = cw({ "--json", "--log-wire", "program", "avr", hex({ { 0, data } }) })
+      assert.are.equal(0, r.status, r.stderr)
+      local o = json.decode(r.stdout)
+      -- per 256 bytes: two pages of SET_RAMBUF, PROGRAM_FLASH_ISP and its status, then
+      -- READ_FLASH_ISP, its status and GET_RAMBUF; besides: the chip erase, the two
+      -- LOAD_ADDRESS, LEAVE (each with its status), and the FPGA register read (two requests)
+      -- and write that take the ISP routing off
+      assert.are.equal(64 * 9 + 11, o.sim.usb.ctrl_in + o.sim.usb.ctrl_out)
+      assert.are.equal(2, loads(r.stderr))
+      r = cw({ "read", "avr", dir .. "/back.bin", "--len", "16384", "-q" })
+      assert.are.equal(0, r.status, r.stderr)
+      assert.are.equal(data, slurp(dir .. "/back.bin"))
+    end)
+
+    it("an image in two pieces: a LOAD_ADDRESS where each piece starts, both ways", function()
+      local a, b = images.pattern(300, 12), images.pattern(200, 13)
+      local r = cw({ "--log-wire", "program", "avr", hex({ { 0, a }, { 0x1000, b } }) })
+      assert.are.equal(0, r.status, r.stderr)
+      assert.are.equal(4, loads(r.stderr))
+      r = cw({ "read", "avr", dir .. "/back.bin", "--len", "0x10C8", "-q" })
+      assert.are.equal(0, r.status, r.stderr)
+      local back = slurp(dir .. "/back.bin")
+      assert.are.equal(a, back:sub(1, 300))
+      assert.are.equal(("\xFF"):rep(0x1000 - 300), back:sub(301, 0x1000))
+      assert.are.equal(b, back:sub(0x1001))
+    end)
+  end)
+
   it("info shows the signature, fuses and lock bits", function()
     local r = cw({ "info", "avr" })
     assert.are.equal(0, r.status, r.stderr)

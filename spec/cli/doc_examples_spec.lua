@@ -121,6 +121,7 @@ local LOOKS_LIKE = {
   { "^%s*verified %d+ bytes of ", "a summary line" },
   { "^%s*read %d+ bytes from ", "a summary line" },
   { "^%s*erased %d+ %a+ of ", "a summary line" },
+  { "^%s*captured %d+ traces of ", "a summary line" },
   { "^%s*cwlua doctor ", "a doctor report" },
   { "^%s+ok%s%s+%a", "a doctor step" },
   { "^%s+unverifiable%s%s+%a", "a doctor step" },

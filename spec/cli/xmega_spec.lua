@@ -45,11 +45,13 @@ describe("xmega on the simulator", function()
   end)
   after_each(cli.cleanup)
 
+  -- part, name, signature, info's flash row, pages erased for the image below (the whole
+  -- application section and the image's two boot pages)
   for _, c in ipairs({
     { "atxmega128d4", "ATxmega128D4", "1E 97 47", "136 KiB: application 128 KiB + boot 8 KiB "
-      .. "at 0x20000, 256-byte pages" },
+      .. "at 0x20000, 256-byte pages", 512 + 2 },
     { "atxmega16a4", "ATxmega16A4", "1E 94 41", "20 KiB: application 16 KiB + boot 4 KiB at "
-      .. "0x04000, 256-byte pages" },
+      .. "0x04000, 256-byte pages", 64 + 2 },
   }) do
     it(c[1] .. ": program, verify, read back, info", function()
       local data = images.pattern(1000, #c[1])
@@ -60,7 +62,7 @@ describe("xmega on the simulator", function()
       assert.are.equal(0, r.status, r.stderr)
       assert.are.equal(("programmed 1300 bytes into %s in "):format(c[2]),
         r.stdout:match("^programmed 1300 bytes into %S+ in "))
-      assert.matches(", 6 pages erased, verified\n$", r.stdout)
+      assert.matches(", " .. c[5] .. " pages erased, verified\n$", r.stdout)
       r = cw({ "--sim-target", c[1], "verify", "xmega", file })
       assert.are.equal(0, r.status, r.stderr)
       assert.matches("^verified 1300 bytes of " .. c[2] .. " in ", r.stdout)
@@ -150,12 +152,126 @@ describe("xmega on the simulator", function()
     end)
   end)
 
+  describe("USB transfers and what is erased", function()
+    -- Exact counts on the simulated CW-Lite, from the erase to the LEAVE: a section erase and
+    -- its status, or per page a page erase and its status; per 256-byte page two SET_RAMBUF of
+    -- 128 bytes, WRITE_MEM and its status, and to verify READ_MEM, its status and one
+    -- GET_RAMBUF of 256 bytes (target-protocols.md §1, §B.1); then LEAVE and its status.
+    local function program(args)
+      local r = cw(args)
+      assert.are.equal(0, r.status, r.stderr)
+      local o = json.decode(r.stdout)
+      return o.sim.usb.ctrl_in + o.sim.usb.ctrl_out + o.sim.usb.bulk, o, r
+    end
+
+    -- an ATxmega128D4 holding bytes past a 64 KiB image: in the application section at
+    -- 0x18000, in the boot section and in EEPROM
+    local OLD_APP, OLD_BOOT = images.pattern(300, 22), images.pattern(300, 23)
+    local function old_data()
+      local r = cw({ "program", "xmega", hex({ { 0x18000, OLD_APP }, { 0x20000, OLD_BOOT },
+        { EE, "kept" } }, "old.hex"), "-q" })
+      assert.are.equal(0, r.status, r.stderr)
+    end
+
+    it("64 KiB into the ATxmega128D4: one application-section erase, 1 796 transfers; the rest "
+      .. "of the section is erased, the boot section and EEPROM keep their bytes", function()
+      old_data()
+      local data = images.pattern(65536, 21)
+      local file = hex({ { 0, data } })
+      local n, o, r = program({ "--json", "-v", "program", "xmega", file })
+      assert.are.equal(512, o.erased) -- the whole 128 KiB section, in pages
+      assert.are.equal(2 + 256 * 7 + 2, n)
+      -- said before it happens
+      assert.matches("\nxmega: erasing the application section %(128 KiB%)\nxmega: erased 512 "
+        .. "pages\n", r.stderr)
+      assert.are.equal(data, readback({ "--len", "65536" }))
+      assert.are.equal(("\xFF"):rep(65536), readback({ "--addr", "0x10000", "--len", "65536" }))
+      assert.are.equal(OLD_BOOT, readback({ "--addr", "0x20000", "--len", "300" }))
+      assert.are.equal("kept", readback({ "--memory", "eeprom", "--len", "4" }))
+      r = cw({ "verify", "xmega", file, "-q" })
+      assert.are.equal(0, r.status, r.stderr)
+    end)
+
+    it("--set app_erase=pages erases only the pages the image touches: 2 306 transfers, the "
+      .. "rest of the section keeps its bytes", function()
+      old_data()
+      local data = images.pattern(65536, 21)
+      local file = hex({ { 0, data } })
+      local n, o, r = program({ "--json", "-v", "program", "xmega", file, "--set",
+        "app_erase=pages" })
+      assert.are.equal(256, o.erased)
+      assert.are.equal(256 * 9 + 2, n)
+      assert.matches("\nxmega: erasing 256 application pages\n", r.stderr)
+      assert.are.equal(data, readback({ "--len", "65536" }))
+      assert.are.equal(OLD_APP, readback({ "--addr", "0x18000", "--len", "300" }))
+      assert.are.equal(OLD_BOOT, readback({ "--addr", "0x20000", "--len", "300" }))
+      assert.are.equal("kept", readback({ "--memory", "eeprom", "--len", "4" }))
+      r = cw({ "verify", "xmega", file, "-q" })
+      assert.are.equal(0, r.status, r.stderr)
+      r = cw({ "program", "xmega", file, "--set", "app_erase=some" })
+      assert.are.equal(2, r.status)
+      assert.are.equal("cwlua: --set app_erase=some: app_erase takes one of section, pages "
+        .. "(section: the whole application section; pages: only the pages the image touches)\n",
+        r.stderr)
+    end)
+
+    it("an image only in the boot section leaves the application section alone; one covering "
+      .. "the boot section erases it with one command", function()
+      local t = { "--sim-target", "atxmega16a4" }
+      local boot, app = images.pattern(512, 5), images.pattern(16384, 6)
+      local r = cw({ t[1], t[2], "program", "xmega", hex({ { 0, app }, { EE, "kept" } }), "-q" })
+      assert.are.equal(0, r.status, r.stderr)
+      local n, o = program({ t[1], t[2], "--json", "program", "xmega",
+        hex({ { 0x4000, boot } }) })
+      assert.are.equal(2, o.erased) -- two boot page erases
+      assert.are.equal(2 * 2 + 2 * 7 + 2, n)
+      assert.are.equal(app, readback({ t[1], t[2], "--len", "16384" }))
+      local all = images.pattern(4096, 7)
+      n, o = program({ t[1], t[2], "--json", "program", "xmega", hex({ { 0x4000, all } }) })
+      assert.are.equal(16, o.erased)
+      assert.are.equal(2 + 16 * 7 + 2, n) -- one boot-section erase, no page erases
+      assert.are.equal(app .. all, readback({ t[1], t[2], "--len", "20480" }))
+      assert.are.equal("kept", readback({ t[1], t[2], "--memory", "eeprom", "--len", "4" }))
+    end)
+
+    it("with app_erase=pages, an image covering the section still erases it with one command; "
+      .. "one page short, page erases, and that page keeps its bytes", function()
+      local t = { "--sim-target", "atxmega16a4", "--set", "app_erase=pages" }
+      local last, app = images.pattern(256, 8), images.pattern(16384 - 256, 9)
+      local r = cw({ t[1], t[2], "program", "xmega", hex({ { 0x3F00, last } }), "-q", t[3], t[4] })
+      assert.are.equal(0, r.status, r.stderr)
+      local n, o = program({ t[1], t[2], "--json", "program", "xmega", hex({ { 0, app } }), t[3],
+        t[4] })
+      assert.are.equal(63, o.erased)
+      assert.are.equal(63 * 9 + 2, n)
+      assert.are.equal(app .. last, readback({ t[1], t[2], "--len", "16384" }))
+      local full = images.pattern(16384, 10)
+      n, o = program({ t[1], t[2], "--json", "program", "xmega", hex({ { 0, full } }), t[3],
+        t[4] })
+      assert.are.equal(64, o.erased)
+      assert.are.equal(2 + 64 * 7 + 2, n)
+      assert.are.equal(full, readback({ t[1], t[2], "--len", "16384" }))
+    end)
+
+    it("erase --addr/--len erases only the pages asked for, whatever app_erase says",
+      function()
+        local app = images.pattern(1024, 11)
+        local r = cw({ "program", "xmega", hex({ { 0, app } }), "-q" })
+        assert.are.equal(0, r.status, r.stderr)
+        r = cw({ "erase", "xmega", "--addr", "0x100", "--len", "256", "--json" })
+        assert.are.equal(0, r.status, r.stderr)
+        assert.are.equal(1, json.decode(r.stdout).erased)
+        assert.are.equal(app:sub(1, 256) .. ("\xFF"):rep(256) .. app:sub(513),
+          readback({ "--len", "1024" }))
+      end)
+  end)
+
   describe("EEPROM", function()
     it("comes from the image's EEPROM section and reads back with --memory eeprom", function()
       local file = hex({ { 0, "flash" }, { EE + 0x1E, "spans two pages" } })
       local r = cw({ "program", "xmega", file })
       assert.are.equal(0, r.status, r.stderr)
-      assert.matches(", 1 page erased, verified; 15 bytes of EEPROM\n$", r.stdout)
+      assert.matches(", 512 pages erased, verified; 15 bytes of EEPROM\n$", r.stdout)
       local ee = readback({ "--memory", "eeprom" })
       assert.are.equal(2048, #ee)
       assert.are.equal(("\xFF"):rep(0x1E) .. "spans two pages" .. ("\xFF"):rep(2048 - 0x2D), ee)

@@ -29,11 +29,46 @@ describe("cwlua.proto.v2isp", function()
     assert.are.same({ "in", 0x21, 0x20, 32 }, b.sent[2])
     isp:program("flash", ("\x11"):rep(130), { mode = 0xC1, delay_ms = 5, load = 0x40,
       write = 0x4C, read = 0x20 })
-    -- the RAM buffer goes first, 64 bytes a request, SET = 0x21 with the offset in the high byte
-    assert.are.same({ "out", 0x21, 0x0021, ("\x11"):rep(64) }, b.sent[3])
-    assert.are.same({ "out", 0x21, 0x4021, ("\x11"):rep(64) }, b.sent[4])
-    assert.are.same({ "out", 0x21, 0x8021, "\x11\x11" }, b.sent[5])
-    assert.are.same({ "out", 0x21, 0x13, "\x82\x00\xC1\x05\x40\x4C\x20\xFF\xFF" }, b.sent[6])
+    -- the RAM buffer goes first, 128 bytes a request (the board's OUT buffer, §1), SET = 0x21
+    -- with the offset in the high byte
+    assert.are.same({ "out", 0x21, 0x0021, ("\x11"):rep(128) }, b.sent[3])
+    assert.are.same({ "out", 0x21, 0x8021, "\x11\x11" }, b.sent[4])
+    assert.are.same({ "out", 0x21, 0x13, "\x82\x00\xC1\x05\x40\x4C\x20\xFF\xFF" }, b.sent[5])
+  end)
+
+  it("follows the engine's advancing address: one LOAD_ADDRESS for a contiguous run", function()
+    local b = fake({ "\x06\x00", "\x13\x00", "\x13\x00", "\x14\x00", "\x14\x00",
+                     "\x15\x00", "\x15\x81", "\x06\x00" })
+    local isp = v2isp.new(b)
+    local p = { mode = 0xC1, delay_ms = 5, load = 0x40, write = 0x4C, read = 0x20 }
+    local function loads()
+      local n = 0
+      for _, t in ipairs(b.sent) do
+        if t[1] == "out" and t[3] == v2isp.CMD.LOAD_ADDRESS then n = n + 1 end
+      end
+      return n
+    end
+    isp:seek(0x40)                             -- nothing known yet: LOAD_ADDRESS
+    isp:program("flash", ("\x11"):rep(128), p) -- 64 words: the engine is at 0x80 (§C.3)
+    isp:seek(0x80)                             -- there already
+    isp:program("flash", ("\x11"):rep(128), p)
+    isp:seek(0xC0)
+    isp:read("flash", 256)                     -- 128 words: at 0x140
+    assert.are.equal(1, loads())
+    assert.are.equal(0x140, isp.addr)
+    isp:read("flash", 6)                       -- 3 words further
+    assert.are.equal(0x143, isp.addr)
+    isp:program("eeprom", "\x01\x02\x03\x04", p) -- EEPROM advances a byte at a time
+    assert.are.equal(0x147, isp.addr)
+    isp:seek(0x147)
+    assert.are.equal(1, loads())
+    -- a command that fails leaves the address unknown: the next seek loads it again
+    local ok = pcall(isp.program, isp, "eeprom", "\x05", p)
+    assert.is_false(ok)
+    assert.is_nil(isp.addr)
+    isp:seek(0x148)
+    assert.are.equal(2, loads())
+    assert.are.equal(0x148, isp.addr)
   end)
 
   it("sends NewAE's ENTER layout (11 bytes) and reads the raw response through READ_*", function()
@@ -46,13 +81,13 @@ describe("cwlua.proto.v2isp", function()
     assert.are.same({ "out", 0x21, 0x1B, "\x03\xAC\x53\x00\x00" }, b.sent[3])
   end)
 
-  it("reads the RAM buffer with GET = 0x22 in 64-byte pieces", function()
+  it("reads the RAM buffer with GET = 0x22 in one request", function()
     local b = fake({ "\x14\x00" })
-    local data = v2isp.new(b):read("flash", 100)
-    assert.are.same({ "out", 0x21, 0x14, "\x64\x00\x20" }, b.sent[1])
-    assert.are.same({ "in", 0x21, 0x0022, 64 }, b.sent[3])
-    assert.are.same({ "in", 0x21, 0x4022, 36 }, b.sent[4])
-    assert.are.equal(100, #data)
+    local data = v2isp.new(b):read("flash", 256)
+    assert.are.same({ "out", 0x21, 0x14, "\x00\x01\x20" }, b.sent[1])
+    assert.are.same({ "in", 0x21, 0x0022, 256 }, b.sent[3])
+    assert.are.equal(3, #b.sent)
+    assert.are.equal(256, #data)
   end)
 
   it("raises a target error with the status, and a failure when no status came", function()

@@ -27,21 +27,47 @@ describe("cwlua.proto.xprog", function()
     assert.are.same({ "OUT 20 0007 08 FA 00 00 00", "IN 20 0020 3" }, b.log)
   end)
 
-  it("stages writes in 64-byte SET_RAMBUF chunks with the offset in wValue's high byte", function()
-    local b = fake({ "\x20\x00\x00" })
-    xprog.new(b):write(xprog.MEM.APPL, 3, 0x0800100, ("\xAA"):rep(200))
-    assert.are.same({ "OUT 20 0022", "OUT 20 4022", "OUT 20 8022", "OUT 20 C022" },
-      { b.log[1]:sub(1, 11), b.log[2]:sub(1, 11), b.log[3]:sub(1, 11), b.log[4]:sub(1, 11) })
-    assert.are.equal("OUT 20 0004 01 03 00 01 80 00 C8 00", b.log[5])
-    assert.are.equal(8 * 3 - 1, #b.log[4]:sub(13)) -- the last chunk: 8 bytes
+  it("stages writes in 128-byte SET_RAMBUF chunks with the offset in wValue's high byte",
+    function()
+      local b = fake({ "\x20\x00\x00" })
+      xprog.new(b):write(xprog.MEM.APPL, 3, 0x0800100, ("\xAA"):rep(200))
+      -- the board's OUT buffer takes 128 bytes (target-protocols.md §1)
+      assert.are.same({ "OUT 20 0022", "OUT 20 8022" },
+        { b.log[1]:sub(1, 11), b.log[2]:sub(1, 11) })
+      assert.are.equal(128 * 3 - 1, #b.log[1]:sub(13))
+      assert.are.equal(72 * 3 - 1, #b.log[2]:sub(13)) -- the last chunk: 72 bytes
+      assert.are.same({ "OUT 20 0004 01 03 00 01 80 00 C8 00", "IN 20 0020 3" },
+        { b.log[3], b.log[4] })
+      assert.are.equal(4, #b.log)
+    end)
+
+  it("reads through READ_MEM, then the whole RAM buffer in one GET_RAMBUF", function()
+    local b = fake({ "\x20\x00\x00", ("a"):rep(100) })
+    local d = xprog.new(b):read(0x08C0000, 100)
+    assert.are.equal(("a"):rep(100), d)
+    assert.are.same({ "OUT 20 0005 01 00 00 8C 00 64 00", "IN 20 0020 3", "IN 20 0021 100" },
+      b.log)
   end)
 
-  it("reads through READ_MEM then GET_RAMBUF chunks", function()
-    local b = fake({ "\x20\x00\x00", ("a"):rep(64), ("b"):rep(36) })
-    local d = xprog.new(b):read(0x08C0000, 100)
-    assert.are.equal(("a"):rep(64) .. ("b"):rep(36), d)
-    assert.are.same({ "OUT 20 0005 01 00 00 8C 00 64 00", "IN 20 0020 3", "IN 20 0021 64",
-      "IN 20 4021 36" }, b.log)
+  it("a page of 256 bytes costs two transfers out and one in", function()
+    local b = fake({ "\x20\x00\x00", "\x20\x00\x00", ("r"):rep(256) })
+    local x = xprog.new(b)
+    x:write(xprog.MEM.APPL, xprog.PAGE_WRITE, 0x0800000, ("w"):rep(256))
+    assert.are.same({ "OUT 20 0022", "OUT 20 8022", "OUT 20 0004", "IN 20 0020 3" },
+      { b.log[1]:sub(1, 11), b.log[2]:sub(1, 11), b.log[3]:sub(1, 11), b.log[4] })
+    assert.are.equal(("r"):rep(256), x:read(0x0800000, 256))
+    assert.are.same({ "OUT 20 0005 01 00 00 80 00 00 01", "IN 20 0020 3", "IN 20 0021 256" },
+      { b.log[5], b.log[6], b.log[7] })
+    assert.are.equal(7, #b.log)
+  end)
+
+  it("a GET_RAMBUF that comes back short is a board error", function()
+    local ok, e = pcall(function()
+      return xprog.new(fake({ "\x20\x00\x00", "abc" }), { where = "x" }):read(0x0800000, 4)
+    end)
+    assert.is_false(ok)
+    assert.are.equal("device", e.kind)
+    assert.are.equal("x: XMEGA programmer: GET_RAMBUF returned 3 of 4 bytes", e.message)
   end)
 
   it("turns FAILED or TIMEOUT into a target error", function()

@@ -323,6 +323,46 @@ static void test_extended_address(void)
     rig_close(&g);
 }
 
+/* Successive PROGRAMs after one LOAD_ADDRESS, as NewAE's writeMemory sends them (§C.4): each
+ * page is committed at the address its command started at, and a page that ends on a 64 Ki-word
+ * boundary is committed before the Load Extended Address that the next command sends first
+ * (§C.3, §C.7). cwlua relies on this to send LOAD_ADDRESS once per contiguous run. */
+static void test_programs_follow_the_address(void)
+{
+    rig g;
+    recorder r;
+    cwsim_v2 *e = rec_rig(&g, &r);
+    CHECK_EQ_INT(v2_cmd(g.b, 0x10, ENTER_CW, 11), 0);
+    uint8_t data[4] = {0x11, 0x22, 0x33, 0x44};
+    uint8_t pg[9] = {4, 0, 0x91, 0x06, 0x40, 0x4C, 0x20, 0xFF, 0xFF}; /* paged, timed, commit */
+    v2_load_address(g.b, 0x8000FFFEu); /* the last two words below 64 Ki, extended byte 0 */
+    v2_set_rambuf(g.b, data, 4);
+    r.n = 0;
+    CHECK_EQ_INT(v2_cmd(g.b, 0x13, pg, 9), 0);
+    static const uint8_t first[] = {0x4D, 0x00, 0x00, 0x00, 0x40, 0xFF, 0xFE, 0x11,
+                                    0x48, 0xFF, 0xFE, 0x22, 0x40, 0xFF, 0xFF, 0x33,
+                                    0x48, 0xFF, 0xFF, 0x44, 0x4C, 0xFF, 0xFE, 0x00};
+    CHECK_EQ_INT(r.n, sizeof first);
+    CHECK_MEM(r.mosi, first, sizeof first);
+    cwsim_v2_view v;
+    cwsim_v2_view_get(e, &v);
+    CHECK(v.must_load_extended);
+    CHECK_EQ_INT(v.current_address & 0xFFFFFFu, 0x010000);
+    /* the next command, without a LOAD_ADDRESS, goes on at word 0x10000 */
+    r.n = 0;
+    CHECK_EQ_INT(v2_cmd(g.b, 0x13, pg, 9), 0);
+    static const uint8_t second[] = {0x4D, 0x00, 0x01, 0x00, 0x40, 0x00, 0x00, 0x11,
+                                     0x48, 0x00, 0x00, 0x22, 0x40, 0x00, 0x01, 0x33,
+                                     0x48, 0x00, 0x01, 0x44, 0x4C, 0x00, 0x00, 0x00};
+    CHECK_EQ_INT(r.n, sizeof second);
+    CHECK_MEM(r.mosi, second, sizeof second);
+    cwsim_v2_view_get(e, &v);
+    CHECK(!v.must_load_extended);
+    CHECK_EQ_INT(v.current_address & 0xFFFFFFu, 0x010002);
+    cwsim_v2_remove(e);
+    rig_close(&g);
+}
+
 /* READ_FUSE with a return index outside 1..4 gives a byte from outside the response (§E) */
 static void test_ret_index(void)
 {
@@ -602,6 +642,7 @@ int main(void)
     test_word_addressing();
     test_commit_address_and_toggle();
     test_extended_address();
+    test_programs_follow_the_address();
     test_ret_index();
     test_timeout_trap();
     test_enter_failures();

@@ -9,11 +9,13 @@
  * proc_do_submiturb, check_ctrlrecip, checkintf, proc_reapurbnodelay), cited as "usbfs".
  *
  * What a client sees is what the kernel would give it: URBs are answered when submitted and
- * become reapable after the configured control-transfer latency; a board that does not answer
- * (CWSIM_TIMEOUT, like a device that NAKs) leaves the URB in flight until the client discards
- * it, so libusb reports its own LIBUSB_ERROR_TIMEOUT; the synchronous USBDEVFS_CONTROL and
- * USBDEVFS_BULK ioctls fail with ETIMEDOUT once their timeout has passed. A stall is EPIPE and
- * an unplugged board ENODEV (the device also leaves the mock sysfs, with a "remove" uevent). */
+ * become reapable after the configured control-transfer latency and whatever time the board
+ * spent inside the request (an XMEGA or AVR engine command, see board_control); a board that
+ * does not answer (CWSIM_TIMEOUT, like a device that NAKs) leaves the URB in flight until the
+ * client discards it, so libusb reports its own LIBUSB_ERROR_TIMEOUT; the synchronous
+ * USBDEVFS_CONTROL and USBDEVFS_BULK ioctls fail with ETIMEDOUT once their timeout has passed.
+ * A stall is EPIPE and an unplugged board ENODEV (the device also leaves the mock sysfs, with a
+ * "remove" uevent). */
 #include "simbus.h"
 
 #include <errno.h>
@@ -72,8 +74,9 @@ struct sa_dev {
     sa_ep eps[SA_MAX_EPS];
     size_t n_eps;
     sa_conn *claimed[SA_MAX_IFACES]; /* which open file holds each interface */
-    bool gone;     /* unplugged or re-enumerating: every further request fails with ENODEV */
-    bool replaced; /* the board came back as a newer sa_dev */
+    bool gone;            /* unplugged or re-enumerating: every further request fails with ENODEV */
+    bool replaced;        /* the board came back as a newer sa_dev */
+    int64_t ctrl_free_ns; /* real time at which the last control request's answer is complete */
     UMockdevIoctlBase *handler;
 };
 
@@ -448,16 +451,16 @@ static void wait_begin(sa_conn *c, UMockdevIoctlClient *client, sa_wait_kind kin
     g_cond_signal(&c->dev->bus->cond);
 }
 
-/* Answers (res, errno) after the control-transfer latency. */
-static void reply_later(sa_conn *c, UMockdevIoctlClient *client, long res, int err)
+/* Answers (res, errno) at ready_ns (real time). */
+static void reply_at(sa_conn *c, UMockdevIoctlClient *client, long res, int err, int64_t ready_ns)
 {
-    if (c->dev->bus->latency_ns <= 0) {
+    if (ready_ns <= mono_ns()) {
         umockdev_ioctl_client_complete(client, res, err);
         return;
     }
     c->wait_res = res;
     c->wait_errno = err;
-    wait_begin(c, client, SA_WAIT_REPLY, mono_ns() + c->dev->bus->latency_ns);
+    wait_begin(c, client, SA_WAIT_REPLY, ready_ns);
 }
 
 static sa_urb *pop_ready(sa_conn *c, int64_t now)
@@ -825,6 +828,32 @@ static void on_submiturb(sa_conn *c, UMockdevIoctlClient *client, UMockdevIoctlD
     complete(d, client, err != 0 ? "SUBMITURB" : NULL, err != 0 ? -1 : 0, err);
 }
 
+/* Runs one control request on the board; *ready_ns gets the real time at which its answer is
+ * complete. That is the time the board's clock moved during the request (the latency it
+ * charges, and whatever the board did inside it) after the board has finished the request
+ * before: its default pipe takes one request at a time. The board's own work is what matters:
+ * an OUT to the XMEGA or AVR engine runs the whole command, PDI or ISP bytes and the chip's
+ * erase and write times included, before the board looks at the next request
+ * (target-protocols.md §1, "Execution model"). The in-process simulator charges that time to
+ * the command, so the answer here waits for it too, in real time: a client timed under attach
+ * sees what it would on the board. (The board's clock itself is shared by every board of the
+ * bus and may run ahead of real time meanwhile; clock_sync leaves it so.) Lock held. */
+static int board_control(sa_dev *d, const uint8_t setup[8], uint8_t *data, int64_t *ready_ns)
+{
+    int64_t start = mono_ns(); /* when it arrived: simulating it takes time of its own */
+    uint64_t t0 = cwsim_now_ns(d->bus->sim);
+    int rc = cwsim_board_control(d->board, setup[0], setup[1], (uint16_t)le16(setup + 2),
+                                 (uint16_t)le16(setup + 4), data, (uint16_t)le16(setup + 6),
+                                 SA_SIM_TIMEOUT_MS);
+    if (rc == CWSIM_TIMEOUT)
+        return rc; /* no answer: the request stays pending, the pipe is not held */
+    if (d->ctrl_free_ns > start)
+        start = d->ctrl_free_ns;
+    *ready_ns = start + (int64_t)(cwsim_now_ns(d->bus->sim) - t0);
+    d->ctrl_free_ns = *ready_ns;
+    return rc;
+}
+
 /* Runs a freshly submitted URB against the board: 0, or EINVAL when the board refuses it (it
  * is then no longer in flight). Lock held. */
 static int run_urb(sa_conn *c, sa_urb *u)
@@ -839,8 +868,8 @@ static int run_urb(sa_conn *c, sa_urb *u)
     }
     uint8_t *setup = u->buf->data;
     uint16_t wlength = (uint16_t)le16(setup + 6);
-    int rc = cwsim_board_control(d->board, setup[0], setup[1], (uint16_t)le16(setup + 2),
-                                 (uint16_t)le16(setup + 4), setup + 8, wlength, SA_SIM_TIMEOUT_MS);
+    int64_t ready = 0;
+    int rc = board_control(d, setup, setup + 8, &ready);
     trace_control(d, setup, setup + 8, rc);
     if (rc == CWSIM_TIMEOUT) {
         dev_check_present(d);
@@ -849,7 +878,6 @@ static int run_urb(sa_conn *c, sa_urb *u)
     g_queue_remove(&c->inflight, u);
     if (rc == CWSIM_INVALID)
         return EINVAL;
-    int64_t ready = mono_ns() + d->bus->latency_ns;
     bool in = (setup[0] & 0x80) && wlength > 0;
     if (rc >= 0 && in && rc > wlength)
         urb_finish(c, u, -EOVERFLOW, wlength, ready); /* more than asked for (§2.1) */
@@ -927,19 +955,19 @@ static void on_control(sa_conn *c, UMockdevIoctlClient *client, UMockdevIoctlDat
                             (uint8_t)ct->wLength, (uint8_t)(ct->wLength >> 8)};
         uint8_t none = 0;
         uint8_t *p = data != NULL ? data->data : &none;
-        int rc = cwsim_board_control(d->board, ct->bRequestType, ct->bRequest, ct->wValue,
-                                     ct->wIndex, p, ct->wLength, SA_SIM_TIMEOUT_MS);
+        int64_t ready = 0;
+        int rc = board_control(d, setup, p, &ready);
         trace_control(d, setup, p, rc);
         bool in = (ct->bRequestType & 0x80) && ct->wLength > 0;
         if (rc >= 0) {
-            reply_later(c, client, in ? rc : ct->wLength, 0);
+            reply_at(c, client, in ? rc : ct->wLength, 0, ready);
         } else if (rc == CWSIM_TIMEOUT) {
             c->wait_res = -1;
             c->wait_errno = ETIMEDOUT;
             wait_begin(c, client, SA_WAIT_REPLY,
                        ct->timeout ? mono_ns() + (int64_t)ct->timeout * SA_NS_PER_MS : INT64_MAX);
         } else {
-            reply_later(c, client, -1, ioctl_errno(rc));
+            reply_at(c, client, -1, ioctl_errno(rc), ready);
         }
         dev_check_present(d);
         if (rc >= 0 && !in)

@@ -97,6 +97,13 @@ function Stream:_queued_est()
   return left > 0 and -(-left // self.frame_ns) or 0 -- ceil
 end
 
+--- stream:sent_at() -> the time, on cw.now()'s clock, at which the last byte written so far
+-- has left the board (now, when it has): the earliest a target can act on a command, computed
+-- from the line's rate, not asked of the board (scope:capture's not_before)
+function Stream:sent_at()
+  return math.max(self._tx_end_ns, time.now_ns()) / 1e9
+end
+
 -- Re-synchronise the estimate with the board's own count (0x1B/0x18).
 function Stream:_tx_sync()
   local q = self:_count(USART_TX_COUNT)
@@ -159,17 +166,20 @@ local RX_UNREAD_MAX = USART_CAPACITY - 64
 -- Wait for bytes: not before the earliest moment the missing ones can have arrived (after our
 -- own last byte, one frame each, plus extra_ns the caller knows the target needs), but never
 -- so long that the board's receive buffer could overflow; then poll with a gap that doubles
--- from one frame time up to POLL_MAX_NS.
+-- from one frame time up to POLL_MAX_NS. Returns the bytes buffered after the first look.
 function Stream:_await(n, left, extra_ns)
   local ahead = math.min(n - #self._pending, RX_UNREAD_MAX)
   local earliest = self._tx_end_ns + ahead * self.frame_ns + (extra_ns or 0)
   local wait = earliest - time.now_ns()
   if wait > 0 then time.sleep_ns(math.min(wait, math.max(left(), 0))) end
   local gap = self.frame_ns
+  local first
   while #self._pending < n do
-    if self:_fill() == 0 then
+    local got = self:_fill()
+    first = first or #self._pending
+    if got == 0 then
       local remaining = left()
-      if remaining <= 0 then return end
+      if remaining <= 0 then return first end
       time.sleep_ns(math.min(remaining, gap))
       gap = math.min(gap * 2, POLL_MAX_NS)
     else
@@ -178,7 +188,25 @@ function Stream:_await(n, left, extra_ns)
       if missing > 0 then time.sleep_ns(math.min(math.max(left(), 0), missing * self.frame_ns)) end
     end
   end
+  return first or #self._pending
 end
+
+--- stream:await(n, timeout_ms [, busy_ns]) -> bytes buffered, bytes at the first look |
+-- nil, msg, code. Waits until n bytes are buffered for reading, or the timeout passes, reading
+-- none out: for protocol code that knows how long an answer is (cw.simpleserial's encrypt), so
+-- that one look at the board takes the whole answer. The first look comes when n bytes can
+-- have arrived: after the stream's own last byte, one frame each, plus busy_ns (how long the
+-- target works first). Fewer than n bytes at the first look means the target took longer:
+-- (n - first) frames more, which the caller can add to busy_ns next time.
+Stream.await = protect(function(self, n, timeout_ms, busy_ns)
+  if math.type(n) ~= "integer" or n < 1 then error("await: n must be a positive integer", 2) end
+  if type(timeout_ms) ~= "number" or timeout_ms <= 0 then
+    error("await: timeout_ms must be a positive number", 2)
+  end
+  if #self._pending >= n then return #self._pending, #self._pending end
+  local first = self:_await(n, time.deadline(timeout_ms), busy_ns)
+  return #self._pending, first
+end, true)
 
 --- stream:read(n, timeout_ms [, extra_ns]) -> string of up to n bytes | nil, msg, "timeout"
 -- when none arrived in time. extra_ns: how long the target needs before it answers (e.g.

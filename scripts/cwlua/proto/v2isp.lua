@@ -78,7 +78,10 @@ M.ENTER_SLOW = { timeout = 20, stab_ms = 10, exec_ms = 2, loops = 32, byte_delay
 -- Paged programming modes (§C.3): paged (bit0) + wait RDY/BSY (bit6) + commit (bit7)
 M.MODE_PAGED_RDYBSY = 0xC1
 local STATUS_WANT = 32 -- GET_STATUS wLength: at least any pending status (§C.1, §E overflow)
-local CHUNK = 64       -- RAM buffer transfers of 64 bytes, as NewAE (§C.4)
+-- The RAM buffer goes out in 128-byte transfers, as much as the board's OUT buffer takes (§1;
+-- NewAE sends 64, §C.4), and comes back in one IN transfer: GET_RAMBUF answers straight from the
+-- buffer, any length that stays inside it (§C.1)
+local OUT_CHUNK = 128
 local BUFFER = 256     -- avr_rambuf (§C.7)
 -- The engine runs a command before it answers the next request (§1): ENTER may take its
 -- delays times the slow-clock factor plus the whole shared timeout; give it room.
@@ -182,6 +185,7 @@ end
 
 --- isp:enter(p) -> true | false, status: ENTER_PROGMODE_ISP with parameters p (ENTER_DEFAULTS)
 function Isp:enter(p)
+  self.addr = nil -- ENTER sets the engine's address to 0 (§C.3); a LOAD_ADDRESS says so anyway
   local payload = string.char(p.timeout, p.stab_ms, p.exec_ms, p.loops, p.byte_delay,
     p.poll_value, p.poll_index) .. p.cmd
   local st = self:command(CMD.ENTER, payload, LONG_MS)
@@ -246,26 +250,37 @@ end
 
 --- isp:load_address(a): LOAD_ADDRESS, little-endian (§C.1); a word address for flash
 function Isp:load_address(a)
+  self.addr = nil
   self:check(CMD.LOAD_ADDRESS, string.pack("<I4", a), "LOAD_ADDRESS")
+  self.addr = a
 end
 
---- isp:set_rambuf(data): the board's RAM buffer from offset 0, in 64-byte requests (§C.1)
+--- isp:seek(a): make a the engine's current address (words for flash, bytes for EEPROM), with a
+-- LOAD_ADDRESS only when it is not there already. The engine advances its address through
+-- every PROGRAM and READ (§C.3: after each odd byte of flash, each byte of EEPROM; a 64 Ki-word
+-- boundary re-arms the extended-address load by itself), so a contiguous run needs one
+-- LOAD_ADDRESS, as NewAE's writeMemory sends (§C.4). isp.addr is nil whenever the engine's
+-- address is not known: before the first LOAD_ADDRESS and after a command that failed.
+function Isp:seek(a)
+  if self.addr ~= a then self:load_address(a) end
+end
+
+-- The engine's address after a PROGRAM or READ of n bytes that started at a.
+local function advanced(kind, a, n)
+  if a == nil then return nil end
+  return a + (kind == "eeprom" and n or n // 2)
+end
+
+--- isp:set_rambuf(data): the board's RAM buffer from offset 0, in 128-byte requests (§C.1)
 function Isp:set_rambuf(data)
-  for off = 0, #data - 1, CHUNK do
-    self:out(CMD.SET_RAMBUF | (off << 8), data:sub(off + 1, off + CHUNK))
+  for off = 0, #data - 1, OUT_CHUNK do
+    self:out(CMD.SET_RAMBUF | (off << 8), data:sub(off + 1, off + OUT_CHUNK))
   end
 end
 
---- isp:get_rambuf(n) -> the first n bytes of the RAM buffer
+--- isp:get_rambuf(n) -> the first n (<= 256) bytes of the RAM buffer, in one request
 function Isp:get_rambuf(n)
-  local parts = {}
-  for off = 0, n - 1, CHUNK do
-    local k = math.min(CHUNK, n - off)
-    local r = self:_usb("V2 GET_RAMBUF",
-      self.board:ctrl_in(M.REQ, CMD.GET_RAMBUF | (off << 8), k))
-    parts[#parts + 1] = r
-  end
-  return table.concat(parts)
+  return self:_usb("V2 GET_RAMBUF", self.board:ctrl_in(M.REQ, CMD.GET_RAMBUF, n))
 end
 
 --- isp:program(kind, data, p): PROGRAM_FLASH/EEPROM_ISP of #data (<= 256) bytes at the
@@ -274,17 +289,23 @@ function Isp:program(kind, data, p)
   assert(#data <= BUFFER, "v2isp: at most 256 bytes per PROGRAM command")
   self:set_rambuf(data)
   local cmd = kind == "eeprom" and CMD.PROGRAM_EEPROM or CMD.PROGRAM_FLASH
+  local a = self.addr
+  self.addr = nil
   self:check(cmd, string.pack("<I2BBBBBBB", #data, p.mode, p.delay_ms, p.load, p.write,
     p.read, 0xFF, 0xFF), kind == "eeprom" and "PROGRAM_EEPROM_ISP" or "PROGRAM_FLASH_ISP",
     LONG_MS)
+  self.addr = advanced(kind, a, #data)
 end
 
 --- isp:read(kind, n) -> n (<= 256) bytes from the current address (which advances)
 function Isp:read(kind, n)
   assert(n <= BUFFER, "v2isp: at most 256 bytes per READ command")
   local cmd = kind == "eeprom" and CMD.READ_EEPROM or CMD.READ_FLASH
+  local a = self.addr
+  self.addr = nil
   self:check(cmd, string.pack("<I2B", n, kind == "eeprom" and 0xA0 or 0x20),
     kind == "eeprom" and "READ_EEPROM_ISP" or "READ_FLASH_ISP", LONG_MS)
+  self.addr = advanced(kind, a, n)
   return self:get_rambuf(n)
 end
 

@@ -33,9 +33,11 @@ M.TICKS_PER_MS = 2.5
 -- PDI addresses (§B.4): flash, EEPROM, fuse bytes (lock bits at +7), MCU.DEVID in data space.
 M.ADDR = { FLASH = 0x0800000, EEPROM = 0x08C0000, FUSES = 0x08F0020, LOCK = 0x08F0027,
            USERSIG = 0x08E0400, SIGNATURE = 0x01000090 }
--- The RAM buffer is 256 bytes (§B.6); NewAE moves it in 64-byte control transfers (§B.3), well
--- inside the board's 128-byte OUT buffer (§1).
-M.RAMBUF, M.CHUNK = 256, 64
+-- The RAM buffer is 256 bytes (§B.6). NewAE moves it in 64-byte control transfers (§B.3); cwlua
+-- fills it in OUT transfers of 128 bytes, as much as the board's OUT buffer takes (§1), and reads
+-- it in one IN transfer: GET_RAMBUF answers straight from the RAM buffer, any length that stays
+-- inside it (§B.1). A 256-byte page is then two transfers out and one in instead of four each.
+M.RAMBUF, M.OUT_CHUNK = 256, 128
 
 local Engine = {}
 Engine.__index = Engine
@@ -65,14 +67,22 @@ function Engine:_fail(what, msg, code)
     what, msg), { code = code }), 0)
 end
 
+-- A command runs to its end before the board takes the next request (§1 "Execution model"),
+-- and may wait for the chip up to the engine's timeout (§B.2): the USB timeout of every
+-- request covers that, with the board's own 2 s on top.
+local USB_MARGIN_MS = 2000
+function Engine:_usb_timeout()
+  return math.ceil(self.timeout_ms) + USB_MARGIN_MS
+end
+
 function Engine:_out(sub, data, what)
-  local ok, msg, code = self.board:ctrl_out(M.REQUEST, sub, data or "")
+  local ok, msg, code = self.board:ctrl_out(M.REQUEST, sub, data or "", self:_usb_timeout())
   if not ok then self:_fail(what, msg, code) end
   self.answered = true
 end
 
 function Engine:_in(value, len, what)
-  local data, msg, code = self.board:ctrl_in(M.REQUEST, value, len)
+  local data, msg, code = self.board:ctrl_in(M.REQUEST, value, len, self:_usb_timeout())
   if not data then self:_fail(what, msg, code) end
   self.answered = true
   return data
@@ -118,6 +128,7 @@ end
 function Engine:enter()
   local st, to = self:_command(M.CMD.ENTER, "", "ENTER")
   self.entered = true
+  self.fbuf_empty = false -- what the chip's flash page buffer holds is not known (§B.5)
   if st ~= 0 then return nil, st, to end
   return true
 end
@@ -141,24 +152,19 @@ function Engine:erase_status(etype, addr)
 end
 
 local function put_rambuf(self, data)
-  for off = 0, #data - 1, M.CHUNK do
+  for off = 0, #data - 1, M.OUT_CHUNK do
     -- the offset goes in wValue's high byte (§B.1)
-    self:_out(M.CMD.SET_RAMBUF | (off << 8), data:sub(off + 1, off + M.CHUNK), "SET_RAMBUF")
+    self:_out(M.CMD.SET_RAMBUF | (off << 8), data:sub(off + 1, off + M.OUT_CHUNK), "SET_RAMBUF")
   end
 end
 
 local function get_rambuf(self, len)
-  local parts = {}
-  for off = 0, len - 1, M.CHUNK do
-    local n = math.min(M.CHUNK, len - off)
-    local got = self:_in(M.CMD.GET_RAMBUF | (off << 8), n, "GET_RAMBUF")
-    if #got ~= n then
-      error(errors.new("device", ("%s: XMEGA programmer: GET_RAMBUF returned %d of %d bytes")
-        :format(self.where, #got, n), { code = "io" }), 0)
-    end
-    parts[#parts + 1] = got
+  local got = self:_in(M.CMD.GET_RAMBUF, len, "GET_RAMBUF")
+  if #got ~= len then
+    error(errors.new("device", ("%s: XMEGA programmer: GET_RAMBUF returned %d of %d bytes")
+      :format(self.where, #got, len), { code = "io" }), 0)
   end
-  return table.concat(parts)
+  return got
 end
 
 --- engine:write(type, mode, addr, data): data (at most 256 bytes) into the RAM buffer, then
