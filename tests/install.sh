@@ -12,7 +12,7 @@ check() { # check NAME COMMAND...
     if "${@:2}" >"$tmp/out" 2>&1; then passed=$((passed + 1)); else
         failed=$((failed + 1)); echo "FAIL: $1"; cat "$tmp/out"; fi
 }
-export XDG_CONFIG_HOME=$tmp/config CWLUA_PATH=
+export XDG_CONFIG_HOME=$tmp/config CWLUA_PATH= CWLUA_SYSCONFDIR=$tmp/etc CWLUA_CONFIG=
 check "cmake --install" cmake --install "$build" --prefix "$tmp/prefix"
 check "binary installed" test -x "$tmp/prefix/bin/cwlua"
 check "recipes installed" test -f "$tmp/prefix/share/cwlua/targets/stm32f1.lua"

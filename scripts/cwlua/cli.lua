@@ -9,10 +9,12 @@
 --   { name, summary, usage, help, options = { option specs },
 --     args_to_script = bool or function(args) -> bool (for the arguments so far),
 --     text_only = why the command refuses --json, subcommand_help = function(word),
+--     no_config = true when it reads no config file (cwlua.config),
 --     run = function(ctx) -> exit status }
 -- ctx = { opts = parsed options, args = positional arguments, first_arg = argv index of
 --         args[1], argv = the whole argv (argv[0] is the program), command = the command
---         table, cli = this module }.
+--         table, cli = this module, device_given = -d's value (opts.device is the device in
+--         effect, from wherever it came) }.
 -- A command is listed here (and so in --help) only once it works.
 local devspec = require "cwlua.devspec"
 local errors = require "cwlua.errors"
@@ -21,7 +23,7 @@ local path = require "cwlua.path"
 local M = {}
 
 M.COMMANDS = { "program", "verify", "read", "erase", "info", "doctor", "capture", "reset",
-  "power", "clock", "term", "list", "targets", "run", "shell", "sim", "help" }
+  "power", "clock", "term", "list", "targets", "config", "run", "shell", "sim", "help" }
 
 -- The words of the usage line and the description that open --help (and the man page).
 M.USAGE = "cwlua [-d SPEC] [options] COMMAND [args]"
@@ -37,7 +39,7 @@ M.RIGS = { "cw308", "cw506", "cw313", "serial" }
 M.GLOBAL_OPTIONS = {
   { short = "d", long = "device", key = "device", arg = "SPEC",
     help = "board or port: " .. table.concat(devspec.NAMES, ", ") .. "\n"
-      .. "(default: $CWLUA_DEVICE, else usb)" },
+      .. "(default: $CWLUA_DEVICE, else the config file's device, else usb)" },
   { long = "gpio-seq", key = "gpio_seq", arg = "ENTRY[:EXIT]",
     help = "serial:PATH only: reset/boot lines, stm32flash -i sequences\n"
       .. "of rts, dtr, brk ('-' low, ',' 100 ms, '&' none), e.g.\n"
@@ -51,14 +53,15 @@ M.GLOBAL_OPTIONS = {
   { long = "json", key = "json", help = "print one JSON object (\"schema\": 1) instead of text" },
   { long = "rig", key = "rig", arg = "RIG", values = M.RIGS,
     help = "how the target is wired, for hints: cw308, cw506, cw313, serial\n"
-      .. "(default: the recipe's)" },
+      .. "(default: the config file's rig, else the recipe's)" },
   { long = "log-wire", key = "log_wire", arg = "FILE", optional = true,
     help = "log every byte to and from the target, one line per burst:\n"
       .. "'+0.012345 > 7F'; to stderr, or FILE with --log-wire=FILE" },
   { long = "bitstream", key = "bitstream", arg = "FILE", files = { "bit", "zip", "py" },
     help = "FPGA bitstream to load when a board's FPGA is not configured: a .bit,\n"
       .. "NewAE's firmware zip or chipwhisperer's hardware/firmware/BOARD.py\n"
-      .. "(default: $CWLUA_BITSTREAM, else NewAE's chipwhisperer package)" },
+      .. "(default: $CWLUA_BITSTREAM, else the config file's bitstream,\n"
+      .. "else NewAE's chipwhisperer package)" },
   { short = "h", long = "help", key = "help",
     help = "show this help; 'cwlua COMMAND --help' for one command" },
   { long = "version", key = "version",
@@ -124,9 +127,13 @@ M.FILES = {
     .. "from source; docs/install.md)" },
 }
 
--- The search path in one sentence, for --help and the man page.
+-- The config files and the search path, each in one sentence, for --help and the man page.
+M.CONFIG_HELP = "defaults a lab sets once (device, rig, bitstream, recipe folders, --set values)\n"
+  .. "come from $XDG_CONFIG_HOME/cwlua/config.lua and /etc/cwlua/config.lua; the\n"
+  .. "command line wins over both; 'cwlua config' shows what is in effect and why"
 M.SEARCH_HELP = "recipes are looked up in -s folders, then $CWLUA_PATH (':'-separated), then\n"
-  .. "$XDG_CONFIG_HOME/cwlua/targets, then the built-in ones; see 'cwlua targets'"
+  .. "the config files' folders, $XDG_CONFIG_HOME/cwlua/targets, /etc/cwlua/targets,\n"
+  .. "then the built-in ones; see 'cwlua targets'"
 
 -- "exit status: 0 done; 1 ...", wrapped at 92 columns with continuation lines indented by 2
 local function exit_help()
@@ -400,6 +407,8 @@ function M.help()
   out[#out + 1] = "options:"
   format_options(M.GLOBAL_OPTIONS, out)
   out[#out + 1] = ""
+  out[#out + 1] = M.CONFIG_HELP
+  out[#out + 1] = ""
   out[#out + 1] = M.SEARCH_HELP
   out[#out + 1] = ""
   out[#out + 1] = exit_help()
@@ -533,34 +542,11 @@ local function dispatch(argv)
   end
   check_search_dirs(opts.search or {})
   path.set_search(opts.search or {})
-  local device_from = ""
+  local env_device = os.getenv("CWLUA_DEVICE")
   if opts.device then
     devspec.parse(opts.device, "-d")
-  else
-    local env = os.getenv("CWLUA_DEVICE")
-    if env and env ~= "" then
-      devspec.parse(env, "CWLUA_DEVICE")
-      opts.device = env
-      device_from = " (from CWLUA_DEVICE)"
-    else
-      opts.device = "usb"
-      device_from = " (the default)"
-    end
-  end
-  local board = require "cwlua.board"
-  board.defaults.spec = opts.device
-  board.defaults.sim = M.sim_options(opts)
-  if opts.log_wire then board.set_wire_log(opts.log_wire) end
-  board.defaults.bitstream = opts.bitstream
-  board.defaults.quiet = opts.quiet or false
-  if opts.gpio_seq then -- contract.md §3: reset/boot lines of a plain serial adapter
-    if devspec.parse(opts.device).kind ~= "serial" then
-      usage_error("--gpio-seq drives a serial adapter's lines; it needs -d serial:PATH (the "
-        .. "device is '%s')", opts.device)
-    end
-    local seq, msg = require("cwlua.gpioseq").parse(opts.gpio_seq)
-    if not seq then usage_error("%s", msg) end
-    require("cwlua.port").defaults.gpio_seq = seq
+  elseif env_device and env_device ~= "" then
+    devspec.parse(env_device, "CWLUA_DEVICE")
   end
   if opts.version then
     print_version(opts)
@@ -585,9 +571,39 @@ local function dispatch(argv)
     usage_error("--json does not apply to '%s': %s; run it without --json", command.name,
       command.text_only)
   end
+  -- The device: -d, else $CWLUA_DEVICE, else the config files' (contract.md §3.12; a broken
+  -- file is exit 2 naming FILE:LINE), else usb. 'help' and 'sim' read no config file.
+  local device_from, device_given = "", opts.device
+  if not opts.device then
+    local config = not command.no_config and require("cwlua.config")
+    local spec, origin
+    if config then
+      spec, origin = config.value("device")
+    elseif env_device and env_device ~= "" then
+      spec, origin = env_device, { origin = "environment", variable = "CWLUA_DEVICE" }
+    end
+    opts.device = spec or "usb"
+    device_from = spec and (" (from " .. (config and config.where(origin) or "CWLUA_DEVICE")
+      .. ")") or " (the default)"
+  end
+  local board = require "cwlua.board"
+  board.defaults.spec = opts.device
+  board.defaults.sim = M.sim_options(opts)
+  if opts.log_wire then board.set_wire_log(opts.log_wire) end
+  board.defaults.bitstream = opts.bitstream
+  board.defaults.quiet = opts.quiet or false
+  if opts.gpio_seq then -- contract.md §3: reset/boot lines of a plain serial adapter
+    if devspec.parse(opts.device).kind ~= "serial" then
+      usage_error("--gpio-seq drives a serial adapter's lines; it needs -d serial:PATH (the "
+        .. "device is '%s')", opts.device)
+    end
+    local seq, msg = require("cwlua.gpioseq").parse(opts.gpio_seq)
+    if not seq then usage_error("%s", msg) end
+    require("cwlua.port").defaults.gpio_seq = seq
+  end
   check_sim_options(opts, command, device_from)
   local status = command.run({ opts = opts, args = args, first_arg = first_arg, argv = argv,
-    command = command, cli = M })
+    command = command, cli = M, device_given = device_given })
   status = math.type(status) == "integer" and status or 0
   return status, json_mode and json_result(command, status) or nil
 end

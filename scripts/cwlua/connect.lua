@@ -348,8 +348,9 @@ end
 -- the whole sequence
 
 --- connect.run(board, opts): firmware version and check, FPGA state; when the FPGA is not
--- configured, find the bitstream (opts.bitstream, $CWLUA_BITSTREAM, NewAE's package), load it
--- and apply the default set-up (contract.md §3). opts.notify(msg) reports progress and warnings.
+-- configured, find the bitstream (opts.bitstream, $CWLUA_BITSTREAM, the config files', NewAE's
+-- package), load it and apply the default set-up (contract.md §3). opts.notify(msg) reports
+-- progress and warnings.
 function M.run(b, opts)
   local notify = opts.notify or function() end
   b._warnings = {}
@@ -368,8 +369,11 @@ function M.run(b, opts)
   end
   b.fpga = "unconfigured"
   local want = bitstream.BOARDS[b.kind]
+  local config = require "cwlua.config"
+  local conf_file, conf_origin = config.file_value("bitstream")
   local path, origin = bitstream.locate(b.kind, { file = opts.bitstream,
-                                                  env = os.getenv("CWLUA_BITSTREAM") })
+    env = os.getenv("CWLUA_BITSTREAM"),
+    config = conf_file and { file = conf_file, where = config.where(conf_origin) } })
   if not path then
     -- one short line, then the places searched and the ways out one to a line: a list run
     -- together on one line is unreadable (it was 600 characters)

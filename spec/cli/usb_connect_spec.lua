@@ -117,6 +117,7 @@ describe("connecting to a board", function()
         .. "cwlua found no bitstream to load\n", msg)
       assert.are.equal("  looked at: --bitstream (not given)\n"
         .. "             $CWLUA_BITSTREAM (not set)\n"
+        .. "             the config files' bitstream (not set)\n"
         .. "             the chipwhisperer package of /nonexistent/python3 (no such Python)\n"
         .. "  do: pass --bitstream FILE: cwlite_interface.bit, NewAE's cwlite_firmware.zip, or\n"
         .. "      hardware/firmware/cwlite.py of NewAE's chipwhisperer Python package;\n"
