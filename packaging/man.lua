@@ -106,6 +106,8 @@ local function cwlua_page()
     .. "and serial line; a recipe per target family, in Lua, holds the programming sequences. "
     .. "A simulator of the boards and chips (-d sim) runs everything without hardware.", out)
   add(".PP")
+  roff.text(cli.CONFIG_HELP:gsub("^d", "D") .. ".", out)
+  add(".PP")
   roff.text(cli.SEARCH_HELP:gsub("^r", "R") .. ". A TARGET is a recipe name (stm32f1) or a "
     .. "ChipWhisperer PLATFORM alias (CW308_STM32F1), in any case.", out)
   add(".PP")

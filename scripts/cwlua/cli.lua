@@ -100,10 +100,13 @@ M.EXIT_NOTE = "After a signal, the board is restored first."
 M.ENVIRONMENT = {
   { "CWLUA_DEVICE", "the device (a SPEC as -d takes) when -d is not given; else usb" },
   { "CWLUA_PATH", "folders, ':'-separated, searched for recipes after the -s folders" },
-  { "CWLUA_BITSTREAM", "the FPGA bitstream when --bitstream is not given; else NewAE's "
-    .. "chipwhisperer Python package, as python3 on PATH imports it" },
-  { "XDG_CONFIG_HOME", "the user's recipe folder is $XDG_CONFIG_HOME/cwlua/targets "
-    .. "(default ~/.config)" },
+  { "CWLUA_BITSTREAM", "the FPGA bitstream when --bitstream is not given; else the config "
+    .. "files', else NewAE's chipwhisperer Python package, as python3 on PATH imports it" },
+  { "CWLUA_CONFIG", "the user config file to read instead of $XDG_CONFIG_HOME/cwlua/config.lua "
+    .. "(one that does not exist is exit 2)" },
+  { "CWLUA_SYSCONFDIR", "the folder read instead of /etc/cwlua: its config.lua and targets/" },
+  { "XDG_CONFIG_HOME", "the user's config file $XDG_CONFIG_HOME/cwlua/config.lua and recipe "
+    .. "folder $XDG_CONFIG_HOME/cwlua/targets (default ~/.config)" },
   { "XDG_STATE_HOME", "the simulator's chip memories ($XDG_STATE_HOME/cwlua/sim) and the "
     .. "shell's history are kept under it (default ~/.local/state)" },
   { "HOME", "the default of XDG_CONFIG_HOME and XDG_STATE_HOME" },
@@ -115,10 +118,14 @@ M.ENVIRONMENT = {
 
 -- The files cwlua reads and writes, { path, meaning }: the man page's FILES.
 M.FILES = {
+  { "$XDG_CONFIG_HOME/cwlua/config.lua", "the user's config file: device, rig, bitstream, "
+    .. "recipe folders and --set values ('cwlua config --help'); it wins over the system's" },
+  { "/etc/cwlua/config.lua", "the system's config file, the defaults of the machine or lab" },
   { "$XDG_CONFIG_HOME/cwlua/targets/NAME.lua", "the user's recipes (docs/targets.md), found "
-    .. "after the -s folders and $CWLUA_PATH" },
-  { "share/cwlua/targets/NAME.lua", "the built-in recipes, in the install beside cwlua's bin "
-    .. "folder (/usr/share/cwlua/targets for the Debian package)" },
+    .. "after the -s folders, $CWLUA_PATH and the config files' folders" },
+  { "/etc/cwlua/targets/NAME.lua", "the system's recipes, after the user's" },
+  { "share/cwlua/targets/NAME.lua", "the built-in recipes, last on the search path, in the "
+    .. "install beside cwlua's bin folder (/usr/share/cwlua/targets for the Debian package)" },
   { "$XDG_STATE_HOME/cwlua/sim/", "the simulated chips' memories: flash, EEPROM, fuses, "
     .. "protection (--sim-state DIR for another folder)" },
   { "$XDG_STATE_HOME/cwlua/shell_history", "the lines typed at 'cwlua shell'" },

@@ -8,7 +8,9 @@
 #   - unpacked into a scratch root (dpkg-deb -x, nothing installed on the machine): the binaries
 #     are stripped and keep their build ID, the files are where Debian wants them, the
 #     unpacked cwlua programs the simulator with the packaged example and finds its recipes
-#     beside itself, `sim attach` and `sim adapter` run from the root;
+#     beside itself, `sim attach` and `sim adapter` run from the root; Debian's lua5.4 with
+#     LUA_PATH and LUA_CPATH into the root does `require "cwlua"`, cw.open("sim") and
+#     cw.flash.program(..., { board = b });
 #   - `man -l` renders every page without warnings, cwlua(1) with every command, global option,
 #     device spec, exit status, environment variable and file that the help tables have;
 #   - bash completion (plain bash) offers stm32f1 and CW308_STM32F1 after `cwlua program `, a
@@ -29,8 +31,8 @@ check() { # check NAME COMMAND...
 has() { # has TEXT_FILE FIXED_STRING: a line of the file contains the string
     grep -qF -- "$2" "$1" || { echo "'$2' not in $1:"; head -c 3000 "$1"; return 1; }
 }
-export XDG_CONFIG_HOME=$tmp/config XDG_STATE_HOME=$tmp/state CWLUA_PATH=
-unset CWLUA_DEVICE
+export XDG_CONFIG_HOME=$tmp/config XDG_STATE_HOME=$tmp/state CWLUA_SYSCONFDIR=$tmp/etc CWLUA_PATH=
+unset CWLUA_DEVICE CWLUA_CONFIG CWLUA_BITSTREAM
 
 # --- the packages --------------------------------------------------------------------------
 check "cpack -G DEB" cpack -G DEB --config "$build/CPackConfig.cmake" -B "$tmp/pkg"
@@ -99,6 +101,24 @@ check "the unpacked sim attach: a simulated board for the unpacked cwlua" bash -
     "'$cw' sim attach cwlite@50203120 -- '$cw' list | grep -q 'cwlite  50203120'"
 check "the unpacked sim adapter finds its shim" \
     "$cw" sim adapter stm32f1 --sim-state "$tmp/sim" -- sh -c 'test -n "$CWLUA_SIM_ADAPTER"'
+
+# Debian's lua5.4, the module from the root: its Lua files and core.so (multiarch folder)
+core=$(find "$root/usr/lib" -path '*/lua/5.4/cwlua/core.so' | head -1)
+check "the module's C part: .../lua/5.4/cwlua/core.so" test -n "$core"
+cat >"$tmp/stock.lua" <<'LUA'
+local cw = require "cwlua"
+local b <close> = assert(cw.open("sim", { target = "stm32f100xb" }))
+local r = assert(cw.flash.program("stm32f1", arg[1], { board = b, quiet = true }))
+assert(r.verify == "ok", "verify: " .. tostring(r.verify))
+print("programmed", r.bytes)
+LUA
+# a sanitizer build's core.so needs the sanitizers' runtimes, which Debian's lua5.4 lacks:
+# CWLUA_GUEST_PRELOAD names them (tests/CMakeLists.txt), as for the lua_module test
+check "lua5.4: require \"cwlua\" from the root programs the simulator" bash -c \
+    "LD_PRELOAD='${CWLUA_GUEST_PRELOAD:-}' LUA_PATH='$root/usr/share/lua/5.4/?.lua;$root/usr/share/lua/5.4/?/init.lua' \
+     LUA_CPATH='${core%/cwlua/core.so}/?.so' \
+     lua5.4 '$tmp/stock.lua' '$root/usr/share/doc/cwlua/examples/stm32f1-hello/hello.hex' \
+     | grep -qx 'programmed.368'"
 
 # --- the manual pages ----------------------------------------------------------------------
 man_text() { # man_text PAGE: the rendered page, plain
