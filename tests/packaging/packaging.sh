@@ -35,7 +35,11 @@ export XDG_CONFIG_HOME=$tmp/config XDG_STATE_HOME=$tmp/state CWLUA_SYSCONFDIR=$t
 unset CWLUA_DEVICE CWLUA_CONFIG CWLUA_BITSTREAM
 
 # --- the packages --------------------------------------------------------------------------
-check "cpack -G DEB" cpack -G DEB --config "$build/CPackConfig.cmake" -B "$tmp/pkg"
+cpack -G DEB --config "$build/CPackConfig.cmake" -B "$tmp/pkg" >"$tmp/cpack.log" 2>&1
+status=$?
+check "cpack -G DEB" bash -c "cat '$tmp/cpack.log'; exit $status"
+check "cpack: no warnings (CPackConfig.cmake holds our texts as they are)" bash -c \
+    "! grep -i -A4 warning '$tmp/cpack.log'"
 main=$(ls "$tmp"/pkg/cwlua_*.deb 2>/dev/null)
 sim=$(ls "$tmp"/pkg/cwlua-sim_*.deb 2>/dev/null)
 if [ -z "$main" ] || [ -z "$sim" ]; then
