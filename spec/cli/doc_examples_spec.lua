@@ -834,7 +834,13 @@ describe("the documentation's examples", function()
       local o = parse_marker(b.marker.text)
       if o then
         it(("%s:%d shows what cwlua prints"):format(b.file, b.line), function()
-          check_block(b, o)
+          -- Under `sim attach` the simulated board runs in real time: a host descheduled for
+          -- longer than the board's 200-byte USART buffer lasts loses bytes and says so (a
+          -- retry warning), as on hardware. Such a block gets one more run on a fresh set-up;
+          -- the second must match exactly. In-process runs are on the virtual clock: one run.
+          local ok, err = pcall(check_block, b, o)
+          if not ok and o.under and not UPDATE then ok, err = pcall(check_block, b, o) end
+          if not ok then error(err, 0) end
         end)
       end
     end
