@@ -6,8 +6,8 @@
 
 #include <lua.h>
 
-/* package.preload["cwlua.core.NAME"] for runtime, device, signal, serial, tty and zlib. Not
- * readline: libedit is the binary's alone (a host interpreter may have GNU readline loaded,
+/* package.preload["cwlua.core.NAME"] for runtime, device, signal, serial, tty, zlib and trace.
+ * Not readline: libedit is the binary's alone (a host interpreter may have GNU readline loaded,
  * whose symbols have the same names). */
 void cw_core_preload(lua_State *L);
 

@@ -25,7 +25,7 @@ local SUBMODULES = { errors = "errors", image = "image", targets = "targets", js
 local M = { version = runtime.version }
 
 --- cw.open([spec [, opts]]) -> board | nil, msg, code (see cwlua.board.open). Without spec:
--- the device given with -d, else $CWLUA_DEVICE, else "usb".
+-- the device given with -d, else $CWLUA_DEVICE, else the config files' device, else "usb".
 function M.open(spec, opts)
   return require("cwlua.board").open(spec, opts)
 end
