@@ -309,6 +309,7 @@ print("trigsrc", byte(39), "extclk", byte(38))
     .. "FPGA is not configured (as after power-up) and cwlua found no bitstream to load\n"
     .. "  looked at: --bitstream (not given)\n"
     .. "             $CWLUA_BITSTREAM (not set)\n"
+    .. "             the config files' bitstream (not set)\n"
     .. "             the chipwhisperer package of python3 (" .. exe .. ": not installed)\n"
     .. "  do: pass --bitstream FILE: cwlite_interface.bit, NewAE's cwlite_firmware.zip, or\n"
     .. "      hardware/firmware/cwlite.py of NewAE's chipwhisperer Python package;\n"
