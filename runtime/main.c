@@ -4,6 +4,7 @@
  * runs inside a protected call, a message handler adds a traceback, one status becomes the
  * exit code. No protocol logic lives here (contract.md §2). */
 #include "core.h"
+#include "cwlua_version.h" /* CWLUA_VERSION, made by the build (cmake/GitVersion.cmake) */
 #include "embedded.h"
 #include "l_readline.h"
 #include "l_signal.h"

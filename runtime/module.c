@@ -16,15 +16,13 @@
  * embedded scripts. It does not link liblua: its lua_* symbols are the interpreter's, as for
  * every Lua C module Debian ships. */
 #include "core.h"
+#include "cwlua_version.h" /* CWLUA_VERSION, made by the build (cmake/GitVersion.cmake) */
 #include "embedded.h"
 
 #include <lauxlib.h>
 #include <limits.h>
 #include <stdlib.h>
 
-#ifndef CWLUA_VERSION
-#error "CWLUA_VERSION must be defined by the build"
-#endif
 #ifndef CWLUA_MODULE_SUBDIR
 #error "CWLUA_MODULE_SUBDIR must be defined by the build"
 #endif

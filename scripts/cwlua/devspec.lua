@@ -1,10 +1,6 @@
 -- SPDX-License-Identifier: MIT
--- cwlua.devspec: the -d/--device SPEC grammar of contract.md §3.
---   usb             the only board attached (an error lists them when there are several)
---   usb:SERIAL      the board with that serial number
---   serial:PATH     a plain serial adapter
---   sim             the simulated CW-Lite
---   sim:BOARD       a simulated cwlite, cw1200, husky or nano
+-- cwlua.devspec: the -d/--device SPEC grammar of contract.md §3 (M.SPECS: usb, usb:SERIAL,
+-- serial:PATH, sim, sim:BOARD).
 local errors = require "cwlua.errors"
 
 local M = {}
@@ -13,8 +9,19 @@ M.SIM_BOARDS = { "cwlite", "cw1200", "husky", "nano" }
 local SIM_BOARD = {}
 for _, b in ipairs(M.SIM_BOARDS) do SIM_BOARD[b] = true end
 
-local GRAMMAR = "usb, usb:SERIAL, serial:PATH, sim or sim:BOARD (BOARD: "
-  .. table.concat(M.SIM_BOARDS, ", ") .. ")"
+-- The grammar, { spec, meaning }: -d's help, the man page and the shell completion.
+M.SPECS = {
+  { "usb", "the only ChipWhisperer board attached (with several, the error lists them)" },
+  { "usb:SERIAL", "the board with that USB serial number ('cwlua list' shows them)" },
+  { "serial:PATH", "a plain serial port, e.g. serial:/dev/ttyUSB0 (a USB-serial adapter)" },
+  { "sim", "the simulated CW-Lite" },
+  { "sim:BOARD", "a simulated board: " .. table.concat(M.SIM_BOARDS, ", ") },
+}
+M.NAMES = {}
+for i, s in ipairs(M.SPECS) do M.NAMES[i] = s[1] end
+
+local GRAMMAR = table.concat(M.NAMES, ", ", 1, #M.NAMES - 1) .. " or " .. M.NAMES[#M.NAMES]
+  .. " (BOARD: " .. table.concat(M.SIM_BOARDS, ", ") .. ")"
 
 --- devspec.parse(spec [, source]) -> { kind = "usb"|"serial"|"sim", serial=, path=, board= }
 -- Raises a usage error naming source (e.g. "CWLUA_DEVICE") for a malformed spec.

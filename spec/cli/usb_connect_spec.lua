@@ -278,7 +278,7 @@ describe("choosing a USB board (contract.md §3 -d usb, usb:SERIAL)", function()
     local _, msg, code = board.open("usb")
     assert.are.equal("access", code)
     assert.matches("^usb: cannot open the cwlite at usb 001/009: permission denied; install "
-      .. "cwlua's udev rule and join the plugdev group: sudo cp .*/share/cwlua/udev/50%-cwlua"
+      .. "cwlua's udev rule and join the plugdev group: sudo cp .*/share/cwlua/udev/60%-cwlua"
       .. "%.rules /etc/udev/rules%.d/ && sudo udevadm control %-%-reload%-rules && sudo udevadm "
       .. "trigger, then sudo usermod %-aG plugdev %$USER and log in again %(see "
       .. "docs/install%.md%)$", msg)

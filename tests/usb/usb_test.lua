@@ -92,7 +92,7 @@ local function lua_script(name, text)
 end
 
 sh("rm -rf " .. q(work) .. " && mkdir -p " .. q(work))
-local RULES = BIN:match("^(.*)/[^/]*$"):gsub("/bin$", "") .. "/share/cwlua/udev/50-cwlua.rules"
+local RULES = BIN:match("^(.*)/[^/]*$"):gsub("/bin$", "") .. "/share/cwlua/udev/60-cwlua.rules"
 local ACCESS_HINT = "; install cwlua's udev rule and join the plugdev group: sudo cp " .. RULES
   .. " /etc/udev/rules.d/ && sudo udevadm control --reload-rules && sudo udevadm trigger, then "
   .. "sudo usermod -aG plugdev $USER and log in again (see docs/install.md)"
@@ -447,9 +447,9 @@ do
     local prefix = work .. "/prefix"
     eq("cmake --install: exit 0", sh(("cmake --install %s --prefix %s >/dev/null"):format(
       q(build), q(prefix))), 0)
-    local rules = slurp(SRC .. "/udev/50-cwlua.rules")
+    local rules = slurp(SRC .. "/udev/60-cwlua.rules")
     check("the rule file is in <prefix>/share/cwlua/udev", rules ~= "" and
-      slurp(prefix .. "/share/cwlua/udev/50-cwlua.rules") == rules)
+      slurp(prefix .. "/share/cwlua/udev/60-cwlua.rules") == rules)
     check("the build tree has it where the hint of a build-tree cwlua points",
       slurp(RULES) == rules)
   end
