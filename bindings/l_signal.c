@@ -28,6 +28,9 @@
  * loaded is stopped the same way, without a second hook that could displace this one.
  *
  * From C: cw_signal_setup() first thing in main(), cw_signal_hook(L) once the state exists.
+ * A Lua interpreter that loads cwlua/core.so calls neither: the host keeps its own signal
+ * handling (lua.c's Ctrl-C), and signal.budget sets the count hook on the thread it runs on for
+ * as long as it runs, putting the host's hook back after.
  *   signal.install(factory)    factory(kind, detail) -> the error value raised (kind
  *                              "interrupted" with the signal number, or "budget" with 0 from
  *                              the hook where the budget ran out, -1 from the hook while fn
@@ -68,8 +71,10 @@ static int json_on = 0;
 static int hold_depth = 0;
 static long long budget_left = -1; /* < 0: no budget running */
 static int budget_tripped = 0;
-static int factory_ref = LUA_NOREF;
 static int installed = 0;
+/* The registry key of the state's error factory (signal.install): per state, not a process-wide
+ * reference, since a host may load the module into more than one state. */
+static const char factory_key = 'f';
 
 int cw_signal_pending(void)
 {
@@ -107,13 +112,13 @@ static void arm_handlers(void)
 
 static void raise_kind(lua_State *L, const char *kind, lua_Integer detail)
 {
-    if (factory_ref != LUA_NOREF) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, factory_ref);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &factory_key) == LUA_TFUNCTION) {
         lua_pushstring(L, kind);
         lua_pushinteger(L, detail);
         lua_call(L, 2, 1); /* hooks are off while a hook runs: no recursion */
         lua_error(L);
     }
+    lua_pop(L, 1);
     if (strcmp(kind, "interrupted") == 0)
         luaL_error(L, "interrupted");
     luaL_error(L, "instruction budget of %d exhausted", (int)detail);
@@ -194,16 +199,13 @@ void cw_signal_unhook(lua_State *L)
     lua_sethook(L, NULL, 0, 0);
 }
 
-/* signal.install(factory) */
+/* signal.install(factory): the handlers and the hook are main()'s to install (cw_signal_setup,
+ * cw_signal_hook), never a guest module's. */
 static int l_install(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TFUNCTION);
-    luaL_unref(L, LUA_REGISTRYINDEX, factory_ref);
     lua_pushvalue(L, 1);
-    factory_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    cw_signal_setup();
-    if (lua_gethook(L) == NULL)
-        hook_normal(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &factory_key);
     return 0;
 }
 
@@ -261,12 +263,22 @@ static int l_budget(lua_State *L)
     luaL_argcheck(L, n > 0, 1, "must be positive");
     luaL_argcheck(L, budget_left < 0, 1, "a budget is already running");
     lua_remove(L, 1);
+    /* In the binary every thread has the count hook already (cw_signal_hook); in a host
+     * interpreter this thread gets it while fn runs, and the host's hook (none, or lua.c's
+     * Ctrl-C hook, or a debugger's) is put back after. Coroutines fn creates inherit it. */
+    lua_Hook old = lua_gethook(L);
+    int old_mask = lua_gethookmask(L), old_count = lua_gethookcount(L);
+    int swapped = old != hook;
+    if (swapped)
+        hook_normal(L);
     budget_left = (long long)n;
     budget_tripped = 0;
     int status = pcall_rest(L);
     int tripped = budget_tripped;
     budget_left = -1;
     budget_tripped = 0;
+    if (swapped)
+        lua_sethook(L, old, old_mask, old_count);
     if (status != LUA_OK) {
         if (tripped && pending_signo == 0) {
             lua_settop(L, 0);

@@ -3,16 +3,11 @@
  * command line to the Lua bootstrap (scripts/cwlua/boot.lua). Modelled on lua.c: everything
  * runs inside a protected call, a message handler adds a traceback, one status becomes the
  * exit code. No protocol logic lives here (contract.md §2). */
+#include "core.h"
+#include "cwlua_version.h" /* CWLUA_VERSION, made by the build (cmake/GitVersion.cmake) */
 #include "embedded.h"
 #include "l_readline.h"
-#include "l_serial.h"
 #include "l_signal.h"
-#include "l_trace.h"
-#include "l_tty.h"
-#include "l_util.h"
-#include "l_zlib.h"
-#include "proc.h"
-#include "runtime.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -72,6 +67,18 @@ static void json_failure(const char *cause, const char *msg)
     fflush(stdout);
 }
 
+/* require "cwlua.core" in the binary: { host = "cwlua", version = "0.1.0" } (module.c has the
+ * module's). */
+static int open_core(lua_State *L)
+{
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, "cwlua");
+    lua_setfield(L, -2, "host");
+    lua_pushstring(L, CWLUA_VERSION);
+    lua_setfield(L, -2, "version");
+    return 1;
+}
+
 /* pmain(argc, argv) -> exit status; runs protected so that setup errors are Lua errors. */
 static int pmain(lua_State *L)
 {
@@ -80,26 +87,15 @@ static int pmain(lua_State *L)
 
     luaL_checkversion(L);
     luaL_openlibs(L);
-    /* The C modules, loaded on first require (none is a global; style.md §2.1). */
+    /* The C modules, loaded on first require (none is a global; style.md §2.1): the list a
+     * Lua interpreter that loads cwlua/core.so gets too (core.c), the binary's line editing,
+     * and cwlua.core itself, which tells the library which host it runs in. */
+    cw_core_preload(L);
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE); /* [preload] */
-    lua_pushcfunction(L, luaopen_cwlua_core_runtime);
-    lua_setfield(L, -2, "cwlua.core.runtime");
-    lua_pushcfunction(L, luaopen_cwlua_core_device);
-    lua_setfield(L, -2, "cwlua.core.device");
-    lua_pushcfunction(L, luaopen_cwlua_core_signal);
-    lua_setfield(L, -2, "cwlua.core.signal");
-    lua_pushcfunction(L, luaopen_cwlua_core_serial);
-    lua_setfield(L, -2, "cwlua.core.serial");
     lua_pushcfunction(L, luaopen_cwlua_core_readline);
     lua_setfield(L, -2, "cwlua.core.readline");
-    lua_pushcfunction(L, luaopen_cwlua_core_tty);
-    lua_setfield(L, -2, "cwlua.core.tty");
-    lua_pushcfunction(L, luaopen_cwlua_core_zlib);
-    lua_setfield(L, -2, "cwlua.core.zlib");
-    lua_pushcfunction(L, luaopen_cwlua_core_proc);
-    lua_setfield(L, -2, "cwlua.core.proc");
-    lua_pushcfunction(L, luaopen_cwlua_core_trace);
-    lua_setfield(L, -2, "cwlua.core.trace");
+    lua_pushcfunction(L, open_core);
+    lua_setfield(L, -2, "cwlua.core");
     lua_pop(L, 1);
 
     const cw_embedded *boot = NULL;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* cwlua.core.runtime: what the Lua side needs from the process and the build.
  *
- *   runtime.version                  -> "0.1.0" (cwlua)
+ *   runtime.version                  -> "0.1.0", "0.1.0+git12.g1a2b3c4" (cwlua; GitVersion.cmake)
  *   runtime.lua_release              -> "Lua 5.4.4" (headers built against)
  *   runtime.lua_version              -> 504 (lua_version() of the library actually linked)
  *   runtime.libusb_version()         -> "1.0.26.11724" (libusb_get_version(), run time)
@@ -23,6 +23,7 @@
  * World failures return nil, message, code (style.md §2.3); misuse raises. */
 #include "runtime.h"
 
+#include "cwlua_version.h" /* CWLUA_VERSION, made by the build (cmake/GitVersion.cmake) */
 #include "embedded.h"
 #include "l_signal.h"
 
@@ -45,10 +46,6 @@
 #include <unistd.h>
 
 extern char **environ;
-
-#ifndef CWLUA_VERSION
-#error "CWLUA_VERSION must be defined by the build"
-#endif
 
 /* Push nil, "<what>: <strerror>", code; code is a stable lowercase word (style.md §2.3). */
 static int pushfail_errno(lua_State *L, const char *what, int err)

@@ -88,6 +88,24 @@ static const char *words_of(int rc)
 }
 
 /* Fill err from a libusb result: "<what>: <words>", timeouts with their length. */
+/* libusb_init, tried again a few times when it fails for "other" reasons. Under umockdev's
+ * preload (cwlua sim attach) the uevent netlink socket libusb's hotplug monitor opens is a Unix
+ * socket bound at $UMOCKDEV_DIR/eventFD, FD its descriptor number: processes started alike at
+ * the same moment (the workers of a command on several boards) get the same number, and the one
+ * whose bind comes second fails (EADDRINUSE), which libusb reports as LIBUSB_ERROR_OTHER. The
+ * next try, a moment later, binds. On real hardware a retry of this rare failure costs nothing.
+ * (test-harnesses.md §1.4) */
+static int init_libusb(libusb_context **ctx)
+{
+    int rc = LIBUSB_ERROR_OTHER;
+    for (int attempt = 0; attempt < 5 && rc == LIBUSB_ERROR_OTHER; attempt++) {
+        if (attempt > 0)
+            cw_monotonic_sleep_ns((uint64_t)(1 + attempt) * 3000000u);
+        rc = libusb_init(ctx);
+    }
+    return rc;
+}
+
 static int usb_fail(cw_err *err, int rc, const char *what, unsigned timeout_ms)
 {
     if (rc == LIBUSB_ERROR_TIMEOUT)
@@ -147,7 +165,7 @@ int cw_libusb_list(cw_libusb_entry **out, size_t *count, int open_each, cw_err *
     *out = NULL;
     *count = 0;
     libusb_context *ctx = NULL;
-    int rc = libusb_init(&ctx);
+    int rc = init_libusb(&ctx);
     if (rc != 0)
         return usb_fail(err, rc, "libusb", 0);
     libusb_device **list = NULL;
@@ -323,7 +341,7 @@ int cw_libusb_open(cw_dev **out, uint8_t bus, uint8_t address, const char *seria
     if (u == NULL)
         return cw_err_set(err, CW_E_NO_MEMORY, "%s: out of memory", where);
     u->dev.ops = &usb_ops;
-    int rc = libusb_init(&u->ctx);
+    int rc = init_libusb(&u->ctx);
     if (rc != 0) {
         u->ctx = NULL;
         usb_close(&u->dev);

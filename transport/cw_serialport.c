@@ -2,10 +2,14 @@
 /* The libserialport backend: plain serial adapters (cw_serialport.h).
  *
  * libserialport opens the port, reads its USB description, applies line settings and drives
- * DTR, RTS and break. The data path uses the port's descriptor directly with poll(): every call
- * is bounded by its timeout (libserialport's blocking calls read a timeout of 0 as "forever"),
- * and a hang-up (an adapter unplugged, a pty whose other side closed) shows as POLLHUP or EIO,
- * which is reported as no_device instead of a read that times out again and again. */
+ * DTR, RTS and break. The data path uses the port's descriptor directly: every call is bounded
+ * by its timeout (libserialport's blocking calls read a timeout of 0 as "forever"), and a
+ * hang-up (an adapter unplugged, a pty whose other side closed) shows as POLLHUP or EIO, which
+ * is reported as no_device instead of a read that times out again and again. A read waits in
+ * blocking read() calls of at most READ_STEP_MS each (VMIN 0, VTIME set with the line
+ * settings), as stm32flash does, so a byte that comes costs one call, not a poll() and a
+ * read(); what is left of a timeout under one step is waited for with poll(). Writes go
+ * through poll() on the non-blocking descriptor. */
 #include "cw_serialport.h"
 
 #include <errno.h>
@@ -20,6 +24,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <termios.h>
 #include <unistd.h>
 
 /* UNIX98 pty slaves (/dev/pts/N) have majors 136..143 (Linux devices.txt): libserialport
@@ -31,8 +36,12 @@ typedef struct sp_dev {
     cw_dev dev; /* first: a cw_dev * is an sp_dev * */
     struct sp_port *port;
     int fd;
+    int vtime; /* VMIN 0 and VTIME of READ_STEP_MS are set: a blocking read() waits that long */
     cw_serialport_info info;
 } sp_dev;
+
+/* The longest single blocking read(): VTIME counts tenths of a second. */
+#define READ_STEP_MS 100
 
 static const cw_dev_ops sp_ops;
 
@@ -116,6 +125,31 @@ static int sp_read(cw_dev *dev, uint8_t *buf, size_t len, unsigned timeout_ms, s
                    cw_err *err)
 {
     sp_dev *s = as_sp(dev);
+    if (s->vtime && timeout_ms >= READ_STEP_MS) {
+        int flags = fcntl(s->fd, F_GETFL);
+        uint64_t t0 = cw_monotonic_ns();
+        while (flags >= 0 && ms_since(t0) + READ_STEP_MS <= timeout_ms) {
+            fcntl(s->fd, F_SETFL, flags & ~O_NONBLOCK);
+            ssize_t n = read(s->fd, buf, len);
+            int e = errno;
+            fcntl(s->fd, F_SETFL, flags);
+            if (n > 0) {
+                *actual = (size_t)n;
+                return CW_OK;
+            }
+            if (n < 0 && e != EAGAIN && e != EINTR) {
+                if (is_gone(e))
+                    return gone(s, "a read", e, err);
+                return cw_err_set(err, CW_E_IO, "%s: read failed (%s)", s->info.path, strerror(e));
+            }
+            /* nothing within the step, or a hung-up line, which reads as nothing too */
+            int ev = wait_for(s, POLLIN, 0);
+            if (ev < 0 || (ev & (POLLHUP | POLLERR | POLLNVAL)))
+                break;
+        }
+        uint64_t spent = ms_since(t0);
+        timeout_ms = spent >= timeout_ms ? 0 : timeout_ms - (unsigned)spent;
+    }
     int ev = wait_for(s, POLLIN, timeout_ms);
     if (ev < 0)
         return cw_err_set(err, CW_E_IO, "%s: poll failed (%s)", s->info.path, strerror(errno));
@@ -266,6 +300,14 @@ static int sp_line_config(cw_dev *dev, const cw_line_cfg *cfg, cw_line_cfg *appl
     if (rc != SP_OK) {
         sp_free_config(c);
         return sp_failed(s, rc, "applying the line settings", err);
+    }
+    /* Reads wait in blocking steps (sp_read): VMIN 0, VTIME one step. */
+    struct termios t;
+    s->vtime = 0;
+    if (tcgetattr(s->fd, &t) == 0) {
+        t.c_cc[VMIN] = 0;
+        t.c_cc[VTIME] = READ_STEP_MS / 100;
+        s->vtime = tcsetattr(s->fd, TCSANOW, &t) == 0;
     }
     /* What the port reports now: the settings really applied. */
     rc = sp_get_config(s->port, c);

@@ -2,9 +2,10 @@
 -- cwlua.bitstream: finding and reading the FPGA bitstream of a ChipWhisperer capture board
 -- (cw-usb-protocol.md §3.1, §3.2), for loading it when the FPGA is not configured (§3.3, §3.4).
 --
--- A bitstream comes from --bitstream FILE, else $CWLUA_BITSTREAM, else NewAE's chipwhisperer
--- Python package (its hardware/firmware/<board>.py holds a zip as base64, §3.1). FILE may be
--- the .bit itself, NewAE's firmware zip, or that .py module; the kind is told by content.
+-- A bitstream comes from --bitstream FILE, else $CWLUA_BITSTREAM, else the config files'
+-- (cwlua.config), else NewAE's chipwhisperer Python package (its hardware/firmware/<board>.py
+-- holds a zip as base64, §3.1). FILE may be the .bit itself, NewAE's firmware zip, or that .py
+-- module; the kind is told by content.
 -- The zip reader, base64 and the Xilinx .bit header are plain Lua; inflating (RFC 1951) and
 -- the CRC-32 go through zlib (cwlua.zlib).
 --
@@ -299,9 +300,11 @@ end
 M.PYTHONS = { "python3", "/usr/bin/python3" }
 
 --- bitstream.locate(kind, opts) -> path, origin | nil, searched
--- opts.file (--bitstream), opts.env ($CWLUA_BITSTREAM), opts.pythons (default M.PYTHONS).
--- origin: "--bitstream", "CWLUA_BITSTREAM" or "chipwhisperer package (PYTHON)". searched: a
--- list of "place (what was found there)" strings for the message when nothing was found.
+-- opts.file (--bitstream), opts.env ($CWLUA_BITSTREAM), opts.config (the config files'
+-- bitstream: { file =, where = "the user file F:L" }), opts.pythons (default M.PYTHONS).
+-- origin: "--bitstream", "CWLUA_BITSTREAM", the config's where or "chipwhisperer package
+-- (PYTHON)". searched: a list of "place (what was found there)" strings for the message when
+-- nothing was found.
 function M.locate(kind, opts)
   opts = opts or {}
   local want = M.BOARDS[kind]
@@ -310,6 +313,8 @@ function M.locate(kind, opts)
   searched[#searched + 1] = "--bitstream (not given)"
   if opts.env and opts.env ~= "" then return opts.env, "CWLUA_BITSTREAM" end
   searched[#searched + 1] = "$CWLUA_BITSTREAM (not set)"
+  if opts.config then return opts.config.file, opts.config.where end
+  searched[#searched + 1] = "the config files' bitstream (not set)"
   local seen = {}
   for _, py in ipairs(opts.pythons or M.PYTHONS) do
     local dir, exe = python_package(py)

@@ -255,9 +255,10 @@ function M.check_sim_app()
 end
 
 --- board.open([spec [, opts]]) -> board | nil, msg, code
--- spec: a device spec (contract.md §3) or nil for $CWLUA_DEVICE, else "usb". opts: bitstream (a
--- file to load when the FPGA is not configured; default board.defaults.bitstream, then
--- $CWLUA_BITSTREAM, then NewAE's Python package), notify (function(msg) for progress and
+-- spec: a device spec (contract.md §3) or nil for the command line's (-d), else $CWLUA_DEVICE,
+-- else the config files' device (cwlua.config), else "usb". opts: bitstream (a file to load
+-- when the FPGA is not configured; default board.defaults.bitstream, then $CWLUA_BITSTREAM,
+-- then the config files', then NewAE's Python package), notify (function(msg) for progress and
 -- warnings; default: "cwlua: msg" on stderr unless board.defaults.quiet); for the simulator:
 -- target (part name), state (folder), faults (list of "NAME[=VALUE]"), latency_ms, seed, noise,
 -- app, power_up.
@@ -268,8 +269,10 @@ function M.open(spec, opts)
   end
   opts = opts or {}
   if spec == nil then
-    local env = os.getenv("CWLUA_DEVICE")
-    spec = (env and env ~= "") and env or "usb"
+    local origin
+    spec, origin = require("cwlua.config").value("device")
+    if spec and origin.origin == "environment" then devspec.parse(spec, "CWLUA_DEVICE") end
+    spec = spec or "usb"
   end
   if type(spec) ~= "string" then error("open: spec must be a string", 2) end
   local parsed = devspec.parse(spec)

@@ -49,36 +49,7 @@ table.insert(package.searchers, 2, cwlua_searcher)
 -- 128 + the signal number. The same holds for a spent instruction budget.
 do
   local signal = require "cwlua.core.signal"
-  local errors = require "cwlua.errors"
-  -- A budget runs out in the hook (detail 0: level 2 is the function that was running), and
-  -- signal.budget raises once more when it returns (detail n). The place is kept for that last
-  -- error, which names it: "stopped at FILE:LINE", the innermost line outside the library
-  -- compiled into the binary (a recipe that loops calling a library function is named, not the
-  -- function), else the innermost Lua line.
-  local where
-  local function place()
-    local first
-    for level = 3, 60 do
-      local info = debug.getinfo(level, "Sl")
-      if not info then break end
-      if info.currentline and info.currentline > 0 then
-        local at = info.source:gsub("^@", "") .. ":" .. info.currentline
-        first = first or at
-        if not info.source:find("^@scripts/cwlua/") then return at end
-      end
-    end
-    return first
-  end
-  signal.install(function(kind, detail)
-    if kind == "interrupted" then
-      return errors.new("interrupted", "interrupted", { signo = detail })
-    end
-    if detail == 0 then where = place() end
-    local e = errors.new("failure", "instruction budget exhausted",
-      { budget = true, where = where })
-    if detail > 0 then where = nil end
-    return e
-  end)
+  require("cwlua.interrupt").install("@scripts/cwlua/")
   local raw_pcall, raw_xpcall, raw_resume = pcall, xpcall, coroutine.resume
   local stopping = signal.stopping
   local function pass(ok, ...)

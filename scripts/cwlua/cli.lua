@@ -1,6 +1,10 @@
 -- SPDX-License-Identifier: MIT
 -- cwlua.cli: the command line of contract.md §3 — global options, commands, help, exit codes.
 --
+-- The tables here (commands, options, device specs, exit statuses, environment, files) make
+-- --help, and at build time the man page and the shell completion (packaging/), so the three
+-- cannot drift apart.
+--
 -- Each command is a module cwlua.cmd.<name> returning
 --   { name, summary, usage, help, options = { option specs },
 --     args_to_script = bool or function(args) -> bool (for the arguments so far),
@@ -8,11 +12,14 @@
 --     many = { target = index of the TARGET argument, per_board = function(args, opts, serial),
 --              check = function(ctx) } when it runs on several boards at once
 --            (cwlua.multi), or one = why it works with one board only,
+--     no_config = true when it reads no config file (cwlua.config),
 --     run = function(ctx) -> exit status }
 -- ctx = { opts = parsed options, args = positional arguments, first_arg = argv index of
 --         args[1], argv = the whole argv (argv[0] is the program), command = the command
---         table, cli = this module }.
+--         table, cli = this module, device_given = -d's value (opts.device is the device in
+--         effect, from wherever it came) }.
 -- A command is listed here (and so in --help) only once it works.
+local devspec = require "cwlua.devspec"
 local errors = require "cwlua.errors"
 local path = require "cwlua.path"
 local worker = require "cwlua.worker"
@@ -20,15 +27,37 @@ local worker = require "cwlua.worker"
 local M = {}
 
 M.COMMANDS = { "program", "verify", "read", "erase", "info", "doctor", "capture", "reset",
-  "power", "clock", "term", "list", "targets", "run", "shell", "sim", "help" }
+  "power", "clock", "term", "list", "targets", "config", "run", "shell", "sim", "help" }
+
+-- The words of the usage line and the description that open --help (and the man page).
+M.USAGE = "cwlua [-d SPEC] [options] COMMAND [args]"
+M.DESCRIPTION = "Program and script microcontroller targets through NewAE ChipWhisperer boards "
+  .. "and\nserial adapters, or the built-in simulator."
+
+-- How the target is wired (--rig): the hints of failures and doctor name its switches.
+M.RIGS = { "cw308", "cw506", "cw313", "serial" }
 
 -- Option specs: short, long, key (in ctx.opts), arg (metavariable) or nil for a flag,
--- multi (repeatable, collected in a list), help.
+-- multi (repeatable, collected in a list), values (the words an arg may be, for the check and
+-- for completion), files (the extensions a FILE usually has, for completion), help.
 M.GLOBAL_OPTIONS = {
   { short = "d", long = "device", key = "device", arg = "SPEC",
-    help = "board or port: usb, usb:SERIAL, serial:PATH, sim, sim:BOARD[@SERIAL];\n"
-      .. "several boards at once: usb:* (every board attached) or a list\n"
-      .. "usb:SERIAL,sim:BOARD@SERIAL,... (default: $CWLUA_DEVICE, else usb)" },
+    help = (function() -- the grammar (cwlua.devspec), wrapped to the help's column
+      local text = "board or port: " .. table.concat(devspec.ONE, ", ")
+        .. "; several boards at once: " .. table.concat(devspec.MANY, " or ")
+        .. " (default: $CWLUA_DEVICE, else the config file's device, else usb)"
+      local lines, cur = {}, nil
+      for word in text:gmatch("%S+") do
+        if cur and #cur + 1 + #word > 72 then
+          lines[#lines + 1] = cur
+          cur = word
+        else
+          cur = cur and (cur .. " " .. word) or word
+        end
+      end
+      lines[#lines + 1] = cur
+      return table.concat(lines, "\n")
+    end)() },
   { long = "gpio-seq", key = "gpio_seq", arg = "ENTRY[:EXIT]",
     help = "serial:PATH only: reset/boot lines, stm32flash -i sequences\n"
       .. "of rts, dtr, brk ('-' low, ',' 100 ms, '&' none), e.g.\n"
@@ -40,16 +69,17 @@ M.GLOBAL_OPTIONS = {
   { short = "v", long = "verbose", key = "verbose",
     help = "print more, and a traceback for internal errors" },
   { long = "json", key = "json", help = "print one JSON object (\"schema\": 1) instead of text" },
-  { long = "rig", key = "rig", arg = "RIG",
+  { long = "rig", key = "rig", arg = "RIG", values = M.RIGS,
     help = "how the target is wired, for hints: cw308, cw506, cw313, serial\n"
-      .. "(default: the recipe's)" },
+      .. "(default: the config file's rig, else the recipe's)" },
   { long = "log-wire", key = "log_wire", arg = "FILE", optional = true,
     help = "log every byte to and from the target, one line per burst:\n"
       .. "'+0.012345 > 7F'; to stderr, or FILE with --log-wire=FILE" },
-  { long = "bitstream", key = "bitstream", arg = "FILE",
+  { long = "bitstream", key = "bitstream", arg = "FILE", files = { "bit", "zip", "py" },
     help = "FPGA bitstream to load when a board's FPGA is not configured: a .bit,\n"
       .. "NewAE's firmware zip or chipwhisperer's hardware/firmware/BOARD.py\n"
-      .. "(default: $CWLUA_BITSTREAM, else NewAE's chipwhisperer package)" },
+      .. "(default: $CWLUA_BITSTREAM, else the config file's bitstream,\n"
+      .. "else NewAE's chipwhisperer package)" },
   { short = "h", long = "help", key = "help",
     help = "show this help; 'cwlua COMMAND --help' for one command" },
   { long = "version", key = "version",
@@ -70,11 +100,84 @@ do
   end
 end
 
-local EXIT_HELP = [[
-exit status: 0 done; 1 any other failure; 2 usage error or bad input (nothing on the chip
-  was touched); 3 no board, USB or port error; 4 target does not answer; 5 verify mismatch;
-  130 interrupted (SIGINT), 143 terminated (SIGTERM): the board is restored first;
-  on several boards (-d usb:*, a list): the highest of the boards']]
+-- Exit statuses (contract.md §3): { status, meaning }, and what holds for the signals.
+M.EXIT_STATUS = {
+  { 0, "done" },
+  { 1, "any other failure" },
+  { 2, "usage error or bad input (nothing on the chip was touched)" },
+  { 3, "no board, USB or port error" },
+  { 4, "target does not answer" },
+  { 5, "verify mismatch" },
+  { 130, "interrupted (SIGINT)" },
+  { 143, "terminated (SIGTERM)" },
+}
+M.EXIT_NOTE = "After a signal, the board is restored first. On several boards at once (-d "
+  .. "usb:*, a list), the highest of the boards' statuses."
+
+-- The environment variables cwlua and its helpers read (or set), { name, meaning }: the man
+-- page's ENVIRONMENT. spec/cli/packaging_tables_spec.lua finds every getenv of the sources here.
+M.ENVIRONMENT = {
+  { "CWLUA_DEVICE", "the device (a SPEC as -d takes) when -d is not given; else usb" },
+  { "CWLUA_PATH", "folders, ':'-separated, searched for recipes after the -s folders" },
+  { "CWLUA_BITSTREAM", "the FPGA bitstream when --bitstream is not given; else the config "
+    .. "files', else NewAE's chipwhisperer Python package, as python3 on PATH imports it" },
+  { "CWLUA_CONFIG", "the user config file to read instead of $XDG_CONFIG_HOME/cwlua/config.lua "
+    .. "(one that does not exist is exit 2)" },
+  { "CWLUA_SYSCONFDIR", "the folder read instead of /etc/cwlua: its config.lua and targets/" },
+  { "XDG_CONFIG_HOME", "the user's config file $XDG_CONFIG_HOME/cwlua/config.lua and recipe "
+    .. "folder $XDG_CONFIG_HOME/cwlua/targets (default ~/.config)" },
+  { "XDG_STATE_HOME", "the simulator's chip memories ($XDG_STATE_HOME/cwlua/sim) and the "
+    .. "shell's history are kept under it (default ~/.local/state)" },
+  { "HOME", "the default of XDG_CONFIG_HOME and XDG_STATE_HOME" },
+  { "COLUMNS", "the width of progress lines when stderr is not a terminal that reports one" },
+  { "CWLUA_SIM_TRACE", "1: 'sim attach' prints every USB request the simulated boards answer, "
+    .. "'sim adapter' every line change and chip state, on stderr" },
+  { "CWLUA_SIM_ADAPTER", "set by 'sim adapter' for its COMMAND: the simulated adapter's port" },
+}
+
+-- The files cwlua reads and writes, { path, meaning }: the man page's FILES.
+M.FILES = {
+  { "$XDG_CONFIG_HOME/cwlua/config.lua", "the user's config file: device, rig, bitstream, "
+    .. "recipe folders and --set values ('cwlua config --help'); it wins over the system's" },
+  { "/etc/cwlua/config.lua", "the system's config file, the defaults of the machine or lab" },
+  { "$XDG_CONFIG_HOME/cwlua/targets/NAME.lua", "the user's recipes (docs/targets.md), found "
+    .. "after the -s folders, $CWLUA_PATH and the config files' folders" },
+  { "/etc/cwlua/targets/NAME.lua", "the system's recipes, after the user's" },
+  { "share/cwlua/targets/NAME.lua", "the built-in recipes, last on the search path, in the "
+    .. "install beside cwlua's bin folder (/usr/share/cwlua/targets for the Debian package)" },
+  { "$XDG_STATE_HOME/cwlua/sim/", "the simulated chips' memories: flash, EEPROM, fuses, "
+    .. "protection (--sim-state DIR for another folder)" },
+  { "$XDG_STATE_HOME/cwlua/shell_history", "the lines typed at 'cwlua shell'" },
+  { "/lib/udev/rules.d/60-cwlua.rules", "the udev rule that lets users without root open "
+    .. "the boards: TAG+=\"uaccess\" and GROUP=\"plugdev\" (share/cwlua/udev/ for an install "
+    .. "from source; docs/install.md)" },
+}
+
+-- The config files and the search path, each in one sentence, for --help and the man page.
+M.CONFIG_HELP = "defaults a lab sets once (device, rig, bitstream, recipe folders, --set values)\n"
+  .. "come from $XDG_CONFIG_HOME/cwlua/config.lua and /etc/cwlua/config.lua; the\n"
+  .. "command line wins over both; 'cwlua config' shows what is in effect and why"
+M.SEARCH_HELP = "recipes are looked up in -s folders, then $CWLUA_PATH (':'-separated), then\n"
+  .. "the config files' folders, $XDG_CONFIG_HOME/cwlua/targets, /etc/cwlua/targets,\n"
+  .. "then the built-in ones; see 'cwlua targets'"
+
+-- "exit status: 0 done; 1 ...", wrapped at 92 columns with continuation lines indented by 2
+local function exit_help()
+  local items = {}
+  for _, e in ipairs(M.EXIT_STATUS) do items[#items + 1] = e[1] .. " " .. e[2] end
+  local text = "exit status: " .. table.concat(items, "; ") .. ". " .. M.EXIT_NOTE
+  local lines, cur = {}, nil
+  for word in text:gmatch("%S+") do
+    if cur and #cur + 1 + #word > 92 then
+      lines[#lines + 1] = cur
+      cur = "  " .. word
+    else
+      cur = cur and (cur .. " " .. word) or word
+    end
+  end
+  lines[#lines + 1] = cur
+  return table.concat(lines, "\n")
+end
 
 local verbose = false
 -- --json (contract.md §3.7): the run prints exactly one object on stdout, the command's own
@@ -322,14 +425,7 @@ end
 
 --- cli.help() -> the text of 'cwlua --help'
 function M.help()
-  local out = {
-    "usage: cwlua [-d SPEC] [options] COMMAND [args]",
-    "",
-    "Program and script microcontroller targets through NewAE ChipWhisperer boards and",
-    "serial adapters, or the built-in simulator.",
-    "",
-    "commands:",
-  }
+  local out = { USAGE .. M.USAGE, "", M.DESCRIPTION, "", "commands:" }
   for _, name in ipairs(M.COMMANDS) do
     local c = load_command(name)
     local syn = c.synopsis or c.name
@@ -344,10 +440,11 @@ function M.help()
   out[#out + 1] = "options:"
   format_options(M.GLOBAL_OPTIONS, out)
   out[#out + 1] = ""
-  out[#out + 1] = "recipes are looked up in -s folders, then $CWLUA_PATH (':'-separated), then"
-  out[#out + 1] = "$XDG_CONFIG_HOME/cwlua/targets, then the built-in ones; see 'cwlua targets'"
+  out[#out + 1] = M.CONFIG_HELP
   out[#out + 1] = ""
-  out[#out + 1] = EXIT_HELP
+  out[#out + 1] = M.SEARCH_HELP
+  out[#out + 1] = ""
+  out[#out + 1] = exit_help()
   return table.concat(out, "\n") .. "\n"
 end
 
@@ -414,7 +511,6 @@ end
 -- 'sim' takes them for its helpers (cwlua.cmd.sim checks which).
 local function check_sim_options(opts, command, device_from)
   if command and command.name == "sim" then return end
-  local devspec = require "cwlua.devspec"
   if devspec.names_sim(devspec.parse(opts.device)) then return end
   for _, o in ipairs(M.SIM_OPTIONS) do
     if opts[o[1]] ~= nil then
@@ -430,7 +526,7 @@ end
 -- the list is returned as it is: cwlua.multi gives each worker its own.
 function M.board_faults(faults, device)
   if not faults or not device then return faults end
-  local parsed = require("cwlua.devspec").parse(device)
+  local parsed = devspec.parse(device)
   if parsed.kind == "many" then return faults end
   local out = {}
   for _, f in ipairs(faults) do
@@ -496,43 +592,21 @@ local function dispatch(argv)
   -- a run stopped by SIGINT/SIGTERM unwinds to main(), which prints the JSON object then
   require("cwlua.core.signal").set_json(json_mode)
   if opts.quiet and opts.verbose then usage_error("-q and -v contradict each other; pick one") end
-  if opts.rig and not ({ cw308 = true, cw506 = true, cw313 = true, serial = true })[opts.rig] then
-    usage_error("unknown rig '%s'; use cw308, cw506, cw313 or serial", opts.rig)
+  if opts.rig then
+    local known = false
+    for _, r in ipairs(M.RIGS) do known = known or r == opts.rig end
+    if not known then
+      usage_error("unknown rig '%s'; use %s or %s", opts.rig,
+        table.concat(M.RIGS, ", ", 1, #M.RIGS - 1), M.RIGS[#M.RIGS])
+    end
   end
   check_search_dirs(opts.search or {})
   path.set_search(opts.search or {})
-  local devspec = require "cwlua.devspec"
-  local device_from = ""
+  local env_device = os.getenv("CWLUA_DEVICE")
   if opts.device then
     devspec.parse(opts.device, "-d")
-  else
-    local env = os.getenv("CWLUA_DEVICE")
-    if env and env ~= "" then
-      devspec.parse(env, "CWLUA_DEVICE")
-      opts.device = env
-      device_from = " (from CWLUA_DEVICE)"
-    else
-      opts.device = "usb"
-      device_from = " (the default)"
-    end
-  end
-  local board = require "cwlua.board"
-  board.defaults.spec = opts.device
-  board.defaults.sim = M.sim_options(opts)
-  -- several boards: each worker logs its own board (cwlua.multi), not this process
-  if opts.log_wire and devspec.parse(opts.device).kind ~= "many" then
-    board.set_wire_log(opts.log_wire)
-  end
-  board.defaults.bitstream = opts.bitstream
-  board.defaults.quiet = opts.quiet or false
-  if opts.gpio_seq then -- contract.md §3: reset/boot lines of a plain serial adapter
-    if devspec.parse(opts.device).kind ~= "serial" then
-      usage_error("--gpio-seq drives a serial adapter's lines; it needs -d serial:PATH (the "
-        .. "device is '%s')", opts.device)
-    end
-    local seq, msg = require("cwlua.gpioseq").parse(opts.gpio_seq)
-    if not seq then usage_error("%s", msg) end
-    require("cwlua.port").defaults.gpio_seq = seq
+  elseif env_device and env_device ~= "" then
+    devspec.parse(env_device, "CWLUA_DEVICE")
   end
   if opts.version then
     print_version(opts)
@@ -557,9 +631,42 @@ local function dispatch(argv)
     usage_error("--json does not apply to '%s': %s; run it without --json", command.name,
       command.text_only)
   end
+  -- The device: -d, else $CWLUA_DEVICE, else the config files' (contract.md §3.12; a broken
+  -- file is exit 2 naming FILE:LINE), else usb. 'help' and 'sim' read no config file.
+  local device_from, device_given = "", opts.device
+  if not opts.device then
+    local config = not command.no_config and require("cwlua.config")
+    local spec, origin
+    if config then
+      spec, origin = config.value("device")
+    elseif env_device and env_device ~= "" then
+      spec, origin = env_device, { origin = "environment", variable = "CWLUA_DEVICE" }
+    end
+    opts.device = spec or "usb"
+    device_from = spec and (" (from " .. (config and config.where(origin) or "CWLUA_DEVICE")
+      .. ")") or " (the default)"
+  end
+  local board = require "cwlua.board"
+  board.defaults.spec = opts.device
+  board.defaults.sim = M.sim_options(opts)
+  -- several boards: each worker logs its own board (cwlua.multi), not this process
+  if opts.log_wire and devspec.parse(opts.device).kind ~= "many" then
+    board.set_wire_log(opts.log_wire)
+  end
+  board.defaults.bitstream = opts.bitstream
+  board.defaults.quiet = opts.quiet or false
+  if opts.gpio_seq then -- contract.md §3: reset/boot lines of a plain serial adapter
+    if devspec.parse(opts.device).kind ~= "serial" then
+      usage_error("--gpio-seq drives a serial adapter's lines; it needs -d serial:PATH (the "
+        .. "device is '%s')", opts.device)
+    end
+    local seq, msg = require("cwlua.gpioseq").parse(opts.gpio_seq)
+    if not seq then usage_error("%s", msg) end
+    require("cwlua.port").defaults.gpio_seq = seq
+  end
   check_sim_options(opts, command, device_from)
   local ctx = { opts = opts, args = args, first_arg = first_arg, argv = argv,
-    command = command, cli = M }
+    command = command, cli = M, device_given = device_given }
   local status
   local parsed = devspec.parse(opts.device)
   if parsed.kind == "many" and command.many then
@@ -567,7 +674,8 @@ local function dispatch(argv)
     status = require("cwlua.multi").run(ctx, parsed)
   elseif parsed.kind == "many" and command.one then
     usage_error("'%s' works with one board: %s; choose one with -d usb:SERIAL%s", command.name,
-      command.one, device_from ~= "" and (" (CWLUA_DEVICE is '" .. opts.device .. "')") or "")
+      command.one, device_from ~= "" and (" (the device is '%s', %s)"):format(opts.device,
+        device_from:match("^ %((.*)%)$") or device_from) or "")
   else
     status = command.run(ctx)
   end

@@ -82,21 +82,42 @@ end
 ---------------------------------------------------------------------------------------------
 -- messages for USB failures
 
---- connect.rules_path() -> where cwlua's udev rule is: <exe dir>/../share/cwlua/udev/...
+local RULES = "60-cwlua.rules"
+-- Where udev reads rules that a package installed (the Debian package: /lib/udev/rules.d).
+local SYSTEM_RULES = { "/lib/udev/rules.d/", "/usr/lib/udev/rules.d/" }
+
+--- connect.rules_path() -> where cwlua's udev rule is: <exe dir>/../share/cwlua/udev/... for
+-- the build tree and an install from source
 function M.rules_path()
   local exe = require("cwlua.core.runtime").exe_path()
   local dir = exe and exe:match("^(.*)/[^/]*$")
-  if not dir then return "share/cwlua/udev/50-cwlua.rules (in cwlua's install folder)" end
-  return dir:gsub("/bin$", "") .. "/share/cwlua/udev/50-cwlua.rules"
+  if not dir then return "share/cwlua/udev/" .. RULES .. " (in cwlua's install folder)" end
+  return dir:gsub("/bin$", "") .. "/share/cwlua/udev/" .. RULES
+end
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
 end
 
 --- connect.hint(code) -> "; what to do" for a failed transfer or open, or ""
 function M.hint(code)
   if code == "access" then
+    local beside = M.rules_path()
+    if not exists(beside) then -- a package: the rule is where udev reads it already
+      for _, d in ipairs(SYSTEM_RULES) do
+        if exists(d .. RULES) then
+          return ("; cwlua's udev rule is installed (%s): unplug the board and plug it back "
+            .. "in; over SSH or for a service, join the plugdev group: sudo usermod -aG plugdev "
+            .. "$USER, then log in again (see docs/install.md)"):format(d .. RULES)
+        end
+      end
+    end
     return ("; install cwlua's udev rule and join the plugdev group: sudo cp %s "
       .. "/etc/udev/rules.d/ && sudo udevadm control --reload-rules && sudo udevadm trigger, "
       .. "then sudo usermod -aG plugdev $USER and log in again (see docs/install.md)"):format(
-      M.rules_path())
+      beside)
   elseif code == "busy" then
     return "; another program has the board open: close it there (in a notebook using NewAE's "
       .. "chipwhisperer, call scope.dis()), then run cwlua again"
@@ -340,8 +361,9 @@ end
 -- the whole sequence
 
 --- connect.run(board, opts): firmware version and check, FPGA state; when the FPGA is not
--- configured, find the bitstream (opts.bitstream, $CWLUA_BITSTREAM, NewAE's package), load it
--- and apply the default set-up (contract.md §3). opts.notify(msg) reports progress and warnings.
+-- configured, find the bitstream (opts.bitstream, $CWLUA_BITSTREAM, the config files', NewAE's
+-- package), load it and apply the default set-up (contract.md §3). opts.notify(msg) reports
+-- progress and warnings.
 function M.run(b, opts)
   local notify = opts.notify or function() end
   b._warnings = {}
@@ -360,8 +382,11 @@ function M.run(b, opts)
   end
   b.fpga = "unconfigured"
   local want = bitstream.BOARDS[b.kind]
+  local config = require "cwlua.config"
+  local conf_file, conf_origin = config.file_value("bitstream")
   local path, origin = bitstream.locate(b.kind, { file = opts.bitstream,
-                                                  env = os.getenv("CWLUA_BITSTREAM") })
+    env = os.getenv("CWLUA_BITSTREAM"),
+    config = conf_file and { file = conf_file, where = config.where(conf_origin) } })
   if not path then
     -- one short line, then the places searched and the ways out one to a line: a list run
     -- together on one line is unreadable (it was 600 characters)

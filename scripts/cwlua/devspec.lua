@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- cwlua.devspec: the -d/--device SPEC grammar of contract.md §3.4.
+-- cwlua.devspec: the -d/--device SPEC grammar of contract.md §3.4 (M.SPECS):
 --   usb                 the only board attached (an error lists them when there are several)
 --   usb:SERIAL          the board with that serial number
 --   serial:PATH         a plain serial adapter
@@ -17,9 +17,36 @@ M.SIM_BOARDS = { "cwlite", "cw1200", "husky", "nano" }
 local SIM_BOARD = {}
 for _, b in ipairs(M.SIM_BOARDS) do SIM_BOARD[b] = true end
 
-local GRAMMAR = "usb, usb:SERIAL, serial:PATH, sim, sim:BOARD or sim:BOARD@SERIAL (BOARD: "
-  .. table.concat(M.SIM_BOARDS, ", ") .. "); several boards: usb:* or a list "
-  .. "usb:SERIAL,sim:BOARD@SERIAL,..."
+-- The grammar, { spec, meaning, many = several boards at once }: -d's help, the man page and
+-- the shell completion.
+M.SPECS = {
+  { "usb", "the only ChipWhisperer board attached (with several, the error lists them)" },
+  { "usb:SERIAL", "the board with that USB serial number ('cwlua list' shows them)" },
+  { "serial:PATH", "a plain serial port, e.g. serial:/dev/ttyUSB0 (a USB-serial adapter)" },
+  { "sim", "the simulated CW-Lite" },
+  { "sim:BOARD", "a simulated board: " .. table.concat(M.SIM_BOARDS, ", ") },
+  { "sim:BOARD@SERIAL", "a simulated board with that serial number and chips of its own" },
+  { "usb:*", "every ChipWhisperer board attached, each at the same time (docs/lab.md)",
+    many = true },
+  { "usb:SERIAL1,usb:SERIAL2", "the boards listed, each at the same time: a list of "
+    .. "usb:SERIAL and sim:BOARD@SERIAL", many = true },
+}
+M.NAMES = {}
+for i, s in ipairs(M.SPECS) do M.NAMES[i] = s[1] end
+
+-- the names of one kind: single boards (many false) or several (many true)
+local function names(many)
+  local out = {}
+  for _, s in ipairs(M.SPECS) do
+    if (s.many or false) == many then out[#out + 1] = s[1] end
+  end
+  return out
+end
+M.ONE, M.MANY = names(false), names(true)
+
+local GRAMMAR = table.concat(M.ONE, ", ", 1, #M.ONE - 1) .. " or " .. M.ONE[#M.ONE]
+  .. " (BOARD: " .. table.concat(M.SIM_BOARDS, ", ") .. "); several boards: "
+  .. table.concat(M.MANY, " or ")
 
 -- A serial number as a USB string descriptor carries it: printable ASCII, no spaces, at most
 -- 126 characters (cw-usb-protocol.md §1.1; the simulator takes the same, cwsim.h).

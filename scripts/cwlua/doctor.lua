@@ -293,21 +293,23 @@ end
 --- doctor.run(word, opts) -> report, ctx: the whole chain for TARGET word
 function M.run(word, opts)
   local recipe, part = targets.resolve(word)
-  -- only --rig says how this bench is wired; the recipe's default is a guess the hints must
-  -- not present as known (a CW506 between board and target looks like a cut cable). A plain
-  -- serial port is the serial rig, whatever the recipe's default, and that much is known.
+  -- only --rig (or the config file's rig) says how this bench is wired; the recipe's default
+  -- is a guess the hints must not present as known (a CW506 between board and target looks
+  -- like a cut cable). A plain serial port is the serial rig, whatever the recipe's default,
+  -- and that much is known.
+  local config = require "cwlua.config"
   local spec = board_mod.defaults.spec
   local port = spec ~= nil and require("cwlua.devspec").parse(spec).kind == "serial"
-  local rig = opts.rig or (port and "serial") or recipe.rig or "cw308"
-  local report = M.report(recipe.name, rig, opts.rig ~= nil or port)
+  local given = config.value("rig", opts.rig, "--rig")
+  local rig = given or (port and "serial") or recipe.rig or "cw308"
+  local report = M.report(recipe.name, rig, given ~= nil or port)
   local ctx = { where = recipe.name, recipe = recipe, part = opts.part or part, opts = opts,
-                rig = rig, rig_known = opts.rig ~= nil or port, report = report,
+                rig = rig, rig_known = given ~= nil or port, report = report,
                 log = function(fmt, ...)
                   if opts.verbose then io.stderr:write(recipe.name, ": ", fmt:format(...), "\n") end
                 end }
-  local defaults = {}
-  for k, v in pairs(recipe.defaults or {}) do defaults[k] = v end
-  ctx.defaults = defaults
+  -- the recipe's defaults with the config files' values for it (doctor takes no --set)
+  ctx.defaults = require("cwlua.params").merge(recipe, nil, nil, config.sets(recipe.name))
   local ok, err = pcall(function()
     local b = board_links(report, ctx.part)
     if not b then return end

@@ -8,6 +8,7 @@
 -- sync, chip ID checked against the recipe) → check the image against this chip's flash →
 -- erase → write → verify by reading back → start the application.
 local board_mod = require "cwlua.board"
+local config = require "cwlua.config"
 local time = require "cwlua.time"
 local errors = require "cwlua.errors"
 local image = require "cwlua.image"
@@ -519,8 +520,9 @@ function M.session(command, word, opts, body)
   require_steps(recipe, command)
   local ctx = {
     where = recipe.name, recipe = recipe, part = opts.part or part, opts = opts,
-    -- --set and --baud, typed and range-checked (cwlua.params): exit 2 before the board opens
-    defaults = params.merge(recipe, opts.set, opts.baud),
+    -- --set and --baud over the config files' values, typed and range-checked (cwlua.params):
+    -- exit 2 before the board opens
+    defaults = params.merge(recipe, opts.set, opts.baud, config.sets(recipe.name)),
     log = function(fmt, ...)
       if opts.verbose then
         progress.interrupt() -- on a terminal, the line of a bar under way
@@ -558,9 +560,11 @@ function M.session(command, word, opts, body)
     end)
   end })
   glitch_off(ctx)
-  -- a plain serial port is the serial rig, whatever the recipe's default, and that is known
-  ctx.rig = opts.rig or (dev.enter_bootloader and "serial") or recipe.rig or "cw308"
-  ctx.rig_known = opts.rig ~= nil or dev.enter_bootloader ~= nil
+  -- a plain serial port is the serial rig, whatever the recipe's default, and that is known;
+  -- so is a rig the config file states (--rig over it)
+  local rig = config.value("rig", opts.rig, "--rig")
+  ctx.rig = rig or (dev.enter_bootloader and "serial") or recipe.rig or "cw308"
+  ctx.rig_known = rig ~= nil or dev.enter_bootloader ~= nil
   local cok, chip = pcall(recipe.connect, ctx)
   if not cok then
     -- a target that does not answer: say what was seen and what is likely, then point to

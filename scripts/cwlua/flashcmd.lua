@@ -20,10 +20,11 @@ local OPT = {
   base = { long = "base", key = "base", arg = "ADDR",
     help = "load address of a raw binary (default: the flash start); FILE is\n"
       .. "then a raw binary unless its content is Intel HEX or ELF" },
-  format = { long = "format", key = "format", arg = "FMT",
+  format = { long = "format", key = "format", arg = "FMT", values = { "hex", "elf", "bin" },
     help = "FILE's format: hex, elf or bin (default: HEX and ELF from the\n"
       .. "content, raw binary for a .bin name or with --base)" },
   eeprom_format = { long = "eeprom-format", key = "eeprom_format", arg = "FMT",
+    values = { "hex", "elf", "bin" },
     help = "the --eeprom FILE's format: hex, elf or bin (default as for FILE)" },
   no_verify = { long = "no-verify", key = "no_verify", help = "skip reading back" },
   chip = { long = "chip", key = "chip", help = "the whole chip (erase everything)" },
@@ -42,7 +43,7 @@ local OPT = {
     help = "the lock bits: program writes them last, verify compares" },
   force = { long = "force", key = "force",
     help = "allow fuse or lock settings that would lock you out of the chip" },
-  memory = { long = "memory", key = "memory", arg = "NAME",
+  memory = { long = "memory", key = "memory", arg = "NAME", values = { "flash", "eeprom" },
     help = "what to read: flash (default) or eeprom (offsets from 0)" },
   addr = { long = "addr", key = "addr", arg = "ADDR", help = "start address" },
   len = { long = "len", key = "len", arg = "LEN", help = "length in bytes (4K, 0x1000, ...)" },

@@ -1,7 +1,20 @@
 -- SPDX-License-Identifier: MIT
--- cwlua: the API a lab script sees as the global 'cw' under 'cwlua run' (docs/api.md).
--- Submodules load on first use: cw.image is require "cwlua.image", and so on; cw.flash is
--- cwlua.flashapi, the commands' work with the API's nil, msg, code convention.
+-- cwlua: the API a lab script sees as the global 'cw' under 'cwlua run' (docs/api.md), and what
+-- require "cwlua" gives in another Lua 5.4 interpreter (docs/api.md "Using cwlua from your own
+-- Lua"). Submodules load on first use: cw.image is require "cwlua.image", and so on; cw.flash
+-- is cwlua.flashapi, the commands' work with the API's nil, msg, code convention.
+--
+-- Until the version check this file must parse and run on Lua 5.1 to 5.3 too, so that their
+-- users read why it stops rather than a syntax error.
+if _VERSION ~= "Lua 5.4" then
+  error("cwlua needs Lua 5.4, and this is " .. tostring(_VERSION) .. ": run the script with "
+    .. "lua5.4 (Debian's package lua5.4), or with 'cwlua run'", 0)
+end
+-- In the binary, main() preloads cwlua.core and cwlua.boot has set everything up; anywhere else
+-- cwlua.guest loads the C part and does what a guest may.
+if not package.preload["cwlua.core"] then
+  require("cwlua.guest").setup(select(2, ...))
+end
 local runtime = require "cwlua.core.runtime"
 
 local SUBMODULES = { errors = "errors", image = "image", targets = "targets", json = "json",
@@ -12,7 +25,7 @@ local SUBMODULES = { errors = "errors", image = "image", targets = "targets", js
 local M = { version = runtime.version }
 
 --- cw.open([spec [, opts]]) -> board | nil, msg, code (see cwlua.board.open). Without spec:
--- the device given with -d, else $CWLUA_DEVICE, else "usb".
+-- the device given with -d, else $CWLUA_DEVICE, else the config files' device, else "usb".
 function M.open(spec, opts)
   return require("cwlua.board").open(spec, opts)
 end

@@ -158,9 +158,24 @@ local function option_words(specs, opts, skip, out)
   end
 end
 
+-- The cwlua program each worker runs: this one, or in another Lua interpreter that loaded
+-- cwlua/core.so (docs/api.md "Using cwlua from your own Lua"), the cwlua of the same install,
+-- PREFIX/bin/cwlua.
 local function exe()
-  local path, msg = runtime.exe_path()
-  if not path then errors.raise("failure", "cannot start the boards' workers: %s", msg) end
+  local core = require "cwlua.core"
+  if core.host ~= "module" then
+    local path, msg = runtime.exe_path()
+    if not path then errors.raise("failure", "cannot start the boards' workers: %s", msg) end
+    return path
+  end
+  local prefix, msg = require("cwlua.path").prefix()
+  local path = prefix and prefix .. "/bin/cwlua"
+  local st = path and runtime.stat(path)
+  if not (st and st.type == "file") then
+    errors.raise("failure", "several boards run in a cwlua program each, and none was found "
+      .. "%s: install cwlua's program too, or run the script with 'cwlua run'",
+      path and ("at " .. path) or ("(" .. tostring(msg) .. ")"))
+  end
   return path
 end
 

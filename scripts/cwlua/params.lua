@@ -237,10 +237,13 @@ function M.show(v)
   return tostring(v)
 end
 
---- params.merge(recipe, sets [, baud]) -> the recipe's defaults with --set KEY=VALUE (a list
--- of strings) and --baud N applied, each parsed and checked; raises a usage error (exit 2)
--- for an unknown key, a key given twice, or a value the parameter does not take.
-function M.merge(recipe, sets, baud)
+--- params.merge(recipe, sets [, baud [, files]]) -> the recipe's defaults with --set
+-- KEY=VALUE (a list of strings) and --baud N applied, each parsed and checked; raises a usage
+-- error (exit 2) for an unknown key, a key given twice, or a value the parameter does not take.
+-- files: the config files' values for this recipe (cwlua.config.sets: key -> { text, file,
+-- line }), checked the same way and applied first, so the command line's win; a bad one is
+-- named by its file and line.
+function M.merge(recipe, sets, baud, files)
   local defaults, specs = recipe.defaults or {}, recipe.params or {}
   local d = {}
   for k, v in pairs(defaults) do d[k] = v end
@@ -251,13 +254,13 @@ function M.merge(recipe, sets, baud)
     return list
   end
   local given = {}
-  local function apply(key, text, shown)
+  local function apply(key, text, shown, where)
     local default = defaults[key]
     if default == nil then
       local list = keys()
       local hint = require("cwlua.targets").suggest(key, list)
-      errors.raise("usage", "recipe %s has no parameter '%s'%s; its parameters: %s", recipe.name,
-        key, hint and (" (did you mean '" .. hint .. "'?)") or "",
+      errors.raise("usage", "%srecipe %s has no parameter '%s'%s; its parameters: %s",
+        where or "", recipe.name, key, hint and (" (did you mean '" .. hint .. "'?)") or "",
         #list > 0 and concat(list, ", ") or "none")
     end
     if given[key] then
@@ -274,6 +277,24 @@ function M.merge(recipe, sets, baud)
       errors.raise("usage", "%s: %s takes %s", shown, key, M.describe(key, default, spec))
     end
     d[key] = v
+  end
+  -- the config files' values, unless the command line sets the key (its own check: it may
+  -- not set a key twice)
+  local on_command_line = { bauds = baud ~= nil or nil }
+  for _, kv in ipairs(sets or {}) do
+    local k = type(kv) == "string" and kv:match("^([%w_]+)=")
+    if k then on_command_line[k] = true end
+  end
+  local from_files = {}
+  for key in pairs(files or {}) do
+    if not on_command_line[key] then from_files[#from_files + 1] = key end
+  end
+  table.sort(from_files)
+  for _, key in ipairs(from_files) do
+    local f = files[key]
+    local where = ("config file %s:%d: "):format(f.file, f.line)
+    apply(key, f.text, ("%sset.%s.%s = %s"):format(where, recipe.name, key, f.text), where)
+    given[key] = nil -- the command line may still set it
   end
   if baud ~= nil then
     if defaults.bauds == nil then

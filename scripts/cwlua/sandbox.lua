@@ -326,22 +326,30 @@ local function raisers(name)
   return recipe_error, recipe_assert
 end
 
---- sandbox.env([name]) -> a fresh environment for one recipe or module chunk (name: the
--- recipe's or module's, for messages). Reading a global that is not allowed, or assigning any
--- global, raises naming the line.
-function M.env(name)
+--- sandbox.env([name [, assign]]) -> a fresh environment for one recipe or module chunk (name:
+-- the recipe's or module's, for messages). Reading a global that is not allowed, or assigning
+-- any global, raises naming the line. With assign (a config file, cwlua.config), assigning a
+-- global calls assign(name, value, line) instead, and the chunk reads back what it assigned;
+-- assign returns nil, or a message raised as the assignment's error.
+function M.env(name, assign)
   globals = globals or make_globals()
-  local own_globals = {}
+  local own_globals, assigned = {}, {}
   own_globals.error, own_globals.assert = raisers(name or "?")
   return setmetatable({}, {
     __index = function(_, k)
-      local v = own_globals[k] or globals[k]
+      local v = assigned[k]
+      if v == nil then v = own_globals[k] or globals[k] end
       if v ~= nil then return v end
-      error(("undefined global '%s' (recipes see only: %s)")
-        :format(tostring(k), table.concat(ALLOWED, ", ")), 2)
+      error(("undefined global '%s' (%s see only: %s)"):format(tostring(k),
+        assign and "config files" or "recipes", table.concat(ALLOWED, ", ")), 2)
     end,
-    __newindex = function(_, k)
-      error(("assignment to global '%s'; declare it local"):format(tostring(k)), 2)
+    __newindex = function(_, k, v)
+      if not assign then
+        error(("assignment to global '%s'; declare it local"):format(tostring(k)), 2)
+      end
+      local refused = assign(k, v, debug.getinfo(2, "l").currentline)
+      if refused then error(refused, 2) end
+      assigned[k] = v
     end,
     __metatable = false,
   })

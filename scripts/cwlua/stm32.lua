@@ -32,9 +32,15 @@ local function has_lines(dev)
 end
 
 -- BOOT0 high and a reset pulse: the ROM bootloader starts (§A.2, without its fixed waits).
+-- A serial port's --gpio-seq ends with the reset released too, so the same short wait follows
+-- it: a 0x7F sent at once would be lost and found out only by sync's 100 ms timeout.
 local function enter_bootloader(ctx, d)
   local dev = ctx.dev
-  if dev.enter_bootloader then return check(ctx, dev:enter_bootloader()) end
+  if dev.enter_bootloader then
+    local how = check(ctx, dev:enter_bootloader())
+    if how == "sequence" then time.sleep(BOOT_START_MS) end
+    return how
+  end
   check(ctx, dev:pin(d.boot_pin, "high"))
   check(ctx, dev:pin(d.reset_pin, "low"))
   time.sleep(d.reset_ms)
@@ -187,10 +193,12 @@ local function connect(recipe)
         ctx.stream, ctx.baud, ctx.synced = stream, baud, true
         -- a Read Memory reply (ACK + data) must fit the line's receive buffer whole: the
         -- board's holds 199 bytes (cw-usb-protocol.md §5.4) and drops the rest, and draining it
-        -- mid-reply depends on the host keeping up; 128-byte reads never depend on it
+        -- mid-reply depends on the host keeping up, which a loaded machine does not always
+        -- do. So reads are the largest multiple of 64 bytes whose reply fits: 192 on a board
+        -- (193 of 199 bytes), 256 on a serial port, whose kernel buffer is large. The longer
+        -- the read, the fewer commands and acknowledgement waits (bench/README.md).
         local cap = stream.rx_capacity
-        ctx.read_block = 256
-        while cap and ctx.read_block + 1 > cap do ctx.read_block = ctx.read_block // 2 end
+        ctx.read_block = cap and math.min(256, (cap - 1) // 64 * 64) or 256
         break
       end
       if not errors.is(r, "target") then error(r, 0) end
@@ -810,10 +818,19 @@ local function doctor(recipe)
         report:conclude("read-protected")
         return
       end
-      -- read the same block three times: a noisy line shows as differences or bad replies
+      -- read the same block three times: a noisy line shows as differences or bad replies.
+      -- In reads the line takes whole (ctx.read_block): a 256-byte reply would overflow a
+      -- board's receive buffer whenever the host is slow to empty it
+      local function block()
+        local rb, parts = ctx.read_block or 256, {}
+        for off = 0, 255, rb do
+          parts[#parts + 1] = ctx.boot:read(chip.flash_start + off, math.min(rb, 256 - off))
+        end
+        return table.concat(parts)
+      end
       local first, rok, rerr
       for _ = 1, 3 do
-        rok, rerr = pcall(ctx.boot.read, ctx.boot, chip.flash_start, 256)
+        rok, rerr = pcall(block)
         if not rok then break end
         first = first or rerr
         if rerr ~= first then rok, rerr = false, { code = "garbled", message = "a block read "

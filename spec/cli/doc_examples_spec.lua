@@ -407,17 +407,23 @@ local function new_run(o)
     cmds[#cmds + 1] = "mkdir -p " .. cli.quote(run.paths[i].real)
   end
   if o.home then run.paths[#run.paths + 1] = { doc = o.home, real = run.home } end
+  -- /etc/cwlua, the system config folder, is the run's own (empty until a block fills it):
+  -- CWLUA_SYSCONFDIR points there, and it reads as /etc/cwlua both ways, as home= does
+  run.etc = root .. "/etc/cwlua"
+  run.paths[#run.paths + 1] = { doc = "/etc/cwlua", real = run.etc }
   assert(sh_run(table.concat(cmds, " && ")) == 0)
   for name, text in pairs(HELPERS) do
     cli.write(root .. "/bin/" .. name, "#!/bin/sh\n" .. text())
     assert(sh_run("chmod +x " .. cli.quote(root .. "/bin/" .. name)) == 0)
   end
   -- Hermetic, as a new user's shell: HOME is the run's, XDG_* unset (so the defaults under
-  -- HOME apply), no CWLUA_* or terminal size from the machine running the tests.
+  -- HOME apply), no CWLUA_* or terminal size from the machine running the tests, and the
+  -- run's own /etc/cwlua.
   local env = { "env", "-u XDG_STATE_HOME", "-u XDG_CONFIG_HOME", "-u CWLUA_PATH",
                 "-u CWLUA_DEVICE", "-u CWLUA_BITSTREAM", "-u CWLUA_SIM_TRACE",
                 "-u CWLUA_SIM_ADAPTER", "-u COLUMNS", "-u LINES", "-u LD_PRELOAD",
-                "-u PYTHONPATH",
+                "-u PYTHONPATH", "-u CWLUA_CONFIG",
+                "CWLUA_SYSCONFDIR=" .. cli.quote(run.etc),
                 "PATH=" .. cli.quote(root .. "/bin:/usr/bin:/bin"),
                 "HOME=" .. cli.quote(run.home) }
   for _, kv in ipairs(o.env) do

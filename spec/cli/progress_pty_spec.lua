@@ -39,20 +39,20 @@ describe("progress on a terminal", function()
     return cli.write(dir .. "/app.bin", table.concat(t))
   end
 
-  local SUMMARY = "programmed 20000 bytes into STM32F10xxx Medium-density VL in 6.18 s "
-    .. "(3.2 KiB/s), 20 pages erased, verified"
+  local SUMMARY = "programmed 20000 bytes into STM32F10xxx Medium-density VL in 5.57 s "
+    .. "(3.5 KiB/s), 20 pages erased, verified"
 
   -- what the screen must show after `program`: each phase's last frame, then the summary
   local FINAL = {
     [120] = { "erase   [##############################] 20/20 pages",
-              "write   [##############################] 19.5/19.5 KiB 6.8 KiB/s",
-              "verify  [##############################] 19.5/19.5 KiB 6.8 KiB/s" },
+              "write   [##############################] 19.5/19.5 KiB 7.1 KiB/s",
+              "verify  [##############################] 19.5/19.5 KiB 8.1 KiB/s" },
     [80] = { "erase   [##############################] 20/20 pages",
-             "write   [##############################] 19.5/19.5 KiB 6.8 KiB/s",
-             "verify  [##############################] 19.5/19.5 KiB 6.8 KiB/s" },
+             "write   [##############################] 19.5/19.5 KiB 7.1 KiB/s",
+             "verify  [##############################] 19.5/19.5 KiB 8.1 KiB/s" },
     [60] = { "erase   [#######################] 20/20 pages",
-             "write   [############] 19.5/19.5 KiB 6.8 KiB/s",
-             "verify  [############] 19.5/19.5 KiB 6.8 KiB/s" },
+             "write   [############] 19.5/19.5 KiB 7.1 KiB/s",
+             "verify  [############] 19.5/19.5 KiB 8.1 KiB/s" },
     [40] = { "erase   100% 20/20 pages",
              "write   100% 19.5/19.5 KiB",
              "verify  100% 19.5/19.5 KiB" },
@@ -114,8 +114,8 @@ describe("progress on a terminal", function()
     assert.are.equal(0, r.status, r.stderr)
     assert.are.equal("write: 25% (5120 of 20000 bytes)\nwrite: 50% (10240 of 20000 bytes)\n"
       .. "write: 75% (15104 of 20000 bytes)\nwrite: 100% (20000 of 20000 bytes)\n"
-      .. "verify: 25% (5120 of 20000 bytes)\nverify: 50% (10112 of 20000 bytes)\n"
-      .. "verify: 75% (15104 of 20000 bytes)\nverify: 100% (20000 of 20000 bytes)\n", r.stderr)
+      .. "verify: 25% (5056 of 20000 bytes)\nverify: 50% (10048 of 20000 bytes)\n"
+      .. "verify: 75% (15040 of 20000 bytes)\nverify: 100% (20000 of 20000 bytes)\n", r.stderr)
     assert.are.equal(SUMMARY .. "\n", r.stdout)
   end)
 end)

@@ -31,7 +31,7 @@ describe("README", function()
 
   it("'Your first real board' covers the udev rule, list, the bitstream and doctor", function()
     local s = section("Your first real board")
-    for _, want in ipairs({ "50-cwlua.rules", "udevadm", "usermod -aG plugdev,dialout",
+    for _, want in ipairs({ "60-cwlua.rules", "udevadm", "usermod -aG plugdev,dialout",
                             "$ cwlua list", "--bitstream FILE", "$CWLUA_BITSTREAM",
                             "pip install chipwhisperer", "$ cwlua doctor stm32f1" }) do
       assert.is_truthy(s:find(want, 1, true), want)

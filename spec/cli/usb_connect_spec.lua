@@ -117,6 +117,7 @@ describe("connecting to a board", function()
         .. "cwlua found no bitstream to load\n", msg)
       assert.are.equal("  looked at: --bitstream (not given)\n"
         .. "             $CWLUA_BITSTREAM (not set)\n"
+        .. "             the config files' bitstream (not set)\n"
         .. "             the chipwhisperer package of /nonexistent/python3 (no such Python)\n"
         .. "  do: pass --bitstream FILE: cwlite_interface.bit, NewAE's cwlite_firmware.zip, or\n"
         .. "      hardware/firmware/cwlite.py of NewAE's chipwhisperer Python package;\n"
@@ -277,7 +278,7 @@ describe("choosing a USB board (contract.md §3 -d usb, usb:SERIAL)", function()
     local _, msg, code = board.open("usb")
     assert.are.equal("access", code)
     assert.matches("^usb: cannot open the cwlite at usb 001/009: permission denied; install "
-      .. "cwlua's udev rule and join the plugdev group: sudo cp .*/share/cwlua/udev/50%-cwlua"
+      .. "cwlua's udev rule and join the plugdev group: sudo cp .*/share/cwlua/udev/60%-cwlua"
       .. "%.rules /etc/udev/rules%.d/ && sudo udevadm control %-%-reload%-rules && sudo udevadm "
       .. "trigger, then sudo usermod %-aG plugdev %$USER and log in again %(see "
       .. "docs/install%.md%)$", msg)

@@ -1,11 +1,11 @@
 -- SPDX-License-Identifier: MIT
--- udev/50-cwlua.rules (docs/install.md): well-formed udev syntax, and it gives the access and
+-- udev/60-cwlua.rules (docs/install.md): well-formed udev syntax, and it gives the access and
 -- ModemManager behaviour the issue asks for. udevadm is not on the test machines, so the
 -- syntax is checked here against the udev(7) grammar: KEY[{attr}] OP "value", comma-separated.
 local SRC = os.getenv("CWLUA_SOURCE_DIR") or "."
 
 local function rules()
-  local f = assert(io.open(SRC .. "/udev/50-cwlua.rules"))
+  local f = assert(io.open(SRC .. "/udev/60-cwlua.rules"))
   local out = {}
   for line in f:lines() do
     if line:match("%S") and not line:match("^%s*#") then out[#out + 1] = line end
@@ -44,7 +44,7 @@ local function find(rule, key, attr, op)
   end
 end
 
-describe("udev/50-cwlua.rules", function()
+describe("udev/60-cwlua.rules", function()
   it("parses as udev rules, with its GOTO label present", function()
     local labels, gotos = {}, {}
     for _, line in ipairs(rules()) do
@@ -58,22 +58,59 @@ describe("udev/50-cwlua.rules", function()
 
   it("gives NewAE's USB devices to the seat user and plugdev, and keeps ModemManager off",
     function()
-      local usb, tty
+      local usb, tty = {}, nil -- what the lines for the board's USB device set, together
       for _, line in ipairs(rules()) do
         local r = parse(line)
         if find(r, "ATTR", "idVendor", "==") == "2b3e" and find(r, "SUBSYSTEM") == "usb" then
-          usb = r
+          assert.are.equal("usb_device", find(r, "ENV", "DEVTYPE"), line)
+          for _, k in ipairs({ { "TAG", nil, "+=" }, { "MODE" }, { "GROUP" },
+                               { "ENV", "ID_MM_DEVICE_IGNORE", "=" } }) do
+            usb[k[1] .. (k[2] or "")] = usb[k[1] .. (k[2] or "")] or find(r, k[1], k[2], k[3])
+          end
         end
         if find(r, "ATTRS", "idVendor", "==") == "2b3e" and find(r, "SUBSYSTEM") == "tty" then
           tty = r
         end
       end
-      assert.is_truthy(usb)
-      assert.are.same({ "usb_device", "uaccess", "0660", "plugdev", "1" },
-        { find(usb, "ENV", "DEVTYPE"), find(usb, "TAG", nil, "+="), find(usb, "MODE"),
-          find(usb, "GROUP"), find(usb, "ENV", "ID_MM_DEVICE_IGNORE", "=") })
+      assert.are.same({ "uaccess", "0660", "plugdev", "1" },
+        { usb.TAG, usb.MODE, usb.GROUP, usb.ENVID_MM_DEVICE_IGNORE })
       assert.is_truthy(tty)
       assert.are.same({ "uaccess", "1" }, { find(tty, "TAG", nil, "+="),
         find(tty, "ENV", "ID_MM_DEVICE_IGNORE", "=") })
     end)
+
+  it("names only plugdev, a system group, in GROUP=: systemd 258 ignores any other", function()
+    local groups = 0
+    for _, line in ipairs(rules()) do
+      local g = find(parse(line), "GROUP")
+      if g then
+        groups = groups + 1
+        assert.are.equal("plugdev", g, line)
+      end
+    end
+    assert.is_true(groups > 0)
+  end)
+
+  it("tags a device with uaccess on a line without GROUP= too: udev drops a line whose group "
+    .. "it cannot resolve, and the tag must survive a system without plugdev", function()
+    local function matches(r) -- the line's "==" keys: which devices it is for
+      local keys = {}
+      for _, p in ipairs(r) do
+        if p.op == "==" then keys[#keys + 1] = p.key .. "{" .. p.attr .. "}" .. p.value end
+      end
+      table.sort(keys)
+      return table.concat(keys, ",")
+    end
+    local tagged, grouped = {}, {}
+    for _, line in ipairs(rules()) do
+      local r = parse(line)
+      if find(r, "GROUP") then
+        grouped[#grouped + 1] = { matches(r), line }
+      elseif find(r, "TAG", nil, "+=") == "uaccess" then
+        tagged[matches(r)] = true
+      end
+    end
+    assert.is_true(#grouped > 0)
+    for _, g in ipairs(grouped) do assert.is_true(tagged[g[1]] or false, g[2]) end
+  end)
 end)

@@ -47,9 +47,10 @@ end
 -- The shell words that run the binary (or bin) with args in a hermetic environment (see
 -- cli.run).
 local function command(args, env, bin)
-  local base = { CWLUA_PATH = false, CWLUA_DEVICE = false }
+  local base = { CWLUA_PATH = false, CWLUA_DEVICE = false, CWLUA_CONFIG = false }
   for k, v in pairs(env or {}) do base[k] = v end
   if base.XDG_CONFIG_HOME == nil then base.XDG_CONFIG_HOME = M.tmpdir() end
+  if base.CWLUA_SYSCONFDIR == nil then base.CWLUA_SYSCONFDIR = M.tmpdir() .. "/etc" end
   local words = { "env" }
   for k, v in pairs(base) do -- env wants every -u before the first assignment
     if v == false then words[#words + 1] = "-u " .. k end
@@ -109,8 +110,9 @@ function M.run_all(jobs, opts)
 end
 
 --- cli.run(args [, env [, stdin [, bin]]]) -> { status, stdout, stderr }
--- The environment is hermetic: an empty XDG_CONFIG_HOME, no CWLUA_PATH or CWLUA_DEVICE,
--- unless env sets them (env values of false unset the variable). bin: another program to run
+-- The environment is hermetic: an empty XDG_CONFIG_HOME, no CWLUA_PATH, CWLUA_DEVICE or
+-- CWLUA_CONFIG, and CWLUA_SYSCONFDIR a folder that does not exist (no /etc/cwlua), unless env
+-- sets them (env values of false unset the variable). bin: another program to run
 -- (one that starts cwlua itself).
 function M.run(args, env, stdin, bin)
   local dir = M.tmpdir()

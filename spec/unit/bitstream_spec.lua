@@ -304,15 +304,19 @@ describe("cwlua.bitstream", function()
   end)
 
   describe("locate()", function()
-    it("takes --bitstream first, then $CWLUA_BITSTREAM", function()
+    it("takes --bitstream first, then $CWLUA_BITSTREAM, then the config files'", function()
+      local conf = { file = "/c.bit", where = "the user file /u/config.lua:3" }
       assert.are.same({ "/a.bit", "--bitstream" },
-        { bitstream.locate("cwlite", { file = "/a.bit", env = "/b.bit" }) })
+        { bitstream.locate("cwlite", { file = "/a.bit", env = "/b.bit", config = conf }) })
       assert.are.same({ "/b.bit", "CWLUA_BITSTREAM" },
-        { bitstream.locate("cwlite", { env = "/b.bit" }) })
+        { bitstream.locate("cwlite", { env = "/b.bit", config = conf }) })
+      assert.are.same({ "/c.bit", "the user file /u/config.lua:3" },
+        { bitstream.locate("cwlite", { config = conf }) })
     end)
 
     it("lists every place it looked when there is nothing", function()
       assert.are.same({ nil, { "--bitstream (not given)", "$CWLUA_BITSTREAM (not set)",
+        "the config files' bitstream (not set)",
         "the chipwhisperer package of /nonexistent/python3 (no such Python)" } },
         { bitstream.locate("cwlite", { pythons = { "/nonexistent/python3" } }) })
     end)
@@ -330,7 +334,7 @@ describe("cwlua.bitstream", function()
         assert.is_nil(path)
         for i, name in ipairs(names) do
           assert.are.equal("the chipwhisperer package of " .. name .. " (no such Python)",
-            searched[2 + i])
+            searched[3 + i])
         end
         assert.are.same({}, require("cwlua.core.runtime").dir(dir))
       end)

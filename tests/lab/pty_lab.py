@@ -101,7 +101,8 @@ class Session:
 def environment(state):
     env = dict(os.environ)
     env.update(XDG_STATE_HOME=state, XDG_CONFIG_HOME=os.path.join(state, "config"),
-               CWLUA_PATH="", CWLUA_DEVICE="", TERM="xterm")
+               CWLUA_PATH="", CWLUA_DEVICE="", TERM="xterm",
+               CWLUA_SYSCONFDIR=os.path.join(state, "etc"), CWLUA_CONFIG="")
     return env
 
 

@@ -92,7 +92,7 @@ local function lua_script(name, text)
 end
 
 sh("rm -rf " .. q(work) .. " && mkdir -p " .. q(work))
-local RULES = BIN:match("^(.*)/[^/]*$"):gsub("/bin$", "") .. "/share/cwlua/udev/50-cwlua.rules"
+local RULES = BIN:match("^(.*)/[^/]*$"):gsub("/bin$", "") .. "/share/cwlua/udev/60-cwlua.rules"
 local ACCESS_HINT = "; install cwlua's udev rule and join the plugdev group: sudo cp " .. RULES
   .. " /etc/udev/rules.d/ && sudo udevadm control --reload-rules && sudo udevadm trigger, then "
   .. "sudo usermod -aG plugdev $USER and log in again (see docs/install.md)"
@@ -309,6 +309,7 @@ print("trigsrc", byte(39), "extclk", byte(38))
     .. "FPGA is not configured (as after power-up) and cwlua found no bitstream to load\n"
     .. "  looked at: --bitstream (not given)\n"
     .. "             $CWLUA_BITSTREAM (not set)\n"
+    .. "             the config files' bitstream (not set)\n"
     .. "             the chipwhisperer package of python3 (" .. exe .. ": not installed)\n"
     .. "  do: pass --bitstream FILE: cwlite_interface.bit, NewAE's cwlite_firmware.zip, or\n"
     .. "      hardware/firmware/cwlite.py of NewAE's chipwhisperer Python package;\n"
@@ -446,9 +447,9 @@ do
     local prefix = work .. "/prefix"
     eq("cmake --install: exit 0", sh(("cmake --install %s --prefix %s >/dev/null"):format(
       q(build), q(prefix))), 0)
-    local rules = slurp(SRC .. "/udev/50-cwlua.rules")
+    local rules = slurp(SRC .. "/udev/60-cwlua.rules")
     check("the rule file is in <prefix>/share/cwlua/udev", rules ~= "" and
-      slurp(prefix .. "/share/cwlua/udev/50-cwlua.rules") == rules)
+      slurp(prefix .. "/share/cwlua/udev/60-cwlua.rules") == rules)
     check("the build tree has it where the hint of a build-tree cwlua points",
       slurp(RULES) == rules)
   end

@@ -66,7 +66,7 @@
  * a sanitizer build of COMMAND runs under the preload with this option. */
 #define ASAN_LINK_ORDER "verify_asan_link_order=0"
 #ifndef CWLUA_SHIM_PATH /* relative to this program's folder; set by CMakeLists.txt */
-#define CWLUA_SHIM_PATH "../lib/cwlua/libcwlua-sim-adapter-shim.so"
+#define CWLUA_SHIM_PATH "../libexec/cwlua/libcwlua-sim-adapter-shim.so"
 #endif
 
 /* The adapter as the client sees it: an FT232R, the most common USB-TTL adapter. */
@@ -113,7 +113,8 @@ typedef struct options {
 } options;
 
 static const char usage_text[] =
-    "Usage: cwlua sim adapter PART [OPTIONS] -- COMMAND [ARGS...]\n"
+    "usage: cwlua sim adapter PART [OPTIONS] -- COMMAND [ARGS...]\n"
+    "\n"
     "Run COMMAND with a simulated USB-serial adapter (an FTDI FT232R, 0403:6001, at\n"
     "/dev/ttyUSB0) whose wire leads to a simulated STM32 running its ROM bootloader (AN3155),\n"
     "paced in real time. cwlua -d serial:/dev/ttyUSB0 (with --gpio-seq), stm32flash and any\n"
@@ -123,7 +124,7 @@ static const char usage_text[] =
     "PART is an STM32 part (stm32f100xb, ...), a recipe name (stm32f1, ...) or a ChipWhisperer\n"
     "platform (CW308_STM32F1, ...). COMMAND finds the port's path in $CWLUA_SIM_ADAPTER too.\n"
     "\n"
-    "Options:\n"
+    "options:\n"
     "  --nrst WIRE           what drives the chip's nRST (default dtr)\n"
     "  --boot0 WIRE          what drives the chip's BOOT0 (default rts)\n"
     "                        WIRE: dtr, rts (the adapter's active-low DTR#/RTS# pin wired\n"
@@ -147,9 +148,9 @@ static const char usage_text[] =
     "(stm32flash sends its first byte as soon as the entry sequence ends: the trailing ','\n"
     "gives the chip 100 ms to start its bootloader, as on hardware.)\n"
     "\n"
-    "Environment: CWLUA_SIM_TRACE=1 prints every line change and chip state on stderr.\n"
+    "environment: CWLUA_SIM_TRACE=1 prints every line change and chip state on stderr.\n"
     "\n"
-    "Exit status: COMMAND's (128+N if it died of signal N); 2 usage error; 3 the simulator\n"
+    "exit status: COMMAND's (128+N if it died of signal N); 2 usage error; 3 the simulator\n"
     "or the mock adapter could not be set up; 126/127 COMMAND could not be run / was not found.\n";
 
 __attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const char *fmt, ...)

@@ -112,28 +112,34 @@ function Stream:_tx_sync()
 end
 
 --- stream:write(data) -> true | nil, msg, code. Keeps the board's 199-byte transmit buffer
--- full while it drains but never overflowing it (it would drop bytes silently, §5.2); at most
--- 128 bytes a request (§5.2).
+-- full while it drains but never overflowing it (it would drop bytes silently, §5.2), in as
+-- few requests as their 128 bytes allow (§5.2): a piece smaller than what is left goes only
+-- when sending it leaves no more requests to make than before (a 258-byte Write Memory frame
+-- goes as 128 + 70 + 60, not 128 + 70 and a dozen pieces of the 5 bytes that drain while one
+-- request is under way). Otherwise it waits until the rest fits whole, which costs no wire
+-- time: the buffer still holds at least 70 bytes, 6.7 ms at 115200 baud, when it is sent.
 Stream.write = protect(function(self, data)
   if type(data) ~= "string" then error("write: data must be a string", 2) end
   M.wire(">", data)
   local b, pos, n = self._board, 1, #data
   while pos <= n do
+    local left = n - pos + 1
     -- one byte of margin for the estimate's rounding
     local room = USART_CAPACITY - 1 - self:_queued_est()
-    if room <= 0 then
-      -- wait until what must leave first has left, then ask the board, so a wrong estimate
-      -- can never overflow the buffer
-      time.sleep_ns(math.min(n - pos + 1, CTRL_MAX) * self.frame_ns)
-      room = USART_CAPACITY - 1 - self:_tx_sync()
-    end
-    if room > 0 then
-      local chunk = math.min(room, CTRL_MAX, n - pos + 1)
+    local chunk = math.min(room, left, CTRL_MAX)
+    if chunk > 0 and -(-(left - chunk) // CTRL_MAX) < -(-left // CTRL_MAX) then
       b:_ctrl_out(REQ_USART_DATA, 0, data:sub(pos, pos + chunk - 1))
       self._tx_end_ns = math.max(self._tx_end_ns, time.now_ns()) + chunk * self.frame_ns
       pos = pos + chunk
+    else
+      -- wait until the estimate has room for the next request whole, then ask the board, so
+      -- a wrong estimate (a board whose clock runs slow) can never overflow the buffer
+      time.sleep_ns((math.min(left, CTRL_MAX) - math.max(room, 0)) * self.frame_ns)
+      self:_tx_sync()
     end
   end
+  -- the reply to these bytes starts now: what arrives is counted from here (_await)
+  self._rx_since = 0
   return true
 end, true)
 
@@ -153,8 +159,24 @@ function Stream:_fill()
     local data = table.concat(burst)
     M.wire("<", data)
     self._pending = self._pending .. data
+    self._rx_since = self._rx_since + got
   end
   return got
+end
+
+-- One byte the caller knows cannot be 0xFF (an AN3155 ACK or NACK), read without the count:
+-- the firmware answers a 1-byte 0x1A read with the oldest byte it holds, or with 0xFF when it
+-- holds none (§5.3), so any other value is a byte that arrived, and 0xFF means "not yet". One
+-- transfer instead of two. A byte the line damaged into 0xFF cannot be told from "not yet",
+-- and is dropped: the wait then ends as a timeout instead of a garbled reply, both of which
+-- the engine treats alike (cwlua.proto.stm32boot, "Retries").
+function Stream:_take_one()
+  local c = self._board:_ctrl_in(REQ_USART_DATA, 0, 1)
+  if c == "\xFF" or #c ~= 1 then return 0 end
+  M.wire("<", c)
+  self._pending = self._pending .. c
+  self._rx_since = self._rx_since + 1
+  return 1
 end
 
 local POLL_MAX_NS = 2000000 -- longest gap between two looks at an idle line: 2 ms
@@ -163,19 +185,37 @@ local POLL_MAX_NS = 2000000 -- longest gap between two looks at an idle line: 2 
 -- milliseconds each is 30-odd bytes at 115200).
 local RX_UNREAD_MAX = USART_CAPACITY - 64
 
--- Wait for bytes: not before the earliest moment the missing ones can have arrived (after our
--- own last byte, one frame each, plus extra_ns the caller knows the target needs), but never
--- so long that the board's receive buffer could overflow; then poll with a gap that doubles
--- from one frame time up to POLL_MAX_NS. Returns the bytes buffered after the first look.
-function Stream:_await(n, left, extra_ns)
-  local ahead = math.min(n - #self._pending, RX_UNREAD_MAX)
-  local earliest = self._tx_end_ns + ahead * self.frame_ns + (extra_ns or 0)
-  local wait = earliest - time.now_ns()
-  if wait > 0 then time.sleep_ns(math.min(wait, math.max(left(), 0))) end
+-- Wait for bytes: not before the earliest moment the bytes to take next can have arrived, but
+-- never so long that the board's receive buffer could overflow; then poll with a gap that
+-- doubles from one frame time up to POLL_MAX_NS.
+-- The earliest moment counts from our own last byte leaving the board (_tx_end_ns): one frame
+-- for each byte of the reply up to the ones to take, those already taken included
+-- (_rx_since), plus extra_ns the caller knows the target needs first (flash programming).
+-- What to take at the next look: the bytes the caller waits for or, when the caller says the
+-- reply goes on (reply, its length in all counted from the caller's first byte), as much more
+-- of it as one read takes (128 bytes), so that the ACK of a Read Memory and its data come in
+-- one read. direct: the single byte awaited is never 0xFF, so it is read without the count
+-- (_take_one). Returns the bytes buffered after the first look.
+function Stream:_await(n, left, extra_ns, reply, direct)
+  reply = math.max(reply or n, n)
   local gap = self.frame_ns
-  local first
+  local behind = false -- the last look found fewer bytes than the estimate promised
+  local look_ns, first
   while #self._pending < n do
-    local got = self:_fill()
+    local ahead = math.min(math.max(n, math.min(reply, #self._pending + CTRL_MAX))
+      - #self._pending, CTRL_MAX, RX_UNREAD_MAX)
+    if look_ns == nil then
+      look_ns = self._tx_end_ns + (self._rx_since + ahead) * self.frame_ns + (extra_ns or 0)
+      if behind then look_ns = math.max(look_ns, time.now_ns() + ahead * self.frame_ns) end
+      local wait = look_ns - time.now_ns()
+      if wait > 0 then time.sleep_ns(math.min(wait, math.max(left(), 0))) end
+    end
+    local got
+    if direct and n - #self._pending == 1 and reply == n then
+      got = self:_take_one()
+    else
+      got = self:_fill()
+    end
     first = first or #self._pending
     if got == 0 then
       local remaining = left()
@@ -184,8 +224,8 @@ function Stream:_await(n, left, extra_ns)
       gap = math.min(gap * 2, POLL_MAX_NS)
     else
       gap = self.frame_ns
-      local missing = math.min(n - #self._pending, RX_UNREAD_MAX)
-      if missing > 0 then time.sleep_ns(math.min(math.max(left(), 0), missing * self.frame_ns)) end
+      behind = got < ahead
+      look_ns = nil
     end
   end
   return first or #self._pending
@@ -194,10 +234,11 @@ end
 --- stream:await(n, timeout_ms [, busy_ns]) -> bytes buffered, bytes at the first look |
 -- nil, msg, code. Waits until n bytes are buffered for reading, or the timeout passes, reading
 -- none out: for protocol code that knows how long an answer is (cw.simpleserial's encrypt), so
--- that one look at the board takes the whole answer. The first look comes when n bytes can
--- have arrived: after the stream's own last byte, one frame each, plus busy_ns (how long the
--- target works first). Fewer than n bytes at the first look means the target took longer:
--- (n - first) frames more, which the caller can add to busy_ns next time.
+-- that one look at the board takes the whole answer. The first look comes when n bytes (at
+-- most 128, what one read takes) can have arrived: after the stream's own last byte, one frame
+-- each, plus busy_ns (how long the target works first). Fewer than n bytes at the first look
+-- means the target took longer: (n - first) frames more, which the caller can add to busy_ns
+-- next time.
 Stream.await = protect(function(self, n, timeout_ms, busy_ns)
   if math.type(n) ~= "integer" or n < 1 then error("await: n must be a positive integer", 2) end
   if type(timeout_ms) ~= "number" or timeout_ms <= 0 then
@@ -208,16 +249,23 @@ Stream.await = protect(function(self, n, timeout_ms, busy_ns)
   return #self._pending, first
 end, true)
 
---- stream:read(n, timeout_ms [, extra_ns]) -> string of up to n bytes | nil, msg, "timeout"
--- when none arrived in time. extra_ns: how long the target needs before it answers (e.g.
--- flash programming), so the board is not asked before the answer can exist. Waits on the
--- runtime clock: on the simulator this costs no real time.
-Stream.read = protect(function(self, n, timeout_ms, extra_ns)
+--- stream:read(n, timeout_ms [, extra_ns [, opts]]) -> string of up to n bytes | nil, msg,
+-- "timeout" when none arrived in time. extra_ns: how long the target needs before it answers
+-- (e.g. flash programming), so the board is not asked before the answer can exist. opts.reply:
+-- the reply goes on after these n bytes, reply bytes in all (the ACK of a Read Memory and its
+-- data): the stream may wait for more of it before it looks, and keeps what it took for the
+-- next read. opts.direct: the byte awaited (n = 1) is never 0xFF (an ACK or NACK): it is read
+-- without asking the board how many it holds (_take_one). Waits on the runtime clock: on the
+-- simulator this costs no real time.
+Stream.read = protect(function(self, n, timeout_ms, extra_ns, opts)
   if math.type(n) ~= "integer" or n < 1 then error("read: n must be a positive integer", 2) end
   if type(timeout_ms) ~= "number" or timeout_ms <= 0 then
     error("read: timeout_ms must be a positive number", 2)
   end
-  if #self._pending < n then self:_await(n, time.deadline(timeout_ms), extra_ns) end
+  if #self._pending < n then
+    self:_await(n, time.deadline(timeout_ms), extra_ns, opts and opts.reply,
+      opts and opts.direct)
+  end
   if #self._pending == 0 then
     local hint = self._board:_sim_hint()
     return nil, ("read: nothing received within %g ms"):format(timeout_ms)
@@ -313,8 +361,8 @@ function M.open(self, cfg)
   serial_set[self.serial_number] = c
   self._serial_gen = (self._serial_gen or 0) + 1
   return setmetatable({
-    _board = self, _pending = "", _tx_end_ns = 0, baud = c.baud, actual_baud = actual,
-    parity = c.parity, rx_capacity = USART_CAPACITY,
+    _board = self, _pending = "", _tx_end_ns = 0, _rx_since = 0, baud = c.baud,
+    actual_baud = actual, parity = c.parity, rx_capacity = USART_CAPACITY,
     stop = c.stop, bits = c.bits,
     frame_ns = math.ceil(frame_bits(c) * 1e9 / actual),
   }, Stream)

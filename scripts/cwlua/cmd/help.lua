@@ -33,5 +33,6 @@ return {
   help = "'cwlua help COMMAND' is 'cwlua COMMAND --help'; 'cwlua help sim attach' is\n"
     .. "'cwlua sim attach --help'.",
   text_only = "help is text",
+  no_config = true, -- help is the same whatever a config file says, also a broken one
   run = run,
 }

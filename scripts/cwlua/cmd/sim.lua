@@ -175,6 +175,7 @@ wins over --sim-target). The exit status is COMMAND's. 'cwlua sim attach --help'
 options. See docs/simulator-attach.md.]],
   -- attach and serve pass what follows to their helper; faults takes cwlua's own options
   args_to_script = function(args) return HELPERS[args[1]] ~= nil end,
+  no_config = true, -- the simulator's helpers take no device, rig or recipe setting
   subcommand_help = subcommand_help,
   run = run,
 }

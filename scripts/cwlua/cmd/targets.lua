@@ -76,9 +76,16 @@ return {
   summary = "list the recipes, their aliases, and where each was loaded from",
   usage = "cwlua targets [--json]",
   help = [[
-Lists every recipe file on the search path (-s folders, $CWLUA_PATH, the user folder
-$XDG_CONFIG_HOME/cwlua/targets, then the built-in recipes), in lookup order. A recipe shadowed
-by one of the same name earlier on the path says which file overrides it. A recipe that does
-not load is listed with its error.]],
+Lists every recipe file on the search path in lookup order, the first match winning:
+  search         the -s folders, in the order given
+  CWLUA_PATH     the folders of $CWLUA_PATH
+  user-config    the user config file's search folders
+  user           $XDG_CONFIG_HOME/cwlua/targets (~/.config/cwlua/targets)
+  system-config  the system config file's search folders
+  system         /etc/cwlua/targets
+  built-in       the recipes installed with cwlua (PREFIX/share/cwlua/targets)
+Each recipe says which of these it came from; one shadowed by a recipe of the same name
+earlier on the path says which file overrides it. A recipe that does not load is listed with
+its error. 'cwlua config' lists the folders themselves.]],
   run = run,
 }

@@ -18,7 +18,9 @@ local CHUNK = 4096
 local EOF_DRAIN_MS = 200       -- input from a pipe ended: show what the target still says
 local QUIT_DRAIN_MS = 50       -- quitting: what the target answers to the last keys still shows
 
-local PARITIES = { none = true, odd = true, even = true, mark = true, space = true }
+local PARITY_NAMES = { "none", "odd", "even", "mark", "space" } -- --parity's values
+local PARITIES = {}
+for _, p in ipairs(PARITY_NAMES) do PARITIES[p] = true end
 
 -- Pulse the reset line as 'cwlua reset' does: low 10 ms, high 25 ms, then its mode before.
 -- What the target said before the reset is dropped, so its start-up output shows alone.
@@ -163,7 +165,7 @@ ends, and exits. The board's serial settings are put back on exit.]],
   text_only = "it is a console",
   options = {
     { long = "baud", key = "baud", arg = "N", help = "baud rate (default 38400)" },
-    { long = "parity", key = "parity", arg = "P",
+    { long = "parity", key = "parity", arg = "P", values = PARITY_NAMES,
       help = "none (default), odd, even, mark or space" },
     { long = "log", key = "log", arg = "FILE", help = "also append the target's output to FILE" },
     { long = "reset", key = "reset", help = "pulse the target's reset line after connecting" },

@@ -109,13 +109,17 @@ end
 -- as often as a progress bar is drawn.
 local TICK_NS = 100000000
 
+local DIRECT = { direct = true }
+
 -- Exactly n bytes within timeout_ms, or raise "timeout" naming what was awaited. tick, when
 -- given, is called about every TICK_NS while waiting (a progress bar's frame during a mass
 -- erase): the wait is then taken in slices of that length. Each slice passes busy_ns on, which
 -- counts from the last byte sent, so a board's stream still waits for the same moment before
 -- it polls often; it may look once a slice before it (a control transfer, nothing the target
--- sees), and an answer is noticed when it would have been without slices.
-function Boot:_read(n, timeout_ms, what, busy_ns, tick)
+-- sees), and an answer is noticed when it would have been without slices. opts goes to the
+-- stream's read (reply: the reply's length in all, when more follows these n bytes; direct:
+-- the byte awaited is never 0xFF).
+function Boot:_read(n, timeout_ms, what, busy_ns, tick, opts)
   local got, left = "", time.deadline(timeout_ms)
   while #got < n do
     local remaining = left()
@@ -125,7 +129,7 @@ function Boot:_read(n, timeout_ms, what, busy_ns, tick)
       tick()
       wait_ns = math.min(remaining, TICK_NS)
     end
-    local chunk, msg, code = self.s:read(n - #got, math.max(wait_ns / 1e6, 1), busy_ns)
+    local chunk, msg, code = self.s:read(n - #got, math.max(wait_ns / 1e6, 1), busy_ns, opts)
     if not tick then busy_ns = nil end
     if chunk then
       got = got .. chunk
@@ -147,9 +151,13 @@ end
 
 -- Wait for ACK, not asking before the target can have answered: busy_ns is how long it works
 -- first (flash programming, erasing); tick as for _read. NACK raises "nack"; a near miss or
--- another byte raises "garbled".
-function Boot:_ack(timeout_ms, what, busy_ns, tick)
-  local b = self:_read(1, timeout_ms, what, busy_ns, tick):byte()
+-- another byte raises "garbled". An ACK or NACK is never 0xFF, so a board's stream reads it
+-- without asking first how many bytes it holds (cw-usb-protocol.md §5.3); when reply is given
+-- (the ACK of a Read Memory, reply bytes with its data) it is read together with the data
+-- instead.
+function Boot:_ack(timeout_ms, what, busy_ns, tick, reply)
+  local b = self:_read(1, timeout_ms, what, busy_ns, tick,
+    reply and { reply = reply } or DIRECT):byte()
   if b == ACK then return end
   if b == NACK then fail(self, "nack", string.char(b), "%s refused (NACK 0x1F)", what) end
   if near_miss(b) then
@@ -161,10 +169,11 @@ function Boot:_ack(timeout_ms, what, busy_ns, tick)
     b)
 end
 
--- Command byte and its complement (§A.3), then ACK.
-function Boot:_cmd(c, what, timeout_ms)
+-- Command byte and its complement (§A.3), then ACK; reply: the length of the whole reply when
+-- data follows the ACK (Get, Get Version, Get ID), so it comes in one read (Boot:_ack).
+function Boot:_cmd(c, what, timeout_ms, reply)
   self:_write(string.char(c, c ~ 0xFF))
-  self:_ack(timeout_ms or self.timeout.ack, what)
+  self:_ack(timeout_ms or self.timeout.ack, what, nil, nil, reply)
 end
 
 local function xor(s)
@@ -326,11 +335,15 @@ function Boot:sync(timeout_ms)
     timeout_ms)
 end
 
+-- Get's reply at its shortest (§A.4): ACK, N = 11, the version and 11 commands (bootloader
+-- v2.x; later ones list more), ACK. Only when to look depends on it.
+local GET_REPLY = 15
+
 -- The command list must hold what every bootloader lists (Get, Get Version and Get ID, which
 -- stm32flash 0.7 insists on, §A.10) and exactly one of Erase and Extended Erase (§A.4): a list
 -- that does not is a damaged reply.
 local function get(self)
-  self:_cmd(CMD.GET, "Get (0x00)")
+  self:_cmd(CMD.GET, "Get (0x00)", nil, GET_REPLY)
   local n = self:_read(1, self.timeout.ack, "Get (0x00) length"):byte()
   local body = self:_read(n + 1, self.timeout.ack, "Get (0x00) command list")
   self:_ack(self.timeout.ack, "Get (0x00) end")
@@ -360,7 +373,7 @@ function Boot:get()
 end
 
 local function get_version(self)
-  self:_cmd(CMD.GET_VERSION, "Get Version (0x01)")
+  self:_cmd(CMD.GET_VERSION, "Get Version (0x01)", nil, 5) -- ACK, 3 bytes, ACK
   local r = self:_read(3, self.timeout.ack, "Get Version (0x01) reply")
   self:_ack(self.timeout.ack, "Get Version (0x01) end")
   -- the version is the one Get gave: another is a damaged reply
@@ -377,7 +390,7 @@ function Boot:get_version()
 end
 
 local function get_id(self)
-  self:_cmd(CMD.GET_ID, "Get ID (0x02)")
+  self:_cmd(CMD.GET_ID, "Get ID (0x02)", nil, 5) -- ACK, N = 1, the PID, ACK
   local n = self:_read(1, self.timeout.ack, "Get ID (0x02) length"):byte()
   local body = self:_read(n + 1, self.timeout.ack, "Get ID (0x02) reply")
   self:_ack(self.timeout.ack, "Get ID (0x02) end")
@@ -399,7 +412,8 @@ local function read(self, addr, len)
   self:_addr(addr, "Read Memory (0x11)")
   local n = len - 1
   self:_write(string.char(n, n ~ 0xFF)) -- the length and its complement (§A.3)
-  self:_ack(self.timeout.ack, ("Read Memory (0x11) of %d bytes at 0x%08X"):format(len, addr))
+  self:_ack(self.timeout.ack, ("Read Memory (0x11) of %d bytes at 0x%08X"):format(len, addr),
+    nil, nil, 1 + len)
   return self:_read(len, self.timeout.ack + len, ("Read Memory data at 0x%08X"):format(addr))
 end
 
