@@ -264,7 +264,8 @@ describe("config files", function()
 
     it("checks each value", function()
       broken('device = "simm"\n', ":1: bad device spec 'simm'; use usb, usb:SERIAL, "
-        .. "serial:PATH, sim or sim:BOARD (BOARD: cwlite, cw1200, husky, nano)")
+        .. "serial:PATH, sim, sim:BOARD or sim:BOARD@SERIAL (BOARD: cwlite, cw1200, husky, "
+        .. "nano); several boards: usb:* or usb:SERIAL1,usb:SERIAL2")
       broken('\n\nrig = "cw999"\n', ":3: unknown rig 'cw999'; use cw308, cw506, cw313, serial")
       broken('device = 3\n', ":1: device must be a device spec (a string), not a number")
       broken('search = {}\n', ":1: search must be a folder or a list of folders (strings)")
