@@ -342,12 +342,37 @@ local function service(r, screen, keep_stdout)
   return status
 end
 
+-- Signals that end a process because it went wrong inside: a crash, a bug in cwlua (or in a
+-- library it uses), not the board's fault.
+local CRASH = { [4] = "SIGILL", [6] = "SIGABRT", [7] = "SIGBUS", [8] = "SIGFPE",
+  [11] = "SIGSEGV" }
+local SIGNAME = { [1] = "SIGHUP", [9] = "SIGKILL", [13] = "SIGPIPE", [14] = "SIGALRM",
+  [24] = "SIGXCPU", [25] = "SIGXFSZ" }
+
 -- The cause and error of a worker that has ended, from its result event, else its status.
-local function conclude(r, status)
+-- A worker ended by a signal other than the interrupt cwlua passes on (SIGINT, SIGTERM, which
+-- it handles) never got to put its board back or to say why: its row says so, exit 1
+-- (contract.md §3.4), not the shell's 128 + N, which no status of contract.md §3.8 is.
+local function conclude(r, status, screen)
   r.status, r.proc = status, nil
   local res = r.result or {}
   r.time = res.time
-  if res.cause then
+  local signo = status > 128 and status ~= 130 and status ~= 143 and status - 128 or nil
+  if signo and status <= 128 + 64 then
+    r.status = errors.EXIT.failure
+    local name = CRASH[signo] or SIGNAME[signo] or ("signal " .. signo)
+    if CRASH[signo] then
+      r.cause = "internal"
+      r.error = ("its worker crashed (%s): this is a bug in cwlua; the board may not have been "
+        .. "put back: power-cycle it, then try it alone with -d %s -v"):format(name,
+          r.spec or "usb:SERIAL")
+    else
+      r.cause = "failure"
+      r.error = ("its worker was killed (%s) before it ended: the board may not have been put "
+        .. "back; power-cycle it, or run the command again"):format(name)
+    end
+    r.unsaid = true
+  elseif res.cause then
     r.cause, r.error = res.cause, res.error
   elseif status == 130 or status == 143 then
     r.cause, r.error = "interrupted", "interrupted"
@@ -356,7 +381,10 @@ local function conclude(r, status)
   else
     r.cause = "failure"
     r.error = ("its worker ended with exit status %d and said nothing"):format(status)
+    r.unsaid = true
   end
+  -- what its worker could not say, said for it, as its own messages are
+  if r.unsaid then screen:relay(r, "stderr", "cwlua: " .. r.error) end
 end
 
 -- Every worker still running is told to stop (the signal that stopped this process, else
@@ -382,7 +410,7 @@ local function stop_all(rows, screen, keep_stdout)
     for _, r in ipairs(rows) do
       if r.proc then
         local status = service(r, screen, keep_stdout)
-        if status then conclude(r, status) end
+        if status then conclude(r, status, screen) end
       end
     end
     screen:tick()
@@ -409,6 +437,7 @@ function M.run_workers(rows, argv_of, opts)
   for _, r in ipairs(rows) do
     if r.fail then
       r.status, r.cause, r.error = r.fail.status, r.fail.cause, r.fail.error
+      screen:relay(r, "stderr", "cwlua: " .. r.error)
     else
       local env = { "CWLUA_WORKER_FD=3" }
       if r.at then env[#env + 1] = "CWLUA_WORKER_USB=" .. r.at end
@@ -419,6 +448,7 @@ function M.run_workers(rows, argv_of, opts)
       else
         r.status, r.cause, r.error = errors.EXIT.failure, "failure",
           "cannot start its worker: " .. msg
+        screen:relay(r, "stderr", "cwlua: " .. r.error)
       end
     end
   end
@@ -434,7 +464,7 @@ function M.run_workers(rows, argv_of, opts)
       if r.proc then
         local status = service(r, screen, keep)
         if status then
-          conclude(r, status)
+          conclude(r, status, screen)
           screen:tick(true)
         end
       end

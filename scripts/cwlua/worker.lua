@@ -11,7 +11,8 @@
 --   {"event":"value","value":...}      what a cw.each function returned
 --   {"event":"result","status":N,"cause":"...","error":"...","time":S}
 --                                      how the command ended (cwlua.cli), and how long the
---                                      board was in use, on the runtime clock (contract.md §4)
+--                                      board was in use, on the runtime clock (contract.md §4);
+--                                      no time when it never opened its board
 -- Progress goes only here in a worker, and only when the parent draws it
 -- ($CWLUA_WORKER_PROGRESS=1): its stderr is relayed line by line, marked with the board, and a
 -- bar redrawn in place would make no sense there.
@@ -23,6 +24,7 @@ local active = proc.channel_open()
 -- $CWLUA_WORKER_PROGRESS=1: the parent draws a line per board, so it wants progress frames
 local progress_wanted = active and os.getenv("CWLUA_WORKER_PROGRESS") == "1"
 local time_used, opened_at = 0, nil
+local opened_once = false -- a board that was never opened has no time in use (null, not 0)
 
 --- worker.active() -> true in a worker process
 function M.active() return active end
@@ -40,7 +42,7 @@ end
 --- worker.board_opened(board): the board a command opened; its time in use starts
 function M.board_opened(b)
   if not active then return end
-  opened_at = require("cwlua.time").now_ns()
+  opened_at, opened_once = require("cwlua.time").now_ns(), true
   M.send({ event = "board", kind = b.kind, serial = b.serial_number })
 end
 
@@ -56,7 +58,7 @@ function M.result(status, cause, err)
   if not active then return end
   M.board_closing()
   M.send({ event = "result", status = status, cause = cause, error = err,
-           time = time_used / 1e9 })
+           time = opened_once and time_used / 1e9 or nil })
 end
 
 return M

@@ -374,6 +374,44 @@ print(table.concat({ hex(assert(b:fpga_read(55, 8))), hex(assert(b:fpga_read(38,
     end
   end)
 
+  describe("a worker that dies", function()
+    it("is that board's failure, exit 1, with a cause and a message; the others go on",
+      function()
+        local d = cli.tmpdir()
+        -- B's worker crashes and C's is killed, each once its board is open
+        local s = cli.write(d .. "/die.lua", [[
+local b = assert(cw.open())
+if b.serial_number == "B" then os.execute("kill -SEGV $PPID") end
+if b.serial_number == "C" then os.execute("kill -KILL $PPID") end
+print("alive")
+]])
+        local r = cli.run({ "-d", "sim:cwlite@A,sim:cwlite@B,sim:cwlite@C", "--sim-state",
+          d .. "/state", "run", s })
+        assert.are.equal(1, r.status, r.stderr)
+        assert.matches("\nA  +cwlite  %-  +ok  +[%d.]+ s  ok\n"
+          .. "B  +cwlite  %-  +exit 1  %-  +internal\n"
+          .. "C  +cwlite  %-  +exit 1  %-  +failure\n3 boards: 1 ok, 2 failed\n$", r.stdout)
+        assert.are.equal(1, count(r.stdout, "A: alive\n"))
+        assert.are.equal(1, count(r.stderr, "B: cwlua: its worker crashed %(SIGSEGV%): this is "
+          .. "a bug in cwlua; the board may not have been put back: power%-cycle it, then try it "
+          .. "alone with %-d sim:cwlite@B %-v\n"), r.stderr)
+        assert.are.equal(1, count(r.stderr, "C: cwlua: its worker was killed %(SIGKILL%) before "
+          .. "it ended: the board may not have been put back; power%-cycle it, or run the "
+          .. "command again\n"), r.stderr)
+      end)
+
+    it("has no time when it never opened its board", function()
+      local r = cli.run({ "-d", "sim:cwlite@A,usb:NOPE", "--json", "power", "on" })
+      assert.are.equal(3, r.status, r.stderr)
+      local o = json.decode(r.stdout)
+      assert.are.equal("number", type(o.boards[1].time))
+      assert.are.equal(json.null, o.boards[2].time)
+      assert.are.equal("no-board", o.boards[2].cause)
+      r = cli.run({ "-d", "sim:cwlite@A,usb:NOPE", "power", "on" })
+      assert.matches("\nNOPE    %?       %-       exit 3  %-       no%-board\n", r.stdout)
+    end)
+  end)
+
   describe("each board its own output", function()
     it("read: OUT with the board's serial, --log-wire=FILE likewise", function()
       local d = cli.tmpdir()
