@@ -13,6 +13,9 @@
  *       a cwlua child before it has put its board back (l_signal.c is one-shot). SIGPIPE is
  *       ignored in it: a child whose reader has gone finishes its work and restores its board
  *       instead of dying on a write.
+ *       A child that cannot be started for want of open files or processes fails with
+ *       code "limit" (the soft limit on open files is raised to the hard one first, once).
+ *   proc.MAX -> the most processes proc.poll takes at once (256)
  *   proc.poll(procs, timeout_ms) -> boolean
  *       waits up to timeout_ms (0 to 60000) for output from any of procs (a sequence) or for
  *       one of them to end, reads what is there, and says whether anything happened; returns
@@ -43,6 +46,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -80,8 +84,28 @@ static int pushfail(lua_State *L, const char *what, int err)
 {
     lua_pushnil(L);
     lua_pushfstring(L, "%s: %s", what, strerror(err));
-    lua_pushstring(L, err == ENOENT ? "not_found" : (err == EACCES ? "access" : "io"));
+    /* "limit": out of open files or processes, a limit of this process or the system */
+    int limit = err == EMFILE || err == ENFILE || err == EAGAIN;
+    lua_pushstring(L, err == ENOENT   ? "not_found"
+                      : err == EACCES ? "access"
+                      : limit         ? "limit"
+                                      : "io");
     return 3;
+}
+
+/* Each worker costs this process three pipes' read ends while it runs, so thirty boards need
+ * about a hundred files open at once: more than a soft limit set low (ulimit -Sn) allows. The
+ * soft limit is only a default (a select()-era one: cwlua waits with poll), so once files run
+ * out it is raised to the hard limit, once, as the process may do itself. 1: raised. */
+static int raise_file_limit(void)
+{
+    static int tried = 0;
+    struct rlimit rl;
+    if (tried || getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return 0;
+    tried = 1;
+    rl.rlim_cur = rl.rlim_max;
+    return setrlimit(RLIMIT_NOFILE, &rl) == 0;
 }
 
 /* Reaps the child if it has ended; returns 1 when its status is known. */
@@ -151,7 +175,7 @@ static void close_all(l_proc *p)
 /* A pipe whose ends are closed on exec: only what dup2 puts on the child's 0-3 goes across. */
 static int cloexec_pipe(int fds[2])
 {
-    if (pipe(fds) != 0)
+    if (pipe(fds) != 0 && !(errno == EMFILE && raise_file_limit() && pipe(fds) == 0))
         return -1;
     fcntl(fds[0], F_SETFD, FD_CLOEXEC);
     fcntl(fds[1], F_SETFD, FD_CLOEXEC);
@@ -496,5 +520,7 @@ int luaopen_cwlua_core_proc(lua_State *L)
     lua_setfield(L, -2, "__close");
     lua_pop(L, 1);
     luaL_newlib(L, funcs);
+    lua_pushinteger(L, MAX_PROCS);
+    lua_setfield(L, -2, "MAX");
     return 1;
 }

@@ -417,6 +417,15 @@ local function stop_all(rows, screen, keep_stdout)
   end
 end
 
+-- At most proc.MAX workers at once: more is a usage error before any starts (a lab's boards
+-- are far fewer; USB has 127 devices a bus).
+local function check_count(rows)
+  if #rows > proc.MAX then
+    errors.raise("usage", "the device list names %d boards; cwlua runs at most %d at once: "
+      .. "give them in several commands", #rows, proc.MAX)
+  end
+end
+
 --- multi.run_workers(rows, argv_of, opts) -> rows, each with status, cause, error, time, kind,
 -- value (cw.each) and stdout (opts.keep_stdout). argv_of(row) -> the worker's argv. opts.mode:
 -- "live", "plain" or "quiet" (Screen above). Rows with fail set are not started. Interrupted
@@ -442,12 +451,14 @@ function M.run_workers(rows, argv_of, opts)
       local env = { "CWLUA_WORKER_FD=3" }
       if r.at then env[#env + 1] = "CWLUA_WORKER_USB=" .. r.at end
       if opts.mode == "live" then env[#env + 1] = "CWLUA_WORKER_PROGRESS=1" end
-      local p, msg = proc.spawn(argv_of(r), { channel = true, env = env })
+      local p, msg, code = proc.spawn(argv_of(r), { channel = true, env = env })
       if p then
         r.proc = p
       else
         r.status, r.cause, r.error = errors.EXIT.failure, "failure",
-          "cannot start its worker: " .. msg
+          "cannot start its worker: " .. msg .. (code == "limit" and ("; each board takes "
+            .. "three of cwlua's open files and a process: raise the limits (ulimit -n, "
+            .. "ulimit -u), or give fewer boards at once") or "")
         screen:relay(r, "stderr", "cwlua: " .. r.error)
       end
     end
@@ -546,6 +557,7 @@ function M.run(ctx, parsed)
   -- what the command checks (or makes) once for all boards, before any is looked for
   if type(many) == "table" and many.check then many.check(ctx) end
   local rows = M.boards(parsed)
+  check_count(rows)
   check_board_faults(ctx.opts.sim_fault, rows)
   find_on_bus(rows)
   local target = type(many) == "table" and many.target and ctx.args[many.target] or nil
@@ -653,6 +665,7 @@ function M.each(spec, fn, opts)
   local rows
   if parsed.kind == "many" then
     rows = M.boards(parsed)
+    check_count(rows)
     check_board_faults((opts.sim or require("cwlua.board").defaults.sim or {}).faults, rows)
     find_on_bus(rows)
   else

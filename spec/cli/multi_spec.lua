@@ -374,6 +374,48 @@ print(table.concat({ hex(assert(b:fpga_read(55, 8))), hex(assert(b:fpga_read(38,
     end
   end)
 
+  describe("many boards", function()
+    -- -d naming n in-process boards
+    local function sims(n)
+      local items = {}
+      for i = 1, n do items[i] = ("sim:cwlite@M%03d"):format(i) end
+      return table.concat(items, ",")
+    end
+
+    it("refuses more boards than it can wait on, before starting any", function()
+      local r = cli.run({ "-d", sims(257), "power", "on" })
+      assert.are.equal(2, r.status, r.stderr)
+      assert.are.equal("cwlua: the device list names 257 boards; cwlua runs at most 256 at "
+        .. "once: give them in several commands\n", r.stderr)
+      assert.are.equal("", r.stdout)
+    end)
+
+    it("runs thirty under a low soft limit on open files, and says which limit a hard one is",
+      function()
+        local d = cli.tmpdir()
+        local q = cli.quote
+        -- the soft limit alone: raised to the hard one (unless that is low too), every board
+        -- runs
+        local p = assert(io.popen("ulimit -Hn"))
+        local hard = p:read("a")
+        p:close()
+        local r
+        if hard:match("unlimited") or (tonumber(hard) or 0) >= 200 then
+          r = cli.run({ "-c", ("ulimit -Sn 40 && exec %s -d %s --sim-state %s -q power on")
+            :format(q(BIN), sims(30), q(d .. "/state")) }, nil, nil, "sh")
+          assert.are.equal(0, r.status, r.stderr)
+        end
+        -- the hard limit too: the boards that get no worker say why and what to do
+        r = cli.run({ "-c", ("ulimit -n 40 && exec %s -d %s --sim-state %s power on"):format(
+          q(BIN), sims(30), q(d .. "/state")) }, nil, nil, "sh")
+        assert.are.equal(1, r.status, r.stderr)
+        assert.matches("\nM030: cwlua: cannot start its worker: pipe: Too many open files; each "
+          .. "board takes three of cwlua's open files and a process: raise the limits %(ulimit "
+          .. "%-n, ulimit %-u%), or give fewer boards at once\n", "\n" .. r.stderr)
+        assert.matches("\nM030 +cwlite +%- +exit 1 +%- +failure\n", r.stdout)
+      end)
+  end)
+
   describe("a worker that dies", function()
     it("is that board's failure, exit 1, with a cause and a message; the others go on",
       function()
