@@ -622,7 +622,23 @@ end
 local EACH_SCRIPT = [[
 -- made by cw.each (cwlua.multi): the function, on the board -d names
 local json = require "cwlua.json"
-local fn = assert(load(%q, %q, "b"))
+-- globals the script had set that this state has not: reading one is an error that says why,
+-- not a nil
+local missing = {}
+for name, kind in pairs(json.decode(%q)) do
+  if _ENV[name] == nil then missing[name] = kind end
+end
+local env = setmetatable({}, { __newindex = _ENV, __index = function(_, name)
+  local kind = missing[name]
+  if kind then
+    error(("cw.each: the function reads '%%s', a global %%s the script set; the function runs "
+      .. "in a worker process without the script: %%s"):format(name, kind == "function"
+      and "function" or "variable", kind == "function" and "define it inside the function, "
+      .. "or in a module the function requires" or "pass it in opts.args (fn(board, ...))"), 2)
+  end
+  return _ENV[name]
+end })
+local fn = assert(load(%q, %q, "b", env))
 local args = json.decode(%q)
 local board <close> = require("cwlua.cmdutil").check(cw.open())
 local value = fn(board, table.unpack(args, 1, #args))
@@ -647,10 +663,21 @@ function M.each(spec, fn, opts)
   if type(fn) ~= "function" then error("cw.each: fn must be a function", 2) end
   -- fn runs in another process, in a Lua state of its own: it can see globals (cw, string,
   -- ...), not the locals of the script around it
+  if debug.getinfo(fn, "S").what == "C" then
+    error("cw.each: fn is a C function (such as print), which cannot be sent to a worker; "
+      .. "wrap it in a Lua function", 2)
+  end
+  local env
   for i = 1, math.huge do
-    local name = debug.getupvalue(fn, i)
+    local name, value = debug.getupvalue(fn, i)
     if name == nil then break end
-    if name ~= "_ENV" then
+    if name == "_ENV" then
+      env = value
+    elseif type(value) == "function" then
+      error(("cw.each: the function uses '%s', a local function of the script; it runs in a "
+        .. "worker process that cannot see it: define it inside the function, or in a module "
+        .. "the function requires"):format(name), 2)
+    else
       error(("cw.each: the function uses '%s', a local variable of the script; it runs in a "
         .. "worker process that cannot see it: pass it in opts.args (fn(board, ...))"):format(
         name), 2)
@@ -660,7 +687,18 @@ function M.each(spec, fn, opts)
   if not ok then error("cw.each: fn cannot be sent to a worker (" .. code .. ")", 2) end
   local args = json.array()
   for i, v in ipairs(opts.args or {}) do args[i] = v end
-  local args_text = json.encode(args)
+  local args_ok, args_text = pcall(json.encode, args)
+  if not args_ok then
+    error(("cw.each: opts.args cannot be sent to the workers (%s); pass strings, numbers, "
+      .. "booleans and tables of them"):format(args_text), 2)
+  end
+  -- the globals fn's environment holds here (the script's own among them): name -> type
+  local globals = {}
+  if type(env) == "table" then
+    for k, v in next, env do
+      if type(k) == "string" then globals[k] = type(v) end
+    end
+  end
   local parsed = require("cwlua.devspec").parse(spec)
   local rows
   if parsed.kind == "many" then
@@ -673,7 +711,8 @@ function M.each(spec, fn, opts)
                kind = parsed.kind == "sim" and parsed.board or nil, sim = parsed.kind == "sim" } }
   end
   local info = debug.getinfo(fn, "S")
-  local script = EACH_SCRIPT:format(code, "=" .. (info.short_src or "cw.each"), args_text)
+  local script = EACH_SCRIPT:format(json.encode(globals), code,
+    "=" .. (info.short_src or "cw.each"), args_text)
   local file = os.tmpname()
   local _ <close> = setmetatable({}, { __close = function()
     signal.hold(os.remove, file)

@@ -511,6 +511,48 @@ print(pcall(cw.each, "sim:cwlite@A", function() return status end))
     end)
   end)
 
+  describe("cw.each and what the function may use", function()
+    it("names the script's globals and local functions the worker cannot see, C functions and "
+      .. "arguments that cannot be sent", function()
+      local d = cli.tmpdir()
+      local s = cli.write(d .. "/uses.lua", [[
+local D = "sim:cwlite@A,sim:cwlite@B"
+FW = "lab1.hex"
+function label(b) return b.serial_number end
+local function show(results)
+  for _, r in ipairs(results) do print(r.serial, r.ok, r.exit, r.cause, r.value, r.error) end
+end
+show(cw.each(D, function() return FW end, { quiet = true }))
+show(cw.each(D, function(b) return label(b) end, { quiet = true }))
+-- what the worker has itself is there; a global it sets is its own; an unset one is nil
+show(cw.each(D, function(b) NEW = b.serial_number return NEW .. tostring(UNSET) end))
+local function lf() end
+print(pcall(cw.each, D, function() return lf() end))
+print(pcall(cw.each, D, print))
+print(pcall(cw.each, D, function(_, x) return x end, { args = { print } }))
+]])
+      local r = cli.run({ "run", s }, { XDG_STATE_HOME = d .. "/state" })
+      assert.are.equal(0, r.status, r.stderr)
+      local function reads(serial, line, name, kind, advice)
+        return ("%s\tfalse\t1\tfailure\tnil\t%s:%d: cw.each: the function reads '%s', a "
+          .. "global %s the script set; the function runs in a worker process without the "
+          .. "script: %s\n"):format(serial, s, line, name, kind, advice)
+      end
+      local pass = "pass it in opts.args (fn(board, ...))"
+      local define = "define it inside the function, or in a module the function requires"
+      assert.are.equal(reads("A", 7, "FW", "variable", pass) .. reads("B", 7, "FW", "variable",
+        pass) .. reads("A", 8, "label", "function", define) .. reads("B", 8, "label", "function",
+        define)
+        .. "A\ttrue\t0\tok\tAnil\tnil\nB\ttrue\t0\tok\tBnil\tnil\n"
+        .. "false\tcw.each: the function uses 'lf', a local function of the script; it runs in "
+        .. "a worker process that cannot see it: " .. define .. "\n"
+        .. "false\tcw.each: fn is a C function (such as print), which cannot be sent to a "
+        .. "worker; wrap it in a Lua function\n"
+        .. "false\tcw.each: opts.args cannot be sent to the workers (json.encode: cannot "
+        .. "encode a function); pass strings, numbers, booleans and tables of them\n", r.stdout)
+    end)
+  end)
+
   describe("on a terminal", function()
     it("draws one line per board while they work, then the table", function()
       local d = cli.tmpdir()
