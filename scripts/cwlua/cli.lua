@@ -10,7 +10,8 @@
 --     args_to_script = bool or function(args) -> bool (for the arguments so far),
 --     text_only = why the command refuses --json, subcommand_help = function(word),
 --     many = { target = index of the TARGET argument, per_board = function(args, opts, serial),
---              check = function(ctx) } when it runs on several boards at once
+--              check = function(ctx), done = function(ctx) (after the workers, also when
+--              interrupted) } when it runs on several boards at once
 --            (cwlua.multi), or one = why it works with one board only,
 --     no_config = true when it reads no config file (cwlua.config),
 --     run = function(ctx) -> exit status }

@@ -309,7 +309,7 @@ end
 
 local function on_event(r, ev)
   if ev.event == "board" then
-    r.kind, r.started = ev.kind or r.kind, true
+    r.kind, r.started, r.opened = ev.kind or r.kind, true, true
   elseif ev.event == "progress" then
     r.bar, r.started = { label = ev.label, stats = ev.stats, pct = ev.pct }, true
   elseif ev.event == "progress_end" then
@@ -321,6 +321,14 @@ local function on_event(r, ev)
   end
 end
 
+-- A worker's lines are held until it opens its board: what it says before that (a usage
+-- error, an unknown TARGET, a missing FILE) is most often the command line's fault and the
+-- same from every worker, and is then said once (run_workers), not once per board.
+local function flush_held(r, screen)
+  for _, l in ipairs(r.held or {}) do screen:relay(r, l[1], l[2]) end
+  r.held = nil
+end
+
 -- What a worker's events, stdout and stderr bring; done: it has ended (read the rest).
 local function service(r, screen, keep_stdout)
   local p = r.proc
@@ -328,6 +336,7 @@ local function service(r, screen, keep_stdout)
     local ok, ev = pcall(json.decode, line)
     if ok and type(ev) == "table" then on_event(r, ev) end
   end
+  if r.opened and r.held then flush_held(r, screen) end
   local status = p:status()
   for _, stream in ipairs({ "stderr", "stdout" }) do
     local data = p:take(stream)
@@ -335,7 +344,11 @@ local function service(r, screen, keep_stdout)
       r.stdout = (r.stdout or "") .. data
     else
       for _, line in ipairs(lines_of(r, stream, data, status ~= nil)) do
-        screen:relay(r, stream, line)
+        if r.held then
+          r.held[#r.held + 1] = { stream, line }
+        else
+          screen:relay(r, stream, line)
+        end
       end
     end
   end
@@ -383,8 +396,41 @@ local function conclude(r, status, screen)
     r.error = ("its worker ended with exit status %d and said nothing"):format(status)
     r.unsaid = true
   end
+  -- a usage or input error before its board was opened waits for the others' (run_workers)
+  if not (r.held and r.status == errors.EXIT.usage and not r.opened) then
+    flush_held(r, screen)
+  end
   -- what its worker could not say, said for it, as its own messages are
   if r.unsaid then screen:relay(r, "stderr", "cwlua: " .. r.error) end
+end
+
+-- Every board failed alike before opening its board (rows whose lines are still held, exit
+-- 2, the same words): the command line's fault, said once as for one board -> true. Else
+-- the held lines are relayed, each marked with its board.
+local function said_once(rows, screen)
+  local text
+  for _, r in ipairs(rows) do
+    local t = {}
+    for _, l in ipairs(r.held or {}) do t[#t + 1] = l[1] .. "\0" .. l[2] end
+    t = table.concat(t, "\n")
+    if not r.held or r.status ~= errors.EXIT.usage or (text and t ~= text) then
+      text = nil
+      break
+    end
+    text = t
+  end
+  if text and screen.mode ~= "silent" then
+    screen:close()
+    for _, l in ipairs(rows[1].held) do
+      local f = l[1] == "stdout" and io.stdout or io.stderr
+      f:write(l[2], "\n")
+      f:flush()
+    end
+  end
+  for _, r in ipairs(rows) do
+    if text then r.held = nil else flush_held(r, screen) end
+  end
+  return text ~= nil
 end
 
 -- Every worker still running is told to stop (the signal that stopped this process, else
@@ -439,6 +485,7 @@ function M.run_workers(rows, argv_of, opts)
     if finished then return end
     signal.hold(function()
       stop_all(rows, screen, keep)
+      for _, r in ipairs(rows) do flush_held(r, screen) end
       screen:close()
       if opts.on_stop then opts.on_stop(rows) end
     end)
@@ -453,7 +500,7 @@ function M.run_workers(rows, argv_of, opts)
       if opts.mode == "live" then env[#env + 1] = "CWLUA_WORKER_PROGRESS=1" end
       local p, msg, code = proc.spawn(argv_of(r), { channel = true, env = env })
       if p then
-        r.proc = p
+        r.proc, r.held = p, {}
       else
         r.status, r.cause, r.error = errors.EXIT.failure, "failure",
           "cannot start its worker: " .. msg .. (code == "limit" and ("; each board takes "
@@ -483,6 +530,7 @@ function M.run_workers(rows, argv_of, opts)
     screen:tick()
   end
   finished = true
+  rows.said_once = said_once(rows, screen)
   screen:close()
   return rows
 end
@@ -568,12 +616,20 @@ function M.run(ctx, parsed)
   M.run_workers(rows, function(r) return worker_argv(ctx, r, exe_path) end, {
     mode = mode, keep_stdout = json_mode,
     on_stop = function(done)
+      if type(many) == "table" and many.done then many.done(ctx) end
       -- stopped by Ctrl-C: the table still says where each board got to (--json: main()
       -- prints the interrupted object, contract.md §3.7)
       if not json_mode and not quiet then io.stdout:write(M.table(done)) end
     end,
   })
+  if type(many) == "table" and many.done then many.done(ctx) end
   local worst = M.worst(rows)
+  if rows.said_once then
+    -- the command line's own error, the same on every board: as one board says it, no table
+    local ok, o = pcall(json.decode, rows[1].stdout or "")
+    if json_mode and ok and type(o) == "table" then ctx.cli.emit(o) end
+    return worst.status
+  end
   if json_mode then
     local boards = json.array()
     for _, r in ipairs(rows) do boards[#boards + 1] = json_entry(r) end

@@ -134,6 +134,35 @@ describe("several boards at once", function()
     end)
   end)
 
+  describe("the command line's own error", function()
+    it("is said once, as for one board, when every board finds it before opening", function()
+      local d = cli.tmpdir()
+      local three = "sim:cwlite@A,sim:cwlite@B,sim:husky@C"
+      local r = cli.run({ "-d", three, "--sim-state", d .. "/state", "program", "stm32f1",
+        d .. "/none.hex" })
+      assert.are.equal(2, r.status, r.stderr)
+      assert.are.equal("cwlua: cannot open " .. d .. "/none.hex: No such file or directory\n",
+        r.stderr)
+      assert.are.equal("", r.stdout)
+      r = cli.run({ "-d", three, "--sim-state", d .. "/state", "--json", "power" })
+      assert.are.equal(2, r.status, r.stderr)
+      assert.are.equal('{"cause":"usage","error":"power needs one of on, off, cycle; usage: '
+        .. 'cwlua power on|off|cycle [--delay-ms MS]","schema":1}\n', r.stdout)
+      -- capture's folder, made before the workers start, does not stay behind empty
+      r = cli.run({ "-d", three, "--sim-state", d .. "/state", "capture", "stm32f1", "--out",
+        d .. "/set", "--traces", "0" })
+      assert.are.equal(2, r.status, r.stderr)
+      assert.are.equal("cwlua: --traces needs a whole number from 1, got '0'\n", r.stderr)
+      assert.is_nil(require("cwlua.core.runtime").stat(d .. "/set"))
+      -- what depends on the board is each board's: a Lite cannot make 300 MHz, a Husky can
+      r = cli.run({ "-d", three, "--sim-state", d .. "/state", "clock", "300e6" })
+      assert.are.equal(2, r.status, r.stderr)
+      assert.matches("\nA: cwlua: cwlite A: 3e%+08 Hz is outside", "\n" .. r.stderr)
+      assert.matches("\nB: cwlua: cwlite B: 3e%+08 Hz is outside", "\n" .. r.stderr)
+      assert.matches("\nC       husky   %-       ok ", r.stdout)
+    end)
+  end)
+
   describe("six simulated boards in process, one with a fault", function()
     local dir, state
 

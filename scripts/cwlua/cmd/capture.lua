@@ -126,7 +126,13 @@ holds a trace set per board, DIR/SERIAL. Docs: docs/capture.md.]],
       if not st then
         local ok, msg = runtime.mkdir(dir)
         if not ok then usage("--out %s: %s", dir, msg) end
+        ctx.made_out = dir
       end
+    end,
+    -- when no board got as far as its trace set (a usage error on every board, Ctrl-C at the
+    -- start), the folder made above is empty: it goes, as a single board's capture leaves none
+    done = function(ctx)
+      if ctx.made_out then os.remove(ctx.made_out) end -- removes only an empty folder
     end,
     per_board = function(_, opts, serial)
       opts.out = require("cwlua.multi").per_board_dir(opts.out, serial)
