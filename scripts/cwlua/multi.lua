@@ -219,21 +219,39 @@ end
 local Screen = {}
 Screen.__index = Screen
 
--- mode: "live" (one line per board redrawn on the terminal, stderr), "plain" (relayed lines
--- only), "quiet" (relayed lines only; the caller prints no table either) or "silent" (nothing)
+-- mode: "live" (one line per board redrawn on the terminal, stderr), "count" (a terminal with
+-- fewer rows than boards: one line counting them redrawn), "plain" (relayed lines only),
+-- "quiet" (relayed lines only; the caller prints no table either) or "silent" (nothing)
 local function screen_new(rows, mode)
-  local self = setmetatable({ rows = rows, mode = mode, drawn = 0, last = nil }, Screen)
+  local self = setmetatable({ rows = rows, mode = mode, drawn = 0, last = nil,
+    live = mode == "live" or mode == "count" }, Screen)
   local w = 0
   for _, r in ipairs(rows) do w = math.max(w, #r.serial) end
   self.serial_w = w
   return self
 end
 
---- multi.live_possible(n) -> true when stderr is a terminal with room for n lines
-function M.live_possible(n)
-  if not runtime.isatty(2) then return false end
+--- multi.screen_mode(n) -> "live" when stderr is a terminal with room for n lines, "count"
+-- when it is a terminal with less, else "plain"
+function M.screen_mode(n)
+  if not runtime.isatty(2) then return "plain" end
   local _, rows = tty.size(2)
-  return rows == nil or n < rows - 1
+  return (rows == nil or n < rows - 1) and "live" or "count"
+end
+
+-- The one line of "count": how many boards are done, failed and still at work.
+function Screen:_count_line(cols)
+  local ok, failed = 0, 0
+  for _, r in ipairs(self.rows) do
+    if r.status == 0 then
+      ok = ok + 1
+    elseif r.status then
+      failed = failed + 1
+    end
+  end
+  local n = #self.rows
+  return ("%d boards: %d ok, %d failed, %d working"):format(n, ok, failed, n - ok - failed)
+    :sub(1, math.max(1, cols - 1))
 end
 
 function Screen:_line(r, cols)
@@ -260,34 +278,42 @@ end
 function Screen:_draw()
   local cols = progress.columns()
   local out = {}
-  for _, r in ipairs(self.rows) do out[#out + 1] = self:_line(r, cols) .. "\27[K\n" end
-  self:_erase()
-  io.stderr:write(table.concat(out))
-  io.stderr:flush()
-  self.drawn = #self.rows
+  if self.mode == "count" then
+    out[1] = self:_count_line(cols) .. "\27[K\n"
+  else
+    for _, r in ipairs(self.rows) do out[#out + 1] = self:_line(r, cols) .. "\27[K\n" end
+  end
+  local text = table.concat(out)
   self.last = device.monotonic_ns()
+  if self.drawn > 0 and text == self.text then return end -- nothing new to show
+  self:_erase()
+  io.stderr:write(text)
+  io.stderr:flush()
+  self.drawn, self.text = #out, text
 end
 
---- screen:relay(row, stream, line): a line a worker wrote, marked with its board
+--- screen:relay(row, stream, line): a line a worker wrote, marked with its board. The live
+-- lines go while it is written, and come back at the next tick: once for all the lines that
+-- came together, not thirty lines redrawn for each of them.
 function Screen:relay(r, stream, line)
   if self.mode == "silent" then return end
   local f = stream == "stdout" and io.stdout or io.stderr
-  if self.mode == "live" then self:_erase() end
+  if self.live then self:_erase() end
   f:write(r.serial, ": ", line, "\n")
   f:flush()
-  if self.mode == "live" then self:_draw() end
 end
 
---- screen:tick(force): redraw the live lines when due
+--- screen:tick(force): redraw the live lines when due, or when relayed lines took them away
 function Screen:tick(force)
-  if self.mode ~= "live" then return end
-  if force or not self.last or device.monotonic_ns() - self.last >= REDRAW_NS then
+  if not self.live then return end
+  if force or self.drawn == 0 or not self.last
+    or device.monotonic_ns() - self.last >= REDRAW_NS then
     self:_draw()
   end
 end
 
 function Screen:close()
-  if self.mode == "live" then self:_erase() end
+  if self.live then self:_erase() end
 end
 
 ---------------------------------------------------------------------------------------------
@@ -518,16 +544,17 @@ function M.run_workers(rows, argv_of, opts)
     end
     if #live == 0 then break end
     proc.poll(live, POLL_MS)
+    local ended = false
     for _, r in ipairs(rows) do
       if r.proc then
         local status = service(r, screen, keep)
         if status then
           conclude(r, status, screen)
-          screen:tick(true)
+          ended = true
         end
       end
     end
-    screen:tick()
+    screen:tick(ended) -- a board that ended is shown at once, those that end together at once
   end
   finished = true
   rows.said_once = said_once(rows, screen)
@@ -612,7 +639,7 @@ function M.run(ctx, parsed)
   local exe_path = exe()
   local json_mode, quiet = ctx.opts.json, ctx.opts.quiet
   for _, r in ipairs(rows) do r.target = target end
-  local mode = quiet and "quiet" or (M.live_possible(#rows) and "live" or "plain")
+  local mode = quiet and "quiet" or M.screen_mode(#rows)
   M.run_workers(rows, function(r) return worker_argv(ctx, r, exe_path) end, {
     mode = mode, keep_stdout = json_mode,
     on_stop = function(done)

@@ -596,5 +596,22 @@ print(pcall(cw.each, D, function(_, x) return x end, { args = { print } }))
         .. "B  cwlite  failed: no%-reply %(exit 4%)\27%[K\n\27%[2A\r\27%[Jserial  board", out)
       assert.matches("\nA       cwlite  stm32f1  ok      %d+%.%d+ s  ok\n", out)
     end)
+
+    it("counts the boards on one line when there are more than rows, each line relayed once",
+      function()
+        local d = cli.tmpdir()
+        local r = cli.run({ "100", "5", BIN, "-d", six_sims(), "--sim-state", d .. "/state",
+          "--sim-fault", "no-power@LAB-04", "program", "stm32f1", HELLO }, nil, nil,
+          SRC .. "/spec/support/pty_run.py")
+        assert.are.equal(4, r.status, r.stdout)
+        local out = r.stdout:gsub("\r\n", "\n")
+        assert.matches("^6 boards: 0 ok, 0 failed, 6 working\27%[K\n", out)
+        assert.matches("\27%[J6 boards: 5 ok, 1 failed, 0 working\27%[K\n\27%[1A\r\27%[J"
+          .. "serial  board", out)
+        -- no line per board: each board's summary line once, not redrawn
+        assert.is_nil(out:find("LAB%-01  cwlite  done"))
+        assert.are.equal(1, count(out, "LAB%-01: programmed 368 bytes"))
+        assert.are.equal(1, count(out, "LAB%-04: cwlua: " .. FAILED_SYNC:gsub("%p", "%%%0")))
+      end)
   end)
 end)
