@@ -7,6 +7,7 @@
 local avrparts = require "cwlua.proto.avrparts"
 local time = require "cwlua.time"
 local errors = require "cwlua.errors"
+local params = require "cwlua.params"
 local retry = require "cwlua.retry"
 local v2isp = require "cwlua.proto.v2isp"
 
@@ -622,22 +623,7 @@ M.PARAMS = {
 --- avr.recipe(t) -> t with the AVR steps filled in (a recipe's own steps win), and the
 -- parameters' ranges (M.PARAMS) for the defaults it has
 function M.recipe(t)
-  t.params = t.params or {}
-  for k, spec in pairs(M.PARAMS) do
-    if t.defaults and t.defaults[k] ~= nil and t.params[k] == nil then
-      -- a copy: a recipe that changed its params would otherwise change every other one's
-      local c = {}
-      for f, v in pairs(spec) do
-        if type(v) == "table" then
-          local list = {}
-          for i, x in ipairs(v) do list[i] = x end
-          v = list
-        end
-        c[f] = v
-      end
-      t.params[k] = c
-    end
-  end
+  params.inherit(t, M.PARAMS)
   local base = { connect = connect, erase = again(erase, "chip erase"),
                  write = again(write, "flash write"), read = again(read, "flash read"),
                  start = start, info = info, protection = protection, unprotect = unprotect,

@@ -226,6 +226,31 @@ function M.check_spec(r)
   end
 end
 
+--- params.inherit(recipe, specs) -> recipe, with recipe.params[key] a copy of specs[key] for
+-- every key the recipe has a default for and no params entry of its own: how a family builder
+-- (stm32.recipe, xmega.recipe, avr.recipe) gives its recipes the ranges of the parameters it
+-- shares. A copy, because the recipe owns what it returns: the family's own table would let one
+-- recipe change every other one's ranges (and, loaded in the sandbox, reach the builder's
+-- table). Pure, so recipes and overriding builders may call it (cwlua.sandbox).
+function M.inherit(r, specs)
+  r.params = r.params or {}
+  for key, spec in pairs(specs) do
+    if r.defaults and r.defaults[key] ~= nil and r.params[key] == nil then
+      local c = {}
+      for f, v in pairs(spec) do
+        if type(v) == "table" then -- one_of: a list of values
+          local list = {}
+          for i, x in ipairs(v) do list[i] = x end
+          v = list
+        end
+        c[f] = v
+      end
+      r.params[key] = c
+    end
+  end
+  return r
+end
+
 --- params.show(value) -> a value as --set would type it: "115200,57600", "8000000", "pdic"
 function M.show(v)
   if type(v) == "table" then

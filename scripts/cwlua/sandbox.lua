@@ -12,7 +12,8 @@
 --     math.randomseed, which reach the host's state);
 --   * a require that gives read-only views of the library modules recipes are built from
 --     (MODULES): the family builders, the protocol engines and part tables under cwlua.proto,
---     cwlua.errors, and a few functions of cwlua.time and cwlua.board;
+--     cwlua.errors, cwlua.retry, and a few functions of cwlua.params, cwlua.time and
+--     cwlua.board;
 -- and loading runs under an instruction budget, so a recipe that loops is stopped.
 --
 -- A view is deep: a table reached through it is a view too, and a function reached through it
@@ -49,6 +50,9 @@ local MODULES = {
   ["cwlua.avr"] = { override = true },
   ["cwlua.errors"] = {},
   ["cwlua.retry"] = {}, -- the retry record the family builders keep (pure: needs only errors)
+  -- the family builders' ranges for their recipes' parameters (params.inherit: pure, it only
+  -- copies tables it is given); the rest is the host's --set parsing, which loads cwlua.targets
+  ["cwlua.params"] = { fields = { "inherit" } },
   ["cwlua.time"] = { fields = { "now", "now_ns", "sleep", "sleep_ns", "deadline" } },
   ["cwlua.board"] = { fields = { "wire" } }, -- the --log-wire log, for cwlua.proto.v2isp
 }
@@ -56,7 +60,7 @@ local PROTO = { override = true } -- every cwlua.proto.NAME
 
 --- sandbox.MODULE_NAMES: what a recipe may require, for messages and docs
 M.MODULE_NAMES = { "cwlua.stm32", "cwlua.xmega", "cwlua.avr", "cwlua.proto.*", "cwlua.errors",
-                   "cwlua.retry", "cwlua.time", "cwlua.board" }
+                   "cwlua.retry", "cwlua.params", "cwlua.time", "cwlua.board" }
 
 local function module_spec(name)
   if type(name) ~= "string" then return nil end

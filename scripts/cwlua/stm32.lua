@@ -7,6 +7,7 @@
 local time = require "cwlua.time"
 local devices = require "cwlua.proto.stm32devices"
 local errors = require "cwlua.errors"
+local params = require "cwlua.params"
 local retry = require "cwlua.retry"
 local stm32boot = require "cwlua.proto.stm32boot"
 
@@ -971,22 +972,7 @@ M.PARAMS = {
 --- stm32.recipe(t) -> t with the shared STM32 steps filled in (a recipe's own steps win), and
 -- the shared parameters' ranges (M.PARAMS) for the defaults it has.
 function M.recipe(t)
-  t.params = t.params or {}
-  for k, spec in pairs(M.PARAMS) do
-    if t.defaults and t.defaults[k] ~= nil and t.params[k] == nil then
-      -- a copy: a recipe that changed its params would otherwise change every other one's
-      local c = {}
-      for f, v in pairs(spec) do
-        if type(v) == "table" then
-          local list = {}
-          for i, x in ipairs(v) do list[i] = x end
-          v = list
-        end
-        c[f] = v
-      end
-      t.params[k] = c
-    end
-  end
+  params.inherit(t, M.PARAMS)
   local base = { connect = connect(t), erase = erase, write = write, read = read,
                  start = start, info = info, protection = protection,
                  unprotect = unprotect(t), write_option_bytes = write_option_bytes(t),

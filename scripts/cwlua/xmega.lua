@@ -6,6 +6,7 @@
 -- xmega.recipe{...} (targets/xmega.lua, docs/targets.md "XMEGA").
 -- Facts: docs/reference/target-protocols.md §B (§B.3 NewAE's flow, §B.4 parts, §B.5 target).
 local errors = require "cwlua.errors"
+local params = require "cwlua.params"
 local parts = require "cwlua.proto.xmegaparts"
 local retry = require "cwlua.retry"
 local xprog = require "cwlua.proto.xprog"
@@ -560,22 +561,7 @@ M.PARAMS = {
 --- xmega.recipe(t) -> t with the shared XMEGA steps filled in (a recipe's own steps win), and
 -- the parameters' ranges (M.PARAMS) for the defaults it has
 function M.recipe(t)
-  t.params = t.params or {}
-  for k, spec in pairs(M.PARAMS) do
-    if t.defaults and t.defaults[k] ~= nil and t.params[k] == nil then
-      -- a copy: a recipe that changed its params would otherwise change every other one's
-      local c = {}
-      for f, v in pairs(spec) do
-        if type(v) == "table" then
-          local list = {}
-          for i, x in ipairs(v) do list[i] = x end
-          v = list
-        end
-        c[f] = v
-      end
-      t.params[k] = c
-    end
-  end
+  params.inherit(t, M.PARAMS)
   local base = { connect = connect, plan_erase = plan_erase, erase = erase,
                  write = again(write, "flash write"),
                  read = again(read, "flash read"), start = start, info = info,

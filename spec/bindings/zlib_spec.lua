@@ -14,12 +14,7 @@ local ZEROS = "import sys, zlib; c = zlib.compressobj(9, zlib.DEFLATED, -15); "
   .. "open(sys.argv[1], 'wb').write(c.compress(bytes(int(sys.argv[2]))) + c.flush())"
 local Z_DEFAULT_STRATEGY, Z_FIXED = 0, 4 -- zlib.h
 
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = require("support.cli").slurp
 
 -- deflate(data [, level [, strategy]]) -> raw deflate stream, Python's CRC-32 of data
 local function deflate(data, level, strategy)

@@ -13,18 +13,8 @@ local EEPROM = 0x810000
 describe("avr recipe on the simulator", function()
   local dir, env
 
-  local function cw(args)
-    local a = { "-d", "sim" }
-    for _, x in ipairs(args) do a[#a + 1] = x end
-    return cli.run(a, { XDG_STATE_HOME = env })
-  end
-
-  local function slurp(path)
-    local f = assert(io.open(path, "rb"))
-    local d = f:read("a")
-    f:close()
-    return d
-  end
+  local function cw(args) return cli.sim(env, args) end
+  local slurp = cli.slurp
 
   local function hex(ranges)
     return cli.write(dir .. "/fw.hex", images.hex(ranges))

@@ -8,6 +8,7 @@
 -- only claims, no reading without end): it is printed, and asserted loosely so that a sanitizer
 -- build passes too; bench/README.md has the measured figures.
 local cli = require "support.cli"
+local images = require "support.images"
 local time = require "cwlua.time"
 
 -- AddressSanitizer reserves terabytes of address space for its shadow memory, so a cwlua built
@@ -49,29 +50,7 @@ local function report(what, r)
     (" (ulimit -v %d)"):format(AS_LIMIT_KB)))
 end
 
--- covering(n, file_size, step) -> an ELF32 file of file_size bytes whose n PT_LOAD program
--- headers each load the whole file, at 0x08000000 + i * step: n times its size in claimed data
-local function covering(n, file_size, step)
-  local header = "\x7fELF\1\1\1" .. ("\0"):rep(9) .. string.pack("<I2I2I4I4I4I4I4I2I2I2I2I2I2",
-    2, 40, 1, 0x08000000, 52, 0, 0, 52, 32, n, 40, 0, 0)
-  local phdrs = {}
-  for i = 0, n - 1 do
-    local addr = 0x08000000 + i * step
-    phdrs[#phdrs + 1] = string.pack("<I4I4I4I4I4I4I4I4", 1, 0, addr, addr, file_size, file_size,
-      5, 4)
-  end
-  local head = header .. table.concat(phdrs)
-  return head .. ("\0"):rep(file_size - #head)
-end
-
--- record(rtype, addr16, data) -> an Intel HEX record line with its checksum
-local function record(rtype, addr16, data)
-  local bytes = string.char(#data, addr16 >> 8, addr16 & 0xFF, rtype) .. data
-  local sum = 0
-  for i = 1, #bytes do sum = sum + bytes:byte(i) end
-  bytes = bytes .. string.char(-sum & 0xFF)
-  return ":" .. bytes:gsub(".", function(c) return ("%02X"):format(c:byte()) end)
-end
+local covering, record = images.covering, images.record
 
 describe("bounded inputs", function()
   local dir

@@ -12,12 +12,7 @@ local S = require "cwlua.simpleserial"
 local SRC = os.getenv("CWLUA_SOURCE_DIR") or "."
 local HELLO = SRC .. "/examples/stm32f1-hello/hello.hex"
 
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = cli.slurp
 
 local function exists(path)
   local f = io.open(path, "rb")

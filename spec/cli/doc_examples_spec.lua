@@ -15,13 +15,7 @@
 -- output (blocks compared whole only: not excerpt, annotated, shell or frames), for review
 -- with `git diff`; the run still fails, so nothing changes unseen.
 local cli = require "support.cli"
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = cli.slurp
 
 -- The source tree, by an absolute path: the runs happen in folders of their own, which lead
 -- back to it through symbolic links.

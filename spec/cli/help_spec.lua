@@ -89,11 +89,7 @@ end)
 describe("the command line a new user types", function()
   after_each(cli.cleanup)
 
-  local function sim(args)
-    local a = { "-d", "sim" }
-    for _, x in ipairs(args) do a[#a + 1] = x end
-    return cli.run(a, { XDG_STATE_HOME = cli.tmpdir() })
-  end
+  local function sim(args) return cli.sim(cli.tmpdir(), args) end
 
   it("refuses an argument a command does not take (exit 2)", function()
     for _, c in ipairs({ { "targets" }, { "list" }, { "shell" }, { "sim", "faults" } }) do

@@ -15,29 +15,12 @@ local HINT = "not an Intel HEX or ELF file, and not named .bin: to program it as
 describe("the format of a firmware file", function()
   local dir, env
 
-  local function cw(args)
-    local a = { "-d", "sim" }
-    for _, x in ipairs(args) do a[#a + 1] = x end
-    return cli.run(a, { XDG_STATE_HOME = env })
-  end
-
-  -- a board that does not exist: a command that opened it would exit 3
-  local function no_board(args)
-    local a = { "-d", "usb:NO-SUCH-BOARD" }
-    for _, x in ipairs(args) do a[#a + 1] = x end
-    return cli.run(a, { XDG_STATE_HOME = env })
-  end
+  local function cw(args) return cli.sim(env, args) end
+  local function no_board(args) return cli.no_board(env, args) end
 
   -- len bytes of the simulated STM32F1's flash from addr, read back by cwlua read
   local function flash_bytes(addr, len)
-    local out = dir .. "/back.bin"
-    local r = cw({ "read", "stm32f1", out, "--addr", ("0x%X"):format(addr), "--len",
-      tostring(len), "-q" })
-    assert.are.equal(0, r.status, r.stderr)
-    local f = assert(io.open(out, "rb"))
-    local data = f:read("a")
-    f:close()
-    return data
+    return cli.read_back(env, "stm32f1", dir .. "/back.bin", addr, len)
   end
 
   before_each(function()

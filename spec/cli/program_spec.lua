@@ -11,23 +11,10 @@ describe("programming an STM32F1 on the simulator", function()
   local dir, env
 
   -- run cwlua -d sim with this spec's own state folder (the simulated flash persists there)
-  local function cw(args, extra_env)
-    local a = { "-d", "sim" }
-    for _, x in ipairs(args) do a[#a + 1] = x end
-    local e = { XDG_STATE_HOME = env }
-    for k, v in pairs(extra_env or {}) do e[k] = v end
-    return cli.run(a, e)
-  end
+  local function cw(args, extra_env) return cli.sim(env, args, extra_env) end
 
   local function flash_bytes(addr, len)
-    local out = dir .. "/readback.bin"
-    local r = cw({ "read", "stm32f1", out, "--addr", ("0x%X"):format(addr), "--len",
-      tostring(len), "-q" })
-    assert.are.equal(0, r.status, r.stderr)
-    local f = assert(io.open(out, "rb"))
-    local data = f:read("a")
-    f:close()
-    return data
+    return cli.read_back(env, "stm32f1", dir .. "/readback.bin", addr, len)
   end
 
   before_each(function()

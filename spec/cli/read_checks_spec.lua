@@ -11,11 +11,7 @@ local MEDIUM_VL = "STM32F10xxx Medium-density VL"
 describe("read checks before it reads", function()
   local dir, env
 
-  local function cw(args)
-    local a = { "-d", "sim" }
-    for _, x in ipairs(args) do a[#a + 1] = x end
-    return cli.run(a, { XDG_STATE_HOME = env })
-  end
+  local function cw(args) return cli.sim(env, args) end
 
   -- the folder holds exactly these names
   local function listing(path)
@@ -33,12 +29,7 @@ describe("read checks before it reads", function()
   after_each(cli.cleanup)
 
   describe("OUT, before the board is opened", function()
-    -- a board that does not exist: a command that opened it would exit 3
-    local function no_board(args)
-      local a = { "-d", "usb:NO-SUCH-BOARD" }
-      for _, x in ipairs(args) do a[#a + 1] = x end
-      return cli.run(a, { XDG_STATE_HOME = env })
-    end
+    local function no_board(args) return cli.no_board(env, args) end
 
     it("refuses a folder, and leaves nothing beside it", function()
       assert(os.execute("mkdir " .. cli.quote(dir .. "/SOMEDIR")))

@@ -4,13 +4,7 @@
 -- it shows (a freshly powered CW-Lite, simulated through `cwlua sim attach`) are run and
 -- compared by doc_examples_spec.lua, as every example of the documentation is.
 local cli = require "support.cli"
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = cli.slurp
 
 local README = slurp("README.md")
 

@@ -44,6 +44,9 @@ local ESCAPES = {
   { "an error object's metatable",
     "getmetatable(require('cwlua.errors').new('input', 'x')).__tostring = "
       .. "function() return 'HIJACKED' end", "getmetatable: " },
+  { "cwlua.params beyond inherit (its --set parsing loads every recipe)",
+    "require('cwlua.params').merge({ name = 'x', defaults = { x = 1 } }, { 'x=1' })",
+    "attempt to call a nil value (field 'merge')" },
   { "the run's clock", "require('cwlua.time').use({ now_ns = function() return 0 end })",
     "attempt to call a nil value (field 'use')" },
   { "a C module", "require('cwlua.core.runtime').exec('/bin/sh', { 'sh' })",

@@ -13,18 +13,8 @@ local BAUDS = "bauds takes whole numbers from 1200 to 115200 (the rates the ROM 
 describe("recipe parameters", function()
   local dir, env
 
-  local function cw(args)
-    local a = { "-d", "sim" }
-    for _, x in ipairs(args) do a[#a + 1] = x end
-    return cli.run(a, { XDG_STATE_HOME = env })
-  end
-
-  -- a board that does not exist: a command that opened it would exit 3
-  local function no_board(args)
-    local a = { "-d", "usb:NO-SUCH-BOARD" }
-    for _, x in ipairs(args) do a[#a + 1] = x end
-    return cli.run(a, { XDG_STATE_HOME = env })
-  end
+  local function cw(args) return cli.sim(env, args) end
+  local function no_board(args) return cli.no_board(env, args) end
 
   before_each(function()
     dir = cli.tmpdir()

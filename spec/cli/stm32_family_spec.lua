@@ -10,23 +10,10 @@ local FLASH = 0x08000000
 describe("STM32 family on the simulator", function()
   local dir, env
 
-  local function cw(args)
-    local a = { "-d", "sim" }
-    for _, x in ipairs(args) do a[#a + 1] = x end
-    return cli.run(a, { XDG_STATE_HOME = env })
-  end
+  local function cw(args) return cli.sim(env, args) end
 
   local function readback(target, addr, len, extra)
-    local out = dir .. "/rb.bin"
-    local args = { "read", target, out, "--addr", ("0x%X"):format(addr), "--len", tostring(len),
-                   "-q" }
-    for _, x in ipairs(extra or {}) do args[#args + 1] = x end
-    local r = cw(args)
-    assert.are.equal(0, r.status, r.stderr)
-    local f = assert(io.open(out, "rb"))
-    local d = f:read("a")
-    f:close()
-    return d
+    return cli.read_back(env, target, dir .. "/rb.bin", addr, len, extra)
   end
 
   before_each(function()

@@ -7,12 +7,7 @@ local json = require "dkjson"
 
 local SRC = os.getenv("CWLUA_SOURCE_DIR") or "."
 
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = cli.slurp
 
 describe("docs/troubleshooting.md", function()
   after_each(cli.cleanup)

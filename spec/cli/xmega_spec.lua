@@ -12,32 +12,16 @@ local EE, FUSE, LOCK = 0x810000, 0x820000, 0x830000 -- avr-gcc's layout (contrac
 describe("xmega on the simulator", function()
   local dir, env
 
-  local function cw(args, extra_env)
-    local a = { "-d", "sim" }
-    for _, x in ipairs(args) do a[#a + 1] = x end
-    local e = { XDG_STATE_HOME = env }
-    for k, v in pairs(extra_env or {}) do e[k] = v end
-    return cli.run(a, e)
-  end
+  local function cw(args, extra_env) return cli.sim(env, args, extra_env) end
 
   local function hex(ranges, name)
     return cli.write(dir .. "/" .. (name or "fw.hex"), images.hex(ranges))
   end
 
-  local function slurp(path)
-    local f = assert(io.open(path, "rb"))
-    local d = f:read("a")
-    f:close()
-    return d
-  end
+  local slurp = cli.slurp
 
   local function readback(args)
-    local out = dir .. "/rb.bin"
-    local a = { "read", "xmega", out, "-q" }
-    for _, x in ipairs(args or {}) do a[#a + 1] = x end
-    local r = cw(a)
-    assert.are.equal(0, r.status, r.stderr)
-    return slurp(out)
+    return cli.read_back(env, "xmega", dir .. "/rb.bin", nil, nil, args)
   end
 
   before_each(function()

@@ -3,6 +3,12 @@
 --   local cli = require "support.cli"
 --   local r = cli.run({ "targets", "--json" }, { CWLUA_PATH = dir })
 --   assert.are.equal(0, r.status); r.stdout; r.stderr
+-- On the simulator, with a state folder of the spec's own (the chips' memories persist there
+-- from one command to the next):
+--   local r = cli.sim(state, { "program", "stm32f1", hex })
+--   local bytes = cli.read_back(state, "stm32f1", dir .. "/rb.bin", 0x08000000, 64)
+local luassert = require "luassert" -- busted's assert, as the specs have it
+
 local M = {}
 
 M.BIN = os.getenv("CWLUA_BIN") or "build/bin/cwlua"
@@ -12,12 +18,14 @@ function M.quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
+--- cli.slurp(path) -> the bytes of the file at path (raises when it cannot be read)
 local function slurp(path)
   local f = assert(io.open(path, "rb"))
   local s = f:read("a")
   f:close()
   return s
 end
+M.slurp = slurp
 
 --- cli.tmpdir() -> a fresh empty folder (removed by cli.cleanup())
 local made = {}
@@ -126,6 +134,48 @@ function M.run(args, env, stdin, bin)
   local _, how, code = os.execute(cmd)
   assert(how == "exit", "cwlua died of signal " .. tostring(code))
   return { status = code, stdout = slurp(dir .. "/out"), stderr = slurp(dir .. "/err") }
+end
+
+-- cwlua -d DEVICE ARGS with XDG_STATE_HOME = state and env's other variables
+local function on(device, state, args, env)
+  local a = { "-d", device }
+  for _, x in ipairs(args) do a[#a + 1] = x end
+  local e = { XDG_STATE_HOME = state }
+  for k, v in pairs(env or {}) do e[k] = v end
+  return M.run(a, e)
+end
+
+--- cli.sim(state, args [, env]) -> cli.run of `cwlua -d sim ARGS` with XDG_STATE_HOME = state,
+-- where the simulated chips' memories persist between commands; env: more variables
+function M.sim(state, args, env)
+  return on("sim", state, args, env)
+end
+
+--- cli.no_board(state, args) -> cli.run of `cwlua -d usb:NO-SUCH-BOARD ARGS`: a board that
+-- does not exist, so a command that opened it would exit 3. For what must be refused before
+-- the board is opened.
+function M.no_board(state, args)
+  return on("usb:NO-SUCH-BOARD", state, args)
+end
+
+--- cli.read_back(state, target, out [, addr [, len [, args]]]) -> the bytes that
+-- `cwlua -d sim read TARGET OUT [--addr ADDR] [--len LEN] -q ARGS` wrote to out: the simulated
+-- chip's memory, read back as a user would. Asserts that the command exited 0.
+function M.read_back(state, target, out, addr, len, args)
+  local a = { "read", target, out }
+  if addr then
+    a[#a + 1] = "--addr"
+    a[#a + 1] = ("0x%X"):format(addr)
+  end
+  if len then
+    a[#a + 1] = "--len"
+    a[#a + 1] = tostring(len)
+  end
+  a[#a + 1] = "-q"
+  for _, x in ipairs(args or {}) do a[#a + 1] = x end
+  local r = M.sim(state, a)
+  luassert.are.equal(0, r.status, r.stderr)
+  return slurp(out)
 end
 
 return M

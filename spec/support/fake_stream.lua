@@ -28,6 +28,15 @@ function F:read(n, timeout_ms)
   return out
 end
 
+-- for replies of unknown length (port.lua's stream:read_until)
+function F:read_until(pattern, timeout_ms)
+  local _, e = self.rx:find(pattern)
+  if not e then return nil, ("no match within %g ms"):format(timeout_ms), "timeout" end
+  local out = self.rx:sub(1, e)
+  self.rx = self.rx:sub(e + 1)
+  return out
+end
+
 function F:flush()
   local n = #self.rx
   self.rx = ""

@@ -3,7 +3,7 @@
 -- name the byte offset). The ELF files are built here with string.pack, so no binary fixture
 -- is needed.
 local image = require("cwlua.image")
-local errors = require("cwlua.errors")
+local images = require("support.images")
 
 local EHDR_SIZE, PHDR_SIZE = 52, 32
 local PT_LOAD, PT_NOTE = 1, 4
@@ -29,46 +29,12 @@ local function elf32(opts)
   return header .. table.concat(phdrs) .. table.concat(blobs)
 end
 
--- covering(n, file_size, step) -> an ELF of file_size bytes whose n PT_LOAD program headers
--- each load the whole file, at 0x08000000 + i * step (step 0: all at the same address). The
--- file claims n times its size in data.
-local function covering(n, file_size, step)
-  local ident = "\x7fELF\1\1\1" .. ("\0"):rep(9)
-  local header = ident .. string.pack("<I2I2I4I4I4I4I4I2I2I2I2I2I2", 2, 40, 1, 0x08000000,
-    EHDR_SIZE, 0, 0, EHDR_SIZE, PHDR_SIZE, n, 40, 0, 0)
-  local phdrs = {}
-  for i = 0, n - 1 do
-    local addr = 0x08000000 + i * step
-    phdrs[#phdrs + 1] = string.pack("<I4I4I4I4I4I4I4I4", PT_LOAD, 0, addr, addr, file_size,
-      file_size, 5, 4)
-  end
-  local head = header .. table.concat(phdrs)
-  assert(#head <= file_size)
-  return head .. ("\0"):rep(file_size - #head)
-end
-
 local function parse(data, opts)
   return image.parse(data, "fw.elf", opts)
 end
 
--- fails_with(expected, fn, ...): fn(...) raises an "input" error whose message is expected
-local function fails_with(expected, fn, ...)
-  local ok, e = pcall(fn, ...)
-  assert.is_false(ok, "no error raised")
-  assert.is_true(errors.is(e, "input"), "not an input error: " .. tostring(e))
-  assert.are.equal(expected, e.message)
-end
-
-local function ranges_of(img)
-  local out = {}
-  for i, r in ipairs(img.ranges) do out[i] = { r.addr, r.data } end
-  return out
-end
-
-local function fixture(name)
-  local dir = debug.getinfo(1, "S").source:match("^@(.*)unit/[^/]*$") or "spec/"
-  return dir .. "fixtures/" .. name
-end
+local fails_with, ranges_of, fixture = images.fails_with, images.ranges_of, images.fixture
+local covering = images.covering
 
 describe("cwlua.image ELF", function()
   describe("PT_LOAD segments", function()

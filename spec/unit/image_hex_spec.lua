@@ -2,16 +2,9 @@
 -- Specs for cwlua.image reading Intel HEX (target-protocols.md §D, contract.md §3 "FILE").
 -- Records are built here with their checksums computed, so each case shows what it changes.
 local image = require("cwlua.image")
-local errors = require("cwlua.errors")
+local images = require("support.images")
 
--- record(rtype, addr16, data) -> ":LLAAAATT…CC" with a correct length and checksum
-local function record(rtype, addr16, data)
-  local bytes = string.char(#data, addr16 >> 8, addr16 & 0xFF, rtype) .. data
-  local sum = 0
-  for i = 1, #bytes do sum = sum + bytes:byte(i) end
-  bytes = bytes .. string.char(-sum & 0xFF)
-  return ":" .. bytes:gsub(".", function(c) return ("%02X"):format(c:byte()) end)
-end
+local record = images.record -- ":LLAAAATT…CC" with a correct length and checksum
 
 local EOF = ":00000001FF"
 
@@ -28,20 +21,7 @@ local function parse(text, opts)
   return image.parse(text, "fw.hex", opts)
 end
 
--- fails_with(expected, fn, ...): fn(...) raises an "input" error whose message is expected
-local function fails_with(expected, fn, ...)
-  local ok, e = pcall(fn, ...)
-  assert.is_false(ok, "no error raised")
-  assert.is_true(errors.is(e, "input"), "not an input error: " .. tostring(e))
-  assert.are.equal(expected, e.message)
-end
-
--- ranges_of(img) -> { {addr, data}, ... } for comparing with a literal
-local function ranges_of(img)
-  local out = {}
-  for i, r in ipairs(img.ranges) do out[i] = { r.addr, r.data } end
-  return out
-end
+local fails_with, ranges_of = images.fails_with, images.ranges_of
 
 describe("cwlua.image Intel HEX", function()
   describe("data records (00)", function()

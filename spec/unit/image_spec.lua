@@ -3,34 +3,17 @@
 -- image. Intel HEX and ELF have their own files (image_hex_spec.lua, image_elf_spec.lua).
 local image = require("cwlua.image")
 local errors = require("cwlua.errors")
+local images = require("support.images")
 
 local EOF = ":00000001FF"
 
--- fails_with(expected, fn, ...): fn(...) raises an error of kind "input" (or kind, if given)
--- whose message is expected
-local function fails_with(expected, fn, ...)
-  local ok, e = pcall(fn, ...)
-  assert.is_false(ok, "no error raised")
-  assert.is_true(errors.is(e, "input"), "not an input error: " .. tostring(e))
-  assert.are.equal(expected, e.message)
-end
-
-local function ranges_of(img)
-  local out = {}
-  for i, r in ipairs(img.ranges) do out[i] = { r.addr, r.data } end
-  return out
-end
+local fails_with, ranges_of, fixture = images.fails_with, images.ranges_of, images.fixture
 
 -- sparse(list) -> image with { {addr, data}, ... } added
 local function sparse(list)
   local img = image.new()
   for _, r in ipairs(list) do img:add(r[1], r[2]) end
   return img
-end
-
-local function fixture(name)
-  local dir = debug.getinfo(1, "S").source:match("^@(.*)unit/[^/]*$") or "spec/"
-  return dir .. "fixtures/" .. name
 end
 
 describe("cwlua.image", function()

@@ -119,6 +119,44 @@ describe("cwlua.sandbox", function()
         refused("setmetatable(require('cwlua.errors'), {})"))
     end)
 
+    it("show only inherit of cwlua.params, which gives a recipe copies of its own", function()
+      -- a family's ranges, as the builders fill them in: copies for the defaults the recipe
+      -- has and no entry of its own, each a table the recipe may change
+      assert.are.same({ { min = 1200, max = 115200,
+                          why = "the rates the ROM bootloader's autobaud detects, ST AN3155" },
+                        { min = 5 }, "nil", false, 9600, "pages", 1200, "section" }, run([[
+        local params = require('cwlua.params')
+        local stm32, xmega = require('cwlua.stm32'), require('cwlua.xmega')
+        local function own() return { defaults = { bauds = { 115200 }, reset_ms = 10,
+          app_erase = 'section' }, params = { reset_ms = { min = 5 } } } end
+        local r = params.inherit(own(), stm32.PARAMS)
+        local again = params.inherit(own(), stm32.PARAMS)
+        params.inherit(r, xmega.PARAMS)
+        r.params.bauds.min = 9600
+        r.params.app_erase.one_of[1] = 'pages'
+        return { again.params.bauds, r.params.reset_ms, type(r.params.erased),
+                 r.params.bauds == again.params.bauds, r.params.bauds.min,
+                 r.params.app_erase.one_of[1], stm32.PARAMS.bauds.min,
+                 xmega.PARAMS.app_erase.one_of[1] }]]))
+      -- the rest of the module (--set parsing, which loads cwlua.targets) is not there
+      assert.are.same({ "function", "nil", "nil", "nil", "nil" }, run([[
+        local p = require('cwlua.params')
+        return { type(p.inherit), type(p.merge), type(p.parse), type(p.check_spec),
+                 type(p.SPEC_FIELDS) }]]))
+      -- and it writes only into the recipe's own tables: not into a module through a view
+      assert.are.same({ false, "cannot set 'x'", false, "cannot set 'params'" }, run([[
+        local params, stm32 = require('cwlua.params'), require('cwlua.stm32')
+        local ok1, e1 = pcall(params.inherit, { defaults = { x = 1 }, params = stm32.PARAMS },
+          { x = { min = 0 } })
+        local ok2, e2 = pcall(params.inherit, stm32, { x = { min = 0 } })
+        return { ok1, tostring(e1):match("cannot set '[^']*'"), ok2,
+                 tostring(e2):match("cannot set '[^']*'") }]]))
+      assert.is_nil(require("cwlua.stm32").PARAMS.x)
+      assert.is_nil(require("cwlua.stm32").params)
+      assert.are.equal(1200, require("cwlua.stm32").PARAMS.bauds.min)
+      assert.are.equal("section", require("cwlua.xmega").PARAMS.app_erase.one_of[1])
+    end)
+
     it("show only the time and wire functions of cwlua.time and cwlua.board", function()
       assert.are.same({ "function", "function", "nil", "nil", "function", "nil" }, run([[
         local t, b = require('cwlua.time'), require('cwlua.board')
@@ -130,7 +168,7 @@ describe("cwlua.sandbox", function()
   describe("require", function()
     it("gives the modules recipes are built from, and refuses host modules", function()
       for _, m in ipairs({ "cwlua.stm32", "cwlua.xmega", "cwlua.avr", "cwlua.errors",
-                           "cwlua.time", "cwlua.board", "cwlua.proto.stm32boot",
+                           "cwlua.params", "cwlua.time", "cwlua.board", "cwlua.proto.stm32boot",
                            "cwlua.proto.xprog", "cwlua.proto.v2isp" }) do
         assert.are.equal("table", run("return type(require('" .. m .. "'))"), m)
       end
@@ -139,7 +177,7 @@ describe("cwlua.sandbox", function()
                            "cwlua.sandbox", "cwlua.json", "cwlua.evil" }) do
         assert.are.equal("recipes may not require '" .. m .. "': they may require only "
           .. "cwlua.stm32, cwlua.xmega, cwlua.avr, cwlua.proto.*, cwlua.errors, cwlua.retry, "
-          .. "cwlua.time, cwlua.board", refused("require('" .. m .. "')"), m)
+          .. "cwlua.params, cwlua.time, cwlua.board", refused("require('" .. m .. "')"), m)
       end
       assert.are.equal("recipes may not require C modules ('cwlua.core.device'); use the "
         .. "cwlua.* module that wraps it", refused("require('cwlua.core.device')"))

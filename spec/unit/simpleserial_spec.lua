@@ -2,37 +2,16 @@
 -- cwlua.simpleserial against a scripted stream: framing, CRC and stuffing, every failure code
 -- and its exact message. The simulated applications are in spec/cli/lab_simpleserial_spec.lua.
 local ss = require "cwlua.simpleserial"
+local fake = require "support.fake_stream"
 
 -- A stream whose target answers each write from a table of replies (or a function); reads
--- never wait. read_until is there for replies of unknown length.
+-- never wait.
 local function stream(replies, baud)
-  local s = { rx = "", sent = {}, baud = baud or 38400 }
-  function s:write(data)
-    self.sent[#self.sent + 1] = data
+  local s = fake.new(function(data, f)
     local r = type(replies) == "function" and replies(data) or table.remove(replies or {}, 1)
-    self.rx = self.rx .. (r or "")
-    return true
-  end
-  function s:read(n, timeout_ms)
-    if #self.rx == 0 then
-      return nil, ("read: nothing received within %g ms"):format(timeout_ms), "timeout"
-    end
-    local out = self.rx:sub(1, n)
-    self.rx = self.rx:sub(n + 1)
-    return out
-  end
-  function s:read_until(pattern, timeout_ms)
-    local _, e = self.rx:find(pattern)
-    if not e then return nil, ("no match within %g ms"):format(timeout_ms), "timeout" end
-    local out = self.rx:sub(1, e)
-    self.rx = self.rx:sub(e + 1)
-    return out
-  end
-  function s:flush()
-    local n = #self.rx
-    self.rx = ""
-    return n
-  end
+    f:reply(r or "")
+  end)
+  s.baud = baud or 38400
   return s
 end
 

@@ -19,12 +19,7 @@ end
 
 local function block(c) return c:rep(16) end
 
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = require("support.cli").slurp
 
 describe("cwlua.traceset", function()
   local dir
