@@ -16,7 +16,8 @@
  *    (default: DTR# to nRST and RTS# to BOOT0, straight, the wiring of docs/install.md "Serial
  *    adapters");
  *  - COMMAND runs under umockdev's preload library plus the parity shim (shim.c), which lets it
- *    set 8E1 on the pty and tells the helper the frame format it chose;
+ *    set 8E1 on the pty and tells the helper the frame format it chose; it is run, and signals
+ *    are passed on to it, as `cwlua sim attach` does (tools/common/tool.c);
  *  - the line is paced in real time: each byte the client writes occupies the wire for one
  *    frame at the client's baud and reaches the chip when its stop bit ends; the chip's replies
  *    are decoded in the client's format.
@@ -28,12 +29,12 @@
 #include "cwsim.h"
 #include "cwsim_ssapp.h"
 #include "cwsim_stm32.h"
+#include "tool.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -47,24 +48,12 @@
 #include <umockdev.h>
 #include <unistd.h>
 
-#define PROG "cwlua sim adapter"
-
-#define EXIT_USAGE  2
-#define EXIT_SETUP  3
-#define EXIT_NOEXEC 126
-#define EXIT_NOTFND 127
-
 #define MAX_FAULTS 64
 #define MAX_EVENTS 256   /* line changes between two turns of the main loop */
 #define INQ        8192  /* client bytes on their way to the chip */
 #define OUTQ       65536 /* chip bytes waiting for the client */
 #define LOOP_MS    10    /* longest sleep of the main loop: how soon COMMAND's exit is seen */
 
-/* umockdev's preload library (test-harnesses.md §1.1), as umockdev-wrapper puts it */
-#define PRELOAD_LIB "libumockdev-preload.so.0"
-/* ASan refuses to start when another library is preloaded before it (test-harnesses.md §1.4);
- * a sanitizer build of COMMAND runs under the preload with this option. */
-#define ASAN_LINK_ORDER "verify_asan_link_order=0"
 #ifndef CWLUA_SHIM_PATH /* relative to this program's folder; set by CMakeLists.txt */
 #define CWLUA_SHIM_PATH "../libexec/cwlua/libcwlua-sim-adapter-shim.so"
 #endif
@@ -153,121 +142,71 @@ static const char usage_text[] =
     "exit status: COMMAND's (128+N if it died of signal N); 2 usage error; 3 the simulator\n"
     "or the mock adapter could not be set up; 126/127 COMMAND could not be run / was not found.\n";
 
-__attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, PROG ": ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "; run '" PROG " --help' for usage\n");
-    exit(EXIT_USAGE);
-}
-
-__attribute__((format(printf, 1, 2), noreturn)) static void setup_error(const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, PROG ": ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n");
-    exit(EXIT_SETUP);
-}
-
 /* ---- options -------------------------------------------------------------------------------- */
-
-/* --name VALUE or --name=VALUE: returns the value and advances *i, or NULL if arg is not it. */
-static const char *option_value(int argc, char **argv, int *i, const char *name)
-{
-    size_t n = strlen(name);
-    const char *arg = argv[*i];
-    if (strncmp(arg, name, n) != 0)
-        return NULL;
-    if (arg[n] == '=')
-        return arg + n + 1;
-    if (arg[n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc || strcmp(argv[*i + 1], "--") == 0)
-        usage_error("option %s needs a value", name);
-    return argv[++*i];
-}
-
-/* An option that is not repeatable, given twice (contract.md §3.1's wording). */
-static void once(const char *name, const char *old, const char *value)
-{
-    if (old != NULL)
-        usage_error("option '%s' is given twice ('%s' and '%s'); give it once", name, old, value);
-}
 
 static src parse_src(const char *opt, const char *s)
 {
     for (size_t i = 0; i < sizeof SOURCES / sizeof SOURCES[0]; i++)
         if (strcmp(s, SOURCES[i].name) == 0)
             return SOURCES[i].v;
-    usage_error("%s '%s': expected dtr, rts, !dtr, !rts, brk, high or low", opt, s);
+    tool_usage_error("%s '%s': expected dtr, rts, !dtr, !rts, brk, high or low", opt, s);
+}
+
+static void usage(void)
+{
+    fputs(usage_text, stdout);
 }
 
 static void parse_args(int argc, char **argv, options *o)
 {
     o->nrst = SRC_DTR;
     o->boot0 = SRC_RTS;
-    int dashdash = 0;
-    for (int k = 1; k < argc && dashdash == 0; k++) {
-        if (strcmp(argv[k], "-h") == 0 || strcmp(argv[k], "--help") == 0) {
-            fputs(usage_text, stdout);
-            exit(0);
-        }
-        if (strcmp(argv[k], "--") == 0)
-            dashdash = k;
-    }
-    if (dashdash == 0) /* checked first: else the command would be taken for the part */
-        usage_error("missing '--' before the command to run");
+    tool_help_or_dashdash(argc, argv, usage);
     int i = 1;
     for (; i < argc; i++) {
         const char *arg = argv[i], *v;
         if (strcmp(arg, "--") == 0)
             break;
-        if ((v = option_value(argc, argv, &i, "--sim-fault")) != NULL) {
+        if ((v = tool_option_value(argc, argv, &i, "--sim-fault")) != NULL) {
             if (o->n_faults == MAX_FAULTS)
-                usage_error("too many --sim-fault options (at most %d)", MAX_FAULTS);
+                tool_usage_error("too many --sim-fault options (at most %d)", MAX_FAULTS);
             o->faults[o->n_faults++] = v;
-        } else if ((v = option_value(argc, argv, &i, "--sim-seed")) != NULL) {
-            once("--sim-seed", o->seed_text, v);
+        } else if ((v = tool_option_value(argc, argv, &i, "--sim-seed")) != NULL) {
+            tool_once("--sim-seed", o->seed_text, v);
             char *end;
             errno = 0;
             (void)strtoull(v, &end, 10);
             if (*v < '0' || *v > '9' || *end != '\0' || errno == ERANGE)
-                usage_error("--sim-seed '%s': expected a non-negative integer", v);
+                tool_usage_error("--sim-seed '%s': expected a non-negative integer", v);
             o->seed_text = v;
-        } else if ((v = option_value(argc, argv, &i, "--sim-state")) != NULL) {
-            once("--sim-state", o->state_dir, v);
+        } else if ((v = tool_option_value(argc, argv, &i, "--sim-state")) != NULL) {
+            tool_once("--sim-state", o->state_dir, v);
             if (*v == '\0')
-                usage_error("--sim-state: expected a folder");
+                tool_usage_error("--sim-state: expected a folder");
             o->state_dir = v;
-        } else if ((v = option_value(argc, argv, &i, "--sim-app")) != NULL) {
-            once("--sim-app", o->app, v);
+        } else if ((v = tool_option_value(argc, argv, &i, "--sim-app")) != NULL) {
+            tool_once("--sim-app", o->app, v);
             o->app = v;
-        } else if ((v = option_value(argc, argv, &i, "--nrst")) != NULL) {
-            once("--nrst", o->nrst_text, v);
+        } else if ((v = tool_option_value(argc, argv, &i, "--nrst")) != NULL) {
+            tool_once("--nrst", o->nrst_text, v);
             o->nrst_text = v;
             o->nrst = parse_src("--nrst", v);
-        } else if ((v = option_value(argc, argv, &i, "--boot0")) != NULL) {
-            once("--boot0", o->boot0_text, v);
+        } else if ((v = tool_option_value(argc, argv, &i, "--boot0")) != NULL) {
+            tool_once("--boot0", o->boot0_text, v);
             o->boot0_text = v;
             o->boot0 = parse_src("--boot0", v);
         } else if (arg[0] == '-') {
-            usage_error("unknown option '%s'", arg);
+            tool_usage_error("unknown option '%s'", arg);
         } else if (o->part != NULL) {
-            usage_error("one PART only ('%s' and '%s')", o->part, arg);
+            tool_usage_error("one PART only ('%s' and '%s')", o->part, arg);
         } else {
             o->part = arg;
         }
     }
     if (o->part == NULL)
-        usage_error("no PART given (an STM32 such as stm32f1 comes before '--')");
+        tool_usage_error("no PART given (an STM32 such as stm32f1 comes before '--')");
     if (i + 1 >= argc)
-        usage_error("no command after '--'");
+        tool_usage_error("no command after '--'");
     o->command = argv + i + 1;
 }
 
@@ -606,18 +545,18 @@ static void make_testbed(void)
     A.tb = umockdev_testbed_new();
     GError *err = NULL;
     if (!umockdev_testbed_add_from_string(A.tb, desc, &err))
-        setup_error("cannot declare the adapter to umockdev (%s)", err->message);
+        tool_setup_error("cannot declare the adapter to umockdev (%s)", err->message);
     UMockdevIoctlBase *h = umockdev_ioctl_base_new();
     g_signal_connect(h, "handle-ioctl", G_CALLBACK(on_ioctl), NULL);
     if (!umockdev_testbed_attach_ioctl(A.tb, DEVNODE, h, &err))
-        setup_error("cannot answer the adapter's ioctls (%s)", err->message);
+        tool_setup_error("cannot answer the adapter's ioctls (%s)", err->message);
     g_object_unref(h);
     A.master = umockdev_testbed_get_dev_fd(A.tb, DEVNODE);
     if (A.master < 0)
-        setup_error("umockdev gave no pty behind " DEVNODE);
+        tool_setup_error("umockdev gave no pty behind " DEVNODE);
     unsigned n = 0;
     if (ioctl(A.master, TIOCGPTN, &n) != 0)
-        setup_error("cannot find the pty behind " DEVNODE " (TIOCGPTN: %s)", strerror(errno));
+        tool_setup_error("cannot find the pty behind " DEVNODE " (TIOCGPTN: %s)", strerror(errno));
     char slave[64];
     snprintf(slave, sizeof slave, "/dev/pts/%u", n);
     /* Keep the slave open: otherwise the master reads EIO whenever the client has the port
@@ -625,7 +564,7 @@ static void make_testbed(void)
      * first set-up changes the speed with the parity: a pty refuses a parity-only change. */
     A.keep = open(slave, O_RDWR | O_NOCTTY);
     if (A.keep < 0)
-        setup_error("cannot open %s (%s)", slave, strerror(errno));
+        tool_setup_error("cannot open %s (%s)", slave, strerror(errno));
     struct termios t;
     if (tcgetattr(A.keep, &t) == 0) {
         cfmakeraw(&t);
@@ -641,23 +580,24 @@ static void make_chip(const options *o)
 {
     char err[512] = "";
     if (cwsim_new(&A.sim, err, sizeof err) != 0)
-        setup_error("cannot start the simulator (%s)", err);
+        tool_setup_error("cannot start the simulator (%s)", err);
     if (o->seed_text != NULL)
         cwsim_seed(A.sim, (uint64_t)strtoull(o->seed_text, NULL, 10));
     for (size_t i = 0; i < o->n_faults; i++)
         if (cwsim_fault_parse(A.sim, o->faults[i], err, sizeof err) != 0)
-            usage_error("--sim-fault %s: %s", o->faults[i], err);
+            tool_usage_error("--sim-fault %s: %s", o->faults[i], err);
     if (cwsim_stm32_part_find(o->part) == NULL)
-        usage_error("'%s' is not a simulated STM32 (a part such as stm32f100xb, a recipe such "
-                    "as stm32f1, or a platform such as CW308_STM32F1): a serial adapter programs "
-                    "an STM32 through its ROM bootloader",
-                    o->part);
+        tool_usage_error(
+            "'%s' is not a simulated STM32 (a part such as stm32f100xb, a recipe such "
+            "as stm32f1, or a platform such as CW308_STM32F1): a serial adapter programs "
+            "an STM32 through its ROM bootloader",
+            o->part);
     if (cwsim_state_open(A.sim, o->state_dir, err, sizeof err) != 0)
-        setup_error("%s", err);
+        tool_setup_error("%s", err);
     if (cwsim_stm32_new(A.sim, o->part, &A.chip, err, sizeof err) != 0)
-        setup_error("%s", err);
+        tool_setup_error("%s", err);
     if (o->app != NULL && cwsim_stm32_set_app(A.chip, o->app, err, sizeof err) != 0)
-        usage_error("--sim-app %s", err);
+        tool_usage_error("--sim-app %s", err);
     cwsim_stm32_set_tx(A.chip, on_chip_tx, NULL);
     trace("%s on " DEVNODE " (" USB_VID ":" USB_PID "), nRST from %s, BOOT0 from %s",
           cwsim_stm32_part(A.chip)->name, o->nrst_text ? o->nrst_text : "dtr",
@@ -672,41 +612,13 @@ static void make_chip(const options *o)
 
 /* ---- COMMAND -------------------------------------------------------------------------------- */
 
-static volatile sig_atomic_t child_pid;      /* 0 until COMMAND runs */
-static volatile sig_atomic_t pending_signal; /* a signal that came before it did */
-
-/* Passes on a signal sent to us alone (kill, a test runner's timeout); one from the terminal
- * (si_code SI_KERNEL) went to COMMAND as well, which is in our process group. */
-static void forward_signal(int sig, siginfo_t *info, void *ctx)
-{
-    (void)ctx;
-    if (child_pid <= 0)
-        pending_signal = sig;
-    else if (info == NULL || info->si_code != SI_KERNEL)
-        kill((pid_t)child_pid, sig);
-}
-
-static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-
-static void install_forwarding(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = forward_signal;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
-        sigaction(forwarded_signals[i], &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
-
 /* The shim beside this program: CWLUA_SHIM_PATH is relative to its folder. */
 static char *shim_path(void)
 {
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0)
-        setup_error("cannot find this program's own path (%s)", strerror(errno));
+        tool_setup_error("cannot find this program's own path (%s)", strerror(errno));
     exe[n] = '\0';
     char *slash = strrchr(exe, '/');
     if (slash != NULL)
@@ -714,81 +626,36 @@ static char *shim_path(void)
     size_t len = strlen(exe) + strlen(CWLUA_SHIM_PATH) + 2;
     char *p = malloc(len);
     if (p == NULL)
-        setup_error("out of memory");
+        tool_setup_error("out of memory");
     snprintf(p, len, "%s/%s", exe, CWLUA_SHIM_PATH);
     struct stat st;
     if (stat(p, &st) != 0)
-        setup_error("%s is missing (%s); it is built and installed with cwlua: reinstall it", p,
-                    strerror(errno));
+        tool_setup_error("%s is missing (%s); it is built and installed with cwlua: reinstall it",
+                         p, strerror(errno));
     return p;
 }
 
-/* name=value into a copy of the environment (replacing name), which env owns. */
-static void env_put(GPtrArray *env, const char *name, const char *value)
-{
-    size_t len = strlen(name);
-    for (guint i = 0; i < env->len; i++) {
-        const char *e = g_ptr_array_index(env, i);
-        if (e != NULL && strncmp(e, name, len) == 0 && e[len] == '=') {
-            g_ptr_array_remove_index(env, i);
-            break;
-        }
-    }
-    g_ptr_array_insert(env, (gint)env->len - 1, g_strdup_printf("%s=%s", name, value));
-}
-
-extern char **environ;
-
 /* COMMAND's environment: ours, with umockdev's preload and the shim in front of LD_PRELOAD,
  * the testbed, ASan's link-order check off, and the adapter's path. */
-static GPtrArray *command_environment(const char *shim)
+static void command_environment(tool_env *env, const char *shim)
 {
-    GPtrArray *env = g_ptr_array_new_with_free_func(g_free);
-    for (char **e = environ; *e != NULL; e++)
-        g_ptr_array_add(env, g_strdup(*e));
-    g_ptr_array_add(env, NULL);
+    tool_env_init(env);
     const char *old = getenv("LD_PRELOAD");
     gchar *preload = g_strdup_printf("%s %s%s%s", PRELOAD_LIB, shim, old != NULL && *old ? " " : "",
                                      old != NULL ? old : "");
-    env_put(env, "LD_PRELOAD", preload);
+    tool_env_set(env, "LD_PRELOAD", preload);
     g_free(preload);
     gchar *root = umockdev_testbed_get_root_dir(A.tb);
-    env_put(env, "UMOCKDEV_DIR", root);
+    tool_env_set(env, "UMOCKDEV_DIR", root);
     g_free(root);
-    const char *asan = getenv("ASAN_OPTIONS");
-    if (asan == NULL || *asan == '\0') {
-        env_put(env, "ASAN_OPTIONS", ASAN_LINK_ORDER);
-    } else if (strstr(asan, "verify_asan_link_order") == NULL) {
-        gchar *a = g_strdup_printf("%s:%s", asan, ASAN_LINK_ORDER);
-        env_put(env, "ASAN_OPTIONS", a);
-        g_free(a);
-    }
-    env_put(env, "CWLUA_SIM_ADAPTER", DEVNODE);
-    return env;
+    tool_env_asan(env);
+    tool_env_set(env, "CWLUA_SIM_ADAPTER", DEVNODE);
 }
 
-static pid_t spawn_command(char **command, char **env, int *err)
+/* Serve the wire until COMMAND ends (tool_run's waiter); its exit status as a shell gives it. */
+static int serve(pid_t child, void *ctx)
 {
-    posix_spawnattr_t attr;
-    sigset_t none, dflt;
-    sigemptyset(&none);
-    sigemptyset(&dflt);
-    for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
-        sigaddset(&dflt, forwarded_signals[i]);
-    sigaddset(&dflt, SIGPIPE);
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &dflt);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    pid_t pid;
-    *err = posix_spawnp(&pid, command[0], NULL, &attr, command, env);
-    posix_spawnattr_destroy(&attr);
-    return *err == 0 ? pid : -1;
-}
-
-/* Serve the wire until COMMAND ends; its exit status as a shell gives it. */
-static int serve(pid_t child)
-{
+    (void)ctx;
     for (;;) {
         int status;
         pid_t w = waitpid(child, &status, WNOHANG);
@@ -796,9 +663,7 @@ static int serve(pid_t child)
             /* its ioctls all returned before it exited: apply the line changes still queued */
             apply_lines();
             step_chip();
-            if (WIFEXITED(status))
-                return WEXITSTATUS(status);
-            return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+            return tool_exit_status(status);
         }
         if (w < 0 && errno != EINTR)
             return EXIT_SETUP;
@@ -828,14 +693,16 @@ static int serve(pid_t child)
 int main(int argc, char **argv)
 {
     static options o;
-    install_forwarding();
+    tool_prog = "cwlua sim adapter";
+    tool_forward_signals();
+    signal(SIGPIPE, SIG_IGN);
     parse_args(argc, argv, &o);
     const char *t = getenv("CWLUA_SIM_TRACE");
     A.trace = t != NULL && *t != '\0' && strcmp(t, "0") != 0;
     A.o = &o;
     g_mutex_init(&A.lock);
     if (pipe(A.wake) != 0)
-        setup_error("pipe: %s", strerror(errno));
+        tool_setup_error("pipe: %s", strerror(errno));
     fcntl(A.wake[0], F_SETFL, O_NONBLOCK);
     fcntl(A.wake[1], F_SETFL, O_NONBLOCK);
     struct timespec ts;
@@ -846,24 +713,11 @@ int main(int argc, char **argv)
     make_chip(&o);
     make_testbed();
 
-    GPtrArray *env = command_environment(shim);
+    tool_env env;
+    command_environment(&env, shim);
     free(shim);
-    int status, spawn_err = 0;
-    pid_t pid = -1;
-    if (pending_signal == 0) /* else we were told to stop during set-up: COMMAND never runs */
-        pid = spawn_command(o.command, (char **)env->pdata, &spawn_err);
-    g_ptr_array_free(env, TRUE);
-    if (pending_signal != 0 && pid < 0) {
-        status = 128 + pending_signal;
-    } else if (pid < 0) {
-        fprintf(stderr, PROG ": cannot run '%s' (%s)\n", o.command[0], strerror(spawn_err));
-        status = spawn_err == ENOENT ? EXIT_NOTFND : EXIT_NOEXEC;
-    } else {
-        child_pid = pid;
-        if (pending_signal != 0)
-            kill(pid, pending_signal);
-        status = serve(pid);
-    }
+    int status = tool_run(o.command, env.v, serve, NULL);
+    tool_env_free(&env);
 
     cwsim_stm32_free(A.chip); /* saves the chip's memories */
     cwsim_free(A.sim);
