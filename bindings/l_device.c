@@ -51,28 +51,9 @@
 #define MAX_CONTROL_LEN 4096       /* USB control data stage: wLength is 16-bit, NAEUSB uses 128 */
 #define MAX_BULK_LEN    (16 << 20) /* one bulk transfer; bitstreams go in 64 KiB slices */
 
-typedef struct l_device {
-    cw_dev *dev; /* NULL: closed */
-} l_device;
-
-static l_device *checkdev(lua_State *L)
-{
-    return luaL_checkudata(L, 1, CW_DEVICE);
-}
-
 static cw_dev *todev(lua_State *L)
 {
-    l_device *d = checkdev(L);
-    if (d->dev == NULL)
-        luaL_error(L, "attempt to use a closed device");
-    return d->dev;
-}
-
-static unsigned checktimeout(lua_State *L, int arg)
-{
-    lua_Integer t = luaL_checkinteger(L, arg);
-    luaL_argcheck(L, t > 0 && t <= 3600000, arg, "timeout_ms must be 1 to 3600000");
-    return (unsigned)t;
+    return cwl_dev_check(L, CW_DEVICE, "device");
 }
 
 static const char *optstringfield(lua_State *L, int t, const char *k)
@@ -92,9 +73,7 @@ static int open_libusb(lua_State *L)
     luaL_argcheck(L, bus >= 0 && bus <= 255, 1, "opts.bus must be 0 to 255");
     luaL_argcheck(L, address >= 0 && address <= 255, 1, "opts.address must be 0 to 255");
     const char *serial = optstringfield(L, 1, "serial");
-    l_device *d = lua_newuserdatauv(L, sizeof *d, 0); /* [opts, dev] */
-    d->dev = NULL;
-    luaL_setmetatable(L, CW_DEVICE);
+    cwl_dev *d = cwl_dev_new(L, CW_DEVICE); /* [opts, dev] */
     cw_err err = {0};
     if (cw_libusb_open(&d->dev, (uint8_t)bus, (uint8_t)address, serial, &err) != CW_OK)
         return cwl_pushfail(L, &err);
@@ -148,9 +127,7 @@ static int l_open(lua_State *L)
     o.faults = faults;
     o.nfaults = nfaults;
 
-    l_device *d = lua_newuserdatauv(L, sizeof *d, 0); /* [opts, faults, vec, dev] */
-    d->dev = NULL;
-    luaL_setmetatable(L, CW_DEVICE);
+    cwl_dev *d = cwl_dev_new(L, CW_DEVICE); /* [opts, faults, vec, dev] */
     cw_err err = {0};
     if (cw_sim_open(&d->dev, &o, &err) != CW_OK)
         return cwl_pushfail(L, &err);
@@ -167,7 +144,7 @@ static int dev_control(lua_State *L)
     luaL_argcheck(L, rq >= 0 && rq <= 0xff, 3, "bRequest must be 0 to 255");
     luaL_argcheck(L, wv >= 0 && wv <= 0xffff, 4, "wValue must be 0 to 65535");
     luaL_argcheck(L, wi >= 0 && wi <= 0xffff, 5, "wIndex must be 0 to 65535");
-    unsigned timeout = checktimeout(L, 7);
+    unsigned timeout = cwl_checktimeout(L, 7);
     int in = (rt & 0x80) != 0;
     size_t len, actual = 0;
     const char *out = NULL;
@@ -202,7 +179,7 @@ static int dev_bulk_in(lua_State *L)
     lua_Integer ep = luaL_checkinteger(L, 2), n = luaL_checkinteger(L, 3);
     luaL_argcheck(L, ep >= 0x80 && ep <= 0x8f, 2, "IN endpoint must be 0x80 to 0x8f");
     luaL_argcheck(L, n > 0 && n <= MAX_BULK_LEN, 3, "length must be 1 to 16 MiB");
-    unsigned timeout = checktimeout(L, 4);
+    unsigned timeout = cwl_checktimeout(L, 4);
     luaL_Buffer b;
     uint8_t *buf = (uint8_t *)luaL_buffinitsize(L, &b, (size_t)n);
     size_t actual = 0;
@@ -222,7 +199,7 @@ static int dev_bulk_out(lua_State *L)
     const char *data = luaL_checklstring(L, 3, &len);
     luaL_argcheck(L, ep >= 0x00 && ep <= 0x0f, 2, "OUT endpoint must be 0x00 to 0x0f");
     luaL_argcheck(L, len <= MAX_BULK_LEN, 3, "data must be at most 16 MiB");
-    unsigned timeout = checktimeout(L, 4);
+    unsigned timeout = cwl_checktimeout(L, 4);
     /* libusb wants a writable buffer even for OUT: copy into Lua-owned memory */
     uint8_t *buf = lua_newuserdatauv(L, len > 0 ? len : 1, 0);
     memcpy(buf, data, len);
@@ -267,28 +244,17 @@ static int dev_info(lua_State *L)
 
 static int dev_close(lua_State *L)
 {
-    l_device *d = checkdev(L);
-    if (d->dev == NULL)
-        return luaL_error(L, "attempt to close a closed device");
-    cw_dev_close(d->dev);
-    d->dev = NULL;
-    lua_pushboolean(L, 1);
-    return 1;
+    return cwl_dev_close(L, CW_DEVICE, "device");
 }
 
 static int dev_gc(lua_State *L) /* __gc and __close: never raise */
 {
-    l_device *d = checkdev(L);
-    if (d->dev != NULL) {
-        cw_dev_close(d->dev);
-        d->dev = NULL;
-    }
-    return 0;
+    return cwl_dev_gc(L, CW_DEVICE);
 }
 
 static int dev_tostring(lua_State *L)
 {
-    l_device *d = checkdev(L);
+    const cwl_dev *d = cwl_dev_checkhandle(L, CW_DEVICE);
     if (d->dev == NULL)
         lua_pushliteral(L, "cwlua.Device (closed)");
     else
@@ -586,12 +552,5 @@ int luaopen_cwlua_core_device(lua_State *L)
         {NULL, NULL},
     };
     /* clang-format on */
-    luaL_newmetatable(L, CW_DEVICE); /* [mt] */
-    luaL_setfuncs(L, meta, 0);
-    luaL_newlibtable(L, methods); /* [mt, methods] */
-    luaL_setfuncs(L, methods, 0);
-    lua_setfield(L, -2, "__index"); /* [mt] */
-    lua_pop(L, 1);
-    luaL_newlib(L, funcs);
-    return 1;
+    return cwl_newclass(L, CW_DEVICE, meta, methods, funcs);
 }

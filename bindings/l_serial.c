@@ -36,28 +36,9 @@
  * buffers; larger writes are split by cwlua.port. */
 #define MAX_IO_LEN (1 << 20)
 
-typedef struct l_port {
-    cw_dev *dev; /* NULL: closed */
-} l_port;
-
-static l_port *checkport(lua_State *L)
-{
-    return luaL_checkudata(L, 1, CW_SERIAL_PORT);
-}
-
 static cw_dev *toport(lua_State *L)
 {
-    l_port *p = checkport(L);
-    if (p->dev == NULL)
-        luaL_error(L, "attempt to use a closed serial port");
-    return p->dev;
-}
-
-static unsigned checktimeout(lua_State *L, int arg)
-{
-    lua_Integer t = luaL_checkinteger(L, arg);
-    luaL_argcheck(L, t > 0 && t <= 3600000, arg, "timeout_ms must be 1 to 3600000");
-    return (unsigned)t;
+    return cwl_dev_check(L, CW_SERIAL_PORT, "serial port");
 }
 
 static const char *const parity_names[] = {"none", "odd", "even", "mark", "space", NULL};
@@ -66,9 +47,7 @@ static const char *const parity_names[] = {"none", "odd", "even", "mark", "space
 static int l_open(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
-    l_port *p = lua_newuserdatauv(L, sizeof *p, 0); /* [path, port] */
-    p->dev = NULL;                                  /* closed until the open succeeds */
-    luaL_setmetatable(L, CW_SERIAL_PORT);
+    cwl_dev *p = cwl_dev_new(L, CW_SERIAL_PORT); /* [path, port] */
     cw_err err = {0};
     if (cw_serialport_open(&p->dev, path, &err) != CW_OK)
         return cwl_pushfail(L, &err);
@@ -104,7 +83,7 @@ static int port_read(lua_State *L)
     cw_dev *dev = toport(L);
     lua_Integer n = luaL_checkinteger(L, 2);
     luaL_argcheck(L, n > 0 && n <= MAX_IO_LEN, 2, "max must be 1 to 1048576");
-    unsigned timeout = checktimeout(L, 3);
+    unsigned timeout = cwl_checktimeout(L, 3);
     luaL_Buffer b;
     uint8_t *buf = (uint8_t *)luaL_buffinitsize(L, &b, (size_t)n);
     size_t got = 0;
@@ -122,7 +101,7 @@ static int port_write(lua_State *L)
     size_t len;
     const char *data = luaL_checklstring(L, 2, &len);
     luaL_argcheck(L, len <= MAX_IO_LEN, 2, "data must be at most 1048576 bytes");
-    unsigned timeout = checktimeout(L, 3);
+    unsigned timeout = cwl_checktimeout(L, 3);
     size_t sent = 0;
     cw_err err = {0};
     if (cw_dev_stream_write(dev, (const uint8_t *)data, len, timeout, &sent, &err) != CW_OK) {
@@ -211,28 +190,17 @@ static int port_info(lua_State *L)
 
 static int port_close(lua_State *L)
 {
-    l_port *p = checkport(L);
-    if (p->dev == NULL)
-        return luaL_error(L, "attempt to close a closed serial port");
-    cw_dev_close(p->dev);
-    p->dev = NULL;
-    lua_pushboolean(L, 1);
-    return 1;
+    return cwl_dev_close(L, CW_SERIAL_PORT, "serial port");
 }
 
 static int port_gc(lua_State *L) /* __gc and __close: never raise */
 {
-    l_port *p = checkport(L);
-    if (p->dev != NULL) {
-        cw_dev_close(p->dev);
-        p->dev = NULL;
-    }
-    return 0;
+    return cwl_dev_gc(L, CW_SERIAL_PORT);
 }
 
 static int port_tostring(lua_State *L)
 {
-    l_port *p = checkport(L);
+    const cwl_dev *p = cwl_dev_checkhandle(L, CW_SERIAL_PORT);
     const cw_serialport_info *i = p->dev ? cw_serialport_info_of(p->dev) : NULL;
     if (i == NULL)
         lua_pushliteral(L, "cwlua.SerialPort (closed)");
@@ -260,12 +228,5 @@ int luaopen_cwlua_core_serial(lua_State *L)
         {NULL, NULL},
     };
     /* clang-format on */
-    luaL_newmetatable(L, CW_SERIAL_PORT); /* [mt] */
-    luaL_setfuncs(L, meta, 0);
-    luaL_newlibtable(L, methods); /* [mt, methods] */
-    luaL_setfuncs(L, methods, 0);
-    lua_setfield(L, -2, "__index"); /* [mt] */
-    lua_pop(L, 1);
-    luaL_newlib(L, funcs);
-    return 1;
+    return cwl_newclass(L, CW_SERIAL_PORT, meta, methods, funcs);
 }

@@ -17,6 +17,8 @@
  */
 #include "l_tty.h"
 
+#include "l_util.h"
+
 #include <errno.h>
 #include <lauxlib.h>
 #include <poll.h>
@@ -142,12 +144,5 @@ int luaopen_cwlua_core_tty(lua_State *L)
                                      {"read", l_read},
                                      {"size", l_size},
                                      {NULL, NULL}};
-    luaL_newmetatable(L, CW_TTY_RAW); /* [mt] */
-    luaL_setfuncs(L, meta, 0);
-    luaL_newlibtable(L, methods); /* [mt, methods] */
-    luaL_setfuncs(L, methods, 0);
-    lua_setfield(L, -2, "__index"); /* [mt] */
-    lua_pop(L, 1);
-    luaL_newlib(L, funcs);
-    return 1;
+    return cwl_newclass(L, CW_TTY_RAW, meta, methods, funcs);
 }

@@ -162,9 +162,5 @@ int luaopen_cwlua_core_zlib(lua_State *L)
     static const luaL_Reg meta[] = {{"__gc", inflate_gc}, {NULL, NULL}};
     static const luaL_Reg funcs[] = {
         {"inflate_raw", l_inflate_raw}, {"crc32", l_crc32}, {NULL, NULL}};
-    luaL_newmetatable(L, CW_ZLIB_INFLATE); /* [mt] */
-    luaL_setfuncs(L, meta, 0);
-    lua_pop(L, 1);
-    luaL_newlib(L, funcs);
-    return 1;
+    return cwl_newclass(L, CW_ZLIB_INFLATE, meta, NULL, funcs);
 }

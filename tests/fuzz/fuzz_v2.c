@@ -15,7 +15,6 @@
 #include "fuzz_usb.h"
 
 #define V2      0x21
-#define MS      1000000ull
 #define REG_IOR 55 /* IOROUTE; byte 5 bit 0 routes the SAM SPI pins (cw-usb-protocol.md §4.1) */
 
 /* NewAE's ENTER payload (§C.4) */
@@ -29,6 +28,9 @@ static const struct {
     {0x10, 11}, {0x11, 2}, {0x12, 6}, {0x13, 9}, {0x15, 9}, {0x14, 3}, {0x16, 3}, {0x17, 4},
     {0x19, 4},  {0x18, 5}, {0x1A, 5}, {0x1B, 5}, {0x1C, 5}, {0x02, 2}, {0x03, 1}, {0x06, 4},
 };
+
+/* SET_RAMBUF is 0x21, GET_RAMBUF 0x22 (§C.1) */
+static const fz_engine ENGINE = {V2, 0x21, 0x22};
 
 static int status(cwsim_board *b, uint8_t st[32])
 {
@@ -59,19 +61,9 @@ static void ioroute_byte5(cwsim_board *b, uint8_t set, uint8_t clear)
 static void operation(cwsim *sim, cwsim_board *b, fz *f)
 {
     uint8_t op = fz_u8(f), buf[256];
+    if (fz_engine_op(sim, b, &ENGINE, op, f))
+        return;
     switch (op & 7u) {
-    case 0: { /* a raw OUT: any wValue, up to 255 bytes (more than 128 stalls) */
-        uint16_t val = fz_u16(f), len = fz_u8(f);
-        memset(buf, 0, len);
-        fz_bytes(f, buf, len);
-        fz_out(b, V2, val, buf, len);
-        break;
-    }
-    case 1: { /* a raw IN */
-        uint16_t val = fz_u16(f), len = fz_u16(f) % 300u;
-        fz_in(b, V2, val, NULL, len);
-        break;
-    }
     case 2: { /* a command with its exact payload size, then its status */
         uint8_t i = fz_u8(f) % 16u, len = COMMANDS[i].len;
         memset(buf, 0, len);
@@ -79,35 +71,12 @@ static void operation(cwsim *sim, cwsim_board *b, fz *f)
         command(b, COMMANDS[i].cmd, buf, len);
         break;
     }
-    case 3: { /* SET_RAMBUF at an offset, up to 64 bytes */
-        uint8_t off = fz_u8(f), len = (uint8_t)(fz_u8(f) % 65u);
-        memset(buf, 0, len);
-        fz_bytes(f, buf, len);
-        fz_out(b, V2, (uint16_t)(0x21 | off << 8), buf, len);
-        break;
-    }
-    case 4: { /* GET_RAMBUF at an offset */
-        uint8_t off = fz_u8(f), len = (uint8_t)(fz_u8(f) % 65u);
-        fz_in(b, V2, (uint16_t)(0x22 | off << 8), NULL, len);
-        break;
-    }
-    case 5: { /* time passes on the host */
-        uint64_t t = fz_u8(f);
-        cwsim_advance_ns(sim, t * t * MS);
-        break;
-    }
     case 6: /* ENTER as NewAE sends it */
         command(b, 0x10, ENTER_CW, sizeof ENTER_CW);
         break;
     default: { /* the XPROG engine's SET_PARAM TIMEOUT: the shared counter's default (§1) */
-        /* At most 2.6 s: a longer one only lets a completion wait poll longer, as the firmware
-         * does (a value poll of a byte that never changes polls until the counter runs out;
-         * with the maximum, 20 days, that is hours of real time). tests/avr/avr_engine.c's
-         * test_dead_polls covers the maximum where nothing answers. */
-        uint8_t p[5] = {0x08};
-        uint32_t ticks = fz_u16(f) % 6554u;
-        for (int i = 0; i < 4; i++)
-            p[1 + i] = (uint8_t)(ticks >> (8 * i));
+        uint8_t p[5];
+        fz_timeout_param(f, p);
         fz_out(b, 0x20, 0x0007, p, 5);
         break;
     }
@@ -129,9 +98,9 @@ static void check_alive(cwsim *sim, cwsim_board *b, cwsim_avr *chip)
     if (cwsim_avr_poke(chip, CWSIM_AVR_FUSES, 0, fuses, 4) != 0)
         fz_finding("cannot reset the fuses");
     ioroute_byte5(b, 0x02, 0);
-    cwsim_advance_ns(sim, 10 * MS);
+    cwsim_advance_ns(sim, 10 * FZ_MS);
     ioroute_byte5(b, 0, 0x02);
-    cwsim_advance_ns(sim, 10 * MS);
+    cwsim_advance_ns(sim, 10 * FZ_MS);
     const uint8_t tmo[5] = {0x08, 0xF4, 0x01, 0, 0}; /* the power-on 500 ticks */
     fz_out(b, 0x20, 0x0007, tmo, 5);
     const uint8_t sck[2] = {0x98, 6}, pol[2] = {0x9E, 1}, leave[2] = {1, 1};

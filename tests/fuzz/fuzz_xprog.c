@@ -15,7 +15,9 @@
 
 #define XPROG     0x20
 #define SIGNATURE 0x01000090u /* §B.4: MCU.DEVID0..2 */
-#define MS        1000000ull
+
+/* SET_RAMBUF is 0x22, GET_RAMBUF 0x21 (§B.1) */
+static const fz_engine ENGINE = {XPROG, 0x22, 0x21};
 
 static const cwsim_kind KINDS[4] = {CWSIM_CWLITE, CWSIM_CW1200, CWSIM_HUSKY, CWSIM_CWLITE};
 
@@ -32,19 +34,9 @@ static int command(cwsim_board *b, uint8_t sub, const uint8_t *p, uint16_t len)
 static void operation(cwsim *sim, cwsim_board *b, fz *f)
 {
     uint8_t op = fz_u8(f), buf[256];
+    if (fz_engine_op(sim, b, &ENGINE, op, f))
+        return;
     switch (op & 7u) {
-    case 0: { /* a raw OUT: any wValue, up to 255 bytes (more than 128 stalls) */
-        uint16_t val = fz_u16(f), len = fz_u8(f);
-        memset(buf, 0, len);
-        fz_bytes(f, buf, len);
-        fz_out(b, XPROG, val, buf, len);
-        break;
-    }
-    case 1: { /* a raw IN */
-        uint16_t val = fz_u16(f), len = fz_u16(f) % 300u;
-        fz_in(b, XPROG, val, NULL, len);
-        break;
-    }
     case 2: { /* a sub-command 0x01..0x07 with up to 15 payload bytes, then its status */
         uint8_t sub = (uint8_t)(fz_u8(f) % 8u), len = fz_u8(f) % 16u;
         memset(buf, 0, len);
@@ -52,28 +44,9 @@ static void operation(cwsim *sim, cwsim_board *b, fz *f)
         command(b, sub, buf, len);
         break;
     }
-    case 3: { /* SET_RAMBUF at an offset, up to 64 bytes */
-        uint8_t off = fz_u8(f), len = (uint8_t)(fz_u8(f) % 65u);
-        memset(buf, 0, len);
-        fz_bytes(f, buf, len);
-        fz_out(b, XPROG, (uint16_t)(0x22 | off << 8), buf, len);
-        break;
-    }
-    case 4: { /* GET_RAMBUF at an offset */
-        uint8_t off = fz_u8(f), len = (uint8_t)(fz_u8(f) % 65u);
-        fz_in(b, XPROG, (uint16_t)(0x21 | off << 8), NULL, len);
-        break;
-    }
-    case 5: { /* time passes on the host */
-        uint64_t t = fz_u8(f);
-        cwsim_advance_ns(sim, t * t * MS);
-        break;
-    }
-    case 6: { /* SET_PARAM TIMEOUT in ticks of 0.4 ms, at most 2.6 s (§B.1) */
-        uint8_t p[5] = {0x08};
-        uint32_t ticks = fz_u16(f) % 6554u;
-        for (int i = 0; i < 4; i++)
-            p[1 + i] = (uint8_t)(ticks >> (8 * i));
+    case 6: { /* SET_PARAM TIMEOUT, then its status */
+        uint8_t p[5];
+        fz_timeout_param(f, p);
         command(b, 0x07, p, 5);
         break;
     }

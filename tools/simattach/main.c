@@ -10,40 +10,21 @@
  * could not be run / was not found (as env(1)). */
 #include "cwsim.h"
 #include "simbus.h"
+#include "tool.h"
 
 #include <errno.h>
-#include <signal.h>
-#include <spawn.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-#define PROG "cwlua sim attach"
-
-#define EXIT_USAGE  2
-#define EXIT_SETUP  3
-#define EXIT_NOEXEC 126 /* as env(1) and the shell */
-#define EXIT_NOTFND 127
 
 #define MAX_SPECS  32 /* simbus.c: bus 1 has room for 32 boards */
 #define MAX_FAULTS 64
 #define SERIAL_MAX 126 /* a USB string descriptor holds at most 126 UTF-16 characters */
 
-/* umockdev's preload library (test-harnesses.md §1.1): what umockdev-wrapper puts in LD_PRELOAD */
-#define PRELOAD_LIB "libumockdev-preload.so.0"
-
-/* ASan refuses to start when another library is preloaded before it (test-harnesses.md §1.4
- * gotcha 4); sanitizer builds of a client run under the preload with this option. */
-#define ASAN_LINK_ORDER "verify_asan_link_order=0"
-
 /* Set in our environment when we re-executed ourselves under the preload (reexec_preloaded). */
 #define REEXEC_MARK "CWLUA_SIM_ATTACH_REEXEC"
-
-extern char **environ;
 
 typedef struct spec {
     const char *arg;  /* as given */
@@ -139,32 +120,6 @@ static void usage(void)
     fputs(usage_tail, stdout);
 }
 
-static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, PROG ": ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "; run '" PROG " --help' for usage\n");
-    exit(EXIT_USAGE);
-}
-
-static void setup_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void setup_error(const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, PROG ": ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n");
-    exit(EXIT_SETUP);
-}
-
 /* PART: a part, recipe name or ChipWhisperer alias such as stm32f100xb, stm32f1 or
  * CW308_STM32F1 (contract.md §3, §5); whether it exists is checked when the chip is attached. */
 static bool valid_part(const char *s)
@@ -199,49 +154,34 @@ static void parse_spec(spec *sp, const char *arg)
     const char *board_end = colon ? colon : at ? at : arg + strlen(arg);
     size_t blen = (size_t)(board_end - arg);
     if (blen == 0)
-        usage_error("'%s': no board named (expected BOARD[:PART][@SERIAL])", arg);
+        tool_usage_error("'%s': no board named (expected BOARD[:PART][@SERIAL])", arg);
     if (blen >= sizeof sp->board)
         blen = sizeof sp->board - 1; /* too long to be a board: fails below */
     memcpy(sp->board, arg, blen);
     sp->board[blen] = '\0';
     if (cwsim_kind_from_name(sp->board, &sp->kind) != 0)
-        usage_error("unknown board '%.*s' in '%s' (expected cwlite, cw1200, husky or nano)",
-                    (int)(board_end - arg), arg, arg);
+        tool_usage_error("unknown board '%.*s' in '%s' (expected cwlite, cw1200, husky or nano)",
+                         (int)(board_end - arg), arg, arg);
     if (colon != NULL) {
         const char *pend = at ? at : arg + strlen(arg);
         size_t plen = (size_t)(pend - colon - 1);
         if (plen == 0 || plen >= sizeof sp->part)
-            usage_error("'%s': bad part name (expected a lower-case name such as stm32f100xb)",
-                        arg);
+            tool_usage_error("'%s': bad part name (expected a lower-case name such as stm32f100xb)",
+                             arg);
         memcpy(sp->part, colon + 1, plen);
         sp->part[plen] = '\0';
         if (!valid_part(sp->part))
-            usage_error("'%s': bad part name '%s' (expected a lower-case name such as "
-                        "stm32f100xb)",
-                        arg, sp->part);
+            tool_usage_error("'%s': bad part name '%s' (expected a lower-case name such as "
+                             "stm32f100xb)",
+                             arg, sp->part);
     }
     if (at != NULL) {
         if (!valid_serial(at + 1))
-            usage_error("'%s': bad serial number (1 to %d printable ASCII characters, no spaces)",
-                        arg, SERIAL_MAX);
+            tool_usage_error(
+                "'%s': bad serial number (1 to %d printable ASCII characters, no spaces)", arg,
+                SERIAL_MAX);
         snprintf(sp->serial, sizeof sp->serial, "%s", at + 1);
     }
-}
-
-/* --name VALUE or --name=VALUE: returns the value and advances *i, or NULL if arg is not it. */
-static const char *option_value(int argc, char **argv, int *i, const char *name)
-{
-    size_t n = strlen(name);
-    const char *arg = argv[*i];
-    if (strncmp(arg, name, n) != 0)
-        return NULL;
-    if (arg[n] == '=')
-        return arg + n + 1;
-    if (arg[n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc || strcmp(argv[*i + 1], "--") == 0)
-        usage_error("option %s needs a value", name);
-    return argv[++*i];
 }
 
 /* "--sim-seed" for an option of the table */
@@ -252,43 +192,35 @@ static const char *argv_name(const cwsim_option_info *opt)
     return buf;
 }
 
-/* An option that is not repeatable, given twice: the second value would win unseen (the
- * wording of cwlua's own command line, contract.md §3.1). */
-static void once(const char *name, const char *old, const char *value)
-{
-    if (old != NULL)
-        usage_error("option '%s' is given twice ('%s' and '%s'); give it once", name, old, value);
-}
-
 /* One --sim-* option with its value (cwsim_option_table; -d sim gives each the same meaning). */
 static void take_option(options *o, const cwsim_option_info *opt, const char *v)
 {
     if (!opt->multi)
-        once(argv_name(opt), o->given[opt->id], v);
+        tool_once(argv_name(opt), o->given[opt->id], v);
     o->given[opt->id] = v;
     switch (opt->id) {
     case CWSIM_OPT_TARGET:
         if (!valid_part(v))
-            usage_error("--sim-target '%s': bad part name (expected a name such as stm32f100xb)",
-                        v);
+            tool_usage_error(
+                "--sim-target '%s': bad part name (expected a name such as stm32f100xb)", v);
         o->target = v;
         break;
     case CWSIM_OPT_STATE:
         if (*v == '\0')
-            usage_error("--sim-state: expected a folder");
+            tool_usage_error("--sim-state: expected a folder");
         o->state_dir = v;
         break;
     case CWSIM_OPT_FAULT:
         if (o->n_faults == MAX_FAULTS)
-            usage_error("too many --sim-fault options (at most %d)", MAX_FAULTS);
+            tool_usage_error("too many --sim-fault options (at most %d)", MAX_FAULTS);
         if (v[0] == '\0' || v[0] == '=')
-            usage_error("--sim-fault '%s': no fault named (expected NAME[=VALUE])", v);
+            tool_usage_error("--sim-fault '%s': no fault named (expected NAME[=VALUE])", v);
         o->faults[o->n_faults++] = v;
         break;
     case CWSIM_OPT_USB_LATENCY: {
         char msg[256];
         if (cwsim_usb_latency_parse(v, &o->latency_ms, msg, sizeof msg) != 0)
-            usage_error("%s", msg); /* the same line as in-process cwlua (cwsim.h) */
+            tool_usage_error("%s", msg); /* the same line as in-process cwlua (cwsim.h) */
         break;
     }
     case CWSIM_OPT_SEED: {
@@ -296,20 +228,20 @@ static void take_option(options *o, const cwsim_option_info *opt, const char *v)
         errno = 0;
         o->seed = strtoull(v, &end, 10);
         if (*v < '0' || *v > '9' || *end != '\0' || errno == ERANGE)
-            usage_error("--sim-seed '%s': expected a non-negative integer", v);
+            tool_usage_error("--sim-seed '%s': expected a non-negative integer", v);
         o->have_seed = true;
         break;
     }
     case CWSIM_OPT_APP: /* checked against each chip when it is attached */
         if (*v == '\0')
-            usage_error("--sim-app: expected an application model (silent, banner, ss1-aes, "
-                        "ss2-aes)");
+            tool_usage_error("--sim-app: expected an application model (silent, banner, ss1-aes, "
+                             "ss2-aes)");
         o->app = v;
         break;
     case CWSIM_OPT_NOISE: {
         char msg[256];
         if (cwsim_noise_parse(v, &o->noise, msg, sizeof msg) != 0)
-            usage_error("%s", msg); /* the same line as in-process cwlua (cwsim.h) */
+            tool_usage_error("%s", msg); /* the same line as in-process cwlua (cwsim.h) */
         o->have_noise = true;
         break;
     }
@@ -331,17 +263,7 @@ static const char *fault_board(const char *fault, char *name, size_t len)
 static void parse_args(int argc, char **argv, options *o)
 {
     o->latency_ms = 0.5; /* contract.md §5: a control transfer costs 0.5 ms by default */
-    int dashdash = 0;
-    for (int k = 1; k < argc && dashdash == 0; k++) {
-        if (strcmp(argv[k], "-h") == 0 || strcmp(argv[k], "--help") == 0) {
-            usage();
-            exit(0);
-        }
-        if (strcmp(argv[k], "--") == 0)
-            dashdash = k;
-    }
-    if (dashdash == 0) /* checked first: else the command would be taken for a board */
-        usage_error("missing '--' before the command to run");
+    tool_help_or_dashdash(argc, argv, usage);
     size_t nopts = 0;
     const cwsim_option_info *opts = cwsim_option_table(&nopts);
     int i = 1;
@@ -353,27 +275,27 @@ static void parse_args(int argc, char **argv, options *o)
         for (; k < nopts && v == NULL; k++) {
             char name[64];
             snprintf(name, sizeof name, "--%s", opts[k].name);
-            v = option_value(argc, argv, &i, name);
+            v = tool_option_value(argc, argv, &i, name);
         }
         if (v != NULL) {
             take_option(o, &opts[k - 1], v);
         } else if (arg[0] == '-') {
-            usage_error("unknown option '%s'", arg);
+            tool_usage_error("unknown option '%s'", arg);
         } else {
             if (o->n_specs == MAX_SPECS)
-                usage_error("too many boards (at most %d)", MAX_SPECS);
+                tool_usage_error("too many boards (at most %d)", MAX_SPECS);
             parse_spec(&o->specs[o->n_specs++], arg);
         }
     }
     if (o->n_specs == 0)
-        usage_error("no board given (a SPEC such as cwlite comes before '--')");
+        tool_usage_error("no board given (a SPEC such as cwlite comes before '--')");
     if (i + 1 >= argc)
-        usage_error("no command after '--'");
+        tool_usage_error("no command after '--'");
     o->command = argv + i + 1;
     for (size_t a = 0; a < o->n_specs; a++)
         for (size_t b = 0; b < a; b++)
             if (o->specs[a].serial[0] && strcmp(o->specs[a].serial, o->specs[b].serial) == 0)
-                usage_error("serial number '%s' given to two boards", o->specs[a].serial);
+                tool_usage_error("serial number '%s' given to two boards", o->specs[a].serial);
     /* --sim-fault NAME@SERIAL: a board given that serial (BOARD@SERIAL), which has a world of
      * its own for the fault to act in */
     for (size_t f = 0; f < o->n_faults; f++) {
@@ -383,104 +305,16 @@ static void parse_args(int argc, char **argv, options *o)
         for (size_t a = 0; a < o->n_specs && !found; a++)
             found = strcmp(o->specs[a].serial, board) == 0;
         if (!found)
-            usage_error("--sim-fault %s: no board has the serial '%s' (give one BOARD@%s)",
-                        o->faults[f], board, board);
+            tool_usage_error("--sim-fault %s: no board has the serial '%s' (give one BOARD@%s)",
+                             o->faults[f], board, board);
     }
     /* contract.md §5: an application model needs a chip (as -d sim without --sim-target) */
     bool chip = o->target != NULL;
     for (size_t a = 0; a < o->n_specs; a++)
         chip = chip || o->specs[a].part[0] != '\0';
     if (o->app != NULL && !chip)
-        usage_error("--sim-app needs a chip: give a SPEC a PART (cwlite:stm32f1) or add "
-                    "--sim-target PART");
-}
-
-/* ---------------------------------------------------------------------------------------------
- * COMMAND
- * ------------------------------------------------------------------------------------------- */
-
-static volatile sig_atomic_t child_pid;      /* 0 until COMMAND runs */
-static volatile sig_atomic_t pending_signal; /* a signal that came before it did */
-
-/* Passes on a signal someone sent to us alone (kill, a test runner's timeout). A signal from
- * the terminal (si_code SI_KERNEL) went to COMMAND as well, which is in our process group.
- * Before COMMAND runs, any of them stops the set-up: COMMAND is then never started. */
-static void forward_signal(int sig, siginfo_t *info, void *ctx)
-{
-    (void)ctx;
-    if (child_pid <= 0)
-        pending_signal = sig;
-    else if (info == NULL || info->si_code != SI_KERNEL)
-        kill((pid_t)child_pid, sig);
-}
-
-static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-
-static void install_forwarding(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = forward_signal;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
-        sigaction(forwarded_signals[i], &sa, NULL);
-}
-
-/* An environment being built: a copy of ours with some entries replaced. */
-typedef struct envbuf {
-    char **v;       /* NULL-terminated */
-    size_t n;       /* entries before the NULL */
-    char *owned[8]; /* the entries env_set made */
-    size_t n_owned;
-} envbuf;
-
-static void env_init(envbuf *e)
-{
-    size_t n = 0;
-    while (environ[n] != NULL)
-        n++;
-    e->v = calloc(n + 8, sizeof *e->v); /* room for every entry env_set may add */
-    if (e->v == NULL)
-        setup_error("out of memory");
-    memcpy(e->v, environ, n * sizeof *e->v);
-    e->n = n;
-    e->n_owned = 0;
-}
-
-static void env_free(envbuf *e)
-{
-    for (size_t i = 0; i < e->n_owned; i++)
-        free(e->owned[i]);
-    free(e->v);
-}
-
-/* NAME=VALUE, replacing any NAME= already there; a NULL value removes it. */
-static void env_set(envbuf *e, const char *name, const char *value)
-{
-    size_t len = strlen(name);
-    char *entry = NULL;
-    if (value != NULL) {
-        entry = malloc(len + strlen(value) + 2);
-        if (entry == NULL || e->n_owned == sizeof e->owned / sizeof e->owned[0])
-            setup_error("out of memory");
-        sprintf(entry, "%s=%s", name, value);
-        e->owned[e->n_owned++] = entry;
-    }
-    for (size_t i = 0; i < e->n; i++) {
-        if (strncmp(e->v[i], name, len) == 0 && e->v[i][len] == '=') {
-            if (entry != NULL) {
-                e->v[i] = entry;
-            } else {
-                memmove(e->v + i, e->v + i + 1, (e->n - i) * sizeof *e->v);
-                e->n--;
-            }
-            return;
-        }
-    }
-    if (entry != NULL)
-        e->v[e->n++] = entry;
-    e->v[e->n] = NULL;
+        tool_usage_error("--sim-app needs a chip: give a SPEC a PART (cwlite:stm32f1) or add "
+                         "--sim-target PART");
 }
 
 static bool preloaded(void)
@@ -491,9 +325,9 @@ static bool preloaded(void)
 
 /* Our environment with umockdev's preload in front of LD_PRELOAD and ASan's link-order check
  * off; root: the testbed for UMOCKDEV_DIR, or NULL. */
-static void preload_environment(envbuf *e, const char *root)
+static void preload_environment(tool_env *e, const char *root)
 {
-    env_init(e);
+    tool_env_init(e);
     char buf[4096];
     if (!preloaded()) {
         const char *preload = getenv("LD_PRELOAD");
@@ -501,17 +335,11 @@ static void preload_environment(envbuf *e, const char *root)
             snprintf(buf, sizeof buf, "%s:%s", PRELOAD_LIB, preload);
         else
             snprintf(buf, sizeof buf, "%s", PRELOAD_LIB);
-        env_set(e, "LD_PRELOAD", buf);
+        tool_env_set(e, "LD_PRELOAD", buf);
     }
     if (root != NULL)
-        env_set(e, "UMOCKDEV_DIR", root);
-    const char *asan = getenv("ASAN_OPTIONS");
-    if (asan == NULL || *asan == '\0') {
-        env_set(e, "ASAN_OPTIONS", ASAN_LINK_ORDER);
-    } else if (strstr(asan, "verify_asan_link_order") == NULL) {
-        snprintf(buf, sizeof buf, "%s:%s", asan, ASAN_LINK_ORDER);
-        env_set(e, "ASAN_OPTIONS", buf);
-    }
+        tool_env_set(e, "UMOCKDEV_DIR", root);
+    tool_env_asan(e);
 }
 
 /* The helper itself runs under umockdev's preload too: then umockdev's libudev calls in this
@@ -522,11 +350,11 @@ static void reexec_preloaded(char **argv)
 {
     if (preloaded() || getenv(REEXEC_MARK) != NULL)
         return;
-    envbuf e;
+    tool_env e;
     preload_environment(&e, NULL);
-    env_set(&e, REEXEC_MARK, "1");
+    tool_env_set(&e, REEXEC_MARK, "1");
     execve("/proc/self/exe", argv, e.v);
-    env_free(&e);
+    tool_env_free(&e);
 }
 
 /* The mock bus is a tree of small files (each board's sysfs attributes and device node) that
@@ -545,40 +373,6 @@ static void testbed_in_memory(void)
         caller_tmpdir = strdup(caller_tmpdir);
     if (access(shm, W_OK | X_OK) == 0)
         setenv("TMPDIR", shm, 1);
-}
-
-/* Starts COMMAND; returns its pid, or -1 with errno-style code in *err. */
-static pid_t spawn_command(char **command, char **env, int *err)
-{
-    posix_spawnattr_t attr;
-    sigset_t none, dflt;
-    sigemptyset(&none);
-    sigemptyset(&dflt);
-    for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
-        sigaddset(&dflt, forwarded_signals[i]);
-    sigaddset(&dflt, SIGPIPE); /* GLib may ignore it; COMMAND starts with the default */
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &dflt);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    pid_t pid;
-    *err = posix_spawnp(&pid, command[0], NULL, &attr, command, env);
-    posix_spawnattr_destroy(&attr);
-    return *err == 0 ? pid : -1;
-}
-
-static int wait_command(pid_t pid)
-{
-    int status;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR)
-            return EXIT_SETUP;
-    }
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return 1;
 }
 
 /* The simulated worlds: one of its own for each board given a serial (BOARD@SERIAL), with its
@@ -602,7 +396,7 @@ static cwsim *new_world(const options *o, const char *serial)
     cwsim *sim = NULL;
     if (cwsim_new(&sim, err, sizeof err) != 0) {
         free_worlds();
-        setup_error("cannot start the simulator (%s)", err);
+        tool_setup_error("cannot start the simulator (%s)", err);
     }
     worlds[n_worlds++] = sim;
     if (o->have_seed)
@@ -618,7 +412,7 @@ static cwsim *new_world(const options *o, const char *serial)
             continue;
         if (cwsim_fault_parse(sim, name, err, sizeof err) != 0) {
             free_worlds();
-            usage_error("--sim-fault %s: %s", o->faults[i], err);
+            tool_usage_error("--sim-fault %s: %s", o->faults[i], err);
         }
     }
     /* Chip memories persist in the state folder, locked while in use (contract.md §5.5). */
@@ -626,7 +420,7 @@ static cwsim *new_world(const options *o, const char *serial)
                            : cwsim_state_open(sim, o->state_dir, err, sizeof err);
     if (r != 0) {
         free_worlds();
-        setup_error("%s", err);
+        tool_setup_error("%s", err);
     }
     return sim;
 }
@@ -634,7 +428,8 @@ static cwsim *new_world(const options *o, const char *serial)
 int main(int argc, char **argv)
 {
     static options o;
-    install_forwarding(); /* from the start: a signal during set-up still ends in clean-up */
+    tool_prog = "cwlua sim attach";
+    tool_forward_signals(); /* from the start: a signal during set-up still ends in clean-up */
     parse_args(argc, argv, &o);
     reexec_preloaded(argv);
     testbed_in_memory();
@@ -645,13 +440,13 @@ int main(int argc, char **argv)
     {
         cwsim *probe = NULL;
         if (cwsim_new(&probe, err, sizeof err) != 0)
-            setup_error("cannot start the simulator (%s)", err);
+            tool_setup_error("cannot start the simulator (%s)", err);
         for (size_t i = 0; i < o.n_faults; i++) {
             char name[256];
             fault_board(o.faults[i], name, sizeof name);
             if (cwsim_fault_parse(probe, name, err, sizeof err) != 0) {
                 cwsim_free(probe);
-                usage_error("--sim-fault %s: %s", o.faults[i], err);
+                tool_usage_error("--sim-fault %s: %s", o.faults[i], err);
             }
         }
         cwsim_free(probe);
@@ -673,14 +468,14 @@ int main(int argc, char **argv)
             cwsim_board_add(sim, sp->kind, sp->serial[0] ? sp->serial : NULL, err, sizeof err);
         if (boards[i] == NULL) {
             free_worlds();
-            usage_error("cannot add board '%s' (%s)", sp->arg, err);
+            tool_usage_error("cannot add board '%s' (%s)", sp->arg, err);
         }
         /* the chip on the board: a part, recipe name or alias (contract.md §5); the SPEC's,
          * else --sim-target's; running --sim-app's application */
         const char *part = sp->part[0] ? sp->part : o.target;
         if (part != NULL && cwsim_attach_part(boards[i], part, o.app, err, sizeof err) != 0) {
             free_worlds();
-            usage_error("'%s': %s", sp->arg, err);
+            tool_usage_error("'%s': %s", sp->arg, err);
         }
     }
 
@@ -691,13 +486,13 @@ int main(int argc, char **argv)
     sa_bus *bus = NULL;
     if (sa_bus_new(&bus, &bo, err, sizeof err) != 0) {
         free_worlds();
-        setup_error("cannot create the mock USB bus (%s)", err);
+        tool_setup_error("cannot create the mock USB bus (%s)", err);
     }
     for (size_t i = 0; i < o.n_specs; i++) {
         if (sa_bus_add_board(bus, boards[i], err, sizeof err) != 0) {
             sa_bus_free(bus);
             free_worlds();
-            setup_error("cannot attach board '%s' (%s)", o.specs[i].arg, err);
+            tool_setup_error("cannot attach board '%s' (%s)", o.specs[i].arg, err);
         }
         if (bo.trace != NULL) {
             const char *part = o.specs[i].part[0] ? o.specs[i].part : o.target;
@@ -709,33 +504,18 @@ int main(int argc, char **argv)
 
     /* COMMAND's environment: ours with the preload, the testbed and ASan's link-order check
      * off, without our re-exec mark */
-    envbuf env;
+    tool_env env;
     preload_environment(&env, sa_bus_root_dir(bus));
-    env_set(&env, REEXEC_MARK, NULL);
-    env_set(&env, "TMPDIR", caller_tmpdir);
+    tool_env_set(&env, REEXEC_MARK, NULL);
+    tool_env_set(&env, "TMPDIR", caller_tmpdir);
     if (sa_bus_start(bus, err, sizeof err) != 0) {
         sa_bus_free(bus);
         free_worlds();
-        setup_error("%s", err);
+        tool_setup_error("%s", err);
     }
 
-    int spawn_err = 0;
-    pid_t pid = -1;
-    if (pending_signal == 0) /* else we were told to stop during set-up: COMMAND never runs */
-        pid = spawn_command(o.command, env.v, &spawn_err);
-    env_free(&env);
-    int status;
-    if (pending_signal != 0 && pid < 0) {
-        status = 128 + pending_signal;
-    } else if (pid < 0) {
-        fprintf(stderr, PROG ": cannot run '%s' (%s)\n", o.command[0], strerror(spawn_err));
-        status = spawn_err == ENOENT ? EXIT_NOTFND : EXIT_NOEXEC;
-    } else {
-        child_pid = pid;
-        if (pending_signal != 0)
-            kill(pid, pending_signal);
-        status = wait_command(pid);
-    }
+    int status = tool_run(o.command, env.v, NULL, NULL);
+    tool_env_free(&env);
 
     sa_bus_free(bus);
     free_worlds();
