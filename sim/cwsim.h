@@ -45,6 +45,11 @@ typedef enum cwsim_kind { CWSIM_CWLITE, CWSIM_CW1200, CWSIM_HUSKY, CWSIM_NANO } 
 
 int cwsim_new(cwsim **out, char *err, size_t errlen); /* 0 ok */
 void cwsim_free(cwsim *sim);                          /* also closes the state folder */
+/* A libcwsim function that fails because an allocation failed says so in a message ending in
+ * "out of memory". cwsim_err_is_oom(err) tells that message from the others (an unknown part,
+ * a state folder in use), so that a caller reports running out of memory as such (contract.md
+ * §3.8: exit 1), not as a bad argument. 1 yes, 0 no (NULL is no). */
+int cwsim_err_is_oom(const char *err);
 
 /* "cwlite", "cw1200", "husky", "nano" -> kind; 0 ok, -1 unknown name. */
 int cwsim_kind_from_name(const char *name, cwsim_kind *out);

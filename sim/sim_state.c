@@ -494,7 +494,12 @@ int cwsim_state_load(cwsim *sim, const char *name, void **data, size_t *len, cha
     if (ok) {
         size_t cap = (size_t)st.st_size;
         buf = malloc(cap ? cap : 1);
-        ok = buf != NULL;
+        if (buf == NULL) { /* said as such: the caller reports it as running out of memory */
+            close(fd);
+            sim_err(err, errlen, "cwsim: cannot read %s: out of memory", path);
+            free(path);
+            return -1;
+        }
         while (ok && got < cap) {
             ssize_t r = read(fd, buf + got, cap - got);
             if (r < 0 && errno == EINTR)
