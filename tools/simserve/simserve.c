@@ -501,8 +501,17 @@ static int writer_start(cwsim *sim)
 {
     if (pthread_mutex_init(&wr.mu, NULL) != 0 || pthread_cond_init(&wr.work, NULL) != 0)
         return -1;
-    if (pthread_create(&wr.thread, NULL, writer_main, NULL) != 0)
+    /* the thread takes no signals: SIGTERM must wake the serving loop, and never interrupt a
+     * write (the thread inherits the mask in force when it is made) */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int r = pthread_create(&wr.thread, NULL, writer_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r != 0) {
+        errno = r; /* for the caller's message */
         return -1;
+    }
     wr.started = 1;
     cwsim_state_set_writer(sim, writer_take, NULL);
     return 0;
