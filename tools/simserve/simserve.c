@@ -415,7 +415,7 @@ static struct {
     pthread_t thread;
     int started, stop;
     blob *head;
-    char err[512]; /* the first failed write since the last writer_drain, "" none */
+    char err[512]; /* the first failed write not yet reported, "" none */
 } wr;
 
 static void blob_free(blob *b)
