@@ -45,6 +45,11 @@ typedef enum cwsim_kind { CWSIM_CWLITE, CWSIM_CW1200, CWSIM_HUSKY, CWSIM_NANO } 
 
 int cwsim_new(cwsim **out, char *err, size_t errlen); /* 0 ok */
 void cwsim_free(cwsim *sim);                          /* also closes the state folder */
+/* A libcwsim function that fails because an allocation failed says so in a message ending in
+ * "out of memory". cwsim_err_is_oom(err) tells that message from the others (an unknown part,
+ * a state folder in use), so that a caller reports running out of memory as such (contract.md
+ * §3.8: exit 1), not as a bad argument. 1 yes, 0 no (NULL is no). */
+int cwsim_err_is_oom(const char *err);
 
 /* "cwlite", "cw1200", "husky", "nano" -> kind; 0 ok, -1 unknown name. */
 int cwsim_kind_from_name(const char *name, cwsim_kind *out);
@@ -301,6 +306,17 @@ void cwsim_state_close(cwsim *sim); /* unlock; also done by cwsim_free */
 /* The default folder into buf. 0 ok, -1 no $XDG_STATE_HOME and no $HOME, or too long. */
 int cwsim_state_default_dir(char *buf, size_t len, char *err, size_t errlen);
 /* cwsim_state_dir and the named blobs (save, load, remove): cwsim_chip.h */
+/* Write one blob atomically into the folder dir (temporary file, fsync, rename): what
+ * cwsim_state_save does by default, in the caller's thread. 0 ok. */
+int cwsim_state_write(const char *dir, const char *name, const void *data, size_t len, char *err,
+                      size_t errlen);
+/* Who writes the blobs cwsim_state_save is given (a chip's autosave among them). A program
+ * paced in real time (cwlua sim serve) must not wait for the disk while it serves: its writer
+ * copies the blob and has cwsim_state_write run elsewhere. data is only valid during the call.
+ * Return 0 when taken, or -1 with a message in err. NULL restores the default. */
+typedef int (*cwsim_state_writer)(void *ctx, const char *dir, const char *name, const void *data,
+                                  size_t len, char *err, size_t errlen);
+void cwsim_state_set_writer(cwsim *sim, cwsim_state_writer writer, void *ctx);
 
 #ifdef __cplusplus
 }

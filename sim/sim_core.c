@@ -131,6 +131,13 @@ void sim_err(char *err, size_t errlen, const char *fmt, ...)
 
 /* ---- the world ----------------------------------------------------------------------------- */
 
+int cwsim_err_is_oom(const char *err)
+{
+    static const char tail[] = "out of memory";
+    size_t n = err != NULL ? strlen(err) : 0, t = sizeof tail - 1;
+    return n >= t && strcmp(err + n - t, tail) == 0;
+}
+
 int cwsim_new(cwsim **out, char *err, size_t errlen)
 {
     cwsim *sim = calloc(1, sizeof *sim);

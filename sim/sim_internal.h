@@ -295,6 +295,8 @@ struct cwsim {
     /* state folder */
     char *state_dir;
     int state_fd;
+    cwsim_state_writer state_writer; /* NULL: cwsim_state_write in the caller's thread */
+    void *state_writer_ctx;
 };
 
 /* errors into the caller's buffer */

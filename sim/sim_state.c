@@ -414,13 +414,11 @@ static int check(cwsim *sim, const char *name, char *err, size_t errlen)
     return 0;
 }
 
-int cwsim_state_save(cwsim *sim, const char *name, const void *data, size_t len, char *err,
-                     size_t errlen)
+int cwsim_state_write(const char *dir, const char *name, const void *data, size_t len, char *err,
+                      size_t errlen)
 {
-    if (check(sim, name, err, errlen) != 0)
-        return -1;
-    char *path = join(sim->state_dir, name);
-    size_t tn = strlen(sim->state_dir) + strlen(name) + 40;
+    char *path = join(dir, name);
+    size_t tn = strlen(dir) + strlen(name) + 40;
     char *tmp = malloc(tn);
     if (path == NULL || tmp == NULL) {
         free(path);
@@ -428,7 +426,7 @@ int cwsim_state_save(cwsim *sim, const char *name, const void *data, size_t len,
         sim_err(err, errlen, "cwsim: out of memory");
         return -1;
     }
-    snprintf(tmp, tn, "%s/.%s.%ld.tmp", sim->state_dir, name, (long)getpid());
+    snprintf(tmp, tn, "%s/.%s.%ld.tmp", dir, name, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     int ok = fd >= 0 && write_all(fd, data, len) == 0 && fsync(fd) == 0;
     int e = errno;
@@ -447,6 +445,23 @@ int cwsim_state_save(cwsim *sim, const char *name, const void *data, size_t len,
     free(path);
     free(tmp);
     return ok ? 0 : -1;
+}
+
+void cwsim_state_set_writer(cwsim *sim, cwsim_state_writer writer, void *ctx)
+{
+    sim->state_writer = writer;
+    sim->state_writer_ctx = ctx;
+}
+
+int cwsim_state_save(cwsim *sim, const char *name, const void *data, size_t len, char *err,
+                     size_t errlen)
+{
+    if (check(sim, name, err, errlen) != 0)
+        return -1;
+    if (sim->state_writer != NULL)
+        return sim->state_writer(sim->state_writer_ctx, sim->state_dir, name, data, len, err,
+                                 errlen);
+    return cwsim_state_write(sim->state_dir, name, data, len, err, errlen);
 }
 
 int cwsim_state_load(cwsim *sim, const char *name, void **data, size_t *len, char *err,
@@ -479,7 +494,12 @@ int cwsim_state_load(cwsim *sim, const char *name, void **data, size_t *len, cha
     if (ok) {
         size_t cap = (size_t)st.st_size;
         buf = malloc(cap ? cap : 1);
-        ok = buf != NULL;
+        if (buf == NULL) { /* said as such: the caller reports it as running out of memory */
+            close(fd);
+            sim_err(err, errlen, "cwsim: cannot read %s: out of memory", path);
+            free(path);
+            return -1;
+        }
         while (ok && got < cap) {
             ssize_t r = read(fd, buf + got, cap - got);
             if (r < 0 && errno == EINTR)

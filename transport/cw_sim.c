@@ -101,11 +101,19 @@ cwsim_board *cw_sim_board(cw_dev *dev)
     return s ? s->board : NULL;
 }
 
+/* A failure libcwsim reported in msg, as code, unless it ran out of memory: that is
+ * CW_E_NO_MEMORY whatever the call, so that it is never taken for a bad argument (exit 2) or a
+ * board problem (exit 3) but reported as running out of memory (contract.md §3.8). */
+static int sim_fail(cw_err *err, cw_code code, const char *msg)
+{
+    return cw_err_set(err, cwsim_err_is_oom(msg) ? CW_E_NO_MEMORY : code, "sim: %s", msg);
+}
+
 int cw_sim_attach_target(cwsim_board *board, const char *part, const char *app, cw_err *err)
 {
     char msg[256] = "";
     if (cwsim_attach_part(board, part, app, msg, sizeof msg) != 0)
-        return cw_err_set(err, CW_E_INVALID, "sim: %s", msg);
+        return sim_fail(err, CW_E_INVALID, msg);
     return CW_OK;
 }
 
@@ -123,7 +131,7 @@ int cw_sim_open(cw_dev **out, const cw_sim_opts *o, cw_err *err)
     s->dev.ops = &sim_ops;
     if (cwsim_new(&s->sim, msg, sizeof msg) != 0) {
         free(s);
-        return cw_err_set(err, CW_E_IO, "sim: %s", msg);
+        return sim_fail(err, CW_E_IO, msg);
     }
     int rc = CW_OK;
     cwsim_seed(s->sim, o->seed);
@@ -133,18 +141,18 @@ int cw_sim_open(cw_dev **out, const cw_sim_opts *o, cw_err *err)
         cwsim_set_usb_latency_ns(s->sim, (uint64_t)(o->usb_latency_ms * 1e6 + 0.5));
     for (size_t i = 0; i < o->nfaults && rc == CW_OK; i++) {
         if (cwsim_fault_parse(s->sim, o->faults[i], msg, sizeof msg) != 0)
-            rc = cw_err_set(err, CW_E_INVALID, "sim: %s", msg);
+            rc = sim_fail(err, CW_E_INVALID, msg);
     }
     /* a board given a serial keeps its chips in a state folder of its own (contract.md §5.5) */
     if (rc == CW_OK &&
         (o->serial != NULL
              ? cwsim_state_open_board(s->sim, o->state_dir, o->serial, msg, sizeof msg)
              : cwsim_state_open(s->sim, o->state_dir, msg, sizeof msg)) != 0)
-        rc = cw_err_set(err, CW_E_BUSY, "sim: %s", msg);
+        rc = sim_fail(err, CW_E_BUSY, msg);
     if (rc == CW_OK) {
         s->board = cwsim_board_add(s->sim, kind, o->serial, msg, sizeof msg);
         if (s->board == NULL)
-            rc = cw_err_set(err, CW_E_INVALID, "sim: %s", msg);
+            rc = sim_fail(err, CW_E_INVALID, msg);
     }
     if (rc == CW_OK && !o->power_up)
         cwsim_board_default_setup(s->board);

@@ -26,7 +26,7 @@ end
 
 local function check(ctx, value, msg, code)
   if value == nil then
-    fail(ctx, code == "invalid" and "usage" or "device", { code = code }, "%s", msg)
+    error(errors.world(code, where(ctx) .. ": " .. msg, { code = code }), 0)
   end
   return value
 end

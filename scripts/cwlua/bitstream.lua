@@ -213,9 +213,10 @@ end
 
 -- The same bounded read as firmware images (cwlua.image.read_file): a regular file only, at
 -- most image.MAX_FILE bytes (NewAE's largest bitstream module is a few MiB), so --bitstream
--- /dev/zero or a FIFO is refused at once instead of read without end.
+-- /dev/zero or a FIFO is refused at once instead of read without end, and a larger file is
+-- named a bitstream file in the message.
 local function read_file(path)
-  local ok, data = pcall(require("cwlua.image").read_file, path)
+  local ok, data = pcall(require("cwlua.image").read_file, path, nil, "bitstream file")
   if ok then return data end
   return nil, type(data) == "table" and data.message or tostring(data)
 end

@@ -7,11 +7,12 @@ local errors = require "cwlua.errors"
 local M = {}
 
 --- cmdutil.fail(msg, code): raise the CLI error for a failed board call: 2 for a request the
--- board cannot meet (nothing was changed), 3 for a board, USB or port problem. The error
--- carries code and, where there is one, its contract.md §6 cause (cwlua.connect.CAUSE).
+-- board cannot meet (nothing was changed), 3 for a board, USB or port problem, 1 "out of
+-- memory" when an allocation failed (errors.world). The error carries code and, where there is
+-- one, its contract.md §6 cause (cwlua.connect.CAUSE).
 function M.fail(msg, code)
-  error(errors.new(code == "invalid" and "usage" or "device", msg,
-    { code = code, cause = require("cwlua.connect").CAUSE[code] }), 0)
+  error(errors.world(code, msg, { code = code, cause = require("cwlua.connect").CAUSE[code] }),
+    0)
 end
 
 --- cmdutil.check(value, ...) -> value, ... (all of them), or raises through cmdutil.fail when

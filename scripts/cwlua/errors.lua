@@ -63,6 +63,17 @@ function M.out_of_memory(value)
   return type(value) == "string" and find(value, NO_MEMORY, -#NO_MEMORY, true) ~= nil
 end
 
+--- errors.world(code, msg [, fields]) -> the cwlua error for a board, port or simulator call
+-- that failed with this stable code (cw_err_code_name): "invalid", a request the board cannot
+-- meet with nothing changed, is a usage error (exit 2); the others are the device's (exit 3).
+-- "no_memory" (an allocation failed in C: libusb, libcwsim) raises Lua's own out-of-memory
+-- error instead, so that it is reported as running out of memory wherever it happened: one
+-- line "cwlua: out of memory", exit 1 (contract.md §3.8).
+function M.world(code, msg, fields)
+  if code == "no_memory" then error(NO_MEMORY, 0) end
+  return M.new(code == "invalid" and "usage" or "device", msg, fields)
+end
+
 --- errors.exit_code(value) -> the process exit status for an error value
 function M.exit_code(value)
   if M.is(value) then return value.exit end

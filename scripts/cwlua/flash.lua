@@ -458,7 +458,7 @@ end
 local function open_device(part)
   local dev, msg, code = board_mod.open_default(part)
   if not dev then -- the code stays with the error: it names the cause (contract.md §6.4)
-    error(errors.new(code == "invalid" and "usage" or "device", msg, { code = code }), 0)
+    error(errors.world(code, msg, { code = code }), 0)
   end
   return dev
 end

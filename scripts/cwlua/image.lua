@@ -122,21 +122,22 @@ local function stat(path)
   return runtime.stat(path)
 end
 
---- image.read_file(path [, max]) -> the bytes of a regular file of at most max bytes (default
--- image.MAX_FILE). Raises an "input" error otherwise: "cannot open PATH: REASON", "cannot read
--- PATH: Is a directory", "PATH: not a regular file (a FIFO)", "PATH: file is larger than 64 MiB,
--- the largest image file cwlua reads". A FIFO, socket or device is refused before it is
--- opened: opening a FIFO waits for a writer, /dev/zero never ends, and opening a serial port
--- moves its control lines.
-function M.read_file(path, max)
+--- image.read_file(path [, max [, what]]) -> the bytes of a regular file of at most max bytes
+-- (default image.MAX_FILE). Raises an "input" error otherwise: "cannot open PATH: REASON",
+-- "cannot read PATH: Is a directory", "PATH: not a regular file (a FIFO)", "PATH: file is larger
+-- than 64 MiB, the largest image file cwlua reads" (what, when given, names the file there
+-- instead of "image file": cwlua.bitstream says "bitstream file"). A FIFO, socket or device is
+-- refused before it is opened: opening a FIFO waits for a writer, /dev/zero never ends, and
+-- opening a serial port moves its control lines.
+function M.read_file(path, max, what)
   if type(path) ~= "string" then
     error(format("image.read_file: path must be a string, got %s", type(path)), 2)
   end
   max = max or M.MAX_FILE
   check_integer(max, "image.read_file: max", 0)
   local function too_big()
-    errors.raise("input", "%s: file is larger than %s, the largest image file cwlua reads", path,
-      M.size_text(max))
+    errors.raise("input", "%s: file is larger than %s, the largest %s cwlua reads", path,
+      M.size_text(max), what or "image file")
   end
   local st, msg = stat(path)
   if st == nil and msg then

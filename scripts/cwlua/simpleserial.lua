@@ -425,17 +425,32 @@ end
 -- of `len` bytes can be there before looking, so one look takes it all (bench/README.md, "The
 -- capture bench"): after the command's last byte, one frame a byte, plus how long this
 -- command kept the target busy last time (learnt from how much was missing at the first
--- look). Returns false when nothing came within the timeout, for the caller's message.
-function SS:_prefetch(len, timeout_ms)
+-- look). An error reply, shorter than the answer awaited, ends the wait as soon as it is whole
+-- (letter: what the answer starts with). Returns false when nothing came within the timeout,
+-- for the caller's message.
+function SS:_prefetch(len, timeout_ms, letter)
   local stream = self.stream
   if not stream.await or not stream.frame_ns then return true end
   local key = self._last or "?"
   self._busy = self._busy or {}
   local busy = self._busy[key] or 0
-  local have, first = stream:await(len, timeout_ms, busy)
+  local have, first = stream:await(len, timeout_ms, busy, self:_error_whole(letter))
   if not have then return true end -- the read that follows reports the stream's failure
   if have >= len and first < len then self._busy[key] = busy + (len - first) * stream.frame_ns end
   return have > 0
+end
+
+-- For _prefetch: a function telling whether the bytes buffered begin with a whole
+-- acknowledgement where an answer starting with letter is awaited (v1 "z" + 2 hex digits + "\n",
+-- v2 an 'e' frame up to its 0x00): the target's error reply (or a status without data), which
+-- ends the answer. nil when the acknowledgement is what is awaited.
+function SS:_error_whole(letter)
+  if self.version == 1 then
+    if letter == nil or letter == "z" then return nil end
+    return function(pending) return pending:find("^z%x%x\n") ~= nil end
+  end
+  if letter == nil or letter == 0x65 then return nil end
+  return function(pending) return pending:byte(2) == 0x65 and pending:find("\0", 2, true) ~= nil end
 end
 
 -- A non-zero status in the acknowledgement of the last command (what: "'p'", "0x01/0x01").
@@ -493,7 +508,7 @@ function SS:read(cmd, n, timeout_ms, opts)
     error("simpleserial: n must be a non-negative integer", 2)
   end
   if n and not self:_prefetch(wire_len(self.version, n, not (opts and opts.ack == false)),
-    timeout_ms) then
+    timeout_ms, self.version == 1 and v1_cmd(cmd) or v2_cmd(cmd)) then
     return self:_fail("timeout", "no %s within %g ms (%d baud)", self:_what(cmd, "reply"),
       timeout_ms, self.baud)
   end
@@ -525,7 +540,7 @@ function SS:_transact(label, cmd, scmd, data, reply_len)
   local ok, msg, code = self:write(cmd, data, scmd)
   if not ok then return nil, msg, code end
   if reply_len ~= "any" and not self:_prefetch(wire_len(self.version, reply_len, true),
-    self.timeout_ms) then
+    self.timeout_ms, reply_len and (self.version == 1 and "r" or 0x72) or nil) then
     local what = reply_len and self:_what(self.version == 1 and "r" or 0x72, "reply")
       or self:_what(self.version == 1 and "z" or "e", "acknowledgement")
     return self:_fail("timeout", "no %s within %g ms (%d baud)", what, self.timeout_ms, self.baud)

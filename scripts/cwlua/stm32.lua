@@ -20,8 +20,7 @@ local BOOT_START_MS = 2
 
 local function check(ctx, value, msg, code)
   if value == nil then
-    error(errors.new(code == "invalid" and "usage" or "device", ctx.where .. ": " .. msg,
-      { code = code }), 0)
+    error(errors.world(code, ctx.where .. ": " .. msg, { code = code }), 0)
   end
   return value
 end

@@ -267,6 +267,10 @@ describe("cwlua.bitstream", function()
         assert(os.execute("mkfifo " .. dir .. "/fifo"))
         assert.are.same({ nil, dir .. "/fifo: not a regular file (a FIFO)", "io" },
           { bitstream.load(dir .. "/fifo", "cwlite") })
+        -- a file past the bound (sparse: no disk used) is refused before it is read
+        assert(os.execute("truncate -s " .. (64 * 1024 * 1024 + 1) .. " " .. dir .. "/big.bit"))
+        assert.are.same({ nil, dir .. "/big.bit: file is larger than 64 MiB, the largest "
+          .. "bitstream file cwlua reads", "io" }, { bitstream.load(dir .. "/big.bit", "cwlite") })
         os.execute("rm -rf " .. dir)
       end)
 

@@ -293,4 +293,61 @@ describe("cwlua.simpleserial", function()
         "simpleserial v2: scmd must be a byte (0-255)")
     end)
   end)
+
+  -- On a simulated board the stream waits for a reply whose length it knows (stream:await):
+  -- an error reply, shorter than what was awaited, must end that wait when it is whole, not
+  -- after the 250 ms timeout. Measured on the simulator's clock, which only the simulated wire
+  -- and the waits move: the same every run, whatever the machine's load.
+  describe("an error reply on a simulated board", function()
+    local board = require "cwlua.board"
+    local time = require "cwlua.time"
+    local SRC = os.getenv("CWLUA_SOURCE_DIR") or "."
+    local dirs = {}
+    teardown(function()
+      for _, d in ipairs(dirs) do os.execute("rm -rf '" .. d .. "'") end
+    end)
+    local function lab(app)
+      local dir = os.tmpname()
+      os.remove(dir)
+      dirs[#dirs + 1] = dir
+      local b = assert(board.open("sim", { target = "stm32f100xb", state = dir, app = app }))
+      assert(require("cwlua.flashapi").program("stm32f1",
+        SRC .. "/examples/stm32f1-hello/hello.hex", { board = b, quiet = true }))
+      return b
+    end
+    -- ms of the simulator's clock that f() takes, and f's results
+    local function timed(f)
+      local t0 = time.now_ns()
+      local r = table.pack(f())
+      return (time.now_ns() - t0) / 1e6, r
+    end
+
+    it("v1: a 'z' acknowledgement where the 'r' reply was awaited", function()
+      local b <close> = lab("ss1-aes")
+      local t = assert(ss.open(b, { version = 1 }))
+      assert(t:set_key(KEY))
+      local ok_ms = timed(function() return assert(t:encrypt(PT)) end)
+      assert.is_true(t:write("x", ""))  -- 'x' answers "z00\n" and nothing else
+      local ms, r = timed(function() return t:read("r", 16) end)
+      assert.are.same({ nil, "simpleserial v1: the target acknowledged (status 0x00) without "
+        .. "the 'r' reply to 'x'", "malformed" }, { r[1], r[2], r[3] })
+      -- taken at the first look, when the whole reply could have come (about as long as an
+      -- encryption), not 250 ms later
+      assert.is_true(ms <= ok_ms + 2, ("took %.3f ms, an encryption %.3f ms"):format(ms, ok_ms))
+      assert.are.equal(CT, (t:encrypt(PT))) -- the line is in step: encryptions go on
+    end)
+
+    it("v2: an 'e' error frame where the 'r' reply was awaited", function()
+      local b <close> = lab("ss2-aes")
+      local t = assert(ss.open(b, { version = 2 }))
+      assert(t:set_key(KEY))
+      local ok_ms = timed(function() return assert(t:encrypt(PT)) end)
+      assert.is_true(t:write(1, PT:sub(1, 15), 1)) -- 15 bytes: error 0x04, invalid length
+      local ms, r = timed(function() return t:read("r", 16) end)
+      assert.are.same({ nil, "simpleserial v2: the target reported error 0x04 (invalid length) "
+        .. "instead of the 'r' reply to 0x01/0x01", "nack", 4 }, { r[1], r[2], r[3], r[4] })
+      assert.is_true(ms <= ok_ms + 2, ("took %.3f ms, an encryption %.3f ms"):format(ms, ok_ms))
+      assert.are.equal(CT, (t:encrypt(PT)))
+    end)
+  end)
 end)

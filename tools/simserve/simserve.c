@@ -11,8 +11,15 @@
  * the 8E1 frames the chip expects. The parity shim of tests/stm32 (test-harnesses.md §2.4,
  * extended) leaves a marker in the pty's flags the kernel keeps: CMSPAR = parity requested
  * (PARODD = odd), PARODD alone = no parity requested. With the marker the frames carry the
- * client's real format and the chip checks 8E1. docs/simulator-stm32.md has the details. */
-#define _XOPEN_SOURCE 700 /* posix_openpt, grantpt, unlockpt, ptsname */
+ * client's real format and the chip checks 8E1. docs/simulator-stm32.md has the details.
+ *
+ * A real chip answers within microseconds, and clients count on it: stm32flash gives each
+ * answer half a second (its serial_posix.c reads with VTIME 5) and its sync has no second try.
+ * So the server answers when a frame's stop bit ends (ppoll to the nanosecond, not a millisecond
+ * tick), has the chip booted before it announces the pty, never waits for the disk while it
+ * serves (a writer thread saves the chip's memories), and asks for a higher scheduling priority
+ * where it may. */
+#define _GNU_SOURCE /* posix_openpt, grantpt, unlockpt, ptsname; ppoll */
 
 #include "cwsim.h"
 #include "cwsim_stm32.h"
@@ -20,11 +27,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,6 +50,11 @@
 #define DEFAULT_BAUD 115200.0
 /* While no client has the pty open, look for one this often. */
 #define RECONNECT_MS 20
+/* How long the board has been powered when the pty is announced: the chip is in its bootloader
+ * (it starts 1 ms after power-up), as on a board at rest, so a client's first 0x7F is heard. */
+#define SETTLE_NS 10000000ull
+/* The niceness asked for while serving; refused without the privilege, which is fine. */
+#define SERVE_NICE (-10)
 
 #define INQ  8192  /* client bytes on their way to the chip */
 #define OUTQ 65536 /* chip bytes waiting for the pty */
@@ -384,6 +398,144 @@ static void read_client(server *s, uint64_t now)
     }
 }
 
+/* ---- the writer thread: the chip's memories reach the disk while the server serves ---------- */
+
+/* A blob waiting for the disk. A newer save of the same name replaces the data of one that has
+ * not started, so the queue holds at most one of each blob. */
+typedef struct blob {
+    char *dir, *name;
+    uint8_t *data;
+    size_t len;
+    struct blob *next;
+} blob;
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t work;
+    pthread_t thread;
+    int started, stop;
+    blob *head;
+    char err[512]; /* the first failed write not yet reported, "" none */
+} wr;
+
+static void blob_free(blob *b)
+{
+    if (b != NULL) {
+        free(b->dir);
+        free(b->name);
+        free(b->data);
+        free(b);
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&wr.mu);
+    for (;;) {
+        while (wr.head == NULL && !wr.stop)
+            pthread_cond_wait(&wr.work, &wr.mu);
+        if (wr.head == NULL)
+            break;
+        blob *b = wr.head;
+        wr.head = b->next;
+        pthread_mutex_unlock(&wr.mu);
+        char err[512] = "";
+        int r = cwsim_state_write(b->dir, b->name, b->data, b->len, err, sizeof err);
+        blob_free(b);
+        pthread_mutex_lock(&wr.mu);
+        if (r != 0 && wr.err[0] == '\0')
+            snprintf(wr.err, sizeof wr.err, "%s", err);
+    }
+    pthread_mutex_unlock(&wr.mu);
+    return NULL;
+}
+
+/* cwsim_state_writer: copy the blob and queue it. A write that failed in the thread is reported
+ * here, at the next save, so the chip keeps its memories marked unsaved and saves them again. */
+static int writer_take(void *ctx, const char *dir, const char *name, const void *data, size_t len,
+                       char *err, size_t errlen)
+{
+    (void)ctx;
+    pthread_mutex_lock(&wr.mu);
+    if (wr.err[0] != '\0') {
+        if (err != NULL && errlen > 0)
+            snprintf(err, errlen, "%s", wr.err);
+        wr.err[0] = '\0';
+        pthread_mutex_unlock(&wr.mu);
+        return -1;
+    }
+    pthread_mutex_unlock(&wr.mu);
+    uint8_t *copy = malloc(len ? len : 1);
+    blob *b = calloc(1, sizeof *b);
+    char *d = strdup(dir), *n = strdup(name);
+    if (copy == NULL || b == NULL || d == NULL || n == NULL) {
+        free(copy);
+        free(b);
+        free(d);
+        free(n);
+        if (err != NULL && errlen > 0)
+            snprintf(err, errlen, "cwsim: out of memory");
+        return -1;
+    }
+    memcpy(copy, data, len);
+    b->dir = d;
+    b->name = n;
+    b->data = copy;
+    b->len = len;
+    pthread_mutex_lock(&wr.mu);
+    blob **at = &wr.head;
+    while (*at != NULL && strcmp((*at)->name, name) != 0)
+        at = &(*at)->next;
+    if (*at != NULL) { /* superseded before it started: keep its place, take the new data */
+        b->next = (*at)->next;
+        blob_free(*at);
+    }
+    *at = b;
+    pthread_cond_signal(&wr.work);
+    pthread_mutex_unlock(&wr.mu);
+    return 0;
+}
+
+static int writer_start(cwsim *sim)
+{
+    if (pthread_mutex_init(&wr.mu, NULL) != 0 || pthread_cond_init(&wr.work, NULL) != 0)
+        return -1;
+    /* the thread takes no signals: SIGTERM must wake the serving loop, and never interrupt a
+     * write (the thread inherits the mask in force when it is made) */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int r = pthread_create(&wr.thread, NULL, writer_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r != 0) {
+        errno = r; /* for the caller's message */
+        return -1;
+    }
+    wr.started = 1;
+    cwsim_state_set_writer(sim, writer_take, NULL);
+    return 0;
+}
+
+/* Wait until everything queued is on disk and stop the thread; later saves are written by the
+ * caller. The first failed write, if any, into err; 0 when all went well. */
+static int writer_stop(cwsim *sim, char *err, size_t errlen)
+{
+    cwsim_state_set_writer(sim, NULL, NULL);
+    if (!wr.started)
+        return 0;
+    pthread_mutex_lock(&wr.mu);
+    wr.stop = 1;
+    pthread_cond_signal(&wr.work);
+    pthread_mutex_unlock(&wr.mu);
+    pthread_join(wr.thread, NULL);
+    wr.started = 0;
+    if (wr.err[0] == '\0')
+        return 0;
+    snprintf(err, errlen, "%s", wr.err);
+    return -1;
+}
+
 static int open_pty(server *s)
 {
     s->master = posix_openpt(O_RDWR | O_NOCTTY);
@@ -411,9 +563,9 @@ static int open_pty(server *s)
     return 0;
 }
 
-static int serve(server *s)
+/* t0: the monotonic time at which the simulated board was powered */
+static int serve(server *s, uint64_t t0)
 {
-    uint64_t t0 = mono_ns();
     while (!stop_signal) {
         uint64_t now = mono_ns() - t0;
         /* client bytes whose stop bit has ended reach the chip, in time order */
@@ -431,20 +583,25 @@ static int serve(server *s)
         uint64_t next = cwsim_stm32_next_event_ns(s->chip);
         if (s->in_len > 0 && s->inq[s->in_head].end_ns < next)
             next = s->inq[s->in_head].end_ns;
-        int timeout = -1;
+        /* wake when the next event is due, to the nanosecond: a reply a tick late is a
+         * reply a real chip would not make late */
+        uint64_t wait_ns = UINT64_MAX;
         if (!s->connected)
-            timeout = RECONNECT_MS;
+            wait_ns = RECONNECT_MS * 1000000ull;
         if (next != UINT64_MAX) {
-            uint64_t ms = next > now ? (next - now + 999999) / 1000000 : 0;
-            if (timeout < 0 || ms < (uint64_t)timeout)
-                timeout = ms > 60000 ? 60000 : (int)ms;
+            uint64_t d = next > now ? next - now : 0;
+            if (d < wait_ns)
+                wait_ns = d;
         }
+        if (wait_ns != UINT64_MAX && wait_ns > 60000000000ull)
+            wait_ns = 60000000000ull;
+        struct timespec ts = {(time_t)(wait_ns / 1000000000ull), (long)(wait_ns % 1000000000ull)};
         struct pollfd pf[2] = {{wake_pipe[0], POLLIN, 0}, {-1, 0, 0}};
         if (s->connected) {
             pf[1].fd = s->master;
             pf[1].events = (short)((s->in_len < INQ ? POLLIN : 0) | (s->out_len ? POLLOUT : 0));
         }
-        int r = poll(pf, 2, timeout);
+        int r = ppoll(pf, 2, wait_ns == UINT64_MAX ? NULL : &ts, NULL);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
@@ -513,16 +670,35 @@ int main(int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    /* A board at rest: powered, clocked, BOOT0 high, nRST released (contract.md §5). */
+    if (writer_start(sim) != 0) {
+        fprintf(stderr, PROG ": cannot start the state writer: %s\n", strerror(errno));
+        cwsim_stm32_free(s.chip);
+        cwsim_free(sim);
+        return EXIT_FAIL;
+    }
+    /* The serving thread only (Linux applies it per thread); without the privilege we serve
+     * at the normal priority. */
+    if (setpriority(PRIO_PROCESS, 0, SERVE_NICE) != 0) {
+        /* not allowed: the default priority will do on a machine that is not overloaded */
+    }
+
+    /* A board at rest: powered, clocked, BOOT0 high, nRST released (contract.md §5), and
+     * powered for SETTLE_NS already, so its bootloader listens before anyone knows the pty. */
     cwsim_stm32_set_tx(s.chip, on_chip_tx, &s);
     cwsim_stm32_set_boot0(s.chip, 1, 0);
     cwsim_stm32_set_clock(s.chip, SERVE_CLOCK_HZ, 0);
     cwsim_stm32_set_power(s.chip, 1, 0);
+    cwsim_stm32_advance(s.chip, SETTLE_NS);
+    uint64_t t0 = mono_ns() - SETTLE_NS;
 
     printf("%s\n", s.slave_path);
     fflush(stdout);
 
-    int rc = serve(&s) == 0 ? 0 : EXIT_FAIL;
+    int rc = serve(&s, t0) == 0 ? 0 : EXIT_FAIL;
+    if (writer_stop(sim, err, sizeof err) != 0) {
+        fprintf(stderr, PROG ": cannot save the chip: %s\n", err);
+        rc = EXIT_FAIL;
+    }
     if (cwsim_stm32_save(s.chip, err, sizeof err) != 0) {
         fprintf(stderr, PROG ": cannot save the chip: %s\n", err);
         rc = EXIT_FAIL;

@@ -195,13 +195,16 @@ local RX_UNREAD_MAX = USART_CAPACITY - 64
 -- reply goes on (reply, its length in all counted from the caller's first byte), as much more
 -- of it as one read takes (128 bytes), so that the ACK of a Read Memory and its data come in
 -- one read. direct: the single byte awaited is never 0xFF, so it is read without the count
--- (_take_one). Returns the bytes buffered after the first look.
-function Stream:_await(n, left, extra_ns, reply, direct)
+-- (_take_one). done(pending): true when what is buffered is already a whole answer, shorter than
+-- n bytes (an error reply), so waiting for n would only run into the timeout. Returns the bytes
+-- buffered after the first look.
+function Stream:_await(n, left, extra_ns, reply, direct, done)
   reply = math.max(reply or n, n)
   local gap = self.frame_ns
   local behind = false -- the last look found fewer bytes than the estimate promised
   local look_ns, first
-  while #self._pending < n do
+  local function whole() return done ~= nil and #self._pending > 0 and done(self._pending) end
+  while #self._pending < n and not whole() do
     local ahead = math.min(math.max(n, math.min(reply, #self._pending + CTRL_MAX))
       - #self._pending, CTRL_MAX, RX_UNREAD_MAX)
     if look_ns == nil then
@@ -231,21 +234,23 @@ function Stream:_await(n, left, extra_ns, reply, direct)
   return first or #self._pending
 end
 
---- stream:await(n, timeout_ms [, busy_ns]) -> bytes buffered, bytes at the first look |
--- nil, msg, code. Waits until n bytes are buffered for reading, or the timeout passes, reading
--- none out: for protocol code that knows how long an answer is (cw.simpleserial's encrypt), so
--- that one look at the board takes the whole answer. The first look comes when n bytes (at
--- most 128, what one read takes) can have arrived: after the stream's own last byte, one frame
--- each, plus busy_ns (how long the target works first). Fewer than n bytes at the first look
--- means the target took longer: (n - first) frames more, which the caller can add to busy_ns
--- next time.
-Stream.await = protect(function(self, n, timeout_ms, busy_ns)
+--- stream:await(n, timeout_ms [, busy_ns [, done]]) -> bytes buffered, bytes at the first look
+-- | nil, msg, code. Waits until n bytes are buffered for reading, or done(buffered bytes) says
+-- they are a whole answer already (an error reply shorter than n), or the timeout passes,
+-- reading none out: for protocol code that knows how long an answer is (cw.simpleserial's
+-- encrypt), so that one look at the board takes the whole answer. The first look comes when n
+-- bytes (at most 128, what one read takes) can have arrived: after the stream's own last byte,
+-- one frame each, plus busy_ns (how long the target works first). Fewer than n bytes at the
+-- first look means the target took longer: (n - first) frames more, which the caller can add
+-- to busy_ns next time.
+Stream.await = protect(function(self, n, timeout_ms, busy_ns, done)
   if math.type(n) ~= "integer" or n < 1 then error("await: n must be a positive integer", 2) end
   if type(timeout_ms) ~= "number" or timeout_ms <= 0 then
     error("await: timeout_ms must be a positive number", 2)
   end
   if #self._pending >= n then return #self._pending, #self._pending end
-  local first = self:_await(n, time.deadline(timeout_ms), busy_ns)
+  if done ~= nil and type(done) ~= "function" then error("await: done must be a function", 2) end
+  local first = self:_await(n, time.deadline(timeout_ms), busy_ns, nil, nil, done)
   return #self._pending, first
 end, true)
 
