@@ -724,7 +724,12 @@ end })
 local fn = assert(load(%q, %q, "b", env))
 local args = json.decode(%q)
 local board <close> = require("cwlua.cmdutil").check(cw.open())
-local value = fn(board, table.unpack(args, 1, #args))
+-- a nil among the arguments travels as null: it is nil again here, and the ones after it follow
+local nargs = #args
+for i = 1, nargs do
+  if args[i] == json.null then args[i] = nil end
+end
+local value = fn(board, table.unpack(args, 1, nargs))
 if value == nil then value = json.null end
 local ok, err = pcall(json.encode, value)
 if not ok then
@@ -768,8 +773,22 @@ function M.each(spec, fn, opts)
   end
   local ok, code = pcall(string.dump, fn)
   if not ok then error("cw.each: fn cannot be sent to a worker (" .. code .. ")", 2) end
+  -- every argument up to opts.args.n (table.pack's), else the highest index, so that a nil
+  -- among them does not drop the ones after it; a nil travels as null
+  local given = opts.args or {}
+  if type(given) ~= "table" then
+    error("cw.each: opts.args must be a list of the values passed after the board", 2)
+  end
+  local n = math.type(given.n) == "integer" and given.n or 0
+  if n == 0 then
+    for k in pairs(given) do
+      if math.type(k) == "integer" and k > n then n = k end
+    end
+  end
   local args = json.array()
-  for i, v in ipairs(opts.args or {}) do args[i] = v end
+  for i = 1, n do
+    if given[i] == nil then args[i] = json.null else args[i] = given[i] end
+  end
   local args_ok, args_text = pcall(json.encode, args)
   if not args_ok then
     error(("cw.each: opts.args cannot be sent to the workers (%s); pass strings, numbers, "

@@ -591,6 +591,32 @@ print(pcall(cw.each, D, function(_, x) return x end, { args = { print } }))
     end)
   end)
 
+  describe("cw.each's arguments", function()
+    it("passes a nil among them as nil and keeps the ones after it", function()
+      local d = cli.tmpdir()
+      local s = cli.write(d .. "/args.lua", [[
+local D = "sim:cwlite@A,sim:cwlite@B"
+local function show(results)
+  for _, r in ipairs(results) do print(r.serial, r.ok, r.value) end
+end
+local function f(_, ...)
+  local t = {}
+  for i = 1, select("#", ...) do t[i] = tostring((select(i, ...))) end
+  return select("#", ...) .. ":" .. table.concat(t, ",")
+end
+show(cw.each(D, f, { quiet = true, args = { nil, 3, nil, "x" } }))
+show(cw.each(D, f, { quiet = true, args = table.pack(1, nil, nil) }))
+print(pcall(cw.each, D, f, { args = "lab1.hex" }))
+]])
+      local r = cli.run({ "run", s }, { XDG_STATE_HOME = d .. "/state" })
+      assert.are.equal(0, r.status, r.stderr)
+      assert.are.equal("A\ttrue\t4:nil,3,nil,x\nB\ttrue\t4:nil,3,nil,x\n"
+        .. "A\ttrue\t3:1,nil,nil\nB\ttrue\t3:1,nil,nil\n"
+        .. "false\tcw.each: opts.args must be a list of the values passed after the board\n",
+        r.stdout)
+    end)
+  end)
+
   describe("on a terminal", function()
     it("draws one line per board while they work, then the table", function()
       local d = cli.tmpdir()
