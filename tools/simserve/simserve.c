@@ -23,11 +23,11 @@
 
 #include "cwsim.h"
 #include "cwsim_stm32.h"
+#include "statewriter.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -398,144 +398,6 @@ static void read_client(server *s, uint64_t now)
     }
 }
 
-/* ---- the writer thread: the chip's memories reach the disk while the server serves ---------- */
-
-/* A blob waiting for the disk. A newer save of the same name replaces the data of one that has
- * not started, so the queue holds at most one of each blob. */
-typedef struct blob {
-    char *dir, *name;
-    uint8_t *data;
-    size_t len;
-    struct blob *next;
-} blob;
-
-static struct {
-    pthread_mutex_t mu;
-    pthread_cond_t work;
-    pthread_t thread;
-    int started, stop;
-    blob *head;
-    char err[512]; /* the first failed write not yet reported, "" none */
-} wr;
-
-static void blob_free(blob *b)
-{
-    if (b != NULL) {
-        free(b->dir);
-        free(b->name);
-        free(b->data);
-        free(b);
-    }
-}
-
-static void *writer_main(void *arg)
-{
-    (void)arg;
-    pthread_mutex_lock(&wr.mu);
-    for (;;) {
-        while (wr.head == NULL && !wr.stop)
-            pthread_cond_wait(&wr.work, &wr.mu);
-        if (wr.head == NULL)
-            break;
-        blob *b = wr.head;
-        wr.head = b->next;
-        pthread_mutex_unlock(&wr.mu);
-        char err[512] = "";
-        int r = cwsim_state_write(b->dir, b->name, b->data, b->len, err, sizeof err);
-        blob_free(b);
-        pthread_mutex_lock(&wr.mu);
-        if (r != 0 && wr.err[0] == '\0')
-            snprintf(wr.err, sizeof wr.err, "%s", err);
-    }
-    pthread_mutex_unlock(&wr.mu);
-    return NULL;
-}
-
-/* cwsim_state_writer: copy the blob and queue it. A write that failed in the thread is reported
- * here, at the next save, so the chip keeps its memories marked unsaved and saves them again. */
-static int writer_take(void *ctx, const char *dir, const char *name, const void *data, size_t len,
-                       char *err, size_t errlen)
-{
-    (void)ctx;
-    pthread_mutex_lock(&wr.mu);
-    if (wr.err[0] != '\0') {
-        if (err != NULL && errlen > 0)
-            snprintf(err, errlen, "%s", wr.err);
-        wr.err[0] = '\0';
-        pthread_mutex_unlock(&wr.mu);
-        return -1;
-    }
-    pthread_mutex_unlock(&wr.mu);
-    uint8_t *copy = malloc(len ? len : 1);
-    blob *b = calloc(1, sizeof *b);
-    char *d = strdup(dir), *n = strdup(name);
-    if (copy == NULL || b == NULL || d == NULL || n == NULL) {
-        free(copy);
-        free(b);
-        free(d);
-        free(n);
-        if (err != NULL && errlen > 0)
-            snprintf(err, errlen, "cwsim: out of memory");
-        return -1;
-    }
-    memcpy(copy, data, len);
-    b->dir = d;
-    b->name = n;
-    b->data = copy;
-    b->len = len;
-    pthread_mutex_lock(&wr.mu);
-    blob **at = &wr.head;
-    while (*at != NULL && strcmp((*at)->name, name) != 0)
-        at = &(*at)->next;
-    if (*at != NULL) { /* superseded before it started: keep its place, take the new data */
-        b->next = (*at)->next;
-        blob_free(*at);
-    }
-    *at = b;
-    pthread_cond_signal(&wr.work);
-    pthread_mutex_unlock(&wr.mu);
-    return 0;
-}
-
-static int writer_start(cwsim *sim)
-{
-    if (pthread_mutex_init(&wr.mu, NULL) != 0 || pthread_cond_init(&wr.work, NULL) != 0)
-        return -1;
-    /* the thread takes no signals: SIGTERM must wake the serving loop, and never interrupt a
-     * write (the thread inherits the mask in force when it is made) */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int r = pthread_create(&wr.thread, NULL, writer_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (r != 0) {
-        errno = r; /* for the caller's message */
-        return -1;
-    }
-    wr.started = 1;
-    cwsim_state_set_writer(sim, writer_take, NULL);
-    return 0;
-}
-
-/* Wait until everything queued is on disk and stop the thread; later saves are written by the
- * caller. The first failed write, if any, into err; 0 when all went well. */
-static int writer_stop(cwsim *sim, char *err, size_t errlen)
-{
-    cwsim_state_set_writer(sim, NULL, NULL);
-    if (!wr.started)
-        return 0;
-    pthread_mutex_lock(&wr.mu);
-    wr.stop = 1;
-    pthread_cond_signal(&wr.work);
-    pthread_mutex_unlock(&wr.mu);
-    pthread_join(wr.thread, NULL);
-    wr.started = 0;
-    if (wr.err[0] == '\0')
-        return 0;
-    snprintf(err, errlen, "%s", wr.err);
-    return -1;
-}
-
 static int open_pty(server *s)
 {
     s->master = posix_openpt(O_RDWR | O_NOCTTY);
@@ -670,12 +532,16 @@ int main(int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (writer_start(sim) != 0) {
+    /* The chip's memories reach the disk on a thread of their own (statewriter.h), which
+     * takes no signals: SIGTERM always wakes the serving loop. */
+    statewriter *writer;
+    if (statewriter_start(&writer) != 0) {
         fprintf(stderr, PROG ": cannot start the state writer: %s\n", strerror(errno));
         cwsim_stm32_free(s.chip);
         cwsim_free(sim);
         return EXIT_FAIL;
     }
+    cwsim_state_set_writer(sim, statewriter_take, writer);
     /* The serving thread only (Linux applies it per thread); without the privilege we serve
      * at the normal priority. */
     if (setpriority(PRIO_PROCESS, 0, SERVE_NICE) != 0) {
@@ -695,10 +561,14 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     int rc = serve(&s, t0) == 0 ? 0 : EXIT_FAIL;
-    if (writer_stop(sim, err, sizeof err) != 0) {
+    /* Everything queued reaches the disk first, then the last save is made here and now, so a
+     * failure is ours to report */
+    cwsim_state_set_writer(sim, NULL, NULL);
+    if (statewriter_stop(writer, err, sizeof err) != 0) {
         fprintf(stderr, PROG ": cannot save the chip: %s\n", err);
         rc = EXIT_FAIL;
     }
+    statewriter_free(writer);
     if (cwsim_stm32_save(s.chip, err, sizeof err) != 0) {
         fprintf(stderr, PROG ": cannot save the chip: %s\n", err);
         rc = EXIT_FAIL;
