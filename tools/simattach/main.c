@@ -10,6 +10,7 @@
  * could not be run / was not found (as env(1)). */
 #include "cwsim.h"
 #include "simbus.h"
+#include "statewriter.h"
 #include "tool.h"
 
 #include <errno.h>
@@ -382,10 +383,32 @@ static void testbed_in_memory(void)
 static cwsim *worlds[MAX_SPECS + 1];
 static size_t n_worlds;
 
-static void free_worlds(void)
+/* Every world's chips save their memories through this thread (statewriter.h): a save made on
+ * the clock thread (an autosave as the clock advances) would hold up the real-time answers of
+ * every board, not only its own, for as long as the disk takes. NULL until the first world. */
+static statewriter *writer;
+
+/* Frees the worlds with their chips' memories saved, once nothing runs them any more (after
+ * sa_bus_free): what the writer has queued reaches the disk first, then each chip makes its last
+ * save as it is freed, in this thread, where a failure can be told. Prints a failed write; -1
+ * then, 0 when every save reached the disk. */
+static int free_worlds(void)
 {
+    int rc = 0;
+    char err[512] = "";
+    if (statewriter_stop(writer, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: cannot save the chips' memories: %s\n", tool_prog, err);
+        rc = -1;
+    }
     while (n_worlds > 0)
         cwsim_free(worlds[--n_worlds]);
+    if (statewriter_sync_failed(writer, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: cannot save the chips' memories: %s\n", tool_prog, err);
+        rc = -1;
+    }
+    statewriter_free(writer);
+    writer = NULL;
+    return rc;
 }
 
 /* A new world with the options and the faults for the board with serial (NULL: the shared
@@ -393,6 +416,8 @@ static void free_worlds(void)
 static cwsim *new_world(const options *o, const char *serial)
 {
     char err[512] = "";
+    if (writer == NULL && statewriter_start(&writer) != 0)
+        tool_setup_error("cannot start the state writer (%s)", strerror(errno));
     cwsim *sim = NULL;
     if (cwsim_new(&sim, err, sizeof err) != 0) {
         free_worlds();
@@ -422,6 +447,8 @@ static cwsim *new_world(const options *o, const char *serial)
         free_worlds();
         tool_setup_error("%s", err);
     }
+    /* every world, each with its own folder: the writer tells their blobs apart by folder */
+    cwsim_state_set_writer(sim, statewriter_take, writer);
     return sim;
 }
 
@@ -517,7 +544,10 @@ int main(int argc, char **argv)
     int status = tool_run(o.command, env.v, NULL, NULL);
     tool_env_free(&env);
 
+    /* The clock thread has stopped and the connections are closed: no world ticks or saves
+     * any more, so the queue can drain and the last saves be made. A failed save is told on
+     * stderr; the exit status stays COMMAND's (contract.md §5). */
     sa_bus_free(bus);
-    free_worlds();
+    (void)free_worlds();
     return status;
 }
