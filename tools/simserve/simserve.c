@@ -562,7 +562,7 @@ int main(int argc, char **argv)
 
     int rc = serve(&s, t0) == 0 ? 0 : EXIT_FAIL;
     /* Everything queued reaches the disk first, then the last save is made here and now, so a
-     * failure is ours to report */
+     * failure is ours to report. */
     cwsim_state_set_writer(sim, NULL, NULL);
     if (statewriter_stop(writer, err, sizeof err) != 0) {
         fprintf(stderr, PROG ": cannot save the chip: %s\n", err);
