@@ -10,16 +10,10 @@ local json = require "cwlua.json"
 
 local SRC = os.getenv("CWLUA_SOURCE_DIR") or "."
 local HELLO = SRC .. "/examples/stm32f1-hello/hello.hex"
--- the binary, absolute: some scripts below run in folders of their own
-local BIN = cli.BIN:sub(1, 1) == "/" and cli.BIN or (os.getenv("PWD") .. "/" .. cli.BIN)
+local BIN = cli.ABS_BIN
 
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+-- a file a worker or a killed run never wrote reads as ""
+local function slurp(path) return cli.slurp(path, "") end
 
 local function count(s, pattern)
   return select(2, s:gsub(pattern, ""))

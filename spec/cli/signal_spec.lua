@@ -11,16 +11,10 @@ local images = require "support.images"
 
 local SRC = os.getenv("CWLUA_SOURCE_DIR") or "."
 local STOP_MS = 1000 -- the most a run may take to end after the signal
--- the binary, absolute: the scripts below run in folders of their own
-local BIN = cli.BIN:sub(1, 1) == "/" and cli.BIN or (os.getenv("PWD") .. "/" .. cli.BIN)
+local BIN = cli.ABS_BIN
 
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+-- a file a worker or a killed run never wrote reads as ""
+local function slurp(path) return cli.slurp(path, "") end
 
 -- The shell lines that wait for marker in the file err (at most 20 s), then delay seconds.
 local function wait_lines(marker, delay, err)

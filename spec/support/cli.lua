@@ -12,15 +12,20 @@ local luassert = require "luassert" -- busted's assert, as the specs have it
 local M = {}
 
 M.BIN = os.getenv("CWLUA_BIN") or "build/bin/cwlua"
+-- the binary, absolute: for scripts that run in folders of their own
+M.ABS_BIN = M.BIN:sub(1, 1) == "/" and M.BIN or (os.getenv("PWD") .. "/" .. M.BIN)
 
 --- cli.quote(s) -> s quoted for /bin/sh
 function M.quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
---- cli.slurp(path) -> the bytes of the file at path (raises when it cannot be read)
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
+--- cli.slurp(path [, missing]) -> the bytes of the file at path; when it cannot be read,
+-- missing if given (e.g. "" for a file a killed process never wrote), else raises
+local function slurp(path, missing)
+  local f, err = io.open(path, "rb")
+  if not f and missing ~= nil then return missing end
+  assert(f, err)
   local s = f:read("a")
   f:close()
   return s
