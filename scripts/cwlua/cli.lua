@@ -38,6 +38,22 @@ M.DESCRIPTION = "Program and script microcontroller targets through NewAE ChipWh
 -- How the target is wired (--rig): the hints of failures and doctor name its switches.
 M.RIGS = { "cw308", "cw506", "cw313", "serial" }
 
+-- text's words in lines of at most width columns (a longer word stands alone), each line
+-- after the first starting with indent
+local function wrap(text, width, indent)
+  local lines, cur = {}, nil
+  for word in text:gmatch("%S+") do
+    if cur and #cur + 1 + #word > width then
+      lines[#lines + 1] = cur
+      cur = indent .. word
+    else
+      cur = cur and (cur .. " " .. word) or word
+    end
+  end
+  lines[#lines + 1] = cur
+  return table.concat(lines, "\n")
+end
+
 -- Option specs: short, long, key (in ctx.opts), arg (metavariable) or nil for a flag,
 -- multi (repeatable, collected in a list), values (the words an arg may be, for the check and
 -- for completion), files (the extensions a FILE usually has, for completion), help.
@@ -47,17 +63,7 @@ M.GLOBAL_OPTIONS = {
       local text = "board or port: " .. table.concat(devspec.ONE, ", ")
         .. "; several boards at once: " .. table.concat(devspec.MANY, " or ")
         .. " (default: $CWLUA_DEVICE, else the config file's device, else usb)"
-      local lines, cur = {}, nil
-      for word in text:gmatch("%S+") do
-        if cur and #cur + 1 + #word > 72 then
-          lines[#lines + 1] = cur
-          cur = word
-        else
-          cur = cur and (cur .. " " .. word) or word
-        end
-      end
-      lines[#lines + 1] = cur
-      return table.concat(lines, "\n")
+      return wrap(text, 72, "")
     end)() },
   { long = "gpio-seq", key = "gpio_seq", arg = "ENTRY[:EXIT]",
     help = "serial:PATH only: reset/boot lines, stm32flash -i sequences\n"
@@ -167,17 +173,7 @@ local function exit_help()
   local items = {}
   for _, e in ipairs(M.EXIT_STATUS) do items[#items + 1] = e[1] .. " " .. e[2] end
   local text = "exit status: " .. table.concat(items, "; ") .. ". " .. M.EXIT_NOTE
-  local lines, cur = {}, nil
-  for word in text:gmatch("%S+") do
-    if cur and #cur + 1 + #word > 92 then
-      lines[#lines + 1] = cur
-      cur = "  " .. word
-    else
-      cur = cur and (cur .. " " .. word) or word
-    end
-  end
-  lines[#lines + 1] = cur
-  return table.concat(lines, "\n")
+  return wrap(text, 92, "  ")
 end
 
 local verbose = false
